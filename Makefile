@@ -1,0 +1,54 @@
+# Every target sets itself up on a fresh machine: `make run` and `make test` are all you need.
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENDOR := static/vendor
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install run test check bench clean chromium
+
+install: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ws.js
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+$(VENDOR)/htmx.min.js: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+$(VENDOR)/ws.js: node_modules/.installed
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx-ext-ws/dist/ws.js $@
+
+run: install
+	$(VENV)/bin/dashboard demo --host $(HOST) --port $(PORT)
+
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing. Install it with: sudo apt-get install -y chromium"; exit 1; \
+	fi
+
+test: install chromium
+	$(PY) -m pytest -q
+
+check: install
+	$(VENV)/bin/ruff check dashboard tests bench
+	$(VENV)/bin/ruff format --check dashboard tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR)

@@ -1,0 +1,1 @@
+"""Real-time call wallboard and CTI console for Sukam Synapse PBXs."""

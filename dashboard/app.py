@@ -1,0 +1,82 @@
+"""`create_app(settings)`: routes, middleware and the lifespan that owns every resource."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from dashboard.fragments import Fragments, make_environment
+from dashboard.hub import Hub
+from dashboard.ingest import Clock, Ingestor, utc_now
+from dashboard.settings import Settings
+from dashboard.store import Store
+from dashboard.views import api, events, wallboard
+
+log = logging.getLogger(__name__)
+JSON_PREFIXES = ("/api/", "/synapse/")
+
+
+def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = Store.open(settings.db_path, settings.db_synchronous)
+        hub = Hub(settings.viewer_queue_size)
+        fragments = Fragments(make_environment(settings.templates_dir, settings.timezone))
+        ingestor = Ingestor(settings, store, hub, fragments, clock)
+        app.state.settings = settings
+        app.state.store = store
+        app.state.hub = hub
+        app.state.ingestor = ingestor
+        tasks = [asyncio.create_task(ingestor.run_sweeper())]
+        if settings.demo and settings.demo_events_url:
+            from dashboard.simulator.traffic import run_demo_traffic
+
+            tasks.append(asyncio.create_task(run_demo_traffic(settings)))
+        try:
+            yield
+        finally:
+            hub.close_all()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            store.close()
+
+    routes = [
+        Route("/", wallboard.wallboard),
+        WebSocketRoute("/ws", wallboard.live_socket),
+        Route("/synapse/events", events.synapse_events, methods=["GET", "POST"]),
+        Route("/api/calls/active", api.active_calls),
+        Route("/api/calls/{uniqueid}", api.call_detail),
+        Route("/healthz", api.healthz),
+        Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(JSON_PREFIXES):
+        reason = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else "bad_request"
+        return JSONResponse({"error": reason, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"error": "internal", "detail": "the dashboard could not handle this request; see its log"},
+        status_code=500,
+    )

@@ -1,0 +1,236 @@
+"""Raw Synapse requests -> typed call events.
+
+All tolerance for odd input lives here: where the JSON sits in the request,
+`\\/` escapes, typographic quotes pasted from the vendor's guide, numbers sent
+as numbers, empty times, casing of dispositions. Anything this module cannot
+read becomes an `EventError` naming the problem; the core never sees raw dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qsl, unquote, unquote_plus
+from zoneinfo import ZoneInfo
+
+
+class EventKind(StrEnum):
+    START = "CallStart"
+    CONNECT = "CallConnect"
+    FINISH = "CallFinish"
+
+
+class EventError(ValueError):
+    """An event the dashboard refuses; `reason` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.status = status
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    kind: EventKind
+    host: str
+    uniqueid: str
+    received_at: datetime
+    direction: str | None = None
+    number: str | None = None
+    extension: str | None = None
+    hangupchannel: str | None = None
+    redirectchannel: str | None = None
+    start_time: datetime | None = None
+    answer_time: datetime | None = None
+    end_time: datetime | None = None
+    duration: int | None = None
+    billable_seconds: int | None = None
+    disposition: str | None = None
+    disposition_raw: str | None = None
+    recordlink: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.host, self.uniqueid)
+
+
+TOKEN_PARAM = "token"
+MAX_UNIQUEID = 128
+MAX_TEXT = 2048
+TEXT_FIELDS = ("number", "extension", "hangupchannel", "redirectchannel", "recordlink")
+TIME_FIELDS = {"starttime": "start_time", "answertime": "answer_time", "endtime": "end_time"}
+SECONDS_FIELDS = {"duration": "duration", "billableseconds": "billable_seconds"}
+KNOWN_FIELDS = {
+    "event", "asteriskhost", "uniqueid", "direction", "disposition", *TEXT_FIELDS, *TIME_FIELDS, *SECONDS_FIELDS,
+}
+KINDS = {kind.value.lower(): kind for kind in EventKind}
+DIRECTIONS = {
+    "incoming": "incoming", "inbound": "incoming", "in": "incoming",
+    "outgoing": "outgoing", "outbound": "outgoing", "out": "outgoing",
+    "internal": "internal", "local": "internal",
+}
+DISPOSITIONS = {
+    "ANSWERED": "answered", "ANSWER": "answered",
+    "NOANSWER": "no_answer", "NO ANSWER": "no_answer",
+    "BUSY": "busy", "FAILED": "failed", "CONGESTION": "congestion",
+}
+TIME_FORMATS = ("%Y%m%d%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y%m%d%H%M%S")
+TYPOGRAPHIC_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2033": '"', "\u201e": '"'})
+PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
+
+
+# -- where the JSON sits in the request ------------------------------------------------
+
+
+def extract_json(raw_query: str, body: bytes, max_bytes: int) -> tuple[str, dict[str, Any]]:
+    """Find the event's JSON object in a request: a query parameter, the query, or the body."""
+    if len(raw_query) + len(body) > max_bytes:
+        raise EventError("payload_too_large", f"the event is larger than {max_bytes} bytes", 413)
+    candidates = list(_query_candidates(raw_query))
+    if body.strip():
+        text = body.decode("utf-8", errors="replace")
+        candidates.extend([text] if text.lstrip().startswith("{") else _query_candidates(text))
+    if not candidates:
+        raise EventError("empty", "the request carries no event: expected a JSON object")
+    for text in candidates:
+        obj = _load_object(text)
+        if obj is not None:
+            return text, obj
+    raise EventError("not_json", "the request carries no JSON object")
+
+
+def _query_candidates(query: str) -> Iterator[str]:
+    pieces = [piece for piece in query.split("&") if not piece.startswith(TOKEN_PARAM + "=")]
+    query = "&".join(pieces).strip()
+    if not query:
+        return
+    # The whole query string is the JSON (raw, or percent-encoded).
+    yield from _decodings(query)
+    # One parameter whose value is the JSON: take everything after the first "=", so
+    # raw JSON holding "&" or "=" stays whole.
+    name, sep, value = query.partition("=")
+    if sep and PARAM_NAME.fullmatch(name):
+        yield from _decodings(value)
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name != TOKEN_PARAM:
+            yield value
+
+
+def _decodings(text: str) -> Iterator[str]:
+    if text.lstrip().startswith("{"):
+        yield unquote(text)  # sent raw: a "+" is a plus sign, not a space
+    elif text[:3].upper() == "%7B":
+        yield unquote_plus(text)
+        yield unquote(text)
+
+
+def _load_object(text: str) -> dict[str, Any] | None:
+    for attempt in (text, text.translate(TYPOGRAPHIC_QUOTES)):
+        try:
+            obj = json.loads(attempt, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            continue
+        return obj if isinstance(obj, dict) else None
+    return None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+# -- what the JSON says -------------------------------------------------------------------
+
+
+def parse_event(
+    obj: Mapping[str, Any], *, tz: ZoneInfo, default_host: str, received_at: datetime
+) -> CallEvent:
+    """Turn one decoded JSON object into a `CallEvent`, or raise `EventError`."""
+    kind_name = _text(obj, "event")
+    if kind_name is None:
+        raise EventError("missing_field", "the event has no 'event' field", 422)
+    kind = KINDS.get(kind_name.lower())
+    if kind is None:
+        raise EventError(
+            "unknown_event", f"unknown event {kind_name[:40]!r}: expected CallStart, CallConnect or CallFinish", 422
+        )
+    uniqueid = _text(obj, "uniqueid")
+    if uniqueid is None:
+        raise EventError("missing_field", "the event has no 'uniqueid' field", 422)
+    if len(uniqueid) > MAX_UNIQUEID:
+        raise EventError("bad_value", f"'uniqueid' is longer than {MAX_UNIQUEID} characters", 422)
+    disposition_raw = _text(obj, "disposition")
+    direction = _text(obj, "direction")
+    return CallEvent(
+        kind=kind,
+        host=_text(obj, "asteriskhost") or default_host,
+        uniqueid=uniqueid,
+        received_at=received_at,
+        direction=DIRECTIONS.get(direction.lower(), direction.lower()) if direction else None,
+        disposition=normalise_disposition(disposition_raw) if disposition_raw else None,
+        disposition_raw=disposition_raw,
+        extra={key: value for key, value in obj.items() if key not in KNOWN_FIELDS},
+        **{name: _text(obj, name) for name in TEXT_FIELDS},
+        **{attr: _time(obj, name, tz) for name, attr in TIME_FIELDS.items()},
+        **{attr: _seconds(obj, name) for name, attr in SECONDS_FIELDS.items()},
+    )
+
+
+def normalise_disposition(raw: str) -> str:
+    key = " ".join(raw.replace("_", " ").upper().split())
+    return DISPOSITIONS.get(key) or DISPOSITIONS.get(key.replace(" ", "")) or key.lower().replace(" ", "_")
+
+
+def _text(obj: Mapping[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise EventError("wrong_type", f"'{name}' must be a string, not {_json_type(value)}", 422)
+    if len(value) > MAX_TEXT:
+        raise EventError("bad_value", f"'{name}' is longer than {MAX_TEXT} characters", 422)
+    return value.strip() or None
+
+
+def _seconds(obj: Mapping[str, Any], name: str) -> int | None:
+    value = obj.get(name)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = _text(obj, name) if not isinstance(value, int) else str(value)
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 9:
+        raise EventError("bad_value", f"'{name}' must be whole seconds, got {text[:40]!r}", 422)
+    return int(text)
+
+
+def _time(obj: Mapping[str, Any], name: str, tz: ZoneInfo) -> datetime | None:
+    text = _text(obj, name)
+    if text is None or not text.strip("0-: T"):
+        return None  # unanswered calls carry an empty (or all-zero) answer time
+    for fmt in TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=tz)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise EventError(
+            "bad_value", f"'{name}' is not a time like 2015050515:19:21, got {text[:40]!r}", 422
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,103 @@
+"""HTML rendering: pages and the fragments pushed to wallboards.
+
+The same partial renders an element in the page, in a response and in a push;
+pushed fragments are out-of-band swaps targeting the element's stable id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from dashboard.calls import Board, Call, DayCounters
+
+
+def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=True,  # everything from the PBX or a user is escaped, always
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        dom_id=call_dom_id, phone=group_digits, seconds=format_seconds, epoch_ms=epoch_ms,
+        local_time=lambda moment: moment.astimezone(tz).strftime("%H:%M:%S") if moment else "",
+    )
+    return env
+
+
+class Fragments:
+    def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
+        self._call = env.get_template("partials/call.html")
+        self._counters = env.get_template("partials/counters.html")
+        self._live_calls = env.get_template("partials/live_calls.html")
+
+    def call(self, call: Call, *, oob: str = "") -> str:
+        return self._call.render(call=call, oob=oob)
+
+    def counters(self, board: Board, day: DayCounters, now: datetime, *, oob: bool = False) -> str:
+        return self._counters.render(
+            counts=board.counts(), day=day, longest=board.longest_ringing(), now=now, oob=oob
+        )
+
+    def live_calls(self, board: Board, *, oob: bool = False) -> str:
+        return self._live_calls.render(calls=board.snapshot(), oob=oob)
+
+    def call_changed(self, call: Call, added: bool, counters: str) -> str:
+        """The push for one event: the call's partial (inserted or replaced) and the counters."""
+        if added:
+            body = f'<div hx-swap-oob="afterbegin:#live-calls">{self.call(call)}</div>'
+        else:
+            body = self.call(call, oob="true")
+        return body + counters
+
+    def call_removed(self, call: Call) -> str:
+        return f'<div id="{call_dom_id(call)}" hx-swap-oob="delete"></div>'
+
+    def snapshot(self, board: Board, day: DayCounters, now: datetime) -> str:
+        """What a viewer receives first on (re)connecting: the whole board."""
+        return self.live_calls(board, oob=True) + self.counters(board, day, now, oob=True)
+
+    def page(self, name: str, **context: Any) -> str:
+        return self.env.get_template(name).render(**context)
+
+
+def call_dom_id(call: Call) -> str:
+    digest = hashlib.blake2s(f"{call.host}\x00{call.uniqueid}".encode(), digest_size=8).hexdigest()
+    return f"call-{digest}"
+
+
+def group_digits(number: str | None) -> str:
+    """Phone numbers grouped for reading: 9876543210 -> 98765 43210; short or odd ones as sent."""
+    if not number:
+        return ""
+    plus = "+" if number.startswith("+") else ""
+    digits = number[len(plus):]
+    if not digits.isdigit() or len(digits) <= 6:
+        return number
+    groups = []
+    while len(digits) > 5:
+        groups.insert(0, digits[-5:])
+        digits = digits[:-5]
+    if digits:
+        groups.insert(0, digits)
+    return plus + " ".join(groups)
+
+
+def format_seconds(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def epoch_ms(moment: datetime | None) -> int:
+    return int(moment.timestamp() * 1000) if moment else 0

@@ -1,0 +1,81 @@
+"""WebSocket fan-out: each message is rendered once, then queued to every viewer.
+
+Every subscriber owns a bounded queue. Publishing never waits: a viewer whose
+queue is full has stopped reading, so it is evicted (its `evicted` event is
+set and its connection handler closes the socket) and the others carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(eq=False)
+class Subscriber:
+    audience: str
+    queue: asyncio.Queue[str]
+    evicted: asyncio.Event = field(default_factory=asyncio.Event)
+    # 1013 "try again later" for a viewer that fell behind, 1012 "restarting" on shut-down:
+    # both make the htmx ws extension reconnect, and a reconnect starts with a snapshot.
+    close_code: int = 1013
+
+
+class Hub:
+    def __init__(self, queue_size: int) -> None:
+        self.queue_size = queue_size
+        self.subscribers: set[Subscriber] = set()
+        self.evictions = 0
+
+    @contextlib.contextmanager
+    def subscribe(self, audience: str = "all") -> Iterator[Subscriber]:
+        subscriber = Subscriber(audience, asyncio.Queue(self.queue_size))
+        self.subscribers.add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            self.subscribers.discard(subscriber)
+
+    def publish(self, render: Callable[[str], str | None] | str) -> int:
+        """Queue a message for every subscriber; returns how many received it.
+
+        `render` is the message, or a function of the audience returning it (or
+        None when that audience must not see it); it is called once per audience,
+        never once per viewer.
+        """
+        rendered: dict[str, str | None] = {}
+        delivered = 0
+        for subscriber in list(self.subscribers):
+            if isinstance(render, str):
+                message: str | None = render
+            else:
+                if subscriber.audience not in rendered:
+                    rendered[subscriber.audience] = render(subscriber.audience)
+                message = rendered[subscriber.audience]
+            if message is None:
+                continue
+            try:
+                subscriber.queue.put_nowait(message)
+                delivered += 1
+            except asyncio.QueueFull:
+                self.evict(subscriber)
+        return delivered
+
+    def evict(self, subscriber: Subscriber) -> None:
+        if subscriber in self.subscribers:
+            self.subscribers.discard(subscriber)
+            self.evictions += 1
+            subscriber.evicted.set()
+
+    def close_all(self) -> None:
+        """On shut-down: tell every connection handler to close its socket."""
+        for subscriber in list(self.subscribers):
+            self.subscribers.discard(subscriber)
+            subscriber.close_code = 1012
+            subscriber.evicted.set()
+
+    def stats(self) -> dict[str, Any]:
+        return {"viewers": len(self.subscribers), "evictions": self.evictions}

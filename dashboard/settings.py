@@ -1,0 +1,112 @@
+"""Every configuration value, read once from the environment (or a `.env` file).
+
+This is the only module that reads the environment; everything else receives
+a `Settings` object, so tests build one directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: str = "dashboard.db"
+    secret_key: str = ""
+    synapse_url: str = "http://127.0.0.1:8001"
+    synapse_context: str = "DLPN_all"
+    synapse_channel_template: str = "SIP/{extension}"
+    synapse_timezone: str = "UTC"
+    synapse_event_token: str = ""
+    synapse_event_allow: tuple[str, ...] = ()
+    # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
+    db_synchronous: str = "NORMAL"
+    viewer_queue_size: int = 256
+    finished_linger_seconds: float = 8.0
+    max_event_bytes: int = 64 * 1024
+    demo: bool = False
+    demo_call_interval: float = 2.5
+    demo_events_url: str = ""
+    templates_dir: Path = field(default=ROOT / "templates")
+    static_dir: Path = field(default=ROOT / "static")
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.synapse_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"SYNAPSE_TIMEZONE: unknown time zone {self.synapse_timezone!r}") from exc
+        if self.db_synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
+            raise SettingsError("DASHBOARD_DB_SYNCHRONOUS must be NORMAL, FULL or EXTRA")
+        if self.viewer_queue_size < 1:
+            raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.synapse_timezone)
+
+    @property
+    def synapse_host(self) -> str:
+        """The PBX's host name, used when an event does not name its `asteriskhost`."""
+        return urlsplit(self.synapse_url).hostname or ""
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+        values = dict(read_env_file(env_file or Path(".env")))
+        values.update(os.environ if environ is None else environ)
+
+        def text(name: str, default: str) -> str:
+            return values.get(name, default).strip() or default
+
+        def number(name: str, default: float) -> float:
+            raw = values.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{name}: expected a number, got {raw!r}") from exc
+
+        defaults = cls()
+        return cls(
+            db_path=text("DASHBOARD_DB", defaults.db_path),
+            secret_key=text("DASHBOARD_SECRET_KEY", ""),
+            synapse_url=text("SYNAPSE_URL", defaults.synapse_url).rstrip("/"),
+            synapse_context=text("SYNAPSE_CONTEXT", defaults.synapse_context),
+            synapse_channel_template=text("SYNAPSE_CHANNEL_TEMPLATE", defaults.synapse_channel_template),
+            synapse_timezone=text("SYNAPSE_TIMEZONE", defaults.synapse_timezone),
+            synapse_event_token=text("SYNAPSE_EVENT_TOKEN", ""),
+            synapse_event_allow=tuple(
+                part.strip() for part in values.get("SYNAPSE_EVENT_ALLOW", "").split(",") if part.strip()
+            ),
+            db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),
+            viewer_queue_size=int(number("DASHBOARD_VIEWER_QUEUE", defaults.viewer_queue_size)),
+            finished_linger_seconds=number("DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds),
+        )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments ignored; optional quotes stripped."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values

@@ -1,0 +1,1 @@
+"""A stand-in Synapse PBX for demos, tests and benchmarks."""

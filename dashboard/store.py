@@ -1,0 +1,185 @@
+"""SQLite storage (sqlite-utils): the event log, refused events and calls.
+
+One connection, one writer: every write happens on the event loop's thread,
+each ingested event in one transaction (event row + call row) committed
+before the PBX gets its 2xx. WAL mode, so readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from dashboard.calls import Call, DayCounters, Status
+
+CALL_COLUMNS: dict[str, type] = {
+    "host": str, "uniqueid": str, "status": str, "direction": str, "number": str,
+    "extension": str, "hangupchannel": str, "redirectchannel": str,
+    "start_time": str, "answer_time": str, "end_time": str,
+    "first_seen_at": str, "connect_seen_at": str, "finish_seen_at": str,
+    "started_at": str, "answered_at": str, "ended_at": str,
+    "duration": int, "billable_seconds": int, "disposition": str, "disposition_raw": str,
+    "recordlink": str, "cdr_seen": int, "extra": str, "updated_at": str,
+}
+TIME_COLUMNS = ("start_time", "answer_time", "end_time", "first_seen_at", "connect_seen_at", "finish_seen_at")
+UPSERT_CALL = (
+    f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
+    "ON CONFLICT (host, uniqueid) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in CALL_COLUMNS if name not in ("host", "uniqueid"))
+)
+INSERT_EVENT = (
+    "INSERT INTO events (received_at, host, uniqueid, event, payload) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    received_at: datetime
+    host: str
+    uniqueid: str
+    event: str
+    payload: str
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
+        self.db = sqlite_utils.Database(conn)
+        if not self.db.memory:
+            self.db.enable_wal()
+        self.db.execute(f"PRAGMA synchronous = {synchronous}")
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        self._create_schema()
+
+    @classmethod
+    def open(cls, path: str, synchronous: str = "NORMAL") -> Store:
+        # isolation_level=None: transactions are explicit (db.atomic()), never implicit.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        return cls(conn, synchronous)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _create_schema(self) -> None:
+        db = self.db
+        db["events"].create(
+            {"id": int, "received_at": str, "host": str, "uniqueid": str, "event": str, "payload": str},
+            pk="id", not_null={"received_at", "host", "uniqueid", "event", "payload"}, if_not_exists=True,
+        )
+        db["events"].create_index(["host", "uniqueid"], if_not_exists=True)
+        db["rejected_events"].create(
+            {"id": int, "received_at": str, "reason": str, "detail": str, "method": str,
+             "query": str, "body": str, "size": int, "remote": str},
+            pk="id", if_not_exists=True,
+        )
+        db["calls"].create(
+            CALL_COLUMNS, pk=("host", "uniqueid"),
+            not_null={"host", "uniqueid", "status", "cdr_seen", "extra"}, if_not_exists=True,
+        )
+        db["calls"].create_index(["status"], if_not_exists=True)
+        db["calls"].create_index(["started_at"], if_not_exists=True)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def record_event(self, received_at: datetime, kind: str, payload: str, call: Call) -> int:
+        """Append the event and store the call it produced, in one transaction."""
+        with self.db.atomic():
+            cursor = self.db.conn.execute(
+                INSERT_EVENT, (_iso(received_at), call.host, call.uniqueid, kind, payload)
+            )
+            self.db.conn.execute(UPSERT_CALL, call_row(call, received_at))
+        return int(cursor.lastrowid or 0)
+
+    def record_rejection(
+        self, received_at: datetime, reason: str, detail: str, *, method: str, query: str,
+        body: str, size: int, remote: str,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO rejected_events (received_at, reason, detail, method, query, body, size, remote)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_iso(received_at), reason, detail, method, query, body, size, remote),
+        )
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get_call(self, key: tuple[str, str]) -> Call | None:
+        rows = list(self.db.query("SELECT * FROM calls WHERE host = ? AND uniqueid = ?", key))
+        return row_to_call(rows[0]) if rows else None
+
+    def get_call_by_uniqueid(self, uniqueid: str) -> Call | None:
+        """The newest call with that uniqueid, whichever PBX it came from."""
+        rows = list(self.db.query(
+            "SELECT * FROM calls WHERE uniqueid = ? ORDER BY updated_at DESC LIMIT 1", [uniqueid]
+        ))
+        return row_to_call(rows[0]) if rows else None
+
+    def live_calls(self) -> list[Call]:
+        sql = "SELECT * FROM calls WHERE status != ?"
+        return [row_to_call(row) for row in self.db.query(sql, [Status.FINISHED.value])]
+
+    def all_calls(self) -> list[Call]:
+        return [row_to_call(row) for row in self.db.query("SELECT * FROM calls")]
+
+    def events(self, key: tuple[str, str] | None = None) -> Iterator[StoredEvent]:
+        if key is None:
+            rows = self.db.query("SELECT * FROM events ORDER BY id")
+        else:
+            rows = self.db.query(
+                "SELECT * FROM events WHERE host = ? AND uniqueid = ? ORDER BY id", key
+            )
+        for row in rows:
+            yield StoredEvent(**{**row, "received_at": datetime.fromisoformat(row["received_at"])})
+
+    def rejections(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM rejected_events ORDER BY id"))
+
+    def count(self, table: str) -> int:
+        return self.db[table].count
+
+    def day_counters(self, day: date, tz: ZoneInfo) -> DayCounters:
+        start = datetime.combine(day, time(), tz)
+        end = datetime.combine(day + timedelta(days=1), time(), tz)
+        counters = DayCounters(day)
+        rows = self.db.query(
+            "SELECT * FROM calls WHERE status = ? AND started_at >= ? AND started_at < ?",
+            [Status.FINISHED.value, _iso(start), _iso(end)],
+        )
+        for row in rows:
+            counters.count(row_to_call(row), tz)
+        return counters
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def call_row(call: Call, updated_at: datetime) -> tuple[Any, ...]:
+    values: dict[str, Any] = {
+        name: getattr(call, name) for name in CALL_COLUMNS if hasattr(call, name)
+    }
+    values.update({name: _iso(getattr(call, name)) for name in TIME_COLUMNS})
+    values.update(
+        status=call.status.value, cdr_seen=int(call.cdr_seen), updated_at=_iso(updated_at),
+        started_at=_iso(call.started_at), answered_at=_iso(call.answered_at), ended_at=_iso(call.ended_at),
+        extra=json.dumps(dict(call.extra), ensure_ascii=False, sort_keys=True),
+    )
+    return tuple(values[name] for name in CALL_COLUMNS)
+
+
+def row_to_call(row: dict[str, Any]) -> Call:
+    derived = ("started_at", "answered_at", "ended_at", "updated_at")
+    fields = {name: value for name, value in row.items() if name not in derived}
+    fields.update({name: _parse(row[name]) for name in TIME_COLUMNS})
+    fields.update(status=Status(row["status"]), cdr_seen=bool(row["cdr_seen"]), extra=json.loads(row["extra"]))
+    return Call(**fields)

@@ -1,0 +1,60 @@
+// Wallboard behaviour, wired by data attributes (no inline script: the CSP forbids it).
+// - [data-since] elements show a timer that ticks every second, corrected for the
+//   difference between this browser's clock and the server's (#counters[data-server-now]).
+// - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
+(function () {
+  "use strict";
+  var clockOffset = 0; // server time minus browser time, in ms
+
+  function format(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+  }
+
+  function tick() {
+    var now = Date.now() + clockOffset;
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var since = Number(el.getAttribute("data-since"));
+      if (since > 0) el.textContent = format((now - since) / 1000);
+    });
+    var clock = document.getElementById("clock");
+    if (clock) clock.textContent = new Date(now).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function readServerTime() {
+    var counters = document.getElementById("counters");
+    var serverNow = counters && Number(counters.getAttribute("data-server-now"));
+    if (serverNow) clockOffset = serverNow - Date.now();
+  }
+
+  function setConnection(state) {
+    document.body.classList.remove("is-live", "is-offline", "is-connecting");
+    document.body.classList.add("is-" + state);
+  }
+
+  function announceRinging(evt) {
+    var elt = evt.detail && evt.detail.elt;
+    var announcer = document.getElementById("announcer");
+    if (!announcer || !elt || !elt.classList || !elt.classList.contains("is-ringing")) return;
+    var number = elt.querySelector(".call-number");
+    announcer.textContent = "Ringing: " + (number ? number.textContent : "a call");
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) {
+      // Reconnect quickly at first, then back off, but never wait more than 10 s.
+      htmx.config.wsReconnectDelay = function (retry) {
+        return Math.min(10000, 500 * Math.pow(2, retry)) * (0.5 + Math.random() / 2);
+      };
+    }
+    readServerTime();
+    tick();
+    setInterval(tick, 1000);
+  });
+  document.addEventListener("htmx:wsOpen", function () { setConnection("live"); });
+  document.addEventListener("htmx:wsClose", function () { setConnection("offline"); });
+  document.addEventListener("htmx:wsAfterMessage", function () { readServerTime(); tick(); });
+  document.addEventListener("htmx:oobAfterSwap", announceRinging);
+})();

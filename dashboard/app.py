@@ -69,8 +69,18 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith(JSON_PREFIXES):
-        reason = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else "bad_request"
-        return JSONResponse({"error": reason, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        reason = (
+            "not_found"
+            if exc.status_code == 404
+            else "method_not_allowed"
+            if exc.status_code == 405
+            else "bad_request"
+        )
+        return JSONResponse(
+            {"error": reason, "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 

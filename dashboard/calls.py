@@ -37,9 +37,19 @@ EVENT_STATUS = {
 }
 # Fields copied from events under the "CallFinish wins, otherwise latest wins" rule.
 MERGED_FIELDS = (
-    "direction", "number", "extension", "hangupchannel", "redirectchannel",
-    "start_time", "answer_time", "end_time", "duration", "billable_seconds",
-    "disposition", "disposition_raw", "recordlink",
+    "direction",
+    "number",
+    "extension",
+    "hangupchannel",
+    "redirectchannel",
+    "start_time",
+    "answer_time",
+    "end_time",
+    "duration",
+    "billable_seconds",
+    "disposition",
+    "disposition_raw",
+    "recordlink",
 )
 
 
@@ -119,7 +129,9 @@ def apply(call: Call | None, event: CallEvent) -> Call:
         new = getattr(event, name)
         if new is not None and (authoritative or getattr(base, name) is None):
             changes[name] = new
-    changes["extra"] = {**base.extra, **event.extra} if authoritative else {**event.extra, **base.extra}
+    changes["extra"] = (
+        {**base.extra, **event.extra} if authoritative else {**event.extra, **base.extra}
+    )
     changes["first_seen_at"] = _earliest(base.first_seen_at, event.received_at)
     if event.kind is EventKind.CONNECT:
         changes["connect_seen_at"] = _earliest(base.connect_seen_at, event.received_at)
@@ -205,7 +217,8 @@ class Board:
     def expire(self, now: datetime) -> list[Call]:
         """Remove lingering calls whose time is up; returns them."""
         gone = [
-            call for call, since in self.lingering.values()
+            call
+            for call, since in self.lingering.values()
             if (now - since).total_seconds() >= self.linger_seconds
         ]
         for call in gone:
@@ -222,8 +235,12 @@ class Board:
         return {"live": len(self.live), "ringing": ringing, "talking": len(self.live) - ringing}
 
     def longest_ringing(self) -> Call | None:
-        ringing = [c for c in self.live.values() if c.status is Status.RINGING and c.started_at]
-        return min(ringing, key=lambda c: c.started_at or c.first_seen_at, default=None)
+        ringing = [
+            (call.started_at, call)
+            for call in self.live.values()
+            if call.status is Status.RINGING and call.started_at
+        ]
+        return min(ringing, key=lambda pair: pair[0], default=(None, None))[1]
 
 
 def _newest_first(call: Call) -> tuple[float, str]:

@@ -68,18 +68,34 @@ TEXT_FIELDS = ("number", "extension", "hangupchannel", "redirectchannel", "recor
 TIME_FIELDS = {"starttime": "start_time", "answertime": "answer_time", "endtime": "end_time"}
 SECONDS_FIELDS = {"duration": "duration", "billableseconds": "billable_seconds"}
 KNOWN_FIELDS = {
-    "event", "asteriskhost", "uniqueid", "direction", "disposition", *TEXT_FIELDS, *TIME_FIELDS, *SECONDS_FIELDS,
+    "event",
+    "asteriskhost",
+    "uniqueid",
+    "direction",
+    "disposition",
+    *TEXT_FIELDS,
+    *TIME_FIELDS,
+    *SECONDS_FIELDS,
 }
 KINDS = {kind.value.lower(): kind for kind in EventKind}
 DIRECTIONS = {
-    "incoming": "incoming", "inbound": "incoming", "in": "incoming",
-    "outgoing": "outgoing", "outbound": "outgoing", "out": "outgoing",
-    "internal": "internal", "local": "internal",
+    "incoming": "incoming",
+    "inbound": "incoming",
+    "in": "incoming",
+    "outgoing": "outgoing",
+    "outbound": "outgoing",
+    "out": "outgoing",
+    "internal": "internal",
+    "local": "internal",
 }
 DISPOSITIONS = {
-    "ANSWERED": "answered", "ANSWER": "answered",
-    "NOANSWER": "no_answer", "NO ANSWER": "no_answer",
-    "BUSY": "busy", "FAILED": "failed", "CONGESTION": "congestion",
+    "ANSWERED": "answered",
+    "ANSWER": "answered",
+    "NOANSWER": "no_answer",
+    "NO ANSWER": "no_answer",
+    "BUSY": "busy",
+    "FAILED": "failed",
+    "CONGESTION": "congestion",
 }
 TIME_FORMATS = ("%Y%m%d%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y%m%d%H%M%S")
 TYPOGRAPHIC_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2033": '"', "\u201e": '"'})
@@ -89,7 +105,7 @@ PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
 # -- where the JSON sits in the request ------------------------------------------------
 
 
-def extract_json(raw_query: str, body: bytes, max_bytes: int) -> tuple[str, dict[str, Any]]:
+def extract_json(raw_query: str, body: bytes, max_bytes: int) -> dict[str, Any]:
     """Find the event's JSON object in a request: a query parameter, the query, or the body."""
     if len(raw_query) + len(body) > max_bytes:
         raise EventError("payload_too_large", f"the event is larger than {max_bytes} bytes", 413)
@@ -102,7 +118,7 @@ def extract_json(raw_query: str, body: bytes, max_bytes: int) -> tuple[str, dict
     for text in candidates:
         obj = _load_object(text)
         if obj is not None:
-            return text, obj
+            return obj
     raise EventError("not_json", "the request carries no JSON object")
 
 
@@ -158,7 +174,9 @@ def parse_event(
     kind = KINDS.get(kind_name.lower())
     if kind is None:
         raise EventError(
-            "unknown_event", f"unknown event {kind_name[:40]!r}: expected CallStart, CallConnect or CallFinish", 422
+            "unknown_event",
+            f"unknown event {kind_name[:40]!r}: expected CallStart, CallConnect or CallFinish",
+            422,
         )
     uniqueid = _text(obj, "uniqueid")
     if uniqueid is None:
@@ -167,6 +185,9 @@ def parse_event(
         raise EventError("bad_value", f"'uniqueid' is longer than {MAX_UNIQUEID} characters", 422)
     disposition_raw = _text(obj, "disposition")
     direction = _text(obj, "direction")
+    fields: dict[str, Any] = {name: _text(obj, name) for name in TEXT_FIELDS}
+    fields.update({attr: _time(obj, name, tz) for name, attr in TIME_FIELDS.items()})
+    fields.update({attr: _seconds(obj, name) for name, attr in SECONDS_FIELDS.items()})
     return CallEvent(
         kind=kind,
         host=_text(obj, "asteriskhost") or default_host,
@@ -176,15 +197,17 @@ def parse_event(
         disposition=normalise_disposition(disposition_raw) if disposition_raw else None,
         disposition_raw=disposition_raw,
         extra={key: value for key, value in obj.items() if key not in KNOWN_FIELDS},
-        **{name: _text(obj, name) for name in TEXT_FIELDS},
-        **{attr: _time(obj, name, tz) for name, attr in TIME_FIELDS.items()},
-        **{attr: _seconds(obj, name) for name, attr in SECONDS_FIELDS.items()},
+        **fields,
     )
 
 
 def normalise_disposition(raw: str) -> str:
     key = " ".join(raw.replace("_", " ").upper().split())
-    return DISPOSITIONS.get(key) or DISPOSITIONS.get(key.replace(" ", "")) or key.lower().replace(" ", "_")
+    return (
+        DISPOSITIONS.get(key)
+        or DISPOSITIONS.get(key.replace(" ", ""))
+        or key.lower().replace(" ", "_")
+    )
 
 
 def _text(obj: Mapping[str, Any], name: str) -> str | None:

@@ -26,7 +26,10 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        dom_id=call_dom_id, phone=group_digits, seconds=format_seconds, epoch_ms=epoch_ms,
+        dom_id=call_dom_id,
+        phone=group_digits,
+        seconds=format_seconds,
+        epoch_ms=epoch_ms,
         local_time=lambda moment: moment.astimezone(tz).strftime("%H:%M:%S") if moment else "",
     )
     return env
@@ -79,10 +82,10 @@ def group_digits(number: str | None) -> str:
     if not number:
         return ""
     plus = "+" if number.startswith("+") else ""
-    digits = number[len(plus):]
+    digits = number[len(plus) :]
     if not digits.isdigit() or len(digits) <= 6:
         return number
-    groups = []
+    groups: list[str] = []
     while len(digits) > 5:
         groups.insert(0, digits[-5:])
         digits = digits[:-5]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from dashboard import calls
-from dashboard.calls import Board, Call, DayCounters
+from dashboard.calls import Board, Call
 from dashboard.events import CallEvent, EventError, extract_json, parse_event
 from dashboard.fragments import Fragments
 from dashboard.hub import Hub
@@ -39,7 +39,12 @@ class Accepted:
 
 class Ingestor:
     def __init__(
-        self, settings: Settings, store: Store, hub: Hub, fragments: Fragments, clock: Clock = utc_now
+        self,
+        settings: Settings,
+        store: Store,
+        hub: Hub,
+        fragments: Fragments,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         self.tz = settings.timezone
@@ -60,8 +65,10 @@ class Ingestor:
         """Store and apply one event from a request, or record why not and raise `EventError`."""
         now = self.clock()
         try:
-            payload, obj = extract_json(raw_query, body, self.settings.max_event_bytes)
-            event = parse_event(obj, tz=self.tz, default_host=self.settings.synapse_host, received_at=now)
+            obj = extract_json(raw_query, body, self.settings.max_event_bytes)
+            event = parse_event(
+                obj, tz=self.tz, default_host=self.settings.synapse_host, received_at=now
+            )
         except EventError as error:
             self.reject(error, now, raw_query=raw_query, body=body, method=method, remote=remote)
             raise
@@ -73,9 +80,8 @@ class Ingestor:
         call = calls.apply(before, event)
         event_id = self.store.record_event(event.received_at, event.kind.value, payload, call)
         self.accepted += 1
-        if before is None or before.is_live:
-            if not call.is_live:
-                self.day.count(call, self.tz)
+        if (before is None or before.is_live) and not call.is_live:
+            self.day.count(call, self.tz)
         change = self.board.update(before, call, event.received_at)
         if change is not None:
             counters = self.fragments.counters(self.board, self.day, event.received_at, oob=True)
@@ -83,12 +89,23 @@ class Ingestor:
         return Accepted(event_id, call)
 
     def reject(
-        self, error: EventError, now: datetime, *, raw_query: str, body: bytes, method: str, remote: str
+        self,
+        error: EventError,
+        now: datetime,
+        *,
+        raw_query: str,
+        body: bytes,
+        method: str,
+        remote: str,
     ) -> None:
         self.rejected[error.reason] = self.rejected.get(error.reason, 0) + 1
         log.warning("refused an event from %s: %s (%s)", remote, error.reason, error.detail)
         self.store.record_rejection(
-            now, error.reason, error.detail, method=method, remote=remote,
+            now,
+            error.reason,
+            error.detail,
+            method=method,
+            remote=remote,
             query=raw_query[:KEEP_REJECTED_BYTES],
             body=body[:KEEP_REJECTED_BYTES].decode("utf-8", errors="replace"),
             size=len(raw_query) + len(body),

@@ -45,7 +45,9 @@ class Settings:
         try:
             ZoneInfo(self.synapse_timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise SettingsError(f"SYNAPSE_TIMEZONE: unknown time zone {self.synapse_timezone!r}") from exc
+            raise SettingsError(
+                f"SYNAPSE_TIMEZONE: unknown time zone {self.synapse_timezone!r}"
+            ) from exc
         if self.db_synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
             raise SettingsError("DASHBOARD_DB_SYNCHRONOUS must be NORMAL, FULL or EXTRA")
         if self.viewer_queue_size < 1:
@@ -64,7 +66,9 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
+    ) -> Settings:
         values = dict(read_env_file(env_file or Path(".env")))
         values.update(os.environ if environ is None else environ)
 
@@ -86,15 +90,21 @@ class Settings:
             secret_key=text("DASHBOARD_SECRET_KEY", ""),
             synapse_url=text("SYNAPSE_URL", defaults.synapse_url).rstrip("/"),
             synapse_context=text("SYNAPSE_CONTEXT", defaults.synapse_context),
-            synapse_channel_template=text("SYNAPSE_CHANNEL_TEMPLATE", defaults.synapse_channel_template),
+            synapse_channel_template=text(
+                "SYNAPSE_CHANNEL_TEMPLATE", defaults.synapse_channel_template
+            ),
             synapse_timezone=text("SYNAPSE_TIMEZONE", defaults.synapse_timezone),
             synapse_event_token=text("SYNAPSE_EVENT_TOKEN", ""),
             synapse_event_allow=tuple(
-                part.strip() for part in values.get("SYNAPSE_EVENT_ALLOW", "").split(",") if part.strip()
+                part.strip()
+                for part in values.get("SYNAPSE_EVENT_ALLOW", "").split(",")
+                if part.strip()
             ),
             db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),
             viewer_queue_size=int(number("DASHBOARD_VIEWER_QUEUE", defaults.viewer_queue_size)),
-            finished_linger_seconds=number("DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds),
+            finished_linger_seconds=number(
+                "DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds
+            ),
         )
 
 

@@ -20,19 +20,46 @@ import sqlite_utils
 from dashboard.calls import Call, DayCounters, Status
 
 CALL_COLUMNS: dict[str, type] = {
-    "host": str, "uniqueid": str, "status": str, "direction": str, "number": str,
-    "extension": str, "hangupchannel": str, "redirectchannel": str,
-    "start_time": str, "answer_time": str, "end_time": str,
-    "first_seen_at": str, "connect_seen_at": str, "finish_seen_at": str,
-    "started_at": str, "answered_at": str, "ended_at": str,
-    "duration": int, "billable_seconds": int, "disposition": str, "disposition_raw": str,
-    "recordlink": str, "cdr_seen": int, "extra": str, "updated_at": str,
+    "host": str,
+    "uniqueid": str,
+    "status": str,
+    "direction": str,
+    "number": str,
+    "extension": str,
+    "hangupchannel": str,
+    "redirectchannel": str,
+    "start_time": str,
+    "answer_time": str,
+    "end_time": str,
+    "first_seen_at": str,
+    "connect_seen_at": str,
+    "finish_seen_at": str,
+    "started_at": str,
+    "answered_at": str,
+    "ended_at": str,
+    "duration": int,
+    "billable_seconds": int,
+    "disposition": str,
+    "disposition_raw": str,
+    "recordlink": str,
+    "cdr_seen": int,
+    "extra": str,
+    "updated_at": str,
 }
-TIME_COLUMNS = ("start_time", "answer_time", "end_time", "first_seen_at", "connect_seen_at", "finish_seen_at")
+TIME_COLUMNS = (
+    "start_time",
+    "answer_time",
+    "end_time",
+    "first_seen_at",
+    "connect_seen_at",
+    "finish_seen_at",
+)
 UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
     "ON CONFLICT (host, uniqueid) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in CALL_COLUMNS if name not in ("host", "uniqueid"))
+    + ", ".join(
+        f"{name} = excluded.{name}" for name in CALL_COLUMNS if name not in ("host", "uniqueid")
+    )
 )
 INSERT_EVENT = (
     "INSERT INTO events (received_at, host, uniqueid, event, payload) VALUES (?, ?, ?, ?, ?)"
@@ -69,22 +96,43 @@ class Store:
 
     def _create_schema(self) -> None:
         db = self.db
-        db["events"].create(
-            {"id": int, "received_at": str, "host": str, "uniqueid": str, "event": str, "payload": str},
-            pk="id", not_null={"received_at", "host", "uniqueid", "event", "payload"}, if_not_exists=True,
+        db.table("events").create(
+            {
+                "id": int,
+                "received_at": str,
+                "host": str,
+                "uniqueid": str,
+                "event": str,
+                "payload": str,
+            },
+            pk="id",
+            not_null={"received_at", "host", "uniqueid", "event", "payload"},
+            if_not_exists=True,
         )
-        db["events"].create_index(["host", "uniqueid"], if_not_exists=True)
-        db["rejected_events"].create(
-            {"id": int, "received_at": str, "reason": str, "detail": str, "method": str,
-             "query": str, "body": str, "size": int, "remote": str},
-            pk="id", if_not_exists=True,
+        db.table("events").create_index(["host", "uniqueid"], if_not_exists=True)
+        db.table("rejected_events").create(
+            {
+                "id": int,
+                "received_at": str,
+                "reason": str,
+                "detail": str,
+                "method": str,
+                "query": str,
+                "body": str,
+                "size": int,
+                "remote": str,
+            },
+            pk="id",
+            if_not_exists=True,
         )
-        db["calls"].create(
-            CALL_COLUMNS, pk=("host", "uniqueid"),
-            not_null={"host", "uniqueid", "status", "cdr_seen", "extra"}, if_not_exists=True,
+        db.table("calls").create(
+            CALL_COLUMNS,
+            pk=("host", "uniqueid"),
+            not_null={"host", "uniqueid", "status", "cdr_seen", "extra"},
+            if_not_exists=True,
         )
-        db["calls"].create_index(["status"], if_not_exists=True)
-        db["calls"].create_index(["started_at"], if_not_exists=True)
+        db.table("calls").create_index(["status"], if_not_exists=True)
+        db.table("calls").create_index(["started_at"], if_not_exists=True)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -98,11 +146,20 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def record_rejection(
-        self, received_at: datetime, reason: str, detail: str, *, method: str, query: str,
-        body: str, size: int, remote: str,
+        self,
+        received_at: datetime,
+        reason: str,
+        detail: str,
+        *,
+        method: str,
+        query: str,
+        body: str,
+        size: int,
+        remote: str,
     ) -> None:
         self.db.execute(
-            "INSERT INTO rejected_events (received_at, reason, detail, method, query, body, size, remote)"
+            "INSERT INTO rejected_events"
+            " (received_at, reason, detail, method, query, body, size, remote)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (_iso(received_at), reason, detail, method, query, body, size, remote),
         )
@@ -115,9 +172,12 @@ class Store:
 
     def get_call_by_uniqueid(self, uniqueid: str) -> Call | None:
         """The newest call with that uniqueid, whichever PBX it came from."""
-        rows = list(self.db.query(
-            "SELECT * FROM calls WHERE uniqueid = ? ORDER BY updated_at DESC LIMIT 1", [uniqueid]
-        ))
+        rows = list(
+            self.db.query(
+                "SELECT * FROM calls WHERE uniqueid = ? ORDER BY updated_at DESC LIMIT 1",
+                [uniqueid],
+            )
+        )
         return row_to_call(rows[0]) if rows else None
 
     def live_calls(self) -> list[Call]:
@@ -141,7 +201,7 @@ class Store:
         return list(self.db.query("SELECT * FROM rejected_events ORDER BY id"))
 
     def count(self, table: str) -> int:
-        return self.db[table].count
+        return self.db.table(table).count
 
     def day_counters(self, day: date, tz: ZoneInfo) -> DayCounters:
         start = datetime.combine(day, time(), tz)
@@ -170,8 +230,12 @@ def call_row(call: Call, updated_at: datetime) -> tuple[Any, ...]:
     }
     values.update({name: _iso(getattr(call, name)) for name in TIME_COLUMNS})
     values.update(
-        status=call.status.value, cdr_seen=int(call.cdr_seen), updated_at=_iso(updated_at),
-        started_at=_iso(call.started_at), answered_at=_iso(call.answered_at), ended_at=_iso(call.ended_at),
+        status=call.status.value,
+        cdr_seen=int(call.cdr_seen),
+        updated_at=_iso(updated_at),
+        started_at=_iso(call.started_at),
+        answered_at=_iso(call.answered_at),
+        ended_at=_iso(call.ended_at),
         extra=json.dumps(dict(call.extra), ensure_ascii=False, sort_keys=True),
     )
     return tuple(values[name] for name in CALL_COLUMNS)
@@ -181,5 +245,7 @@ def row_to_call(row: dict[str, Any]) -> Call:
     derived = ("started_at", "answered_at", "ended_at", "updated_at")
     fields = {name: value for name, value in row.items() if name not in derived}
     fields.update({name: _parse(row[name]) for name in TIME_COLUMNS})
-    fields.update(status=Status(row["status"]), cdr_seen=bool(row["cdr_seen"]), extra=json.loads(row["extra"]))
+    fields.update(
+        status=Status(row["status"]), cdr_seen=bool(row["cdr_seen"]), extra=json.loads(row["extra"])
+    )
     return Call(**fields)

@@ -26,7 +26,12 @@ log = logging.getLogger(__name__)
 PBX_TIME = "%Y%m%d%H:%M:%S"
 EXTENSIONS = tuple(str(n) for n in range(40, 60)) + tuple(str(n) for n in range(70, 80))
 OUTCOMES = (("answered", 0.72), ("no_answer", 0.18), ("busy", 0.07), ("failed", 0.03))
-DISPOSITION_TEXT = {"answered": "Answered", "no_answer": "No Answer", "busy": "Busy", "failed": "Failed"}
+DISPOSITION_TEXT = {
+    "answered": "Answered",
+    "no_answer": "No Answer",
+    "busy": "Busy",
+    "failed": "Failed",
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,13 @@ class PlannedCall:
 class Traffic:
     """Draws calls; the same seed gives the same calls."""
 
-    def __init__(self, seed: int | None = None, host: str = "192.168.1.51",
-                 extensions: tuple[str, ...] = EXTENSIONS, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        seed: int | None = None,
+        host: str = "192.168.1.51",
+        extensions: tuple[str, ...] = EXTENSIONS,
+        speed: float = 1.0,
+    ) -> None:
         self.random = random.Random(seed)
         self.host = host
         self.extensions = extensions
@@ -74,11 +84,16 @@ class Traffic:
             redirectchannel=f"DAHDI/{trunk}-1",
         )
 
-    def call_events(self, call: PlannedCall, start: datetime, tz: ZoneInfo) -> list[tuple[float, dict[str, str]]]:
+    def call_events(
+        self, call: PlannedCall, start: datetime, tz: ZoneInfo
+    ) -> list[tuple[float, dict[str, str]]]:
         """The events of one call and how many seconds after `start` each is sent."""
         common = {
-            "asteriskhost": self.host, "direction": call.direction, "number": call.number,
-            "extension": call.extension, "uniqueid": call.uniqueid,
+            "asteriskhost": self.host,
+            "direction": call.direction,
+            "number": call.number,
+            "extension": call.extension,
+            "uniqueid": call.uniqueid,
         }
         channels = {"hangupchannel": call.hangupchannel, "redirectchannel": call.redirectchannel}
         answered = call.outcome == "answered"
@@ -86,11 +101,14 @@ class Traffic:
         local_start = start.astimezone(tz)
         answer_time = local_start + timedelta(seconds=call.ring_seconds)
         end_time = local_start + timedelta(seconds=end_offset)
-        events: list[tuple[float, dict[str, str]]] = [(0.0, {"event": "CallStart", **common, **channels})]
+        events: list[tuple[float, dict[str, str]]] = [
+            (0.0, {"event": "CallStart", **common, **channels})
+        ]
         if answered:
             events.append((call.ring_seconds, {"event": "CallConnect", **common, **channels}))
         finish = {
-            "event": "CallFinish", **common,
+            "event": "CallFinish",
+            **common,
             "starttime": local_start.strftime(PBX_TIME),
             "answertime": answer_time.strftime(PBX_TIME) if answered else "",
             "endtime": end_time.strftime(PBX_TIME),
@@ -130,7 +148,9 @@ async def send_event(client: httpx.AsyncClient, events_url: str, event: dict[str
             await asyncio.sleep(delay)
 
 
-async def play_call(client: httpx.AsyncClient, events_url: str, events: list[tuple[float, dict[str, str]]]) -> None:
+async def play_call(
+    client: httpx.AsyncClient, events_url: str, events: list[tuple[float, dict[str, str]]]
+) -> None:
     elapsed = 0.0
     for offset, event in events:
         await asyncio.sleep(max(0.0, offset - elapsed))
@@ -138,16 +158,19 @@ async def play_call(client: httpx.AsyncClient, events_url: str, events: list[tup
         await send_event(client, events_url, event)
 
 
-async def run_traffic(events_url: str, *, tz: ZoneInfo, interval: float, traffic: Traffic,
-                      calls: int | None = None) -> None:
-    """Start a call every `interval` seconds on average (Poisson arrivals), forever or `calls` times."""
+async def run_traffic(
+    events_url: str, *, tz: ZoneInfo, interval: float, traffic: Traffic, calls: int | None = None
+) -> None:
+    """Start a call every `interval` seconds on average (Poisson arrivals); stop after `calls`."""
     async with httpx.AsyncClient(timeout=5.0) as client:
         running: set[asyncio.Task[None]] = set()
         try:
             for _ in itertools.count() if calls is None else range(calls):
                 now = datetime.now(tz)
                 call = traffic.plan_call(now)
-                task = asyncio.create_task(play_call(client, events_url, traffic.call_events(call, now, tz)))
+                task = asyncio.create_task(
+                    play_call(client, events_url, traffic.call_events(call, now, tz))
+                )
                 running.add(task)
                 task.add_done_callback(running.discard)
                 await asyncio.sleep(traffic.random.expovariate(1 / interval))
@@ -160,6 +183,8 @@ async def run_traffic(events_url: str, *, tz: ZoneInfo, interval: float, traffic
 async def run_demo_traffic(settings: Settings) -> None:
     await asyncio.sleep(0.5)  # let the server start listening
     await run_traffic(
-        settings.demo_events_url, tz=settings.timezone, interval=settings.demo_call_interval,
+        settings.demo_events_url,
+        tz=settings.timezone,
+        interval=settings.demo_call_interval,
         traffic=Traffic(host=settings.synapse_host or "192.168.1.51", speed=3.0),
     )

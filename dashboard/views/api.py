@@ -20,17 +20,31 @@ def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
         return moment.astimezone(tz).isoformat() if moment else None
 
     return {
-        "host": call.host, "uniqueid": call.uniqueid, "status": call.status.value,
-        "direction": call.direction, "number": call.number, "extension": call.extension,
-        "hangupchannel": call.hangupchannel, "redirectchannel": call.redirectchannel,
-        "started_at": iso(call.started_at), "answered_at": iso(call.answered_at),
-        "ended_at": iso(call.ended_at), "start_time": iso(call.start_time),
-        "answer_time": iso(call.answer_time), "end_time": iso(call.end_time),
-        "first_seen_at": iso(call.first_seen_at), "connect_seen_at": iso(call.connect_seen_at),
-        "finish_seen_at": iso(call.finish_seen_at), "duration": call.duration,
-        "billable_seconds": call.billable_seconds, "disposition": call.disposition,
-        "disposition_raw": call.disposition_raw, "recordlink": call.recordlink,
-        "cdr_seen": call.cdr_seen, "answered": call.answered, "missed": call.missed,
+        "host": call.host,
+        "uniqueid": call.uniqueid,
+        "status": call.status.value,
+        "direction": call.direction,
+        "number": call.number,
+        "extension": call.extension,
+        "hangupchannel": call.hangupchannel,
+        "redirectchannel": call.redirectchannel,
+        "started_at": iso(call.started_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "start_time": iso(call.start_time),
+        "answer_time": iso(call.answer_time),
+        "end_time": iso(call.end_time),
+        "first_seen_at": iso(call.first_seen_at),
+        "connect_seen_at": iso(call.connect_seen_at),
+        "finish_seen_at": iso(call.finish_seen_at),
+        "duration": call.duration,
+        "billable_seconds": call.billable_seconds,
+        "disposition": call.disposition,
+        "disposition_raw": call.disposition_raw,
+        "recordlink": call.recordlink,
+        "cdr_seen": call.cdr_seen,
+        "answered": call.answered,
+        "missed": call.missed,
         "extra": dict(call.extra),
     }
 
@@ -50,7 +64,9 @@ async def call_detail(request: Request) -> JSONResponse:
     else:
         call = ingestor.store.get_call_by_uniqueid(uniqueid)
     if call is None:
-        return JSONResponse({"error": "not_found", "detail": f"no call {uniqueid!r}"}, status_code=404)
+        return JSONResponse(
+            {"error": "not_found", "detail": f"no call {uniqueid!r}"}, status_code=404
+        )
     return JSONResponse(call_json(call, ingestor.tz))
 
 
@@ -60,7 +76,12 @@ async def healthz(request: Request) -> JSONResponse:
         ingestor.store.db.execute("SELECT 1").fetchone()
     except Exception as error:  # report, never raise: the probe must get an answer
         return JSONResponse({"ok": False, "database": str(error)}, status_code=503)
-    return JSONResponse({
-        "ok": True, "live_calls": len(ingestor.board.live), "events_accepted": ingestor.accepted,
-        "events_rejected": sum(ingestor.rejected.values()), **ingestor.hub.stats(),
-    })
+    return JSONResponse(
+        {
+            "ok": True,
+            "live_calls": len(ingestor.board.live),
+            "events_accepted": ingestor.accepted,
+            "events_rejected": sum(ingestor.rejected.values()),
+            **ingestor.hub.stats(),
+        }
+    )

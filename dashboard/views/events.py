@@ -17,8 +17,12 @@ async def synapse_events(request: Request) -> JSONResponse:
         body = await read_body(request, ingestor.settings.max_event_bytes)
         accepted = ingestor.ingest(raw_query, body, method=request.method, remote=remote)
     except EventError as error:
-        return JSONResponse({"error": error.reason, "detail": error.detail}, status_code=error.status)
-    return JSONResponse({"ok": True, "event_id": accepted.event_id, "status": accepted.call.status.value})
+        return JSONResponse(
+            {"error": error.reason, "detail": error.detail}, status_code=error.status
+        )
+    return JSONResponse(
+        {"ok": True, "event_id": accepted.event_id, "status": accepted.call.status.value}
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -27,8 +31,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         ingestor: Ingestor = request.app.state.ingestor
-        ingestor.reject(too_large, ingestor.clock(), raw_query="", body=b"", method=request.method,
-                        remote=request.client.host if request.client else "")
+        ingestor.reject(
+            too_large,
+            ingestor.clock(),
+            raw_query="",
+            body=b"",
+            method=request.method,
+            remote=request.client.host if request.client else "",
+        )
         raise too_large
     chunks = bytearray()
     async for chunk in request.stream():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -19,8 +21,13 @@ async def wallboard(request: Request) -> HTMLResponse:
     ingestor: Ingestor = request.app.state.ingestor
     board = ingestor.board
     html = ingestor.fragments.page(
-        "wallboard.html", calls=board.snapshot(), counts=board.counts(), day=ingestor.day,
-        longest=board.longest_ringing(), now=ingestor.clock(), oob=False,
+        "wallboard.html",
+        calls=board.snapshot(),
+        counts=board.counts(),
+        day=ingestor.day,
+        longest=board.longest_ringing(),
+        now=ingestor.clock(),
+        oob=False,
     )
     return HTMLResponse(html)
 
@@ -33,21 +40,19 @@ async def live_socket(websocket: WebSocket) -> None:
         # Subscribing and queueing the snapshot happen with no await in between, so no
         # event can slip between the snapshot and the first pushed fragment.
         subscriber.queue.put_nowait(ingestor.snapshot())
-        tasks = {
-            asyncio.create_task(_send_queued(websocket, subscriber.queue)),
-            asyncio.create_task(_wait_for_disconnect(websocket)),
-        }
-        evicted = asyncio.create_task(subscriber.evicted.wait())
-        try:
-            await asyncio.wait({*tasks, evicted}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (*tasks, evicted):
-                task.cancel()
-            await asyncio.gather(*tasks, evicted, return_exceptions=True)
+        async with anyio.create_task_group() as tasks:
+
+            async def until_done(wait: Callable[[], Awaitable[object]]) -> None:
+                await wait()
+                tasks.cancel_scope.cancel()  # whichever ends first ends the connection
+
+            tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber.queue))
+            tasks.start_soon(until_done, lambda: _wait_for_disconnect(websocket))
+            tasks.start_soon(until_done, subscriber.evicted.wait)
     if subscriber.evicted.is_set():
         # A viewer too slow to read may not read the close frame either: do not wait for it.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(code=subscriber.close_code), CLOSE_TIMEOUT)
+        with contextlib.suppress(Exception), anyio.move_on_after(CLOSE_TIMEOUT):
+            await websocket.close(code=subscriber.close_code)
 
 
 async def _send_queued(websocket: WebSocket, queue: asyncio.Queue[str]) -> None:

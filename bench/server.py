@@ -1,0 +1,60 @@
+"""The server under test: the dashboard app plus a bare endpoint, in one uvicorn process.
+
+Run by bench/ingest.py as a subprocess:
+    python bench/server.py --port 8123 --db /var/tmp/x/bench.db [--profile out.prof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from dashboard.app import create_app
+from dashboard.settings import Settings
+
+
+async def bare(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+def build_app(db_path: str, linger: float) -> Starlette:
+    app = create_app(Settings(db_path=db_path, finished_linger_seconds=linger))
+    app.add_route("/bare", bare, methods=["GET"])
+    return app
+
+
+def serve(app: Starlette, host: str, port: int) -> None:
+    # The settings of `dashboard run` (uvloop, httptools, websockets when installed), quieter.
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=65536
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db", required=True, help="SQLite file (a fresh one per run)")
+    parser.add_argument("--linger", type=float, default=Settings.finished_linger_seconds)
+    parser.add_argument("--profile", help="write cProfile stats here on shut-down")
+    args = parser.parse_args()
+    app = build_app(args.db, args.linger)
+    if not args.profile:
+        serve(app, args.host, args.port)
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        serve(app, args.host, args.port)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    main()

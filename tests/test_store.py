@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dashboard.calls import Call, Status, apply
+from dashboard.store import Store
+from tests.test_calls import CONNECT, FINAL, START, T0
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def memory_store() -> Store:
+    return Store(sqlite3.connect(":memory:", isolation_level=None))
+
+
+def test_a_call_round_trips_whole() -> None:
+    store = memory_store()
+    event_id = store.record_event(T0, "CallFinish", '{"event":"CallFinish"}', FINAL)
+    assert event_id == 1
+    assert store.get_call(FINAL.key) == FINAL
+    assert store.get_call_by_uniqueid(FINAL.uniqueid) == FINAL
+    assert store.get_call(("other", FINAL.uniqueid)) is None
+
+
+def test_every_event_is_appended_and_the_call_upserted() -> None:
+    store = memory_store()
+    ringing = apply(None, START)
+    store.record_event(START.received_at, "CallStart", "{1}", ringing)
+    connected = apply(ringing, CONNECT)
+    store.record_event(CONNECT.received_at, "CallConnect", "{2}", connected)
+    store.record_event(CONNECT.received_at, "CallConnect", "{2}", connected)
+    assert [(e.id, e.event, e.payload, e.received_at) for e in store.events(FINAL.key)] == [
+        (1, "CallStart", "{1}", START.received_at),
+        (2, "CallConnect", "{2}", CONNECT.received_at),
+        (3, "CallConnect", "{2}", CONNECT.received_at),
+    ]
+    assert store.all_calls() == [connected]
+    assert store.live_calls() == [connected]
+
+
+def test_live_calls_excludes_finished_ones() -> None:
+    store = memory_store()
+    live = apply(None, replace(START, uniqueid="live"))
+    store.record_event(T0, "CallStart", "{}", live)
+    store.record_event(T0, "CallFinish", "{}", FINAL)
+    assert store.live_calls() == [live]
+
+
+def test_rejections_are_kept_with_the_raw_request() -> None:
+    store = memory_store()
+    store.record_rejection(
+        T0, "not_json", "no JSON", method="GET", query="data=x", body="", size=6, remote="10.0.0.9"
+    )
+    assert store.rejections() == [
+        {
+            "id": 1,
+            "received_at": "2026-11-27T10:00:00.000000+00:00",
+            "reason": "not_json",
+            "detail": "no JSON",
+            "method": "GET",
+            "query": "data=x",
+            "body": "",
+            "size": 6,
+            "remote": "10.0.0.9",
+        }
+    ]
+    assert store.count("events") == 0 and store.count("calls") == 0
+
+
+def test_a_file_database_is_in_wal_mode_and_survives_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "calls.db")
+    store = Store.open(path)
+    live = apply(None, START)
+    store.record_event(T0, "CallStart", "{}", live)
+    store.close()
+    reopened = Store.open(path)
+    assert reopened.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert reopened.live_calls() == [live]
+
+
+def test_a_failed_write_leaves_nothing_half_done() -> None:
+    store = memory_store()
+    broken = replace(FINAL, extra={"not json": object()})
+    with pytest.raises(TypeError):
+        store.record_event(T0, "CallFinish", "{}", broken)
+    assert store.count("events") == 0 and store.count("calls") == 0
+
+
+def test_day_counters_come_from_the_days_finished_calls() -> None:
+    store = memory_store()
+    day = T0.astimezone(KOLKATA).date()
+    calls: list[Call] = [
+        FINAL,
+        replace(FINAL, uniqueid="2", billable_seconds=30),
+        replace(
+            FINAL, uniqueid="3", direction="incoming", disposition="no_answer", billable_seconds=0
+        ),
+        replace(FINAL, uniqueid="4", start_time=T0 - timedelta(days=1)),
+        replace(FINAL, uniqueid="5", status=Status.RINGING, cdr_seen=False),
+    ]
+    for call in calls:
+        store.record_event(T0, "CallFinish", "{}", call)
+    counters = store.day_counters(day, KOLKATA)
+    assert (counters.answered, counters.missed, counters.talk_seconds) == (2, 1, 42)
+    assert store.day_counters(day + timedelta(days=1), KOLKATA).answered == 0
+
+
+def test_times_are_stored_in_utc_whatever_zone_they_came_in() -> None:
+    store = memory_store()
+    local = replace(FINAL, start_time=datetime(2015, 5, 5, 15, 19, 21, tzinfo=KOLKATA))
+    store.record_event(T0, "CallFinish", "{}", local)
+    row = store.db.execute("SELECT start_time, started_at FROM calls").fetchone()
+    assert row == ("2015-05-05T09:49:21.000000+00:00", "2015-05-05T09:49:21.000000+00:00")
+    stored = store.get_call(local.key)
+    assert stored is not None and stored.start_time == datetime(2015, 5, 5, 9, 49, 21, tzinfo=UTC)

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from starlette.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock
+
+
+def send(client: TestClient, sample: str) -> Any:
+    response = client.get("/synapse/events?data=" + quote(sample, safe=""))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def tables(client: TestClient) -> dict[str, list[dict[str, Any]]]:
+    db = client.app.state.store.db  # type: ignore[attr-defined]
+    return {name: list(db.query(f"SELECT * FROM {name}")) for name in ("calls", "events")}
+
+
+def test_an_accepted_event_is_stored_before_the_answer(client: TestClient) -> None:
+    assert send(client, CALL_START) == {"ok": True, "event_id": 1, "status": "ringing"}
+    stored = tables(client)
+    assert [(e["event"], e["host"], e["uniqueid"]) for e in stored["events"]] == [
+        ("CallStart", "192.168.1.51", "1430819361.25418")
+    ]
+    assert json.loads(stored["events"][0]["payload"]) == json.loads(CALL_START)
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["query parameter", "raw query string", "POST body"],
+)
+def test_the_guide_samples_make_one_call_whichever_way_they_arrive(
+    client: TestClient, how: str
+) -> None:
+    for sample in (CALL_START, CALL_FINISH):
+        if how == "query parameter":
+            response = client.get("/synapse/events", params={"data": sample, "token": "x"})
+        elif how == "raw query string":
+            response = client.get("/synapse/events?" + quote(sample, safe=""))
+        else:
+            response = client.post("/synapse/events", content=sample.encode())
+        assert response.status_code == 200, response.text
+    call = client.get("/api/calls/1430819361.25418").json()
+    assert {k: call[k] for k in ("status", "extension", "number", "disposition", "duration")} == {
+        "status": "finished",
+        "extension": "70",
+        "number": "9876543XXX",
+        "disposition": "answered",
+        "duration": 15,
+    }
+    assert call["started_at"] == "2015-05-05T15:19:21+05:30"
+    assert call["hangupchannel"] == "SIP/700000418d"
+    assert call["recordlink"].startswith("http://192.168.1.51/callrecord/2015/May/")
+
+
+def final_state(settings: Settings, samples: tuple[str, ...]) -> tuple[Any, ...]:
+    """The call after sending `samples` in that order to a fresh dashboard."""
+    clock = FakeClock()
+    with TestClient(create_app(settings, clock=clock)) as client:
+        for sample in samples:
+            send(client, sample)
+        call = client.get("/api/calls/1430819361.25418").json()
+        live = client.get("/api/calls/active").json()["calls"]
+        stored_events = len(tables(client)["events"])
+    return call, live, stored_events
+
+
+def test_every_order_and_duplicate_converges_to_the_same_call(
+    settings: Settings, tmp_path: Any
+) -> None:
+    expected = None
+    samples = (CALL_START, CALL_CONNECT, CALL_FINISH)
+    orders = [
+        *itertools.permutations(samples),
+        (CALL_FINISH, CALL_START),
+        (CALL_START, CALL_FINISH, CALL_FINISH, CALL_START, CALL_CONNECT),
+    ]
+    for n, order in enumerate(orders):
+        fresh = settings.with_changes(db_path=str(tmp_path / f"order{n}.db"))
+        call, live, stored = final_state(fresh, order)
+        assert live == [] and stored == len(order)
+        essentials = {k: v for k, v in call.items() if not k.endswith("seen_at")}
+        if expected is None:
+            expected = essentials
+        assert essentials == expected, order
+
+
+BAD_REQUESTS = [
+    ("GET", "/synapse/events?data=not-json", b"", 400, "not_json"),
+    ("GET", "/synapse/events", b"", 400, "empty"),
+    ("POST", "/synapse/events", b"<xml/>", 400, "not_json"),
+    ("POST", "/synapse/events", b'{"uniqueid": "1"}', 422, "missing_field"),
+    ("POST", "/synapse/events", b'{"event": "CallStart"}', 422, "missing_field"),
+    ("POST", "/synapse/events", b'{"event": "CallExplode", "uniqueid": "1"}', 422, "unknown_event"),
+    ("POST", "/synapse/events", b'{"event": "CallStart", "uniqueid": ["1"]}', 422, "wrong_type"),
+    (
+        "POST",
+        "/synapse/events",
+        b'{"event": "CallStart", "uniqueid": "1", "duration": "x"}',
+        422,
+        "bad_value",
+    ),
+    ("POST", "/synapse/events", b"{" + b" " * 70_000 + b"}", 413, "payload_too_large"),
+    ("GET", "/synapse/events?token=" + quote(CALL_START), b"", 400, "empty"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "status", "reason"), BAD_REQUESTS)
+def test_bad_input_gets_a_reason_is_kept_and_changes_nothing_else(
+    client: TestClient, method: str, url: str, body: bytes, status: int, reason: str
+) -> None:
+    send(client, CALL_START)
+    before = tables(client)
+    response = client.request(method, url, content=body)
+    assert response.status_code == status
+    assert response.json()["error"] == reason and response.json()["detail"]
+    assert tables(client) == before
+    rejected = client.app.state.store.rejections()  # type: ignore[attr-defined]
+    assert [(r["reason"], r["method"]) for r in rejected] == [(reason, method)]
+    assert rejected[0]["query"] == url.partition("?")[2][:4096]
+    assert client.get("/healthz").json()["events_rejected"] == 1
+
+
+def test_a_query_over_the_limit_is_refused(settings: Settings, clock: FakeClock) -> None:
+    small = settings.with_changes(max_event_bytes=1024)
+    with TestClient(create_app(small, clock=clock)) as client:
+        response = client.get("/synapse/events?data=" + quote(CALL_START.ljust(1100)))
+        assert (response.status_code, response.json()["error"]) == (413, "payload_too_large")
+        assert tables(client) == {"calls": [], "events": []}
+
+
+def test_other_methods_get_a_json_refusal(client: TestClient) -> None:
+    response = client.put("/synapse/events", content=CALL_START)
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+
+
+def test_a_restart_keeps_live_calls_and_every_acknowledged_event(
+    settings: Settings, clock: FakeClock
+) -> None:
+    with TestClient(create_app(settings, clock=clock)) as client:
+        send(client, CALL_START)
+        send(client, CALL_CONNECT)
+        before = client.get("/api/calls/active").json()
+    with TestClient(create_app(settings, clock=clock)) as client:
+        assert client.get("/api/calls/active").json() == before
+        assert before["calls"][0]["status"] == "connected"
+        assert len(tables(client)["events"]) == 2
+        send(client, CALL_FINISH)
+        assert client.get("/api/calls/active").json() == {"calls": []}

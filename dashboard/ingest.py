@@ -133,3 +133,17 @@ class Ingestor:
         today = self.today()
         if today != self.day.day:
             self.day = self.store.day_counters(today, self.tz)
+
+
+def replay(store: Store, settings: Settings) -> dict[tuple[str, str], Call]:
+    """Every call recomputed from the stored events alone (to check or rebuild `calls`)."""
+    result: dict[tuple[str, str], Call] = {}
+    for stored in store.events():
+        event = parse_event(
+            json.loads(stored.payload),
+            tz=settings.timezone,
+            default_host=settings.synapse_host,
+            received_at=stored.received_at,
+        )
+        result[event.key] = calls.apply(result.get(event.key), event)
+    return result

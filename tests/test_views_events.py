@@ -156,3 +156,12 @@ def test_a_restart_keeps_live_calls_and_every_acknowledged_event(
         assert len(tables(client)["events"]) == 2
         send(client, CALL_FINISH)
         assert client.get("/api/calls/active").json() == {"calls": []}
+
+
+def test_an_event_that_cannot_be_stored_is_not_acknowledged(client: TestClient) -> None:
+    client.app.state.store.db.execute("DROP TABLE events")  # type: ignore[attr-defined]
+    response = client.get("/synapse/events?data=" + quote(CALL_START, safe=""))
+    assert response.status_code == 503
+    assert response.json()["error"] == "storage_unavailable"
+    assert client.get("/api/calls/active").json() == {"calls": []}
+    assert client.app.state.store.count("calls") == 0  # type: ignore[attr-defined]

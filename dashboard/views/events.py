@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from dashboard.events import EventError
 from dashboard.ingest import Ingestor
+
+log = logging.getLogger(__name__)
 
 
 async def synapse_events(request: Request) -> JSONResponse:

@@ -1,0 +1,80 @@
+"""A real server killed with SIGKILL mid-traffic loses no acknowledged event and no live call."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from dashboard.ingest import replay
+from dashboard.settings import Settings
+from dashboard.simulator.traffic import Traffic, event_url
+from dashboard.store import Store
+from tests.servers import DashboardProcess
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[DashboardProcess]:
+    process = DashboardProcess(tmp_path / "crash.db", tmp_path / "server.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+def traffic_events(calls: int) -> list[dict[str, str]]:
+    traffic = Traffic(seed=7)
+    events: list[tuple[float, int, dict[str, str]]] = []
+    for n in range(calls):
+        start = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+        planned = traffic.plan_call(start)
+        for offset, event in traffic.call_events(planned, start, ZoneInfo("UTC")):
+            events.append((n * 0.5 + offset, n, event))
+    return [event for _, _, event in sorted(events, key=lambda item: item[:2])]
+
+
+def test_sigkill_mid_traffic_loses_nothing_acknowledged(
+    server: DashboardProcess, tmp_path: Path
+) -> None:
+    events = traffic_events(300)
+    acknowledged: list[dict[str, str]] = []
+    kill_after = len(events) // 2
+    killed = threading.Event()
+
+    def kill_when_due() -> None:
+        while len(acknowledged) < kill_after:
+            killed.wait(0.001)
+        server.kill()
+        killed.set()
+
+    killer = threading.Thread(target=kill_when_due)
+    killer.start()
+    with httpx.Client(timeout=5) as client:
+        for event in events:
+            try:
+                response = client.get(event_url(server.events_url, event))
+            except httpx.TransportError:
+                break  # the server died under us: this event was not acknowledged
+            assert response.status_code == 200, response.text
+            acknowledged.append(event)
+    killer.join()
+    assert killed.is_set() and kill_after <= len(acknowledged) < len(events)
+
+    server.start()
+    live_after_restart = httpx.get(server.base_url + "/api/calls/active").json()["calls"]
+    server.stop()
+
+    store = Store.open(str(tmp_path / "crash.db"))
+    assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    stored = [(e.uniqueid, e.event) for e in store.events()]
+    assert stored[: len(acknowledged)] == [(e["uniqueid"], e["event"]) for e in acknowledged]
+    settings = Settings(db_path=str(tmp_path / "crash.db"), synapse_timezone="UTC")
+    recomputed = replay(store, settings)
+    assert {call.key: call for call in store.all_calls()} == recomputed
+    live_recomputed = sorted(c.uniqueid for c in recomputed.values() if c.is_live)
+    assert sorted(c["uniqueid"] for c in live_after_restart) == live_recomputed
+    assert live_recomputed, "the kill should leave calls live"

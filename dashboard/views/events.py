@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,6 +25,10 @@ async def synapse_events(request: Request) -> JSONResponse:
         return JSONResponse(
             {"error": error.reason, "detail": error.detail}, status_code=error.status
         )
+    except sqlite3.Error as error:
+        log.error("could not store an event: %s", error)
+        detail = "the event could not be stored; send it again later"
+        return JSONResponse({"error": "storage_unavailable", "detail": detail}, status_code=503)
     return JSONResponse(
         {"ok": True, "event_id": accepted.event_id, "status": accepted.call.status.value}
     )

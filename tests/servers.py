@@ -22,38 +22,65 @@ def free_port() -> int:
 
 
 class DashboardProcess:
-    """Starts, kills and restarts one dashboard on a fixed port and database."""
+    """Starts, kills and restarts one dashboard on one database, in its own working folder
+    (the server reads `.env` from there) with no DASHBOARD_/SYNAPSE_ setting leaking in."""
 
-    def __init__(self, db_path: Path, log_path: Path, **env: str) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.env = {**os.environ, "DASHBOARD_DB": str(db_path), "SYNAPSE_TIMEZONE": "UTC", **env}
+    def __init__(self, workdir: Path, **env: str) -> None:
+        self.workdir = workdir
+        self.db_path = workdir / "dashboard.db"
+        self.log_path = workdir / "server.log"
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DASHBOARD_", "SYNAPSE_"))
+        }
+        self.env.update(
+            DASHBOARD_DB=str(self.db_path), SYNAPSE_TIMEZONE="UTC", PYTHONUNBUFFERED="1", **env
+        )
+        self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def events_url(self) -> str:
         return self.base_url + "/synapse/events"
 
     def start(self) -> None:
+        for _ in range(3):  # another process may take the free port before the server does
+            self.port = self.port or free_port()
+            self._launch()
+            if self._wait_until_ready():
+                return
+            if "address already in use" not in self.log().lower():
+                break
+            self.port = 0
+        raise RuntimeError(f"the dashboard did not start; its output:\n{self.log()}")
+
+    def _launch(self) -> None:
         command = [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=log)
-        self.wait_until_ready()
+            self.process = subprocess.Popen(
+                command, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
 
-    def wait_until_ready(self) -> None:
+    def _wait_until_ready(self) -> bool:
         deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the dashboard exited at start-up:\n{self.log()}")
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # polling a condition, with a deadline
-        raise RuntimeError(f"the dashboard did not become ready:\n{self.log()}")
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    return False
+                try:
+                    if client.get(self.base_url + "/healthz").status_code == 200:
+                        return True
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)  # the interval between polls of a condition, with a deadline
+        self.stop()
+        return False
 
     def kill(self) -> None:
         """SIGKILL: no shut-down code runs, as in a crash."""
@@ -70,4 +97,6 @@ class DashboardProcess:
                 self.kill()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-20_000:]

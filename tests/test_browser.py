@@ -7,11 +7,7 @@ sends them; the browser only ever learns about them through its live socket.
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,9 +17,18 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Dialog,
+    Locator,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from dashboard.simulator.traffic import PlannedCall, Traffic, event_url
+from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
 
@@ -39,9 +44,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-VIEWPORT = {"width": 1920, "height": 1080}
+VIEWPORT: ViewportSize = {"width": 1920, "height": 1080}
 LINGER_SECONDS = 2.0
-STARTUP_SECONDS = 20.0
 EXPECT_MS = 10_000
 PBX_ZONE = ZoneInfo("UTC")
 LIVE = re.compile(r"\bis-live\b")
@@ -62,115 +66,16 @@ def state_class(state: str) -> re.Pattern[str]:
 # -- the server ----------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def events_url(self) -> str:
-        return f"{self.base_url}/synapse/events"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_env(db_path: Path) -> dict[str, str]:
-    """The test's environment without any DASHBOARD_/SYNAPSE_ setting leaking in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHBOARD_", "SYNAPSE_"))}
-    env.update(
-        DASHBOARD_DB=str(db_path),
-        DASHBOARD_FINISHED_LINGER=f"{LINGER_SECONDS:g}",
-        SYNAPSE_TIMEZONE="UTC",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def launch_server(workdir: Path, attempt: int) -> Server:
-    port = free_port()
-    log_path = workdir / f"server-{attempt}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "dashboard.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log_path.open("wb") as log:
-        # cwd=workdir: the server reads `.env` from its working directory, not the repo's.
-        process = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=server_env(workdir / "dashboard.db"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return Server(f"http://127.0.0.1:{port}", process, log_path)
-
-
-def wait_until_ready(server: Server, deadline: float) -> bool:
-    """True once /healthz answers ok; False if the process exits first."""
-    with httpx.Client(timeout=1.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                return False
-            try:
-                response = client.get(f"{server.base_url}/healthz")
-                if response.status_code == 200 and response.json().get("ok"):
-                    return True
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # poll interval, not a wait for something to happen
-    stop_server(server)
-    pytest.fail(f"dashboard not ready within {STARTUP_SECONDS:g} s; its output:\n{server.log()}")
-
-
-def start_server(workdir: Path) -> Server:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    for attempt in range(3):  # another process may grab the free port before the server does
-        server = launch_server(workdir, attempt)
-        if wait_until_ready(server, deadline):
-            return server
-        if "address already in use" not in server.log().lower():
-            break
-    pytest.fail(
-        f"dashboard exited with code {server.process.returncode} before it was ready; "
-        f"its output:\n{server.log()}"
-    )
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=10)
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    started = start_server(tmp_path)
+def server(tmp_path: Path) -> Iterator[DashboardProcess]:
+    process = DashboardProcess(tmp_path, DASHBOARD_FINISHED_LINGER=f"{LINGER_SECONDS:g}")
+    process.start()
     try:
-        yield started
+        yield process
     finally:
-        stop_server(started)
+        process.stop()
         # pytest shows a test's teardown output only when the test fails.
-        print(f"--- dashboard output (exit code {started.process.returncode}) ---")
-        print(started.log())
+        print(f"--- dashboard output ---\n{process.log()}")
 
 
 @pytest.fixture
@@ -203,7 +108,7 @@ def call_events(call: PlannedCall) -> dict[str, dict[str, str]]:
     return {event["event"]: event for _, event in timed}
 
 
-def send(http: httpx.Client, server: Server, event: dict[str, str]) -> None:
+def send(http: httpx.Client, server: DashboardProcess, event: dict[str, str]) -> None:
     response = http.get(event_url(server.events_url, event))
     assert response.status_code == 200 and response.json().get("ok"), (
         f"the dashboard refused {event['event']}: HTTP {response.status_code} {response.text}"
@@ -248,12 +153,12 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def open_viewer(browser: Browser, server: Server) -> Iterator[OpenViewer]:
+def open_viewer(browser: Browser, server: DashboardProcess) -> Iterator[OpenViewer]:
     """Opens wallboards on `server` (each in its own browser context) and waits until live."""
     viewers: list[Viewer] = []
 
     def open_() -> Viewer:
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+        context = browser.new_context(viewport=VIEWPORT)
         context.add_init_script(RECORD_FRAMES)
         viewer = Viewer(context.new_page())
         viewers.append(viewer)
@@ -277,7 +182,7 @@ def open_viewer(browser: Browser, server: Server) -> Iterator[OpenViewer]:
 
 
 def test_call_appears_ticks_and_leaves(
-    open_viewer: OpenViewer, server: Server, http: httpx.Client
+    open_viewer: OpenViewer, server: DashboardProcess, http: httpx.Client
 ) -> None:
     viewer = open_viewer()
     page = viewer.page
@@ -324,7 +229,7 @@ def test_call_appears_ticks_and_leaves(
 
 
 def test_second_viewer_gets_call_from_snapshot(
-    open_viewer: OpenViewer, server: Server, http: httpx.Client
+    open_viewer: OpenViewer, server: DashboardProcess, http: httpx.Client
 ) -> None:
     first = open_viewer()
     events = call_events(plan_call("9712345678", "41"))
@@ -347,7 +252,7 @@ def test_second_viewer_gets_call_from_snapshot(
 
 
 def test_markup_in_number_and_extension_is_shown_as_text(
-    open_viewer: OpenViewer, server: Server, http: httpx.Client
+    open_viewer: OpenViewer, server: DashboardProcess, http: httpx.Client
 ) -> None:
     number = "<img src=x onerror=alert(1)>"
     extension = "<script>window.__pwned=1</script>"
@@ -366,14 +271,8 @@ def test_markup_in_number_and_extension_is_shown_as_text(
     assert viewer.page_errors == [], viewer.page_errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: static/js/wallboard.js announceRinging reads htmx:oobAfterSwap's detail.elt, "
-    "but for the 'afterbegin:#live-calls' insert of a new call htmx fires it on <main>, "
-    "never on the new article, so a new ringing call is never announced",
-)
 def test_new_ringing_call_is_announced(
-    open_viewer: OpenViewer, server: Server, http: httpx.Client
+    open_viewer: OpenViewer, server: DashboardProcess, http: httpx.Client
 ) -> None:
     viewer = open_viewer()
     send(http, server, call_events(plan_call("9612345678", "52"))["CallStart"])

@@ -20,7 +20,7 @@ from tests.servers import DashboardProcess
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DashboardProcess]:
-    process = DashboardProcess(tmp_path / "crash.db", tmp_path / "server.log")
+    process = DashboardProcess(tmp_path)
     process.start()
     yield process
     process.stop()
@@ -68,11 +68,11 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged(
     live_after_restart = httpx.get(server.base_url + "/api/calls/active").json()["calls"]
     server.stop()
 
-    store = Store.open(str(tmp_path / "crash.db"))
+    store = Store.open(str(server.db_path))
     assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     stored = [(e.uniqueid, e.event) for e in store.events()]
     assert stored[: len(acknowledged)] == [(e["uniqueid"], e["event"]) for e in acknowledged]
-    settings = Settings(db_path=str(tmp_path / "crash.db"), synapse_timezone="UTC")
+    settings = Settings(db_path=str(server.db_path), synapse_timezone="UTC")
     recomputed = replay(store, settings)
     assert {call.key: call for call in store.all_calls()} == recomputed
     live_recomputed = sorted(c.uniqueid for c in recomputed.values() if c.is_live)

@@ -28,6 +28,8 @@ async def wallboard(request: Request) -> HTMLResponse:
         longest=board.longest_ringing(),
         now=ingestor.clock(),
         oob=False,
+        linger=ingestor.settings.finished_linger_seconds,
+        timezone=ingestor.settings.synapse_timezone,
     )
     return HTMLResponse(html)
 

@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var clockOffset = 0; // server time minus browser time, in ms
+  var timeZone; // the PBX's, so the wall clock matches the times on the calls
 
   function format(seconds) {
     seconds = Math.max(0, Math.floor(seconds));
@@ -20,7 +21,14 @@
       if (since > 0) el.textContent = format((now - since) / 1000);
     });
     var clock = document.getElementById("clock");
-    if (clock) clock.textContent = new Date(now).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (clock) {
+      var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone };
+      try {
+        clock.textContent = new Date(now).toLocaleTimeString([], options);
+      } catch (e) { // an unknown zone name: fall back to the browser's
+        timeZone = undefined;
+      }
+    }
   }
 
   function readServerTime() {
@@ -34,12 +42,34 @@
     document.body.classList.add("is-" + state);
   }
 
-  function announceRinging(evt) {
-    var elt = evt.detail && evt.detail.elt;
+  // Announce each new ringing call to screen readers, politely, once per call.
+  function watchForRingingCalls() {
+    var board = document.querySelector("main");
     var announcer = document.getElementById("announcer");
-    if (!announcer || !elt || !elt.classList || !elt.classList.contains("is-ringing")) return;
-    var number = elt.querySelector(".call-number");
-    announcer.textContent = "Ringing: " + (number ? number.textContent : "a call");
+    if (!board || !announcer || !window.MutationObserver) return;
+    var announced = new Set();
+    document.querySelectorAll("article.call.is-ringing").forEach(function (call) { announced.add(call.id); });
+    new MutationObserver(function (mutations) {
+      mutations.forEach(function (mutation) {
+        mutation.addedNodes.forEach(function (node) {
+          if (!node.querySelectorAll) return;
+          var calls = node.matches("article.call.is-ringing") ? [node] : node.querySelectorAll("article.call.is-ringing");
+          calls.forEach(function (call) {
+            if (announced.has(call.id)) return;
+            announced.add(call.id);
+            var number = call.querySelector(".call-number");
+            announcer.textContent = "Ringing: " + (number ? number.textContent : "a call");
+          });
+        });
+      });
+    }).observe(board, { childList: true, subtree: true });
+  }
+
+  function applyBoardSettings() {
+    var body = document.body;
+    var linger = Number(body.getAttribute("data-linger"));
+    if (linger > 0) document.documentElement.style.setProperty("--linger", linger + "s");
+    timeZone = body.getAttribute("data-timezone") || undefined;
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -49,6 +79,8 @@
         return Math.min(10000, 500 * Math.pow(2, retry)) * (0.5 + Math.random() / 2);
       };
     }
+    applyBoardSettings();
+    watchForRingingCalls();
     readServerTime();
     tick();
     setInterval(tick, 1000);
@@ -56,5 +88,4 @@
   document.addEventListener("htmx:wsOpen", function () { setConnection("live"); });
   document.addEventListener("htmx:wsClose", function () { setConnection("offline"); });
   document.addEventListener("htmx:wsAfterMessage", function () { readServerTime(); tick(); });
-  document.addEventListener("htmx:oobAfterSwap", announceRinging);
 })();

@@ -1,0 +1,394 @@
+"""Users, roles, sessions, CSRF and API tokens.
+
+Secrets are never stored: passwords as scrypt hashes, session ids and API
+tokens as SHA-256 digests of random tokens (they carry 256 bits of entropy,
+so a fast hash is enough for them). Every check is a constant-time compare.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlite_utils
+
+SESSION_COOKIE = "dashboard_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+MAX_FAILURES_BEFORE_LOCK = 5
+LOCK_MINUTES = 15
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    AGENT = "agent"
+    VIEWER = "viewer"
+
+
+class AuthError(ValueError):
+    """A request about accounts that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    extension: str | None
+    disabled: bool
+
+    @property
+    def audience(self) -> str:
+        """Which pushed fragments this user may see: everything, or one extension's calls."""
+        if self.role is Role.AGENT:
+            return f"ext:{self.extension or ''}"
+        return "all"
+
+    def may_see_extension(self, extension: str | None) -> bool:
+        return self.role is not Role.AGENT or (
+            extension is not None and extension == self.extension
+        )
+
+
+@dataclass(frozen=True)
+class Session:
+    id_hash: str
+    user: User
+    csrf_token: str
+    expires_at: datetime
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+
+def hash_password(password: str, n: int = 2**15) -> str:
+    salt = secrets.token_bytes(16)
+    digest = _scrypt(password, salt, n)
+    return f"scrypt${n}$8$1${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt" or (r, p) != ("8", "1"):
+            return False
+        return hmac.compare_digest(_scrypt(password, _unb64(salt), int(n)), _unb64(digest))
+    except ValueError:
+        return False
+
+
+def _scrypt(password: str, salt: bytes, n: int) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, maxmem=256 * 2**20, dklen=32)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+# -- the accounts database -----------------------------------------------------------------
+
+
+class Accounts:
+    """Users, sessions, API tokens and failed sign-ins, in the dashboard's SQLite database."""
+
+    def __init__(
+        self, db: sqlite_utils.Database, *, kdf_n: int = 2**15, session_hours: float = 12
+    ) -> None:
+        self.db = db
+        self.kdf_n = kdf_n
+        self.session_lifetime = timedelta(hours=session_hours)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        self.db.table("users").create(
+            {
+                "id": int,
+                "name": str,
+                "role": str,
+                "extension": str,
+                "password_hash": str,
+                "disabled": int,
+                "created_at": str,
+            },
+            pk="id",
+            not_null={"name", "role", "password_hash", "disabled"},
+            if_not_exists=True,
+        )
+        self.db.table("users").create_index(["name"], unique=True, if_not_exists=True)
+        self.db.table("sessions").create(
+            {
+                "id_hash": str,
+                "user_id": int,
+                "csrf_token": str,
+                "created_at": str,
+                "expires_at": str,
+                "remote": str,
+            },
+            pk="id_hash",
+            if_not_exists=True,
+        )
+        self.db.table("api_tokens").create(
+            {
+                "id": int,
+                "user_id": int,
+                "token_hash": str,
+                "label": str,
+                "created_at": str,
+                "revoked_at": str,
+            },
+            pk="id",
+            if_not_exists=True,
+        )
+        self.db.table("api_tokens").create_index(["token_hash"], unique=True, if_not_exists=True)
+        self.db.table("sign_in_failures").create(
+            {"name": str, "failures": int, "locked_until": str}, pk="name", if_not_exists=True
+        )
+
+    # users
+
+    def add_user(self, name: str, role: str, password: str, extension: str | None = None) -> User:
+        name = name.strip().lower()
+        if not name or not set(name) <= NAME_CHARS or len(name) > 64:
+            raise AuthError("a user name is 1 to 64 of a-z, 0-9, '.', '_', '-', '@'")
+        try:
+            role_value = Role(role)
+        except ValueError:
+            raise AuthError(
+                f"unknown role {role!r}: use admin, supervisor, agent or viewer"
+            ) from None
+        if role_value is Role.AGENT and not (extension and extension.isdigit()):
+            raise AuthError("an agent needs an extension (digits), e.g. --extension 70")
+        if extension and not extension.isdigit():
+            raise AuthError("an extension is digits only")
+        check_password_strength(password)
+        if self.find_user(name) is not None:
+            raise AuthError(f"a user named {name!r} already exists")
+        self.db.execute(
+            "INSERT INTO users (name, role, extension, password_hash, disabled, created_at)"
+            " VALUES (?, ?, ?, ?, 0, ?)",
+            [
+                name,
+                role_value.value,
+                extension or None,
+                hash_password(password, self.kdf_n),
+                _now_iso(),
+            ],
+        )
+        user = self.find_user(name)
+        assert user is not None
+        return user
+
+    def find_user(self, name: str) -> User | None:
+        rows = list(self.db.query("SELECT * FROM users WHERE name = ?", [name.strip().lower()]))
+        return _user(rows[0]) if rows else None
+
+    def get_user(self, user_id: int) -> User | None:
+        rows = list(self.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
+        return _user(rows[0]) if rows else None
+
+    def users(self) -> list[User]:
+        return [_user(row) for row in self.db.query("SELECT * FROM users ORDER BY name")]
+
+    def set_password(self, name: str, password: str) -> User:
+        user = self._existing(name)
+        check_password_strength(password)
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?",
+                [hash_password(password, self.kdf_n), user.id],
+            )
+            self.end_sessions(user.id)
+        return user
+
+    def disable_user(self, name: str) -> User:
+        user = self._existing(name)
+        with self.db.atomic():
+            self.db.execute("UPDATE users SET disabled = 1 WHERE id = ?", [user.id])
+            self.end_sessions(user.id)
+            self.db.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                [_now_iso(), user.id],
+            )
+        return user
+
+    def _existing(self, name: str) -> User:
+        user = self.find_user(name)
+        if user is None:
+            raise AuthError(f"no user named {name!r}")
+        return user
+
+    # sign-in
+
+    def check_credentials(self, name: str, password: str, now: datetime) -> User | None:
+        """The user, if the password is right and the account usable; counts failures."""
+        key = name.strip().lower()
+        if self.locked_until(key, now) is not None:
+            return None
+        row = next(iter(self.db.query("SELECT * FROM users WHERE name = ?", [key])), None)
+        # Hash even for an unknown name, so timing does not tell which names exist.
+        stored = row["password_hash"] if row else hash_password("unknown user", self.kdf_n)
+        if verify_password(password, stored) and row and not row["disabled"]:
+            self.db.execute("DELETE FROM sign_in_failures WHERE name = ?", [key])
+            return _user(row)
+        self._count_failure(key, now)
+        return None
+
+    def failures(self, name: str) -> int:
+        row = next(
+            iter(
+                self.db.query(
+                    "SELECT failures FROM sign_in_failures WHERE name = ?", [name.strip().lower()]
+                )
+            ),
+            None,
+        )
+        return int(row["failures"]) if row else 0
+
+    def locked_until(self, name: str, now: datetime) -> datetime | None:
+        row = next(
+            iter(
+                self.db.query(
+                    "SELECT locked_until FROM sign_in_failures WHERE name = ?",
+                    [name.strip().lower()],
+                )
+            ),
+            None,
+        )
+        if row and row["locked_until"]:
+            until = datetime.fromisoformat(row["locked_until"])
+            if until > now:
+                return until
+        return None
+
+    def _count_failure(self, key: str, now: datetime) -> None:
+        failures = self.failures(key) + 1
+        locked = (
+            now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES_BEFORE_LOCK else None
+        )
+        self.db.execute(
+            "INSERT INTO sign_in_failures (name, failures, locked_until) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET failures = excluded.failures,"
+            " locked_until = excluded.locked_until",
+            [key, 0 if locked else failures, locked.isoformat() if locked else None],
+        )
+
+    # sessions
+
+    def start_session(self, user: User, now: datetime, remote: str) -> tuple[str, Session]:
+        """A new session; returns the cookie value (shown once, stored only as a digest)."""
+        token = new_token()
+        session = Session(token_digest(token), user, new_token(), now + self.session_lifetime)
+        self.db.execute(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, remote)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                session.id_hash,
+                user.id,
+                session.csrf_token,
+                now.isoformat(),
+                session.expires_at.isoformat(),
+                remote,
+            ],
+        )
+        return token, session
+
+    def session(self, token: str, now: datetime) -> Session | None:
+        rows = list(
+            self.db.query(
+                "SELECT sessions.*, users.* FROM sessions JOIN users ON users.id = sessions.user_id"
+                " WHERE id_hash = ?",
+                [token_digest(token)],
+            )
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        expires = datetime.fromisoformat(row["expires_at"])
+        if row["disabled"] or expires <= now:
+            return None
+        return Session(row["id_hash"], _user(row), row["csrf_token"], expires)
+
+    def end_session(self, id_hash: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE id_hash = ?", [id_hash])
+
+    def end_sessions(self, user_id: int) -> None:
+        self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+
+    # API tokens
+
+    def create_token(self, name: str, label: str = "") -> str:
+        user = self._existing(name)
+        if user.disabled:
+            raise AuthError(f"user {name!r} is disabled")
+        token = "syn_" + new_token()
+        self.db.execute(
+            "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
+            [user.id, token_digest(token), label, _now_iso()],
+        )
+        return token
+
+    def revoke_token(self, token: str) -> bool:
+        cursor = self.db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+            [_now_iso(), token_digest(token)],
+        )
+        return cursor.rowcount > 0
+
+    def revoke_tokens_of(self, name: str) -> int:
+        user = self._existing(name)
+        cursor = self.db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            [_now_iso(), user.id],
+        )
+        return cursor.rowcount
+
+    def token_user(self, token: str) -> User | None:
+        rows = list(
+            self.db.query(
+                "SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
+                " WHERE token_hash = ? AND revoked_at IS NULL",
+                [token_digest(token)],
+            )
+        )
+        if not rows or rows[0]["disabled"]:
+            return None
+        return _user(rows[0])
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 10:
+        raise AuthError("a password needs at least 10 characters")
+    if len(password) > 1024:
+        raise AuthError("a password may not be longer than 1024 characters")
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(row["id"], row["name"], Role(row["role"]), row["extension"], bool(row["disabled"]))
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,248 @@
+"""Enforcement at the HTTP edge: who is asking (session or API token), CSRF, role
+guards, browser hardening headers, and which senders may post call events."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dashboard.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Accounts, Role, Session, User
+from dashboard.auth import same_secret as same_secret
+from dashboard.ingest import Clock
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# The PBX cannot send a CSRF token; the login form carries its own (a pre-session cookie).
+CSRF_EXEMPT = ("/synapse/events", "/login")
+MAX_FORM_BYTES = 1024 * 1024
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+Handler = Callable[[Request], Awaitable[Response]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Auth:
+    user: User
+    session: Session | None  # None when the request came with an API token
+
+
+def current_auth(conn: HTTPConnection) -> Auth | None:
+    auth = conn.scope.get("auth")
+    return auth if isinstance(auth, Auth) else None
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def json_error(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+# -- middleware ----------------------------------------------------------------------------
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class AuthMiddleware:
+    """Puts the signed-in user (or None) in `scope["auth"]`; refuses unsafe requests
+    made with a session cookie but without that session's CSRF token."""
+
+    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        accounts: Accounts = scope["app"].state.accounts
+        scope["auth"] = None
+        bearer = _bearer(conn)
+        if bearer is not None and is_api(conn.url.path):
+            user = accounts.token_user(bearer)
+            if user is None:
+                response = json_error(401, "unauthorized", "the API token is unknown or revoked")
+                await response(scope, receive, send)
+                return
+            scope["auth"] = Auth(user, None)
+        elif cookie := conn.cookies.get(SESSION_COOKIE):
+            session = accounts.session(cookie, self.clock())
+            if session is not None:
+                scope["auth"] = Auth(session.user, session)
+        auth: Auth | None = scope["auth"]
+        if (
+            scope["type"] == "http"
+            and scope["method"] in UNSAFE_METHODS
+            and auth is not None
+            and auth.session is not None
+            and not conn.url.path.startswith(CSRF_EXEMPT)
+        ):
+            receive, token = await _csrf_token(conn, receive)
+            if not same_secret(token, auth.session.csrf_token):
+                response = forbidden(
+                    conn.url.path, "the CSRF token is missing or wrong: reload the page"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, str]:
+    """The token from the header, or from a URL-encoded form body (which is then replayed)."""
+    header = conn.headers.get(CSRF_HEADER)
+    if header:
+        return receive, header
+    if not conn.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return receive, ""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_FORM_BYTES or not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    values = parse_qs(body.decode("utf-8", errors="replace")).get(CSRF_FIELD, [""])
+    return replay, values[0]
+
+
+# -- guards --------------------------------------------------------------------------------
+
+
+def forbidden(path: str, detail: str) -> Response:
+    if is_api(path):
+        return json_error(403, "forbidden", detail)
+    return PlainTextResponse(f"Forbidden: {detail}", status_code=403)
+
+
+def require(*roles: Role) -> Callable[[Handler], Handler]:
+    """Only signed-in users with one of `roles`: pages send others to /login, the API says 401."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Request) -> Response:
+            auth = current_auth(request)
+            if auth is None:
+                if is_api(request.url.path):
+                    return json_error(
+                        401, "unauthorized", "sign in, or send Authorization: Bearer TOKEN"
+                    )
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            if auth.user.role not in roles:
+                return forbidden(request.url.path, f"a {auth.user.role} may not do this")
+            return await handler(request)
+
+        return guarded
+
+    return decorate
+
+
+EVERYONE = tuple(Role)
+STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
+SUPERVISORS = (Role.ADMIN, Role.SUPERVISOR)
+
+
+def origin_allowed(conn: HTTPConnection, extra_origins: Sequence[str] = ()) -> bool:
+    """A browser's WebSocket must come from a page of this site (or a listed origin)."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: cross-site WebSocket hijacking needs one
+    host = conn.headers.get("host", "")
+    scheme = "https" if conn.url.scheme in ("wss", "https") else "http"
+    return origin in (f"{scheme}://{host}", *extra_origins)
+
+
+# -- event senders -------------------------------------------------------------------------
+
+
+def parse_networks(entries: Sequence[str]) -> list[Network]:
+    return [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()]
+
+
+def client_ip(conn: HTTPConnection, trusted_proxies: Sequence[Network]) -> str:
+    """The real peer: X-Forwarded-For counts only when the peer is a trusted proxy."""
+    peer = conn.client.host if conn.client else ""
+    if not _in_networks(peer, trusted_proxies):
+        return peer
+    forwarded = [part.strip() for part in conn.headers.get("x-forwarded-for", "").split(",")]
+    for address in reversed([part for part in forwarded if part]):
+        if not _in_networks(address, trusted_proxies):
+            return address
+    return peer
+
+
+def _in_networks(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def sender_refusal(
+    token_given: str | None, ip: str, *, token: str, allow: Sequence[Network]
+) -> str | None:
+    """Why a call-event sender is refused, or None when it may send."""
+    if allow and not _in_networks(ip, allow):
+        return f"{ip or 'this address'} is not in SYNAPSE_EVENT_ALLOW"
+    if token and not (token_given and same_secret(token_given, token)):
+        return "the event token is missing or wrong"
+    return None
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value)

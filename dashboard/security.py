@@ -96,7 +96,9 @@ class AuthMiddleware:
         if bearer is not None and is_api(conn.url.path):
             user = accounts.token_user(bearer)
             if user is None:
-                response = json_error(401, "unauthorized", "the API token is unknown or revoked")
+                response: Response = json_error(
+                    401, "unauthorized", "the API token is unknown or revoked"
+                )
                 await response(scope, receive, send)
                 return
             scope["auth"] = Auth(user, None)

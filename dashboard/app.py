@@ -9,20 +9,26 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from dashboard.audit import AuditLog
+from dashboard.auth import Accounts
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
 from dashboard.ingest import Clock, Ingestor, utc_now
+from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.store import Store
-from dashboard.views import api, events, wallboard
+from dashboard.views import admin, api, events, login, wallboard
 
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/synapse/")
+REVALIDATE_SECONDS = 2.0
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
@@ -32,11 +38,19 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         hub = Hub(settings.viewer_queue_size)
         fragments = Fragments(make_environment(settings.templates_dir, settings.timezone))
         ingestor = Ingestor(settings, store, hub, fragments, clock)
+        accounts = Accounts(
+            store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
+        )
         app.state.settings = settings
         app.state.store = store
         app.state.hub = hub
         app.state.ingestor = ingestor
-        tasks = [asyncio.create_task(ingestor.run_sweeper())]
+        app.state.accounts = accounts
+        app.state.audit = AuditLog(store.db)
+        tasks = [
+            asyncio.create_task(ingestor.run_sweeper()),
+            asyncio.create_task(revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS)),
+        ]
         if settings.demo and settings.demo_events_url:
             from dashboard.simulator.traffic import run_demo_traffic
 
@@ -53,14 +67,25 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     routes = [
         Route("/", wallboard.wallboard),
         WebSocketRoute("/ws", wallboard.live_socket),
+        Route("/login", login.login, methods=["GET", "POST"]),
+        Route("/logout", login.logout, methods=["POST"]),
+        Route("/admin/audit", admin.audit_log),
         Route("/synapse/events", events.synapse_events, methods=["GET", "POST"]),
+        Route("/synapse/events/{token}", events.synapse_events, methods=["GET", "POST"]),
         Route("/api/calls/active", api.active_calls),
         Route("/api/calls/{uniqueid}", api.call_detail),
         Route("/healthz", api.healthz),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
+    middleware = [Middleware(SecurityHeadersMiddleware)]
+    if settings.allowed_hosts:
+        middleware.append(
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+        )
+    middleware.append(Middleware(AuthMiddleware, clock=clock))
     return Starlette(
         routes=routes,
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )

@@ -121,6 +121,7 @@ class Accounts:
         self.db = db
         self.kdf_n = kdf_n
         self.session_lifetime = timedelta(hours=session_hours)
+        self._decoy_hash = hash_password(new_token(), kdf_n)
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -243,19 +244,31 @@ class Accounts:
 
     # sign-in
 
-    def check_credentials(self, name: str, password: str, now: datetime) -> User | None:
-        """The user, if the password is right and the account usable; counts failures."""
+    def credentials(self, name: str) -> tuple[User | None, str]:
+        """The user and the stored hash to check a password against. For an unknown name, a
+        hash of nothing anyone knows: checking it costs the same, so timing tells no names."""
+        rows = list(self.db.query("SELECT * FROM users WHERE name = ?", [name.strip().lower()]))
+        if not rows:
+            return None, self._decoy_hash
+        return _user(rows[0]), rows[0]["password_hash"]
+
+    def sign_in_succeeded(self, name: str) -> None:
+        self.db.execute("DELETE FROM sign_in_failures WHERE name = ?", [name.strip().lower()])
+
+    def sign_in_failed(self, name: str, now: datetime) -> int:
+        """Count a failure; returns the failures so far (0 once the name is locked)."""
         key = name.strip().lower()
-        if self.locked_until(key, now) is not None:
-            return None
-        row = next(iter(self.db.query("SELECT * FROM users WHERE name = ?", [key])), None)
-        # Hash even for an unknown name, so timing does not tell which names exist.
-        stored = row["password_hash"] if row else hash_password("unknown user", self.kdf_n)
-        if verify_password(password, stored) and row and not row["disabled"]:
-            self.db.execute("DELETE FROM sign_in_failures WHERE name = ?", [key])
-            return _user(row)
-        self._count_failure(key, now)
-        return None
+        failures = self.failures(key) + 1
+        locked = (
+            now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES_BEFORE_LOCK else None
+        )
+        self.db.execute(
+            "INSERT INTO sign_in_failures (name, failures, locked_until) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET failures = excluded.failures,"
+            " locked_until = excluded.locked_until",
+            [key, 0 if locked else failures, locked.isoformat() if locked else None],
+        )
+        return 0 if locked else failures
 
     def failures(self, name: str) -> int:
         row = next(
@@ -283,18 +296,6 @@ class Accounts:
             if until > now:
                 return until
         return None
-
-    def _count_failure(self, key: str, now: datetime) -> None:
-        failures = self.failures(key) + 1
-        locked = (
-            now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES_BEFORE_LOCK else None
-        )
-        self.db.execute(
-            "INSERT INTO sign_in_failures (name, failures, locked_until) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET failures = excluded.failures,"
-            " locked_until = excluded.locked_until",
-            [key, 0 if locked else failures, locked.isoformat() if locked else None],
-        )
 
     # sessions
 
@@ -332,6 +333,30 @@ class Accounts:
             return None
         return Session(row["id_hash"], _user(row), row["csrf_token"], expires)
 
+    def valid_owners(self, owners: set[str], now: datetime) -> set[str]:
+        """Which of these socket owners (session digests, or "token:DIGEST" for API tokens) are
+        still signed in and enabled."""
+        valid: set[str] = set()
+        for owner in owners:
+            if owner.startswith("token:"):
+                if self.token_user_by_digest(owner.removeprefix("token:")) is not None:
+                    valid.add(owner)
+                continue
+            rows = list(
+                self.db.query(
+                    "SELECT expires_at, disabled FROM sessions JOIN users ON users.id = user_id"
+                    " WHERE id_hash = ?",
+                    [owner],
+                )
+            )
+            if (
+                rows
+                and not rows[0]["disabled"]
+                and datetime.fromisoformat(rows[0]["expires_at"]) > now
+            ):
+                valid.add(owner)
+        return valid
+
     def end_session(self, id_hash: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE id_hash = ?", [id_hash])
 
@@ -367,11 +392,14 @@ class Accounts:
         return cursor.rowcount
 
     def token_user(self, token: str) -> User | None:
+        return self.token_user_by_digest(token_digest(token))
+
+    def token_user_by_digest(self, digest: str) -> User | None:
         rows = list(
             self.db.query(
                 "SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
                 " WHERE token_hash = ? AND revoked_at IS NULL",
-                [token_digest(token)],
+                [digest],
             )
         )
         if not rows or rows[0]["disabled"]:

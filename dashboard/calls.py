@@ -225,22 +225,28 @@ class Board:
             del self.lingering[call.key]
         return gone
 
-    def snapshot(self) -> list[Call]:
-        """Everything on the board, newest first."""
+    def snapshot(self, extension: str | None = None) -> list[Call]:
+        """Everything on the board (or one extension's part of it), newest first."""
         calls = [*self.live.values(), *(call for call, _ in self.lingering.values())]
-        return sorted(calls, key=_newest_first)
+        return sorted(_of_extension(calls, extension), key=_newest_first)
 
-    def counts(self) -> dict[str, int]:
-        ringing = sum(1 for call in self.live.values() if call.status is Status.RINGING)
-        return {"live": len(self.live), "ringing": ringing, "talking": len(self.live) - ringing}
+    def counts(self, extension: str | None = None) -> dict[str, int]:
+        live = _of_extension(self.live.values(), extension)
+        ringing = sum(1 for call in live if call.status is Status.RINGING)
+        return {"live": len(live), "ringing": ringing, "talking": len(live) - ringing}
 
-    def longest_ringing(self) -> Call | None:
+    def longest_ringing(self, extension: str | None = None) -> Call | None:
         ringing = [
             (call.started_at, call)
-            for call in self.live.values()
+            for call in _of_extension(self.live.values(), extension)
             if call.status is Status.RINGING and call.started_at
         ]
         return min(ringing, key=lambda pair: pair[0], default=(None, None))[1]
+
+
+def _of_extension(calls: Iterable[Call], extension: str | None) -> list[Call]:
+    """All calls when `extension` is None, else those at that extension."""
+    return [call for call in calls if extension is None or call.extension == extension]
 
 
 def _newest_first(call: Call) -> tuple[float, str]:

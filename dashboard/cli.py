@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import logging
+import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from dashboard.auth import Accounts, AuthError, Role
 from dashboard.settings import Settings, SettingsError
+from dashboard.store import Store
+
+DEMO_EXTENSION = "70"
+Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -24,8 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"dashboard: configuration error: {error}", file=sys.stderr)
         return 2
-    result: int = args.handler(args, settings)
-    return result
+    handler: Command = args.handler
+    try:
+        return handler(args, settings)
+    except AuthError as error:
+        print(f"dashboard: {error}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the dashboard")
     _add_address(serve)
+    serve.add_argument(
+        "--allow-open-events",
+        action="store_true",
+        help="accept call events from anyone (no SYNAPSE_EVENT_TOKEN nor SYNAPSE_EVENT_ALLOW)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     demo = commands.add_parser(
@@ -42,25 +57,49 @@ def build_parser() -> argparse.ArgumentParser:
     _add_address(demo)
     demo.set_defaults(handler=cmd_demo)
 
-    simulator = commands.add_parser(
-        "simulator", help="send simulated Synapse call events to a dashboard"
-    )
+    simulator = commands.add_parser("simulator", help="send simulated Synapse call events")
     simulator.add_argument(
         "--events-url",
         default="http://127.0.0.1:8000/synapse/events",
-        help="the dashboard's Remote APP URL (default: %(default)s)",
+        help="the dashboard's Remote APP URL, with ?token=... if it needs one",
     )
-    simulator.add_argument(
-        "--interval", type=float, default=3.0, help="mean seconds between new calls"
-    )
-    simulator.add_argument(
-        "--speed", type=float, default=1.0, help="play calls this many times faster"
-    )
+    simulator.add_argument("--interval", type=float, default=3.0, help="mean seconds between calls")
+    simulator.add_argument("--speed", type=float, default=1.0, help="play calls this much faster")
     simulator.add_argument("--calls", type=int, default=None, help="stop after this many calls")
     simulator.add_argument(
         "--seed", type=int, default=None, help="random seed, for repeatable traffic"
     )
     simulator.set_defaults(handler=cmd_simulator)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True
+    )
+    add = user.add_parser("add", help="add a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    add.add_argument("--extension", help="the agent's own extension")
+    add.add_argument("--password", help="the password (prompted for when not given)")
+    add.set_defaults(handler=cmd_user_add)
+    user.add_parser("list", help="list users").set_defaults(handler=cmd_user_list)
+    passwd = user.add_parser("passwd", help="set a user's password (ends their sessions)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password", help="the new password (prompted for when not given)")
+    passwd.set_defaults(handler=cmd_user_passwd)
+    disable = user.add_parser("disable", help="disable a user (ends their sessions and tokens)")
+    disable.add_argument("name")
+    disable.set_defaults(handler=cmd_user_disable)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    create = token.add_parser("create", help="print a new API token acting as user NAME")
+    create.add_argument("name")
+    create.add_argument("--label", default="", help="what the token is for")
+    create.set_defaults(handler=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token, or every token of --user")
+    revoke.add_argument("token", nargs="?")
+    revoke.add_argument("--user", help="revoke every token of this user")
+    revoke.set_defaults(handler=cmd_token_revoke)
     return parser
 
 
@@ -83,17 +122,38 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not (settings.synapse_event_token or settings.synapse_event_allow or args.allow_open_events):
+        print(
+            "dashboard: refusing to accept call events from anyone. Set SYNAPSE_EVENT_TOKEN"
+            " (a secret the PBX sends) and/or SYNAPSE_EVENT_ALLOW (the PBX's IP), or pass"
+            " --allow-open-events if that is really what you want.",
+            file=sys.stderr,
+        )
+        return 2
     return _serve(settings, args.host, args.port)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    token = secrets.token_urlsafe(24)
     settings = settings.with_changes(
-        demo=True, demo_events_url=f"http://{local}:{args.port}/synapse/events"
+        demo=True,
+        synapse_event_token=token,
+        synapse_event_allow=("127.0.0.1/32", "::1/128"),
+        demo_events_url=f"http://{local}:{args.port}/synapse/events/{token}",
     )
-    print(
-        f"Demo: open http://{local}:{args.port}/ - simulated calls start in a moment.", flush=True
-    )
+    accounts = _accounts(settings)
+    print(f"\nDemo: open http://{local}:{args.port}/ and sign in as one of:", flush=True)
+    for role in Role:
+        password = secrets.token_urlsafe(9)
+        name = f"demo-{role.value}"
+        if accounts.find_user(name) is None:
+            extension = DEMO_EXTENSION if role is Role.AGENT else None
+            accounts.add_user(name, role.value, password, extension)
+        else:
+            accounts.set_password(name, password)
+        print(f"  {role.value:<11} user {name:<16} password {password}", flush=True)
+    print("Simulated calls start in a moment.\n", flush=True)
     return _serve(settings, args.host, args.port)
 
 
@@ -112,6 +172,65 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
                 calls=args.calls,
             )
         )
+    return 0
+
+
+def _accounts(settings: Settings) -> Accounts:
+    return Accounts(Store.open(settings.db_path).db, kdf_n=settings.password_kdf_n)
+
+
+def _new_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise AuthError("the two passwords differ")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    user = _accounts(settings).add_user(
+        args.name, args.role, _new_password(args.password), args.extension
+    )
+    extension = f", extension {user.extension}" if user.extension else ""
+    print(f"added {user.name} ({user.role}{extension})")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    for user in _accounts(settings).users():
+        state = "disabled" if user.disabled else "active"
+        print(f"{user.name:<24} {user.role:<11} {user.extension or '-':<8} {state}")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    user = _accounts(settings).set_password(args.name, _new_password(args.password))
+    print(f"password changed for {user.name}; their sessions are ended")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    user = _accounts(settings).disable_user(args.name)
+    print(f"disabled {user.name}; their sessions and tokens are ended")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    print(_accounts(settings).create_token(args.name, args.label))
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = _accounts(settings)
+    if args.user:
+        print(f"revoked {accounts.revoke_tokens_of(args.user)} token(s) of {args.user}")
+        return 0
+    if not args.token:
+        raise AuthError("give the token to revoke, or --user NAME")
+    if not accounts.revoke_token(args.token):
+        raise AuthError("no such active token")
+    print("revoked")
     return 0
 
 

@@ -45,13 +45,25 @@ class Fragments:
     def call(self, call: Call, *, oob: str = "") -> str:
         return self._call.render(call=call, oob=oob)
 
-    def counters(self, board: Board, day: DayCounters, now: datetime, *, oob: bool = False) -> str:
+    def counters(
+        self,
+        board: Board,
+        day: DayCounters,
+        now: datetime,
+        *,
+        extension: str | None = None,
+        oob: bool = False,
+    ) -> str:
         return self._counters.render(
-            counts=board.counts(), day=day, longest=board.longest_ringing(), now=now, oob=oob
+            counts=board.counts(extension),
+            day=day,
+            longest=board.longest_ringing(extension),
+            now=now,
+            oob=oob,
         )
 
-    def live_calls(self, board: Board, *, oob: bool = False) -> str:
-        return self._live_calls.render(calls=board.snapshot(), oob=oob)
+    def live_calls(self, board: Board, *, extension: str | None = None, oob: bool = False) -> str:
+        return self._live_calls.render(calls=board.snapshot(extension), oob=oob)
 
     def call_changed(self, call: Call, added: bool, counters: str) -> str:
         """The push for one event: the call's partial (inserted or replaced) and the counters."""
@@ -64,12 +76,8 @@ class Fragments:
     def call_removed(self, call: Call) -> str:
         return f'<div id="{call_dom_id(call)}" hx-swap-oob="delete"></div>'
 
-    def snapshot(self, board: Board, day: DayCounters, now: datetime) -> str:
-        """What a viewer receives first on (re)connecting: the whole board."""
-        return self.live_calls(board, oob=True) + self.counters(board, day, now, oob=True)
-
-    def page(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(**context)
+    def page(self, template: str, /, **context: Any) -> str:
+        return self.env.get_template(template).render(**context)
 
 
 def call_dom_id(call: Call) -> str:

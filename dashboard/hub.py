@@ -18,9 +18,11 @@ from typing import Any
 class Subscriber:
     audience: str
     queue: asyncio.Queue[str]
+    owner: str = ""  # whose credentials opened it (a session), to end it when they are revoked
     evicted: asyncio.Event = field(default_factory=asyncio.Event)
     # 1013 "try again later" for a viewer that fell behind, 1012 "restarting" on shut-down:
-    # both make the htmx ws extension reconnect, and a reconnect starts with a snapshot.
+    # both make the htmx ws extension reconnect, and a reconnect starts with a snapshot;
+    # 1008 "policy violation" for revoked credentials, which must not reconnect.
     close_code: int = 1013
 
 
@@ -31,8 +33,8 @@ class Hub:
         self.evictions = 0
 
     @contextlib.contextmanager
-    def subscribe(self, audience: str = "all") -> Iterator[Subscriber]:
-        subscriber = Subscriber(audience, asyncio.Queue(self.queue_size))
+    def subscribe(self, audience: str = "all", owner: str = "") -> Iterator[Subscriber]:
+        subscriber = Subscriber(audience, asyncio.Queue(self.queue_size), owner)
         self.subscribers.add(subscriber)
         try:
             yield subscriber
@@ -64,18 +66,23 @@ class Hub:
                 self.evict(subscriber)
         return delivered
 
-    def evict(self, subscriber: Subscriber) -> None:
+    def evict(self, subscriber: Subscriber, close_code: int = 1013) -> None:
         if subscriber in self.subscribers:
             self.subscribers.discard(subscriber)
-            self.evictions += 1
+            if close_code == 1013:
+                self.evictions += 1
+            subscriber.close_code = close_code
             subscriber.evicted.set()
+
+    def evict_where(self, predicate: Callable[[Subscriber], bool], close_code: int) -> int:
+        chosen = [subscriber for subscriber in self.subscribers if predicate(subscriber)]
+        for subscriber in chosen:
+            self.evict(subscriber, close_code)
+        return len(chosen)
 
     def close_all(self) -> None:
         """On shut-down: tell every connection handler to close its socket."""
-        for subscriber in list(self.subscribers):
-            self.subscribers.discard(subscriber)
-            subscriber.close_code = 1012
-            subscriber.evicted.set()
+        self.evict_where(lambda _: True, close_code=1012)
 
     def stats(self) -> dict[str, Any]:
         return {"viewers": len(self.subscribers), "evictions": self.evictions}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from dashboard import calls
-from dashboard.calls import Board, Call
+from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.events import CallEvent, EventError, extract_json, parse_event
 from dashboard.fragments import Fragments
 from dashboard.hub import Hub
@@ -55,8 +55,10 @@ class Ingestor:
         self.board = Board(settings.finished_linger_seconds)
         self.board.load(store.live_calls())
         self.day = store.day_counters(self.today(), self.tz)
+        self.day_by_extension: dict[str, DayCounters] = {}
         self.accepted = 0
         self.rejected: dict[str, int] = {}
+        self.refused_senders = 0
 
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
@@ -82,11 +84,38 @@ class Ingestor:
         self.accepted += 1
         if (before is None or before.is_live) and not call.is_live:
             self.day.count(call, self.tz)
+            if call.extension in self.day_by_extension:
+                self.day_by_extension[call.extension].count(call, self.tz)
         change = self.board.update(before, call, event.received_at)
         if change is not None:
-            counters = self.fragments.counters(self.board, self.day, event.received_at, oob=True)
-            self.hub.publish(self.fragments.call_changed(change.call, change.added, counters))
+            self.hub.publish(lambda audience: self._render_change(audience, before, change))
         return Accepted(event_id, call)
+
+    def _render_change(self, audience: str, before: Call | None, change: Change) -> str | None:
+        """The push for one audience: the whole board's, or one extension's."""
+        extension = audience_extension(audience)
+        call = change.call
+        if extension is None or call.extension == extension:
+            moved_here = before is not None and before.extension != call.extension
+            counters = self.counters(extension, oob=True)
+            return self.fragments.call_changed(call, change.added or moved_here, counters)
+        if before is not None and before.extension == extension:  # transferred away
+            return self.fragments.call_removed(call) + self.counters(extension, oob=True)
+        return None
+
+    def counters(self, extension: str | None, *, oob: bool = False) -> str:
+        return self.fragments.counters(
+            self.board, self.day_counters(extension), self.clock(), extension=extension, oob=oob
+        )
+
+    def day_counters(self, extension: str | None) -> DayCounters:
+        if extension is None:
+            return self.day
+        if extension not in self.day_by_extension:
+            self.day_by_extension[extension] = self.store.day_counters(
+                self.day.day, self.tz, extension
+            )
+        return self.day_by_extension[extension]
 
     def reject(
         self,
@@ -115,7 +144,15 @@ class Ingestor:
         """Take finished calls off the board once they have been shown long enough."""
         self._roll_day()
         for call in self.board.expire(self.clock()):
-            self.hub.publish(self.fragments.call_removed(call))
+            self.hub.publish(self._removal(call))
+
+    def _removal(self, call: Call) -> Callable[[str], str | None]:
+        removal = self.fragments.call_removed(call)
+
+        def render(audience: str) -> str | None:
+            return removal if audience_extension(audience) in (None, call.extension) else None
+
+        return render
 
     async def run_sweeper(self, interval: float = 1.0) -> None:
         while True:
@@ -125,14 +162,24 @@ class Ingestor:
             except Exception:  # the sweeper must outlive any one failure
                 log.exception("sweeping the board failed")
 
-    def snapshot(self) -> str:
+    def snapshot(self, audience: str) -> str:
+        """What a viewer of that audience receives first on (re)connecting: its whole board."""
         self._roll_day()
-        return self.fragments.snapshot(self.board, self.day, self.clock())
+        extension = audience_extension(audience)
+        return self.fragments.live_calls(self.board, extension=extension, oob=True) + self.counters(
+            extension, oob=True
+        )
 
     def _roll_day(self) -> None:
         today = self.today()
         if today != self.day.day:
             self.day = self.store.day_counters(today, self.tz)
+            self.day_by_extension.clear()
+
+
+def audience_extension(audience: str) -> str | None:
+    """None for the audience that sees every call, else the one extension it may see."""
+    return audience.removeprefix("ext:") if audience.startswith("ext:") else None
 
 
 def replay(store: Store, settings: Settings) -> dict[tuple[str, str], Call]:

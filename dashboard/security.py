@@ -3,20 +3,34 @@ guards, browser hardening headers, and which senders may post call events."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
-import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import parse_qs, quote
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Accounts, Role, Session, User
+from dashboard.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Accounts,
+    Role,
+    Session,
+    User,
+    token_digest,
+)
 from dashboard.auth import same_secret as same_secret
+from dashboard.hub import Hub
 from dashboard.ingest import Clock
+
+log = logging.getLogger(__name__)
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # The PBX cannot send a CSRF token; the login form carries its own (a pre-session cookie).
@@ -42,6 +56,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Auth:
     user: User
     session: Session | None  # None when the request came with an API token
+    token_hash: str | None = None  # the API token's digest, when it came with one
+
+    @property
+    def owner(self) -> str:
+        """Who to ask whether these credentials still hold (see Accounts.valid_owners)."""
+        return self.session.id_hash if self.session else f"token:{self.token_hash}"
 
 
 def current_auth(conn: HTTPConnection) -> Auth | None:
@@ -93,7 +113,7 @@ class AuthMiddleware:
         accounts: Accounts = scope["app"].state.accounts
         scope["auth"] = None
         bearer = _bearer(conn)
-        if bearer is not None and is_api(conn.url.path):
+        if bearer is not None and (is_api(conn.url.path) or conn.url.path == "/ws"):
             user = accounts.token_user(bearer)
             if user is None:
                 response: Response = json_error(
@@ -101,7 +121,7 @@ class AuthMiddleware:
                 )
                 await response(scope, receive, send)
                 return
-            scope["auth"] = Auth(user, None)
+            scope["auth"] = Auth(user, None, token_digest(bearer))
         elif cookie := conn.cookies.get(SESSION_COOKIE):
             session = accounts.session(cookie, self.clock())
             if session is not None:
@@ -246,5 +266,19 @@ def sender_refusal(
     return None
 
 
-def dumps(value: object) -> str:
-    return json.dumps(value)
+async def revalidate_viewers(hub: Hub, accounts: Accounts, clock: Clock, interval: float) -> None:
+    """End live sockets whose session was ended elsewhere (e.g. by the CLI, another process)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            end_revoked_viewers(hub, accounts, clock())
+        except Exception:  # the check must outlive any one failure
+            log.exception("re-checking viewers' sessions failed")
+
+
+def end_revoked_viewers(hub: Hub, accounts: Accounts, now: datetime) -> int:
+    owners = {viewer.owner for viewer in hub.subscribers}
+    revoked = owners - accounts.valid_owners(owners, now)
+    if not revoked:
+        return 0
+    return hub.evict_where(lambda viewer: viewer.owner in revoked, close_code=1008)

@@ -6,6 +6,8 @@ a `Settings` object, so tests build one directly.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -13,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +33,12 @@ class Settings:
     synapse_timezone: str = "UTC"
     synapse_event_token: str = ""
     synapse_event_allow: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For is believed; Host names and extra WebSocket origins allowed.
+    trusted_proxies: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    session_hours: float = 12.0
+    password_kdf_n: int = 2**15
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"
     viewer_queue_size: int = 256
@@ -50,8 +59,27 @@ class Settings:
             ) from exc
         if self.db_synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
             raise SettingsError("DASHBOARD_DB_SYNCHRONOUS must be NORMAL, FULL or EXTRA")
+        for name in ("synapse_event_allow", "trusted_proxies"):
+            for entry in getattr(self, name):
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError as exc:
+                    env_name = (
+                        name.upper() if name.startswith("synapse") else "DASHBOARD_" + name.upper()
+                    )
+                    raise SettingsError(
+                        f"{env_name}: {entry!r} is not an IP address or CIDR"
+                    ) from exc
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
+
+    @functools.cached_property
+    def event_allow_networks(self) -> list[Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.synapse_event_allow]
+
+    @functools.cached_property
+    def trusted_proxy_networks(self) -> list[Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies]
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -84,6 +112,9 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"{name}: expected a number, got {raw!r}") from exc
 
+        def items(name: str) -> tuple[str, ...]:
+            return tuple(part.strip() for part in values.get(name, "").split(",") if part.strip())
+
         defaults = cls()
         return cls(
             db_path=text("DASHBOARD_DB", defaults.db_path),
@@ -95,11 +126,11 @@ class Settings:
             ),
             synapse_timezone=text("SYNAPSE_TIMEZONE", defaults.synapse_timezone),
             synapse_event_token=text("SYNAPSE_EVENT_TOKEN", ""),
-            synapse_event_allow=tuple(
-                part.strip()
-                for part in values.get("SYNAPSE_EVENT_ALLOW", "").split(",")
-                if part.strip()
-            ),
+            synapse_event_allow=items("SYNAPSE_EVENT_ALLOW"),
+            trusted_proxies=items("DASHBOARD_TRUSTED_PROXIES"),
+            allowed_hosts=items("DASHBOARD_ALLOWED_HOSTS"),
+            allowed_origins=items("DASHBOARD_ALLOWED_ORIGINS"),
+            session_hours=number("DASHBOARD_SESSION_HOURS", defaults.session_hours),
             db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),
             viewer_queue_size=int(number("DASHBOARD_VIEWER_QUEUE", defaults.viewer_queue_size)),
             finished_linger_seconds=number(

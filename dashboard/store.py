@@ -203,15 +203,17 @@ class Store:
     def count(self, table: str) -> int:
         return self.db.table(table).count
 
-    def day_counters(self, day: date, tz: ZoneInfo) -> DayCounters:
+    def day_counters(self, day: date, tz: ZoneInfo, extension: str | None = None) -> DayCounters:
+        """The day's totals, for every extension or for one."""
         start = datetime.combine(day, time(), tz)
         end = datetime.combine(day + timedelta(days=1), time(), tz)
+        sql = "SELECT * FROM calls WHERE status = ? AND started_at >= ? AND started_at < ?"
+        params: list[object] = [Status.FINISHED.value, _iso(start), _iso(end)]
+        if extension is not None:
+            sql += " AND extension = ?"
+            params.append(extension)
         counters = DayCounters(day)
-        rows = self.db.query(
-            "SELECT * FROM calls WHERE status = ? AND started_at >= ? AND started_at < ?",
-            [Status.FINISHED.value, _iso(start), _iso(end)],
-        )
-        for row in rows:
+        for row in self.db.query(sql, params):
             counters.count(row_to_call(row), tz)
         return counters
 

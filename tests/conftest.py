@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,10 +58,49 @@ def settings(tmp_path: Path) -> Settings:
         synapse_url="http://192.168.1.51",
         synapse_timezone="Asia/Kolkata",
         finished_linger_seconds=5,
+        password_kdf_n=2**10,  # fast hashing for tests; the default is 2**15
     )
 
 
+PASSWORD = "correct horse battery"
+
+
+def sign_in(
+    client: TestClient,
+    role: str = "supervisor",
+    name: str | None = None,
+    extension: str | None = None,
+) -> str:
+    """Create the user if need be, sign in through the real form; returns the CSRF token."""
+    accounts = client.app.state.accounts  # type: ignore[attr-defined]
+    name = name or f"{role}-user"
+    if accounts.find_user(name) is None:
+        extension = extension or ("70" if role == "agent" else None)
+        accounts.add_user(name, role, PASSWORD, extension)
+    form = client.get("/login").text
+    login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert login_csrf is not None
+    response = client.post(
+        "/login",
+        data={"name": name, "password": PASSWORD, "csrf_token": login_csrf[1], "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/").text
+    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
+    assert csrf is not None
+    return csrf[1]
+
+
 @pytest.fixture
-def client(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+def anonymous(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+    """A client of a fresh dashboard, signed in as nobody."""
     with TestClient(create_app(settings, clock=clock)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(anonymous: TestClient) -> TestClient:
+    """A client signed in as a supervisor (who sees every call)."""
+    sign_in(anonymous)
+    return anonymous

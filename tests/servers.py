@@ -35,7 +35,11 @@ class DashboardProcess:
             if not key.startswith(("DASHBOARD_", "SYNAPSE_"))
         }
         self.env.update(
-            DASHBOARD_DB=str(self.db_path), SYNAPSE_TIMEZONE="UTC", PYTHONUNBUFFERED="1", **env
+            DASHBOARD_DB=str(self.db_path),
+            SYNAPSE_TIMEZONE="UTC",
+            SYNAPSE_EVENT_ALLOW="127.0.0.1",
+            PYTHONUNBUFFERED="1",
+            **env,
         )
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -81,6 +85,15 @@ class DashboardProcess:
                 time.sleep(0.05)  # the interval between polls of a condition, with a deadline
         self.stop()
         return False
+
+    def cli(self, *args: str) -> str:
+        """Run a `dashboard` command against this server's database."""
+        command = [sys.executable, "-m", "dashboard.cli", *args]
+        done = subprocess.run(
+            command, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def kill(self) -> None:
         """SIGKILL: no shut-down code runs, as in a crash."""

@@ -49,6 +49,8 @@ LINGER_SECONDS = 2.0
 EXPECT_MS = 10_000
 PBX_ZONE = ZoneInfo("UTC")
 LIVE = re.compile(r"\bis-live\b")
+USER = "wallboard-tester"
+PASSWORD = "a long test password"
 TIMER = re.compile(r"^\d+:\d{2}$")
 # Records every message the live socket delivers, before the page's own scripts run.
 RECORD_FRAMES = """
@@ -70,6 +72,7 @@ def state_class(state: str) -> re.Pattern[str]:
 def server(tmp_path: Path) -> Iterator[DashboardProcess]:
     process = DashboardProcess(tmp_path, DASHBOARD_FINISHED_LINGER=f"{LINGER_SECONDS:g}")
     process.start()
+    process.cli("user", "add", USER, "--role", "supervisor", "--password", PASSWORD)
     try:
         yield process
     finally:
@@ -167,6 +170,7 @@ def open_viewer(browser: Browser, server: DashboardProcess) -> Iterator[OpenView
         viewer.page.on("dialog", viewer.on_dialog)
         response = viewer.page.goto(server.base_url + "/")
         assert response is not None and response.ok, f"GET / failed: {response}"
+        sign_in(viewer.page)
         expect(viewer.page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
         return viewer
 
@@ -176,6 +180,15 @@ def open_viewer(browser: Browser, server: DashboardProcess) -> Iterator[OpenView
         for viewer in viewers:
             print(f"--- browser console of {viewer.page.url} ---", *viewer.console, sep="\n")
             viewer.page.context.close()
+
+
+def sign_in(page: Page) -> None:
+    """Every page starts at the sign-in form, which leads back to the wallboard."""
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("User name").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/$"))
 
 
 # -- the tests -----------------------------------------------------------------------------

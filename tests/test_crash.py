@@ -65,7 +65,11 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged(
     assert killed.is_set() and kill_after <= len(acknowledged) < len(events)
 
     server.start()
-    live_after_restart = httpx.get(server.base_url + "/api/calls/active").json()["calls"]
+    server.cli("user", "add", "checker", "--role", "supervisor", "--password", "correct horse 1")
+    token = server.cli("token", "create", "checker").strip()
+    live_after_restart = httpx.get(
+        server.base_url + "/api/calls/active", headers={"Authorization": f"Bearer {token}"}
+    ).json()["calls"]
     server.stop()
 
     store = Store.open(str(server.db_path))

@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock
+from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, sign_in
 
 HOSTILE_START = json.dumps(
     json.loads(CALL_START)
@@ -107,11 +107,13 @@ def test_todays_counters_survive_a_restart(settings: Settings, clock: FakeClock)
         "billableseconds": "0",
     }
     with TestClient(create_app(settings, clock=clock)) as client:
+        sign_in(client)
         send(client, json.dumps(finish))
         send(client, json.dumps(missed))
         send(client, json.dumps(missed))  # a duplicate counts once
         assert 'data-counter="missed">1<' in client.get("/").text
     with TestClient(create_app(settings, clock=clock)) as client:
+        sign_in(client)
         page = client.get("/").text
         assert 'data-counter="answered">1<' in page and 'data-counter="missed">1<' in page
         assert 'data-counter="average-talk">0:07<' in page

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from dashboard.events import EventError
+from dashboard.events import TOKEN_PARAM, EventError
 from dashboard.ingest import Ingestor
+from dashboard.security import client_ip, sender_refusal
 
 log = logging.getLogger(__name__)
 
@@ -17,14 +19,32 @@ log = logging.getLogger(__name__)
 async def synapse_events(request: Request) -> JSONResponse:
     ingestor: Ingestor = request.app.state.ingestor
     raw_query = request.scope.get("query_string", b"").decode("utf-8", errors="replace")
-    remote = request.client.host if request.client else ""
+    settings = ingestor.settings
+    remote = client_ip(request, settings.trusted_proxy_networks)
+    given = request.path_params.get("token") or _query_token(raw_query)
+    refusal = sender_refusal(
+        given, remote, token=settings.synapse_event_token, allow=settings.event_allow_networks
+    )
+    if refusal is not None:
+        ingestor.refused_senders += 1
+        log.warning("refused call events from %s: %s", remote, refusal)  # never the token
+        return JSONResponse({"error": "forbidden", "detail": refusal}, status_code=403)
     try:
-        body = await read_body(request, ingestor.settings.max_event_bytes)
+        body = await read_body(request, settings.max_event_bytes)
+    except EventError as error:  # refused unread: too large
+        ingestor.reject(
+            error,
+            ingestor.clock(),
+            raw_query=raw_query,
+            body=b"",
+            method=request.method,
+            remote=remote,
+        )
+        return refusal_response(error)
+    try:
         accepted = ingestor.ingest(raw_query, body, method=request.method, remote=remote)
     except EventError as error:
-        return JSONResponse(
-            {"error": error.reason, "detail": error.detail}, status_code=error.status
-        )
+        return refusal_response(error)
     except sqlite3.Error as error:
         log.error("could not store an event: %s", error)
         detail = "the event could not be stored; send it again later"
@@ -34,20 +54,23 @@ async def synapse_events(request: Request) -> JSONResponse:
     )
 
 
+def refusal_response(error: EventError) -> JSONResponse:
+    return JSONResponse({"error": error.reason, "detail": error.detail}, status_code=error.status)
+
+
+def _query_token(raw_query: str) -> str | None:
+    for piece in raw_query.split("&"):
+        name, _, value = piece.partition("=")
+        if name == TOKEN_PARAM:
+            return unquote_plus(value)
+    return None
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (without reading it all) one larger than `limit`."""
     too_large = EventError("payload_too_large", f"the event is larger than {limit} bytes", 413)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        ingestor: Ingestor = request.app.state.ingestor
-        ingestor.reject(
-            too_large,
-            ingestor.clock(),
-            raw_query="",
-            body=b"",
-            method=request.method,
-            remote=request.client.host if request.client else "",
-        )
         raise too_large
     chunks = bytearray()
     async for chunk in request.stream():

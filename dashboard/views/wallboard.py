@@ -2,53 +2,66 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dashboard.hub import Hub
-from dashboard.ingest import Ingestor
+from dashboard.hub import Hub, Subscriber
+from dashboard.ingest import Ingestor, audience_extension
+from dashboard.security import EVERYONE, current_auth, origin_allowed, require
+from dashboard.views.pages import page
 
 CLOSE_TIMEOUT = 1.0
+POLICY_VIOLATION = 1008
 
 
-async def wallboard(request: Request) -> HTMLResponse:
+@require(*EVERYONE)
+async def wallboard(request: Request) -> Response:
     ingestor: Ingestor = request.app.state.ingestor
-    board = ingestor.board
-    html = ingestor.fragments.page(
+    auth = current_auth(request)
+    assert auth is not None
+    extension = audience_extension(auth.user.audience)
+    return page(
+        request,
         "wallboard.html",
-        calls=board.snapshot(),
-        counts=board.counts(),
-        day=ingestor.day,
-        longest=board.longest_ringing(),
+        calls=ingestor.board.snapshot(extension),
+        counts=ingestor.board.counts(extension),
+        day=ingestor.day_counters(extension),
+        longest=ingestor.board.longest_ringing(extension),
         now=ingestor.clock(),
         oob=False,
         linger=ingestor.settings.finished_linger_seconds,
         timezone=ingestor.settings.synapse_timezone,
     )
-    return HTMLResponse(html)
 
 
 async def live_socket(websocket: WebSocket) -> None:
     ingestor: Ingestor = websocket.app.state.ingestor
     hub: Hub = websocket.app.state.hub
+    if not origin_allowed(websocket, ingestor.settings.allowed_origins):
+        await websocket.close(code=POLICY_VIOLATION)  # before accepting: the handshake fails
+        return
     await websocket.accept()
-    with hub.subscribe() as subscriber:
+    auth = current_auth(websocket)
+    if auth is None:
+        await websocket.close(code=POLICY_VIOLATION, reason="sign in first")
+        return
+    with hub.subscribe(auth.user.audience, auth.owner) as subscriber:
         # Subscribing and queueing the snapshot happen with no await in between, so no
         # event can slip between the snapshot and the first pushed fragment.
-        subscriber.queue.put_nowait(ingestor.snapshot())
+        subscriber.queue.put_nowait(ingestor.snapshot(auth.user.audience))
         async with anyio.create_task_group() as tasks:
 
-            async def until_done(wait: Callable[[], Awaitable[object]]) -> None:
+            async def until_done(wait: Callable[[], Awaitable[Any]]) -> None:
                 await wait()
                 tasks.cancel_scope.cancel()  # whichever ends first ends the connection
 
-            tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber.queue))
+            tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber))
             tasks.start_soon(until_done, lambda: _wait_for_disconnect(websocket))
             tasks.start_soon(until_done, subscriber.evicted.wait)
     if subscriber.evicted.is_set():
@@ -57,9 +70,9 @@ async def live_socket(websocket: WebSocket) -> None:
             await websocket.close(code=subscriber.close_code)
 
 
-async def _send_queued(websocket: WebSocket, queue: asyncio.Queue[str]) -> None:
+async def _send_queued(websocket: WebSocket, subscriber: Subscriber) -> None:
     while True:
-        await websocket.send_text(await queue.get())
+        await websocket.send_text(await subscriber.queue.get())
 
 
 async def _wait_for_disconnect(websocket: WebSocket) -> None:

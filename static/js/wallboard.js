@@ -86,6 +86,13 @@
     setInterval(tick, 1000);
   });
   document.addEventListener("htmx:wsOpen", function () { setConnection("live"); });
-  document.addEventListener("htmx:wsClose", function () { setConnection("offline"); });
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail && evt.detail.event && evt.detail.event.code;
+    if (code === 1008) { // signed out, or the session was ended: no reconnecting
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+      return;
+    }
+    setConnection("offline");
+  });
   document.addEventListener("htmx:wsAfterMessage", function () { readServerTime(); tick(); });
 })();

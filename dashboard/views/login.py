@@ -1,0 +1,119 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from dashboard.audit import AuditLog
+from dashboard.auth import SESSION_COOKIE, Accounts, new_token, same_secret, verify_password
+from dashboard.hub import Hub
+from dashboard.ingest import Ingestor
+from dashboard.security import EVERYONE, current_auth, require
+from dashboard.views.pages import page
+
+LOGIN_CSRF_COOKIE = "dashboard_login_csrf"
+SECONDS_SLOWER_PER_FAILURE = 0.5
+POLICY_VIOLATION = 1008
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host (open redirect)."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _login_page(request: Request, message: str = "", status_code: int = 200) -> Response:
+    token = new_token()
+    response = page(
+        request,
+        "login.html",
+        status_code,
+        message=message,
+        login_csrf=token,
+        next=safe_next(request.query_params.get("next")),
+        name=request.query_params.get("name", ""),
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/login",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        return _login_page(request)
+    accounts: Accounts = request.app.state.accounts
+    audit: AuditLog = request.app.state.audit
+    ingestor: Ingestor = request.app.state.ingestor
+    form = await request.form()
+    name = str(form.get("name", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))[:1024]
+    remote = request.client.host if request.client else ""
+    now = ingestor.clock()
+    if not same_secret(
+        str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")
+    ):
+        return _login_page(request, "The sign-in form expired: please try again.", 403)
+    locked_until = accounts.locked_until(name, now)
+    if locked_until is not None:
+        minutes = max(1, round((locked_until - now).total_seconds() / 60))
+        audit.record(now, name, "sign-in", result="locked", remote=remote)
+        return _login_page(
+            request, f"Too many failed sign-ins: try again in {minutes} minutes.", 429
+        )
+    user, stored_hash = accounts.credentials(name)
+    # The slow hash runs off the event loop, so a sign-in never stalls the wallboards.
+    valid = await anyio.to_thread.run_sync(verify_password, password, stored_hash)
+    if not valid or user is None or user.disabled:
+        failures = accounts.sign_in_failed(name, now)
+        audit.record(now, name, "sign-in", result="failed", remote=remote)
+        await asyncio.sleep(SECONDS_SLOWER_PER_FAILURE * failures)  # slow down guessing
+        return _login_page(request, "Wrong user name or password.", 401)
+    accounts.sign_in_succeeded(name)
+    token, _ = accounts.start_session(user, now, remote)
+    audit.record(now, user.name, "sign-in", remote=remote)
+    response = RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(accounts.session_lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@require(*EVERYONE)
+async def logout(request: Request) -> Response:
+    auth = current_auth(request)
+    assert auth is not None
+    accounts: Accounts = request.app.state.accounts
+    hub: Hub = request.app.state.hub
+    if auth.session is not None:
+        accounts.end_session(auth.session.id_hash)
+        session_id = auth.session.id_hash
+        hub.evict_where(lambda viewer: viewer.owner == session_id, POLICY_VIOLATION)
+    remote = request.client.host if request.client else ""
+    request.app.state.audit.record(
+        request.app.state.ingestor.clock(), auth.user.name, "sign-out", remote=remote
+    )
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

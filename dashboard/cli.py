@@ -142,19 +142,26 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         synapse_event_allow=("127.0.0.1/32", "::1/128"),
         demo_events_url=f"http://{local}:{args.port}/synapse/events/{token}",
     )
-    accounts = _accounts(settings)
     print(f"\nDemo: open http://{local}:{args.port}/ and sign in as one of:", flush=True)
-    for role in Role:
-        password = secrets.token_urlsafe(9)
-        name = f"demo-{role.value}"
-        if accounts.find_user(name) is None:
-            extension = DEMO_EXTENSION if role is Role.AGENT else None
-            accounts.add_user(name, role.value, password, extension)
-        else:
-            accounts.set_password(name, password)
+    for role, name, password in create_demo_users(_accounts(settings)):
         print(f"  {role.value:<11} user {name:<16} password {password}", flush=True)
     print("Simulated calls start in a moment.\n", flush=True)
     return _serve(settings, args.host, args.port)
+
+
+def create_demo_users(accounts: Accounts) -> list[tuple[Role, str, str]]:
+    """One user per role, each with a new random password (so a demo is never left open)."""
+    created = []
+    for role in Role:
+        name, password = f"demo-{role.value}", secrets.token_urlsafe(9)
+        if accounts.find_user(name) is None:
+            accounts.add_user(
+                name, role.value, password, DEMO_EXTENSION if role is Role.AGENT else None
+            )
+        else:
+            accounts.set_password(name, password)
+        created.append((role, name, password))
+    return created
 
 
 def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:

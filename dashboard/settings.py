@@ -38,6 +38,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     session_hours: float = 12.0
+    # Each failed sign-in answers this many seconds later per failure so far (then a lock).
+    sign_in_delay_seconds: float = 0.5
     password_kdf_n: int = 2**15
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"

@@ -59,6 +59,7 @@ def settings(tmp_path: Path) -> Settings:
         synapse_timezone="Asia/Kolkata",
         finished_linger_seconds=5,
         password_kdf_n=2**10,  # fast hashing for tests; the default is 2**15
+        sign_in_delay_seconds=0,
     )
 
 

@@ -17,7 +17,6 @@ from dashboard.security import EVERYONE, current_auth, require
 from dashboard.views.pages import page
 
 LOGIN_CSRF_COOKIE = "dashboard_login_csrf"
-SECONDS_SLOWER_PER_FAILURE = 0.5
 POLICY_VIOLATION = 1008
 
 
@@ -81,7 +80,7 @@ async def login(request: Request) -> Response:
     if not valid or user is None or user.disabled:
         failures = accounts.sign_in_failed(name, now)
         audit.record(now, name, "sign-in", result="failed", remote=remote)
-        await asyncio.sleep(SECONDS_SLOWER_PER_FAILURE * failures)  # slow down guessing
+        await asyncio.sleep(ingestor.settings.sign_in_delay_seconds * failures)  # slow guessing
         return _login_page(request, "Wrong user name or password.", 401)
     accounts.sign_in_succeeded(name)
     token, _ = accounts.start_session(user, now, remote)

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.auth import Accounts, Role
+from dashboard.cli import create_demo_users, main
+from dashboard.store import Store
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI reads its settings from the environment, as in production."""
+    path = tmp_path / "cli.db"
+    monkeypatch.chdir(tmp_path)
+    for name in ("SYNAPSE_EVENT_TOKEN", "SYNAPSE_EVENT_ALLOW"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DASHBOARD_DB", str(path))
+    return path
+
+
+def accounts(db: Path) -> Accounts:
+    return Accounts(Store.open(str(db)).db, kdf_n=2**10)
+
+
+def test_users_are_added_listed_changed_and_disabled(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            ["user", "add", "Asha", "--role", "agent", "--extension", "70", "--password", PASSWORD]
+        )
+        == 0
+    )
+    assert main(["user", "add", "sam", "--role", "supervisor", "--password", PASSWORD]) == 0
+    assert main(["user", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "added asha (agent, extension 70)" in out
+    assert "asha" in out and "sam" in out and PASSWORD not in out
+    assert main(["user", "passwd", "sam", "--password", PASSWORD + "!"]) == 0
+    user, stored = accounts(db).credentials("sam")
+    assert user is not None and PASSWORD + "!" not in stored
+    assert main(["user", "disable", "asha"]) == 0
+    disabled = accounts(db).find_user("asha")
+    assert disabled is not None and disabled.disabled
+
+
+def test_bad_user_input_is_refused_with_a_reason(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["user", "add", "bob", "--role", "agent", "--password", PASSWORD]) == 1
+    assert "needs an extension" in capsys.readouterr().err
+    assert main(["user", "add", "bob", "--role", "admin", "--password", "short"]) == 1
+    assert main(["user", "passwd", "nobody", "--password", PASSWORD]) == 1
+    assert "no user named" in capsys.readouterr().err
+    assert accounts(db).users() == []
+
+
+def test_a_prompted_password_must_be_typed_twice_alike(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter([PASSWORD, PASSWORD + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    assert main(["user", "add", "sam", "--role", "admin"]) == 1
+    answers = iter([PASSWORD, PASSWORD])
+    assert main(["user", "add", "sam", "--role", "admin"]) == 0
+
+
+def test_tokens_are_printed_once_and_revoked(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["user", "add", "sam", "--role", "supervisor", "--password", PASSWORD])
+    capsys.readouterr()
+    assert main(["token", "create", "sam"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("syn_") and accounts(db).token_user(token) is not None
+    assert main(["token", "revoke", token]) == 0
+    assert accounts(db).token_user(token) is None
+    assert main(["token", "revoke", token]) == 1
+    main(["token", "create", "sam"])
+    assert main(["token", "revoke", "--user", "sam"]) == 0
+    assert "revoked 1 token(s)" in capsys.readouterr().out
+
+
+def test_serve_refuses_to_accept_events_from_anyone_unless_told(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", "1"]) == 2
+    assert "SYNAPSE_EVENT_TOKEN" in capsys.readouterr().err
+
+
+def test_demo_users_one_per_role_with_fresh_passwords(db: Path) -> None:
+    store = accounts(db)
+    first = create_demo_users(store)
+    assert [(role, name) for role, name, _ in first] == [
+        (Role.ADMIN, "demo-admin"),
+        (Role.SUPERVISOR, "demo-supervisor"),
+        (Role.AGENT, "demo-agent"),
+        (Role.VIEWER, "demo-viewer"),
+    ]
+    again = create_demo_users(store)
+    assert [p for *_, p in first] != [p for *_, p in again]
+    agent = store.find_user("demo-agent")
+    assert agent is not None and agent.extension == "70"

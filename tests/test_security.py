@@ -1,0 +1,264 @@
+"""Who may do what: every role against every page, API route and the socket; CSRF;
+WebSocket origins; revocation; the call-event sender checks; browser hardening."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from dashboard.app import create_app
+from dashboard.security import end_revoked_viewers
+from dashboard.settings import Settings
+from tests.conftest import CALL_START, PASSWORD, FakeClock, sign_in
+
+AT_46 = json.dumps(json.loads(CALL_START) | {"uniqueid": "46.1", "extension": "46"})
+ROLES = ["admin", "supervisor", "agent", "viewer"]
+# route -> expected status for: anonymous, admin, supervisor, agent (extension 70), viewer
+MATRIX = {
+    "/": (303, 200, 200, 200, 200),
+    "/admin/audit": (303, 200, 403, 403, 403),
+    "/api/calls/active": (401, 200, 200, 200, 403),
+    "/api/calls/1430819361.25418": (401, 200, 200, 200, 403),
+    "/api/calls/46.1": (401, 200, 200, 404, 403),
+}
+
+
+def send(client: TestClient, sample: str) -> None:
+    assert client.get("/synapse/events?data=" + quote(sample, safe="")).status_code == 200
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_every_role_against_every_route(anonymous: TestClient, role: str | None) -> None:
+    send(anonymous, CALL_START)  # a call at extension 70
+    send(anonymous, AT_46)
+    if role:
+        sign_in(anonymous, role)
+    column = 0 if role is None else ROLES.index(role) + 1
+    for path, expected in MATRIX.items():
+        response = anonymous.get(path, follow_redirects=False)
+        assert response.status_code == expected[column], (role, path)
+        if response.status_code == 303:
+            assert response.headers["location"] == f"/login?next={quote(path, safe='')}"
+        if path.startswith("/api/") and response.status_code >= 400:
+            assert response.json()["error"] and response.json()["detail"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_gets_the_socket_and_sees_only_what_it_may(
+    anonymous: TestClient, role: str
+) -> None:
+    send(anonymous, CALL_START)
+    send(anonymous, AT_46)
+    sign_in(anonymous, role)
+    with anonymous.websocket_connect("/ws") as viewer:
+        snapshot = viewer.receive_text()
+        assert "9876543XXX" in snapshot  # extension 70's call
+        assert snapshot.count("<article") == (1 if role == "agent" else 2)
+        send(anonymous, json.dumps(json.loads(AT_46) | {"uniqueid": "46.2"}))
+        send(anonymous, json.dumps(json.loads(CALL_START) | {"uniqueid": "70.2"}))
+        pushed = viewer.receive_text()
+        if role == "agent":  # the push for extension 46 never reached the agent of 70
+            assert '"afterbegin:#live-calls"' in pushed and 'data-counter="live">2<' in pushed
+        else:
+            assert 'data-counter="live">3<' in pushed
+
+
+def test_an_anonymous_socket_is_closed_with_1008(anonymous: TestClient) -> None:
+    with anonymous.websocket_connect("/ws") as viewer, pytest.raises(WebSocketDisconnect) as closed:
+        viewer.receive_text()
+    assert closed.value.code == 1008
+
+
+def test_a_socket_from_a_foreign_origin_is_refused(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as refused:  # noqa: SIM117
+        with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}):
+            pass
+    assert refused.value.code == 1008
+    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as viewer:
+        assert 'id="live-calls"' in viewer.receive_text()
+
+
+@pytest.mark.parametrize(
+    ("headers", "data"),
+    [({}, {}), ({"x-csrf-token": "wrong"}, {}), ({}, {"csrf_token": "wrong"})],
+)
+def test_a_state_change_without_the_right_csrf_token_is_refused(
+    client: TestClient, headers: dict[str, str], data: dict[str, str]
+) -> None:
+    response = client.post("/logout", headers=headers, data=data, follow_redirects=False)
+    assert response.status_code == 403
+    assert client.get("/", follow_redirects=False).status_code == 200  # still signed in
+
+
+def test_sign_out_with_the_token_ends_the_session_and_its_sockets(anonymous: TestClient) -> None:
+    csrf = sign_in(anonymous)
+    with anonymous.websocket_connect("/ws") as viewer:
+        viewer.receive_text()
+        response = anonymous.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/login")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            viewer.receive_text()
+        assert closed.value.code == 1008
+    assert anonymous.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_user_disabled_elsewhere_loses_page_api_and_socket_at_once(
+    anonymous: TestClient,
+) -> None:
+    sign_in(anonymous, "supervisor", name="sam")
+    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    with anonymous.websocket_connect("/ws") as viewer:
+        viewer.receive_text()
+        accounts.disable_user("sam")  # as `dashboard user disable` does, from another process
+        evicted = anonymous.portal.call(  # type: ignore[union-attr]
+            end_revoked_viewers,
+            anonymous.app.state.hub,
+            accounts,
+            FakeClock().now,  # type: ignore[attr-defined]
+        )
+        assert evicted == 1
+        with pytest.raises(WebSocketDisconnect) as closed:
+            viewer.receive_text()
+        assert closed.value.code == 1008
+    assert anonymous.get("/api/calls/active").status_code == 401
+
+
+def test_api_tokens_act_with_their_users_role_until_revoked(anonymous: TestClient) -> None:
+    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    accounts.add_user("script", "agent", PASSWORD, "70")
+    send(anonymous, CALL_START)
+    send(anonymous, AT_46)
+    token = accounts.create_token("script")
+    bearer = {"authorization": f"Bearer {token}"}
+    calls = anonymous.get("/api/calls/active", headers=bearer).json()["calls"]
+    assert [call["extension"] for call in calls] == ["70"]
+    assert anonymous.get("/", headers=bearer, follow_redirects=False).status_code == 303
+    accounts.revoke_token(token)
+    refused = anonymous.get("/api/calls/active", headers=bearer)
+    assert (refused.status_code, refused.json()["error"]) == (401, "unauthorized")
+    assert (
+        anonymous.get("/api/calls/active", headers={"authorization": "Bearer nope"}).status_code
+        == 401
+    )
+
+
+def test_sign_in_failures_are_slowed_then_locked_and_audited(anonymous: TestClient) -> None:
+    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    accounts.add_user("sam", "admin", PASSWORD)
+
+    def attempt(password: str) -> int:
+        anonymous.cookies.clear()
+        form = anonymous.get("/login").text
+        token = form.split('name="csrf_token" value="')[1].split('"')[0]
+        data = {"name": "sam", "password": password, "csrf_token": token}
+        return anonymous.post("/login", data=data, follow_redirects=False).status_code
+
+    assert [attempt("wrong password") for _ in range(5)] == [401] * 5
+    assert attempt(PASSWORD) == 429  # locked, even with the right password
+    audit = anonymous.app.state.audit.entries()  # type: ignore[attr-defined]
+    assert [(e.user, e.action, e.result) for e in audit] == [
+        ("sam", "sign-in", "locked"),
+        *[("sam", "sign-in", "failed")] * 5,
+    ]
+    assert all(PASSWORD not in str(entry) for entry in audit)
+
+
+def test_the_login_form_needs_its_own_csrf_token(anonymous: TestClient) -> None:
+    anonymous.app.state.accounts.add_user("sam", "admin", PASSWORD)  # type: ignore[attr-defined]
+    anonymous.get("/login")
+    response = anonymous.post(
+        "/login",
+        data={"name": "sam", "password": PASSWORD, "csrf_token": "forged"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert "dashboard_session" not in response.cookies
+
+
+def test_sign_in_redirects_only_within_the_site(anonymous: TestClient) -> None:
+    anonymous.app.state.accounts.add_user("sam", "admin", PASSWORD)  # type: ignore[attr-defined]
+    for target, expected in [
+        ("/admin/audit", "/admin/audit"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+    ]:
+        anonymous.cookies.clear()
+        token = anonymous.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        response = anonymous.post(
+            "/login",
+            data={"name": "sam", "password": PASSWORD, "csrf_token": token, "next": target},
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == expected
+        cookie = response.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_the_admin_reads_the_audit_log(anonymous: TestClient) -> None:
+    sign_in(anonymous, "admin", name="root")
+    page = anonymous.get("/admin/audit").text
+    assert "sign-in" in page and "root" in page
+
+
+def test_pages_carry_the_hardening_headers(client: TestClient) -> None:
+    headers = client.get("/").headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    page = client.get("/").text
+    assert "<script>" not in page and " style=" not in page and " onclick=" not in page
+
+
+EVENT_URL = "/synapse/events?data=" + quote(CALL_START, safe="")
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        (EVENT_URL, 403),
+        (EVENT_URL + "&token=wrong", 403),
+        (EVENT_URL + "&token=s3cret", 200),
+        ("/synapse/events/s3cret?data=" + quote(CALL_START, safe=""), 200),
+        ("/synapse/events/wrong?data=" + quote(CALL_START, safe=""), 403),
+    ],
+)
+def test_the_event_token(settings: Settings, url: str, status: int) -> None:
+    with TestClient(create_app(settings.with_changes(synapse_event_token="s3cret"))) as client:
+        response = client.get(url)
+        assert response.status_code == status
+        if status == 403:
+            assert response.json()["error"] == "forbidden"
+            assert "s3cret" not in response.text
+            assert client.app.state.store.count("events") == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "status"),
+    [
+        ("10.1.2.3", None, 200),
+        ("192.168.9.9", None, 403),
+        ("192.168.9.9", "10.1.2.3", 403),  # forwarded headers count only from a trusted proxy
+        ("172.16.0.1", "10.1.2.3", 200),  # the trusted proxy vouches for 10.1.2.3
+        ("172.16.0.1", "10.1.2.3, 192.168.9.9", 403),  # the right-most untrusted hop counts
+    ],
+)
+def test_the_event_allow_list(
+    settings: Settings, peer: str, forwarded: str | None, status: int
+) -> None:
+    checked = settings.with_changes(
+        synapse_event_allow=("10.0.0.0/8",), trusted_proxies=("172.16.0.1",)
+    )
+    headers = {"x-forwarded-for": forwarded} if forwarded else {}
+    with TestClient(create_app(checked), client=(peer, 40000)) as client:
+        assert client.get(EVENT_URL, headers=headers).status_code == status
+
+
+def test_only_allowed_host_names_are_served(settings: Settings) -> None:
+    with TestClient(create_app(settings.with_changes(allowed_hosts=("dash.example",)))) as client:
+        assert client.get("/healthz", headers={"host": "dash.example"}).status_code == 200
+        assert client.get("/healthz", headers={"host": "evil.example"}).status_code == 400

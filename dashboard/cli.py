@@ -117,7 +117,16 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     from dashboard.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_max_size=65536)
+    # proxy_headers=False: forwarded headers are honoured by the dashboard itself, and only
+    # from DASHBOARD_TRUSTED_PROXIES (uvicorn would believe any local process).
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        ws_max_size=65536,
+        proxy_headers=False,
+    )
     return 0
 
 

@@ -218,14 +218,15 @@ STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
 SUPERVISORS = (Role.ADMIN, Role.SUPERVISOR)
 
 
-def origin_allowed(conn: HTTPConnection, extra_origins: Sequence[str] = ()) -> bool:
+def origin_allowed(
+    conn: HTTPConnection, extra_origins: Sequence[str], trusted_proxies: Sequence[Network]
+) -> bool:
     """A browser's WebSocket must come from a page of this site (or a listed origin)."""
     origin = conn.headers.get("origin")
     if origin is None:
         return True  # not a browser: cross-site WebSocket hijacking needs one
-    host = conn.headers.get("host", "")
-    scheme = "https" if conn.url.scheme in ("wss", "https") else "http"
-    return origin in (f"{scheme}://{host}", *extra_origins)
+    scheme = "https" if is_https(conn, trusted_proxies) else "http"
+    return origin in (f"{scheme}://{conn.headers.get('host', '')}", *extra_origins)
 
 
 # -- event senders -------------------------------------------------------------------------
@@ -245,6 +246,15 @@ def client_ip(conn: HTTPConnection, trusted_proxies: Sequence[Network]) -> str:
         if not _in_networks(address, trusted_proxies):
             return address
     return peer
+
+
+def is_https(conn: HTTPConnection, trusted_proxies: Sequence[Network]) -> bool:
+    """Whether the browser's connection is HTTPS, directly or at a trusted proxy."""
+    if conn.url.scheme in ("https", "wss"):
+        return True
+    peer = conn.client.host if conn.client else ""
+    proto = conn.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto == "https" and _in_networks(peer, trusted_proxies)
 
 
 def _in_networks(address: str, networks: Sequence[Network]) -> bool:

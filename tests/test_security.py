@@ -262,3 +262,22 @@ def test_only_allowed_host_names_are_served(settings: Settings) -> None:
     with TestClient(create_app(settings.with_changes(allowed_hosts=("dash.example",)))) as client:
         assert client.get("/healthz", headers={"host": "dash.example"}).status_code == 200
         assert client.get("/healthz", headers={"host": "evil.example"}).status_code == 400
+
+
+@pytest.mark.parametrize(("peer", "secure"), [("172.16.0.1", True), ("10.9.9.9", False)])
+def test_the_session_cookie_is_secure_behind_an_https_proxy(
+    settings: Settings, peer: str, secure: bool
+) -> None:
+    proxied = settings.with_changes(trusted_proxies=("172.16.0.1",))
+    with TestClient(create_app(proxied), client=(peer, 40000)) as client:
+        client.app.state.accounts.add_user("sam", "admin", PASSWORD)  # type: ignore[attr-defined]
+        https = {"x-forwarded-proto": "https"}
+        token = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        response = client.post(
+            "/login",
+            headers=https,
+            follow_redirects=False,
+            data={"name": "sam", "password": PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 303
+        assert ("Secure" in response.headers["set-cookie"]) is secure

@@ -13,7 +13,7 @@ from dashboard.audit import AuditLog
 from dashboard.auth import SESSION_COOKIE, Accounts, new_token, same_secret, verify_password
 from dashboard.hub import Hub
 from dashboard.ingest import Ingestor
-from dashboard.security import EVERYONE, current_auth, require
+from dashboard.security import EVERYONE, current_auth, is_https, require
 from dashboard.views.pages import page
 
 LOGIN_CSRF_COOKIE = "dashboard_login_csrf"
@@ -47,7 +47,7 @@ def _login_page(request: Request, message: str = "", status_code: int = 200) -> 
         httponly=True,
         samesite="strict",
         path="/login",
-        secure=request.url.scheme == "https",
+        secure=is_https(request, request.app.state.settings.trusted_proxy_networks),
     )
     return response
 
@@ -92,7 +92,7 @@ async def login(request: Request) -> Response:
         max_age=int(accounts.session_lifetime.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=is_https(request, request.app.state.settings.trusted_proxy_networks),
         path="/",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -43,7 +43,8 @@ async def wallboard(request: Request) -> Response:
 async def live_socket(websocket: WebSocket) -> None:
     ingestor: Ingestor = websocket.app.state.ingestor
     hub: Hub = websocket.app.state.hub
-    if not origin_allowed(websocket, ingestor.settings.allowed_origins):
+    settings = ingestor.settings
+    if not origin_allowed(websocket, settings.allowed_origins, settings.trusted_proxy_networks):
         await websocket.close(code=POLICY_VIOLATION)  # before accepting: the handshake fails
         return
     await websocket.accept()

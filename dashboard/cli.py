@@ -116,6 +116,9 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from dashboard.app import create_app
+    from dashboard.security import RedactSecrets
+
+    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
 
     # proxy_headers=False: forwarded headers are honoured by the dashboard itself, and only
     # from DASHBOARD_TRUSTED_PROXIES (uvicorn would believe any local process).

@@ -4,6 +4,7 @@ WebSocket origins; revocation; the call-event sender checks; browser hardening."
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import quote
 
 import pytest
@@ -11,7 +12,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
-from dashboard.security import end_revoked_viewers
+from dashboard.security import RedactSecrets, end_revoked_viewers
 from dashboard.settings import Settings
 from tests.conftest import CALL_START, PASSWORD, FakeClock, sign_in
 
@@ -281,3 +282,19 @@ def test_the_session_cookie_is_secure_behind_an_https_proxy(
         )
         assert response.status_code == 303
         assert ("Secure" in response.headers["set-cookie"]) is secure
+
+
+def test_event_tokens_never_reach_the_access_log() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("10.0.0.5:4000", "GET", "/synapse/events/s3cret?data=%7B%7D&token=s3cret2", "1.1", 200),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    assert record.getMessage() == (
+        '10.0.0.5:4000 - "GET /synapse/events/[redacted]?data=%7B%7D&token=[redacted] HTTP/1.1" 200'
+    )

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.settings import Settings, SettingsError
+
+
+def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# comment\nDASHBOARD_DB=from-file.db\nSYNAPSE_CONTEXT='file-context'\n"
+        "SYNAPSE_EVENT_ALLOW=10.0.0.0/8, 192.168.1.51\n"
+    )
+    settings = Settings.from_env(
+        {
+            "DASHBOARD_DB": "from-env.db",
+            "SYNAPSE_URL": "http://192.168.1.51/",
+            "SYNAPSE_TIMEZONE": "Asia/Kolkata",
+            "DASHBOARD_FINISHED_LINGER": "3",
+        },
+        env_file=env_file,
+    )
+    assert settings.db_path == "from-env.db"
+    assert settings.synapse_context == "file-context"
+    assert settings.synapse_url == "http://192.168.1.51" and settings.synapse_host == "192.168.1.51"
+    assert settings.synapse_event_allow == ("10.0.0.0/8", "192.168.1.51")
+    assert settings.finished_linger_seconds == 3.0
+    assert str(settings.timezone) == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SYNAPSE_TIMEZONE": "Mars/Olympus"}, "SYNAPSE_TIMEZONE"),
+        ({"DASHBOARD_FINISHED_LINGER": "soon"}, "DASHBOARD_FINISHED_LINGER"),
+        ({"SYNAPSE_EVENT_ALLOW": "pbx.local"}, "SYNAPSE_EVENT_ALLOW"),
+        ({"DASHBOARD_TRUSTED_PROXIES": "10.0.0.0/99"}, "DASHBOARD_TRUSTED_PROXIES"),
+        ({"DASHBOARD_DB_SYNCHRONOUS": "SOMETIMES"}, "DASHBOARD_DB_SYNCHRONOUS"),
+    ],
+)
+def test_bad_settings_are_refused_with_their_name(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ, env_file=tmp_path / "missing.env")

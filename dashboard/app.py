@@ -51,10 +51,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
             asyncio.create_task(ingestor.run_sweeper()),
             asyncio.create_task(revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS)),
         ]
-        if settings.demo and settings.demo_events_url:
-            from dashboard.simulator.traffic import run_demo_traffic
-
-            tasks.append(asyncio.create_task(run_demo_traffic(settings)))
         try:
             yield
         finally:

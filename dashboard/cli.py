@@ -8,6 +8,7 @@ import contextlib
 import getpass
 import logging
 import secrets
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
@@ -57,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_address(demo)
     demo.set_defaults(handler=cmd_demo)
 
-    simulator = commands.add_parser("simulator", help="send simulated Synapse call events")
+    simulator = commands.add_parser(
+        "simulator", help="a simulated Synapse PBX: its command API, and calls sending events"
+    )
     simulator.add_argument(
         "--events-url",
         default="http://127.0.0.1:8000/synapse/events",
@@ -69,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulator.add_argument(
         "--seed", type=int, default=None, help="random seed, for repeatable traffic"
     )
+    simulator.add_argument("--host", default="127.0.0.1", help="address its HTTP API listens on")
+    simulator.add_argument("--port", type=int, default=8001, help="port of its HTTP API")
+    simulator.add_argument(
+        "--allow",
+        nargs="+",
+        default=["127.0.0.1", "::1"],
+        help="its Allowed IP List: who may send it commands",
+    )
+    simulator.add_argument("--pbx-host", default="127.0.0.1", help="the asteriskhost it reports")
     simulator.set_defaults(handler=cmd_simulator)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
@@ -146,19 +158,40 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The dashboard, and a simulated Synapse beside it (its own process, on PORT+1)."""
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     token = secrets.token_urlsafe(24)
+    pbx_port = args.port + 1
     settings = settings.with_changes(
-        demo=True,
+        synapse_url=f"http://127.0.0.1:{pbx_port}",
         synapse_event_token=token,
         synapse_event_allow=("127.0.0.1/32", "::1/128"),
-        demo_events_url=f"http://{local}:{args.port}/synapse/events/{token}",
     )
     print(f"\nDemo: open http://{local}:{args.port}/ and sign in as one of:", flush=True)
     for role, name, password in create_demo_users(_accounts(settings)):
         print(f"  {role.value:<11} user {name:<16} password {password}", flush=True)
-    print("Simulated calls start in a moment.\n", flush=True)
-    return _serve(settings, args.host, args.port)
+    print(f"The simulated Synapse answers on {settings.synapse_url}; calls start in a moment.\n")
+    simulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dashboard.cli",
+            "simulator",
+            "--port",
+            str(pbx_port),
+            "--events-url",
+            f"http://{local}:{args.port}/synapse/events/{token}",
+            "--interval",
+            "2.5",
+            "--speed",
+            "3",
+        ]
+    )
+    try:
+        return _serve(settings, args.host, args.port)
+    finally:
+        simulator.terminate()
+        simulator.wait(10)
 
 
 def create_demo_users(accounts: Accounts) -> list[tuple[Role, str, str]]:
@@ -177,17 +210,23 @@ def create_demo_users(accounts: Accounts) -> list[tuple[Role, str, str]]:
 
 
 def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
-    from dashboard.simulator.traffic import Traffic, run_traffic
+    from dashboard.simulator.server import serve_simulator
+    from dashboard.simulator.traffic import Traffic
 
-    traffic = Traffic(seed=args.seed, speed=args.speed)
-    print(f"Simulating Synapse: sending call events to {args.events_url}", flush=True)
+    traffic = Traffic(seed=args.seed, speed=args.speed, host=args.pbx_host)
+    allowed = ", ".join(args.allow)
+    print(f"Simulated Synapse on http://{args.host}:{args.port} (commands from {allowed})")
+    print(f"Sending call events to {args.events_url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            run_traffic(
+            serve_simulator(
                 args.events_url,
+                host=args.host,
+                port=args.port,
+                allowed_ips=args.allow,
                 tz=settings.timezone,
-                interval=args.interval,
                 traffic=traffic,
+                interval=args.interval,
                 calls=args.calls,
             )
         )

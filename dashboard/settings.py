@@ -46,9 +46,6 @@ class Settings:
     viewer_queue_size: int = 256
     finished_linger_seconds: float = 8.0
     max_event_bytes: int = 64 * 1024
-    demo: bool = False
-    demo_call_interval: float = 2.5
-    demo_events_url: str = ""
     templates_dir: Path = field(default=ROOT / "templates")
     static_dir: Path = field(default=ROOT / "static")
 

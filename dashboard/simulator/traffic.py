@@ -1,26 +1,19 @@
-"""Realistic call traffic, sent the way Synapse sends it: an HTTP GET to the
-Remote APP URL whose query carries the event's JSON string.
-
-`plan_call` draws one call (pure, seeded); `call_events` turns it into the
-events Synapse would send and when; `run_traffic` plays calls in real time.
-"""
+"""Realistic call traffic: `Traffic.plan_call` draws one call (seeded), the event
+builders write its events exactly as Synapse does, and `event_url` is the GET that
+carries one to the Remote APP URL."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-
-from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
 PBX_TIME = "%Y%m%d%H:%M:%S"
@@ -88,103 +81,70 @@ class Traffic:
         self, call: PlannedCall, start: datetime, tz: ZoneInfo
     ) -> list[tuple[float, dict[str, str]]]:
         """The events of one call and how many seconds after `start` each is sent."""
-        common = {
-            "asteriskhost": self.host,
-            "direction": call.direction,
-            "number": call.number,
-            "extension": call.extension,
-            "uniqueid": call.uniqueid,
-        }
-        channels = {"hangupchannel": call.hangupchannel, "redirectchannel": call.redirectchannel}
         answered = call.outcome == "answered"
         end_offset = call.ring_seconds + call.talk_seconds
-        local_start = start.astimezone(tz)
-        answer_time = local_start + timedelta(seconds=call.ring_seconds)
-        end_time = local_start + timedelta(seconds=end_offset)
-        events: list[tuple[float, dict[str, str]]] = [
-            (0.0, {"event": "CallStart", **common, **channels})
-        ]
+        answer = start + timedelta(seconds=call.ring_seconds) if answered else None
+        end = start + timedelta(seconds=end_offset)
+        events: list[tuple[float, dict[str, str]]] = [(0.0, start_event(self.host, call))]
         if answered:
-            events.append((call.ring_seconds, {"event": "CallConnect", **common, **channels}))
-        finish = {
-            "event": "CallFinish",
-            **common,
-            "starttime": local_start.strftime(PBX_TIME),
-            "answertime": answer_time.strftime(PBX_TIME) if answered else "",
-            "endtime": end_time.strftime(PBX_TIME),
-            "duration": str(round(end_offset)),
-            "billableseconds": str(round(call.talk_seconds)) if answered else "0",
-            "disposition": DISPOSITION_TEXT[call.outcome],
-        }
-        if answered:
-            finish["recordlink"] = (
-                f"http://{self.host}/callrecord/{local_start:%Y/%b/%d%m%Y}/"
-                f"{local_start:%d%m%Y}{call.uniqueid}.wav"
-            )
+            events.append((call.ring_seconds, connect_event(self.host, call)))
+        finish = finish_event(
+            self.host, call, tz, start, answer, end, DISPOSITION_TEXT[call.outcome]
+        )
         events.append((end_offset, finish))
         return events
+
+
+def _common(host: str, call: PlannedCall) -> dict[str, str]:
+    return {
+        "asteriskhost": host,
+        "direction": call.direction,
+        "number": call.number,
+        "extension": call.extension,
+        "uniqueid": call.uniqueid,
+    }
+
+
+def start_event(host: str, call: PlannedCall) -> dict[str, str]:
+    channels = {"hangupchannel": call.hangupchannel, "redirectchannel": call.redirectchannel}
+    return {"event": "CallStart", **_common(host, call), **channels}
+
+
+def connect_event(host: str, call: PlannedCall) -> dict[str, str]:
+    channels = {"hangupchannel": call.hangupchannel, "redirectchannel": call.redirectchannel}
+    return {"event": "CallConnect", **_common(host, call), **channels}
+
+
+def finish_event(
+    host: str,
+    call: PlannedCall,
+    tz: ZoneInfo,
+    start: datetime,
+    answer: datetime | None,
+    end: datetime,
+    disposition: str,
+) -> dict[str, str]:
+    """The CDR: times in the PBX's local time, as Synapse writes them."""
+    local_start = start.astimezone(tz)
+    finish = {
+        "event": "CallFinish",
+        **_common(host, call),
+        "starttime": local_start.strftime(PBX_TIME),
+        "answertime": answer.astimezone(tz).strftime(PBX_TIME) if answer else "",
+        "endtime": end.astimezone(tz).strftime(PBX_TIME),
+        "duration": str(round((end - start).total_seconds())),
+        "billableseconds": str(round((end - answer).total_seconds())) if answer else "0",
+        "disposition": disposition,
+    }
+    if answer:
+        finish["recordlink"] = (
+            f"http://{host}/callrecord/{local_start:%Y/%b/%d%m%Y}/"
+            f"{local_start:%d%m%Y}{call.uniqueid}.wav"
+        )
+    return finish
 
 
 def event_url(events_url: str, event: dict[str, Any]) -> str:
     """The URL Synapse calls: the Remote APP URL, its query carrying the JSON string."""
     separator = "&" if "?" in events_url else "?"
     return events_url + separator + httpx.QueryParams({"data": json.dumps(event)}).__str__()
-
-
-async def send_event(client: httpx.AsyncClient, events_url: str, event: dict[str, Any]) -> None:
-    """One GET, retried a few times while the dashboard is unreachable (it may be starting)."""
-    delays: Iterator[float] = iter((0.2, 0.5, 1.0, 2.0, 4.0))
-    while True:
-        try:
-            response = await client.get(event_url(events_url, event))
-            if response.status_code >= 400:
-                log.warning("the dashboard refused %s: %s", event["event"], response.text[:200])
-            return
-        except httpx.TransportError as error:
-            delay = next(delays, None)
-            if delay is None:
-                log.warning("could not deliver %s %s: %s", event["event"], event["uniqueid"], error)
-                return
-            await asyncio.sleep(delay)
-
-
-async def play_call(
-    client: httpx.AsyncClient, events_url: str, events: list[tuple[float, dict[str, str]]]
-) -> None:
-    elapsed = 0.0
-    for offset, event in events:
-        await asyncio.sleep(max(0.0, offset - elapsed))
-        elapsed = offset
-        await send_event(client, events_url, event)
-
-
-async def run_traffic(
-    events_url: str, *, tz: ZoneInfo, interval: float, traffic: Traffic, calls: int | None = None
-) -> None:
-    """Start a call every `interval` seconds on average (Poisson arrivals); stop after `calls`."""
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        running: set[asyncio.Task[None]] = set()
-        try:
-            for _ in itertools.count() if calls is None else range(calls):
-                now = datetime.now(tz)
-                call = traffic.plan_call(now)
-                task = asyncio.create_task(
-                    play_call(client, events_url, traffic.call_events(call, now, tz))
-                )
-                running.add(task)
-                task.add_done_callback(running.discard)
-                await asyncio.sleep(traffic.random.expovariate(1 / interval))
-            await asyncio.gather(*running)
-        finally:
-            for task in running:
-                task.cancel()
-
-
-async def run_demo_traffic(settings: Settings) -> None:
-    await asyncio.sleep(0.5)  # let the server start listening
-    await run_traffic(
-        settings.demo_events_url,
-        tz=settings.timezone,
-        interval=settings.demo_call_interval,
-        traffic=Traffic(host=settings.synapse_host or "192.168.1.51", speed=3.0),
-    )

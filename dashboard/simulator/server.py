@@ -1,0 +1,127 @@
+"""The simulated Synapse's HTTP side: `synapseactions.php` (commands, for the IPs in its
+Allowed IP List) and the log of commands it received; and its event sender."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from dashboard.simulator.pbx import CommandRefused, SimulatedPBX
+from dashboard.simulator.traffic import Traffic, event_url
+
+log = logging.getLogger(__name__)
+ACTIONS_PATH = "/SukamAsteriskAPI/synapseactions.php"
+
+
+def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette:
+    allowed = [ipaddress.ip_network(entry, strict=False) for entry in allowed_ips]
+    commands: list[dict[str, Any]] = []
+
+    async def synapse_actions(request: Request) -> PlainTextResponse:
+        peer = request.client.host if request.client else ""
+        record: dict[str, Any] = {
+            "at": datetime.now(UTC).isoformat(),
+            "remote": peer,
+            "query": request.scope["query_string"].decode("latin-1"),
+        }
+        commands.append(record)
+        status, reply = _answer(request, peer)
+        record.update(status=status, reply=reply)
+        return PlainTextResponse(reply, status_code=status)
+
+    def _answer(request: Request, peer: str) -> tuple[int, str]:
+        if not _allowed(peer):
+            return 403, "Access denied: this IP is not in the Allowed IP List"
+        raw = request.query_params.get("actiondetails")
+        if raw is None:
+            return 400, "Error: actiondetails is missing"
+        try:
+            action = json.loads(raw)
+        except ValueError:
+            return 400, "Error: actiondetails is not valid JSON"
+        if not isinstance(action, dict):
+            return 400, "Error: actiondetails is not valid JSON"
+        try:
+            return 200, pbx.command(action)
+        except CommandRefused as refused:
+            return refused.status, str(refused)
+
+    def _allowed(peer: str) -> bool:
+        try:
+            return any(ipaddress.ip_address(peer) in network for network in allowed)
+        except ValueError:
+            return False
+
+    async def command_log(request: Request) -> JSONResponse:
+        return JSONResponse({"commands": commands, "live_calls": sorted(pbx.calls)})
+
+    return Starlette(
+        routes=[
+            Route(ACTIONS_PATH, synapse_actions),
+            Route("/simulator/commands", command_log),
+        ]
+    )
+
+
+class EventSender:
+    """Sends each event the way Synapse does: a GET to the Remote APP URL carrying the JSON."""
+
+    def __init__(self, events_url: str, client: httpx.AsyncClient) -> None:
+        self.events_url = events_url
+        self.client = client
+
+    async def __call__(self, event: dict[str, str]) -> None:
+        delays: Iterator[float] = iter((0.2, 0.5, 1.0, 2.0, 4.0))
+        while True:  # retried while the dashboard is unreachable (it may be restarting)
+            try:
+                response = await self.client.get(event_url(self.events_url, event))
+                if response.status_code >= 400:
+                    log.warning("the dashboard refused %s: %s", event["event"], response.text[:200])
+                return
+            except httpx.TransportError as error:
+                delay = next(delays, None)
+                if delay is None:
+                    log.warning(
+                        "could not deliver %s %s: %s", event["event"], event["uniqueid"], error
+                    )
+                    return
+                await asyncio.sleep(delay)
+
+
+async def serve_simulator(
+    events_url: str,
+    *,
+    host: str,
+    port: int,
+    allowed_ips: list[str],
+    tz: ZoneInfo,
+    traffic: Traffic,
+    interval: float,
+    calls: int | None = None,
+) -> None:
+    """The simulated PBX: its HTTP API on host:port, and calls playing out against it."""
+    import uvicorn
+
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        pbx = SimulatedPBX(EventSender(events_url, client), tz=tz, traffic=traffic)
+        config = uvicorn.Config(
+            create_simulator_app(pbx, allowed_ips), host=host, port=port, log_level="warning"
+        )
+        playing = asyncio.create_task(pbx.run_traffic(interval, calls))
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            playing.cancel()
+            await pbx.close()

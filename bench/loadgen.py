@@ -16,10 +16,9 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 PATHS = {"bare": "/bare", "ingest": "/synapse/events"}
@@ -64,17 +63,23 @@ class Tally:
 def call_events(now: datetime) -> list[dict[str, str]]:
     """One answered incoming call as Synapse reports it, its uniqueid left as a placeholder."""
     common = {
-        "asteriskhost": "192.168.1.51", "direction": "Incoming", "number": "9812345678",
-        "extension": "42", "uniqueid": PLACEHOLDER,
+        "asteriskhost": "192.168.1.51",
+        "direction": "Incoming",
+        "number": "9812345678",
+        "extension": "42",
+        "uniqueid": PLACEHOLDER,
     }
     channels = {"hangupchannel": "SIP/42-0000abcd", "redirectchannel": "DAHDI/7-1"}
     start = now - timedelta(seconds=90)
     finish = {
-        "event": "CallFinish", **common,
+        "event": "CallFinish",
+        **common,
         "starttime": start.strftime(PBX_TIME),
         "answertime": (start + timedelta(seconds=10)).strftime(PBX_TIME),
         "endtime": now.strftime(PBX_TIME),
-        "duration": "90", "billableseconds": "80", "disposition": "Answered",
+        "duration": "90",
+        "billableseconds": "80",
+        "disposition": "Answered",
         "recordlink": f"http://192.168.1.51/callrecord/{start:%Y/%b/%d%m%Y}/{PLACEHOLDER}.wav",
     }
     return [
@@ -82,6 +87,25 @@ def call_events(now: datetime) -> list[dict[str, str]]:
         {"event": "CallConnect", **common, **channels},
         finish,
     ]
+
+
+class RequestSource(Protocol):
+    def __call__(self) -> bytes: ...
+
+    @property
+    def in_call(self) -> bool:
+        """A call is under way: keep sending past the window until it has finished."""
+        ...
+
+
+class BareRequests:
+    in_call = False
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+
+    def __call__(self) -> bytes:
+        return self.request
 
 
 class EventRequests:
@@ -101,13 +125,16 @@ class EventRequests:
         self.sent += 1
         return self.templates[step].replace(PLACEHOLDER.encode(), f"{self.prefix}{call}".encode())
 
+    @property
+    def in_call(self) -> bool:
+        return self.sent % 3 != 0
 
-def request_maker(target: str, host: str, port: int, prefix: str) -> Callable[[], bytes]:
+
+def request_source(target: str, host: str, port: int, prefix: str) -> RequestSource:
     head = f"GET {PATHS[target]}".encode()
     tail = f" HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     if target == "bare":
-        request = head + tail
-        return lambda: request
+        return BareRequests(head + tail)
     return EventRequests(head, tail, prefix)
 
 
@@ -125,12 +152,12 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def connection(
-    host: str, port: int, make_request: Callable[[], bytes], window: Window, tally: Tally
+    host: str, port: int, source: RequestSource, window: Window, tally: Tally
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        while (started := time.perf_counter()) < window.end:
-            writer.write(make_request())
+        while (started := time.perf_counter()) < window.end or source.in_call:
+            writer.write(source())
             try:
                 status, body = await read_response(reader)
             except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
@@ -144,11 +171,17 @@ async def connection(
 
 
 async def cpu_share(window: Window) -> float:
-    """This process's CPU time over the window, as a share of one core."""
+    """This process's CPU time over the window, as a share of one core.
+
+    Also prints "start" and "end" lines, so the caller can sample other processes' CPU.
+    """
     await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
+    print("start", flush=True)
     cpu_start = time.process_time()
     await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-    return (time.process_time() - cpu_start) / window.seconds
+    cpu = (time.process_time() - cpu_start) / window.seconds
+    print("end", flush=True)
+    return cpu
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -158,20 +191,30 @@ def percentile(values: list[float], share: float) -> float | None:
 
 
 async def run_load(
-    host: str, port: int, target: str, connections: int, warmup: float, duration: float,
+    host: str,
+    port: int,
+    target: str,
+    connections: int,
+    warmup: float,
+    duration: float,
     run_id: str,
 ) -> dict[str, Any]:
     now = time.perf_counter()
     window = Window(now + warmup, now + warmup + duration)
     tally = Tally()
-    makers = [request_maker(target, host, port, f"{run_id}-{n}-") for n in range(connections)]
+    sources = [request_source(target, host, port, f"{run_id}-{n}-") for n in range(connections)]
     cpu = asyncio.create_task(cpu_share(window))
-    await asyncio.gather(*(connection(host, port, m, window, tally) for m in makers))
+    await asyncio.gather(*(connection(host, port, source, window, tally) for source in sources))
     p50, p99 = percentile(tally.latencies, 0.50), percentile(tally.latencies, 0.99)
     return {
-        "target": target, "connections": connections, "seconds": window.seconds,
-        "ok": tally.ok_in_window, "rate": tally.ok_in_window / window.seconds,
-        "ok_total": tally.ok_total, "errors": tally.errors, "error_samples": tally.error_samples,
+        "target": target,
+        "connections": connections,
+        "seconds": window.seconds,
+        "ok": tally.ok_in_window,
+        "rate": tally.ok_in_window / window.seconds,
+        "ok_total": tally.ok_total,
+        "errors": tally.errors,
+        "error_samples": tally.error_samples,
         "p50_ms": p50 * 1000 if p50 is not None else None,
         "p99_ms": p99 * 1000 if p99 is not None else None,
         "cpu": await cpu,
@@ -196,10 +239,17 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--run-id", default="r", help="makes uniqueids distinct across runs")
     args = parser.parse_args()
-    result = run(run_load(
-        args.host, args.port, args.target, args.connections, args.warmup, args.duration,
-        args.run_id,
-    ))
+    result = run(
+        run_load(
+            args.host,
+            args.port,
+            args.target,
+            args.connections,
+            args.warmup,
+            args.duration,
+            args.run_id,
+        )
+    )
     print(json.dumps(result))
 
 

@@ -1,13 +1,19 @@
 """The server under test: the dashboard app plus a bare endpoint, in one uvicorn process.
 
 Run by bench/ingest.py as a subprocess:
-    python bench/server.py --port 8123 --db /var/tmp/x/bench.db [--profile out.prof]
+    python bench/server.py --port 8123 --db /var/tmp/x/bench.db --token-file /var/tmp/x/token
+
+When the dashboard requires viewers to sign in, a "viewer" account and its API token are
+created in the fresh database first; the token (for `Authorization: Bearer`) goes to
+--token-file.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import secrets
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -15,7 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from dashboard.app import create_app
+from dashboard.auth import Accounts
 from dashboard.settings import Settings
+from dashboard.store import Store
 
 
 async def bare(request: Request) -> JSONResponse:
@@ -28,11 +36,20 @@ def build_app(db_path: str, linger: float) -> Starlette:
     return app
 
 
+def viewer_token(db_path: str) -> str:
+    """An API token of a "viewer" account, for the viewers' `Authorization: Bearer`."""
+    store = Store.open(db_path)
+    try:
+        accounts = Accounts(store.db)
+        accounts.add_user("bench", "viewer", secrets.token_urlsafe(24))
+        return accounts.create_token("bench", "bench viewers")
+    finally:
+        store.close()
+
+
 def serve(app: Starlette, host: str, port: int) -> None:
     # The settings of `dashboard run` (uvloop, httptools, websockets when installed), quieter.
-    uvicorn.run(
-        app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=65536
-    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=65536)
 
 
 def main() -> None:
@@ -42,7 +59,11 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="SQLite file (a fresh one per run)")
     parser.add_argument("--linger", type=float, default=Settings.finished_linger_seconds)
     parser.add_argument("--profile", help="write cProfile stats here on shut-down")
+    parser.add_argument("--token-file", type=Path, help="write the viewers' API token here")
     args = parser.parse_args()
+    token = viewer_token(args.db)
+    if args.token_file:
+        args.token_file.write_text(token)
     app = build_app(args.db, args.linger)
     if not args.profile:
         serve(app, args.host, args.port)

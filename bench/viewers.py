@@ -1,6 +1,6 @@
 """Wallboard viewers: many WebSocket connections to /ws, each reading every message.
 
-    python bench/viewers.py --url ws://127.0.0.1:8123/ws --count 100
+    python bench/viewers.py --url ws://127.0.0.1:8123/ws --count 100 [--token TOKEN]
 
 prints "ready <n>" once every viewer has its snapshot, keeps reading until SIGTERM,
 then waits for the stream to go quiet, closes and prints one JSON object of counts.
@@ -42,8 +42,13 @@ async def read_all(ws: ClientConnection, viewer: Viewer, stop: asyncio.Event) ->
         viewer.closed_by_server = ws.close_code or 1006
 
 
-async def open_viewer(url: str, viewer: Viewer) -> ClientConnection:
-    ws = await connect(url, max_size=2**22, open_timeout=CONNECT_TIMEOUT)
+async def open_viewer(url: str, viewer: Viewer, token: str | None) -> ClientConnection:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    # permessage-deflate is negotiated by default, as browsers do: the server compresses
+    # every message once per viewer, a large part of its cost with many viewers.
+    ws = await connect(
+        url, additional_headers=headers, max_size=2**22, open_timeout=CONNECT_TIMEOUT
+    )
     await ws.recv()  # the snapshot: from here on every event reaches this viewer
     viewer.messages = 1
     viewer.last_message = time.perf_counter()
@@ -63,19 +68,31 @@ def summary(viewers: list[Viewer], connected: int, cpu: float) -> dict[str, Any]
     counts = [v.messages for v in viewers]
     dropped = [v.closed_by_server for v in viewers if v.closed_by_server is not None]
     return {
-        "viewers": len(viewers), "connected": connected, "dropped": len(dropped),
+        "viewers": len(viewers),
+        "connected": connected,
+        "dropped": len(dropped),
         "close_codes": sorted(set(dropped)),
-        "messages_min": min(counts, default=0), "messages_max": max(counts, default=0),
+        "messages_min": min(counts, default=0),
+        "messages_max": max(counts, default=0),
         "messages_median": statistics.median(counts) if counts else 0,
         "cpu_seconds": cpu,
     }
 
 
-async def watch(url: str, count: int) -> dict[str, Any]:
+async def watch(url: str, count: int, token: str | None) -> dict[str, Any]:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     viewers = [Viewer() for _ in range(count)]
-    sockets = await asyncio.gather(*(open_viewer(url, v) for v in viewers))
+    opened = await asyncio.gather(
+        *(open_viewer(url, v, token) for v in viewers), return_exceptions=True
+    )
+    sockets = [ws for ws in opened if isinstance(ws, ClientConnection)]
+    if len(sockets) < count:
+        failure = next(error for error in opened if isinstance(error, BaseException))
+        print(f"failed: {count - len(sockets)} of {count} viewers, e.g. {failure!r}", flush=True)
+        for ws in sockets:
+            ws.transport.abort()
+        return {"viewers": count, "connected": 0, "error": repr(failure)}
     readers = [
         asyncio.create_task(read_all(ws, v, stop)) for ws, v in zip(sockets, viewers, strict=True)
     ]
@@ -95,13 +112,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--token", help="API token, when the dashboard requires sign-in")
     args = parser.parse_args()
     try:
         import uvloop
     except ImportError:
-        result = asyncio.run(watch(args.url, args.count))
+        result = asyncio.run(watch(args.url, args.count, args.token))
     else:
-        result = uvloop.run(watch(args.url, args.count))
+        result = uvloop.run(watch(args.url, args.count, args.token))
     print(json.dumps(result), flush=True)
 
 

@@ -1,0 +1,118 @@
+"""The Synapse HTTP client: Originate, Transfer and Hangup.
+
+Each command is one GET to `synapseactions.php` whose `actiondetails` parameter holds
+the JSON, built with a JSON encoder and URL-encoded. Any 2xx means "accepted" (what
+happens comes back later as call events); anything else is a `PBXError` that names the
+PBX and the cause. Commands are never retried: a retried Originate dials twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+ACTIONS_PATH = "/SukamAsteriskAPI/synapseactions.php"
+CONNECT_TIMEOUT = 2.0
+TOTAL_TIMEOUT = 5.0
+
+
+class PBXError(Exception):
+    """A command the PBX did not accept; `status` is what our API answers (502 or 504)."""
+
+    def __init__(self, outcome: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.outcome = outcome  # "unreachable", "timeout", "refused"
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Accepted:
+    action: str
+    status: int
+    reply: str  # the PBX's answer, kept for the operator
+    seconds: float
+
+
+class Synapse:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        context: str,
+        channel_template: str,
+        client: httpx.AsyncClient,
+        total_timeout: float = TOTAL_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.context = context
+        self.channel_template = channel_template
+        self.client = client
+        self.total_timeout = total_timeout
+
+    @staticmethod
+    def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+        timeout = httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT)
+        return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def channel(self, extension: str) -> str:
+        return self.channel_template.format(extension=extension)
+
+    async def originate(self, extension: str, number: str) -> Accepted:
+        return await self.send(
+            {
+                "action": "Originate",
+                "extension": self.channel(extension),
+                "number": number,
+                "context": self.context,
+            }
+        )
+
+    async def transfer(self, channel: str, new_extension: str) -> Accepted:
+        return await self.send(
+            {
+                "action": "Transfer",
+                "transferchannel": channel,
+                "newextension": new_extension,
+                "context": self.context,
+            }
+        )
+
+    async def hangup(self, channel: str) -> Accepted:
+        return await self.send({"action": "Hangup", "hangupchannel": channel})
+
+    def url(self, action: dict[str, str]) -> str:
+        details = json.dumps(action, separators=(",", ":"))
+        return f"{self.base_url}{ACTIONS_PATH}?actiondetails={quote(details, safe='')}"
+
+    async def send(self, action: dict[str, str]) -> Accepted:
+        started = time.perf_counter()
+        pbx = self.base_url
+        try:
+            with anyio.fail_after(self.total_timeout):
+                response = await self.client.get(self.url(action))
+        except (TimeoutError, httpx.TimeoutException):
+            raise PBXError(
+                "timeout", f"The PBX at {pbx} did not answer in {self.total_timeout:g} s", 504
+            ) from None
+        except httpx.TransportError as error:
+            raise PBXError(
+                "unreachable",
+                f"Could not reach the PBX at {pbx}: {error or type(error).__name__}",
+                502,
+            ) from None
+        reply = response.text[:500]
+        if not response.is_success:
+            raise PBXError(
+                "refused",
+                f"The PBX at {pbx} refused: HTTP {response.status_code} {reply}".strip(),
+                502,
+            )
+        return Accepted(
+            action["action"], response.status_code, reply, time.perf_counter() - started
+        )

@@ -385,7 +385,7 @@ def print_viewers(s: Scenario) -> None:
     print(
         f"  messages per viewer: min {report.get('messages_min')}, "
         f"median {report.get('messages_median')}, max {report.get('messages_max')}; "
-        f"expected {expected} ({check})"
+        f"expected {expected} ({check}); in {report.get('frames_median')} frames (median)"
     )
 
 

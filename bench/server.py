@@ -48,8 +48,16 @@ def viewer_token(db_path: str) -> str:
 
 
 def serve(app: Starlette, host: str, port: int) -> None:
-    # The settings of `dashboard run` (uvloop, httptools, websockets when installed), quieter.
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_max_size=65536)
+    # The settings of `dashboard serve` (uvloop, httptools, websockets), without logging.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws_max_size=65536,
+        ws_per_message_deflate=False,
+    )
 
 
 def main() -> None:

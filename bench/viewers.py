@@ -26,15 +26,20 @@ CONNECT_TIMEOUT = 30.0
 
 @dataclass
 class Viewer:
-    messages: int = 0
+    messages: int = 0  # fragments received, the snapshot counting as one
+    frames: int = 0
     last_message: float = 0.0
     closed_by_server: int | None = None  # the close code, when the server hung up first
 
 
 async def read_all(ws: ClientConnection, viewer: Viewer, stop: asyncio.Event) -> None:
     try:
-        async for _ in ws:
-            viewer.messages += 1
+        async for message in ws:
+            # Fragments queued while a viewer was being written to arrive in one frame:
+            # count fragments (a call's partial, or a removal), not frames.
+            text = message if isinstance(message, str) else message.decode()
+            viewer.messages += text.count('<article id="call-') + text.count('"delete"')
+            viewer.frames += 1
             viewer.last_message = time.perf_counter()
     except ConnectionClosed:
         pass
@@ -66,6 +71,7 @@ async def wait_quiet(viewers: list[Viewer]) -> None:
 
 def summary(viewers: list[Viewer], connected: int, cpu: float) -> dict[str, Any]:
     counts = [v.messages for v in viewers]
+    frames = [v.frames for v in viewers]
     dropped = [v.closed_by_server for v in viewers if v.closed_by_server is not None]
     return {
         "viewers": len(viewers),
@@ -75,6 +81,7 @@ def summary(viewers: list[Viewer], connected: int, cpu: float) -> dict[str, Any]
         "messages_min": min(counts, default=0),
         "messages_max": max(counts, default=0),
         "messages_median": statistics.median(counts) if counts else 0,
+        "frames_median": statistics.median(frames) if frames else 0,
         "cpu_seconds": cpu,
     }
 

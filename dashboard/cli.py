@@ -140,6 +140,8 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         port=port,
         log_level="info",
         ws_max_size=65536,
+        # Compression costs CPU per viewer per message; a wallboard on a LAN does not need it.
+        ws_per_message_deflate=False,
         proxy_headers=False,
     )
     return 0

@@ -59,29 +59,72 @@ class Ingestor:
         self.accepted = 0
         self.rejected: dict[str, int] = {}
         self.refused_senders = 0
+        self._queued: list[tuple[CallEvent, str, asyncio.Future[Accepted]]] = []
 
     def today(self) -> date:
         return self.clock().astimezone(self.tz).date()
 
-    def ingest(self, raw_query: str, body: bytes, *, method: str, remote: str) -> Accepted:
+    async def ingest(self, raw_query: str, body: bytes, *, method: str, remote: str) -> Accepted:
         """Store and apply one event from a request, or record why not and raise `EventError`."""
         now = self.clock()
         try:
-            obj = extract_json(raw_query, body, self.settings.max_event_bytes)
+            payload, obj = extract_json(raw_query, body, self.settings.max_event_bytes)
             event = parse_event(
                 obj, tz=self.tz, default_host=self.settings.synapse_host, received_at=now
             )
         except EventError as error:
             self.reject(error, now, raw_query=raw_query, body=body, method=method, remote=remote)
             raise
-        return self.apply(event, json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+        return await self.submit(event, payload)
 
-    def apply(self, event: CallEvent, payload: str) -> Accepted:
-        self._roll_day()  # before storing, so a reloaded day does not count this call twice
-        before = self.board.get(event.key) or self.store.get_call(event.key)
-        call = calls.apply(before, event)
-        event_id = self.store.record_event(event.received_at, event.kind.value, payload, call)
-        self.accepted += 1
+    def submit(self, event: CallEvent, payload: str) -> asyncio.Future[Accepted]:
+        """Queue an event for the next group commit; the future resolves once it is stored.
+
+        Events that arrive in the same turn of the event loop share one transaction: one
+        commit for many events is what lets ingest keep up with a busy PBX.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Accepted] = loop.create_future()
+        self._queued.append((event, payload, future))
+        if len(self._queued) == 1:
+            loop.call_soon(self._commit_queued)
+        return future
+
+    def _commit_queued(self) -> None:
+        batch, self._queued = self._queued, []
+        try:
+            results = self.apply_batch([(event, payload) for event, payload, _ in batch])
+        except Exception as error:  # nothing of the batch was stored: none is acknowledged
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (*_, future), accepted in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(accepted)
+
+    def apply_batch(self, items: list[tuple[CallEvent, str]]) -> list[Accepted]:
+        """Store events in one transaction, then put them on the board and push them."""
+        self._roll_day()  # before storing, so a reloaded day does not count these calls twice
+        latest: dict[tuple[str, str], Call] = {}
+        steps: list[tuple[CallEvent, str, Call | None, Call]] = []
+        for event, payload in items:
+            before = latest.get(event.key) or self.board.get(event.key)
+            before = before or self.store.get_call(event.key)
+            call = latest[event.key] = calls.apply(before, event)
+            steps.append((event, payload, before, call))
+        ids = self.store.record_events(
+            [
+                (event.received_at, event.kind.value, payload, call)
+                for event, payload, _, call in steps
+            ]
+        )
+        self.accepted += len(steps)
+        for event, _, before, call in steps:
+            self._show(event, before, call)
+        return [Accepted(event_id, step[3]) for event_id, step in zip(ids, steps, strict=True)]
+
+    def _show(self, event: CallEvent, before: Call | None, call: Call) -> None:
         if (before is None or before.is_live) and not call.is_live:
             self.day.count(call, self.tz)
             if call.extension in self.day_by_extension:
@@ -89,7 +132,6 @@ class Ingestor:
         change = self.board.update(before, call, event.received_at)
         if change is not None:
             self.hub.publish(lambda audience: self._render_change(audience, before, change))
-        return Accepted(event_id, call)
 
     def _render_change(self, audience: str, before: Call | None, change: Change) -> str | None:
         """The push for one audience: the whole board's, or one extension's."""
@@ -141,18 +183,20 @@ class Ingestor:
         )
 
     def sweep(self) -> None:
-        """Take finished calls off the board once they have been shown long enough."""
+        """Take finished calls off the board once they have been shown long enough
+        (in one message, however many leave at once)."""
         self._roll_day()
-        for call in self.board.expire(self.clock()):
-            self.hub.publish(self._removal(call))
-
-    def _removal(self, call: Call) -> Callable[[str], str | None]:
-        removal = self.fragments.call_removed(call)
+        gone = self.board.expire(self.clock())
+        if not gone:
+            return
+        removals = {call.key: self.fragments.call_removed(call) for call in gone}
 
         def render(audience: str) -> str | None:
-            return removal if audience_extension(audience) in (None, call.extension) else None
+            extension = audience_extension(audience)
+            visible = [removals[call.key] for call in gone if extension in (None, call.extension)]
+            return "".join(visible) or None
 
-        return render
+        self.hub.publish(render)
 
     async def run_sweeper(self, interval: float = 1.0) -> None:
         while True:

@@ -23,7 +23,7 @@ LIMIT = 64 * 1024
 
 
 def parse(raw_query: str = "", body: bytes = b"") -> CallEvent:
-    obj = extract_json(raw_query, body, LIMIT)
+    _, obj = extract_json(raw_query, body, LIMIT)
     return parse_event(obj, tz=KOLKATA, default_host="pbx.example", received_at=RECEIVED)
 
 
@@ -176,6 +176,7 @@ def with_fields(**fields: object) -> bytes:
         ("", with_fields(duration="fifteen"), ("bad_value", 422)),
         ("", with_fields(duration=-3), ("bad_value", 422)),
         ("", with_fields(starttime="yesterday"), ("bad_value", 422)),
+        ("", with_fields(starttime="2015023015:19:21"), ("bad_value", 422)),
         ("", with_fields(uniqueid="9" * 200), ("bad_value", 422)),
         ("", with_fields(number="9" * 5000), ("bad_value", 422)),
         ("data=" + "x" * LIMIT, b"", ("payload_too_large", 413)),

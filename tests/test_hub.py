@@ -11,13 +11,8 @@ async def test_every_subscriber_gets_every_message_in_order() -> None:
         for n in range(5):
             assert hub.publish(f"m{n}") == 2
         for subscriber in (first, second):
-            assert [subscriber.queue.get_nowait() for _ in range(5)] == [
-                "m0",
-                "m1",
-                "m2",
-                "m3",
-                "m4",
-            ]
+            assert await subscriber.next_batch() == ["m0", "m1", "m2", "m3", "m4"]
+            assert not subscriber.ready.is_set()
     assert hub.subscribers == set()
 
 
@@ -28,7 +23,7 @@ async def test_a_stalled_viewer_is_evicted_and_the_others_still_get_everything()
 
         async def read() -> None:
             while len(received) < 10:
-                received.append(await reader.queue.get())
+                received.extend(await reader.next_batch())
 
         reading = asyncio.create_task(read())
         for n in range(10):
@@ -53,8 +48,8 @@ async def test_a_message_is_rendered_once_per_audience_not_per_viewer() -> None:
     with hub.subscribe("all") as a, hub.subscribe("all") as b, hub.subscribe("agent-71") as c:
         assert hub.publish(render) == 2
         assert sorted(renders) == ["agent-71", "all"]
-        assert a.queue.get_nowait() == b.queue.get_nowait() == "for all"
-        assert c.queue.empty()
+        assert await a.next_batch() == await b.next_batch() == ["for all"]
+        assert not c.backlog and not c.ready.is_set()
 
 
 async def test_shutting_down_tells_every_viewer_to_reconnect() -> None:

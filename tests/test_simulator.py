@@ -21,7 +21,7 @@ def play(traffic: Traffic) -> tuple[list[str], Call]:
         url = urlsplit(event_url("http://dash/synapse/events/t0ken", event))
         assert url.path == "/synapse/events/t0ken"
         parsed = parse_event(
-            extract_json(url.query, b"", 65536), tz=KOLKATA, default_host="", received_at=START
+            extract_json(url.query, b"", 65536)[1], tz=KOLKATA, default_host="", received_at=START
         )
         assert parsed.uniqueid == planned.uniqueid and offset >= 0
         kinds.append(parsed.kind.value)

@@ -42,7 +42,7 @@ async def synapse_events(request: Request) -> JSONResponse:
         )
         return refusal_response(error)
     try:
-        accepted = ingestor.ingest(raw_query, body, method=request.method, remote=remote)
+        accepted = await ingestor.ingest(raw_query, body, method=request.method, remote=remote)
     except EventError as error:
         return refusal_response(error)
     except sqlite3.Error as error:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -18,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
+from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
 from dashboard.ingest import Clock, Ingestor, utc_now
@@ -29,6 +31,8 @@ from dashboard.views import admin, api, events, login, wallboard
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/synapse/")
 REVALIDATE_SECONDS = 2.0
+HOUSEKEEPING_SECONDS = 600.0
+KDF_AT_ONCE = 2  # password checks running at once (each scrypt holds 32 MiB)
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
@@ -47,9 +51,11 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         app.state.ingestor = ingestor
         app.state.accounts = accounts
         app.state.audit = AuditLog(store.db)
+        app.state.kdf_limiter = anyio.CapacityLimiter(KDF_AT_ONCE)
         tasks = [
             asyncio.create_task(ingestor.run_sweeper()),
             asyncio.create_task(revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS)),
+            asyncio.create_task(housekeeping(accounts, clock)),
         ]
         try:
             yield
@@ -87,6 +93,15 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
     )
 
 
+async def housekeeping(accounts: Accounts, clock: Clock) -> None:
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            accounts.purge(clock())
+        except Exception:  # housekeeping must outlive any one failure
+            log.exception("housekeeping failed")
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith(JSON_PREFIXES):
@@ -106,7 +121,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    path = redact_secrets(request.url.path)
+    log.error("unexpected error on %s %s", request.method, path, exc_info=exc)
     return JSONResponse(
         {"error": "internal", "detail": "the dashboard could not handle this request; see its log"},
         status_code=500,

@@ -166,7 +166,9 @@ class Accounts:
         )
         self.db.table("api_tokens").create_index(["token_hash"], unique=True, if_not_exists=True)
         self.db.table("sign_in_failures").create(
-            {"name": str, "failures": int, "locked_until": str}, pk="name", if_not_exists=True
+            {"name": str, "failures": int, "locked_until": str, "last_at": str},
+            pk="name",
+            if_not_exists=True,
         )
 
     # users
@@ -255,20 +257,35 @@ class Accounts:
     def sign_in_succeeded(self, name: str) -> None:
         self.db.execute("DELETE FROM sign_in_failures WHERE name = ?", [name.strip().lower()])
 
-    def sign_in_failed(self, name: str, now: datetime) -> int:
-        """Count a failure; returns the failures so far (0 once the name is locked)."""
+    def begin_sign_in(self, name: str, now: datetime) -> datetime | None:
+        """Count an attempt *before* its password is checked, so that guesses sent all at
+        once are counted too. Returns when the name's lock ends if it is (or now becomes)
+        locked: then the password must not be checked at all."""
         key = name.strip().lower()
-        failures = self.failures(key) + 1
-        locked = (
-            now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES_BEFORE_LOCK else None
+        locked = self.locked_until(key, now)
+        if locked is not None:
+            return locked
+        attempts = self.failures(key) + 1
+        until = (
+            now + timedelta(minutes=LOCK_MINUTES) if attempts > MAX_FAILURES_BEFORE_LOCK else None
         )
         self.db.execute(
-            "INSERT INTO sign_in_failures (name, failures, locked_until) VALUES (?, ?, ?)"
+            "INSERT INTO sign_in_failures (name, failures, locked_until, last_at)"
+            " VALUES (?, ?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET failures = excluded.failures,"
-            " locked_until = excluded.locked_until",
-            [key, 0 if locked else failures, locked.isoformat() if locked else None],
+            " locked_until = excluded.locked_until, last_at = excluded.last_at",
+            [key, 0 if until else attempts, until.isoformat() if until else None, now.isoformat()],
         )
-        return 0 if locked else failures
+        return until
+
+    def purge(self, now: datetime) -> None:
+        """Forget expired sessions and stale sign-in counts (the tables stay small)."""
+        self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now.isoformat()])
+        self.db.execute(
+            "DELETE FROM sign_in_failures WHERE (locked_until IS NULL OR locked_until < ?)"
+            " AND last_at < ?",
+            [now.isoformat(), (now - timedelta(days=1)).isoformat()],
+        )
 
     def failures(self, name: str) -> int:
         row = next(

@@ -161,16 +161,19 @@ class DayCounters:
     def average_talk(self) -> int | None:
         return round(self.talk_seconds / self.answered) if self.answered else None
 
-    def count(self, call: Call, tz: ZoneInfo) -> None:
-        """Add a call that has just finished, if it started on this day."""
+    def count(self, call: Call, tz: ZoneInfo, sign: int = 1) -> None:
+        """Add a finished call, if it started on this day (`sign=-1` takes it back)."""
         started = call.started_at
         if started is None or started.astimezone(tz).date() != self.day:
             return
         if call.answered:
-            self.answered += 1
-            self.talk_seconds += call.billable_seconds or 0
+            self.answered += sign
+            self.talk_seconds += sign * (call.billable_seconds or 0)
         elif call.missed:
-            self.missed += 1
+            self.missed += sign
+
+    def uncount(self, call: Call, tz: ZoneInfo) -> None:
+        self.count(call, tz, sign=-1)
 
 
 @dataclass(frozen=True)

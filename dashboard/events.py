@@ -100,8 +100,17 @@ DISPOSITIONS = {
 }
 TIME_FORMATS = ("%Y%m%d%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y%m%d%H%M%S")
 TYPOGRAPHIC_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2033": '"', "\u201e": '"'})
+YEARS = range(1970, 2200)  # times outside are typing errors, and would not convert safely
 SYNAPSE_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2}):(\d{2}):(\d{2})")
 PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
+
+
+SECRET_IN_URL = re.compile(r"(/synapse/events/)[^\s?\"]+|((?:^|[?&])token=)[^&\s\"]+")
+
+
+def redact_secrets(text: str) -> str:
+    """The text with event tokens (a path segment, or a `token` parameter) blotted out."""
+    return SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
 
 
 # -- where the JSON sits in the request ------------------------------------------------
@@ -231,6 +240,11 @@ def _text(obj: Mapping[str, Any], name: str) -> str | None:
         raise EventError("wrong_type", f"'{name}' must be a string, not {_json_type(value)}", 422)
     if len(value) > MAX_TEXT:
         raise EventError("bad_value", f"'{name}' is longer than {MAX_TEXT} characters", 422)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, from a \ud800-style escape
+            raise EventError("bad_value", f"'{name}' is not valid Unicode text", 422) from None
     return value.strip() or None
 
 
@@ -241,7 +255,7 @@ def _seconds(obj: Mapping[str, Any], name: str) -> int | None:
     text = _text(obj, name) if not isinstance(value, int) else str(value)
     if text is None:
         return None
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise EventError("bad_value", f"'{name}' must be whole seconds, got {text[:40]!r}", 422)
     return int(text)
 
@@ -250,13 +264,24 @@ def _time(obj: Mapping[str, Any], name: str, tz: ZoneInfo) -> datetime | None:
     text = _text(obj, name)
     if text is None or not text.strip("0-: T"):
         return None  # unanswered calls carry an empty (or all-zero) answer time
+    moment = _read_time(text, tz)
+    if moment is None:
+        raise EventError(
+            "bad_value", f"'{name}' is not a time like 2015050515:19:21, got {text[:40]!r}", 422
+        )
+    if moment.year not in YEARS:  # checked before any conversion, which could overflow
+        raise EventError("bad_value", f"'{name}' is not a plausible time: {text[:40]!r}", 422)
+    return moment
+
+
+def _read_time(text: str, tz: ZoneInfo) -> datetime | None:
     synapse = SYNAPSE_TIME.fullmatch(text)
     if synapse:  # the usual form, read without strptime (it is on every CDR)
         try:
             year, month, day, hour, minute, second = map(int, synapse.groups())
             return datetime(year, month, day, hour, minute, second, tzinfo=tz)
         except ValueError:
-            pass  # an impossible date: let the formats below explain
+            return None
     for fmt in TIME_FORMATS:
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=tz)
@@ -265,9 +290,7 @@ def _time(obj: Mapping[str, Any], name: str, tz: ZoneInfo) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise EventError(
-            "bad_value", f"'{name}' is not a time like 2015050515:19:21, got {text[:40]!r}", 422
-        ) from None
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 

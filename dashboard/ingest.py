@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 
 from dashboard import calls
 from dashboard.calls import Board, Call, Change, DayCounters
-from dashboard.events import CallEvent, EventError, extract_json, parse_event
+from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
 from dashboard.hub import Hub
 from dashboard.settings import Settings
@@ -75,6 +75,13 @@ class Ingestor:
         except EventError as error:
             self.reject(error, now, raw_query=raw_query, body=body, method=method, remote=remote)
             raise
+        except Exception as unexpected:  # a gap in the parser: still a refusal, never a 500
+            log.exception("could not read an event")
+            refusal = EventError(
+                "bad_value", f"the event could not be read: {unexpected}"[:300], 422
+            )
+            self.reject(refusal, now, raw_query=raw_query, body=body, method=method, remote=remote)
+            raise refusal from None
         return await self.submit(event, payload)
 
     def submit(self, event: CallEvent, payload: str) -> asyncio.Future[Accepted]:
@@ -95,6 +102,12 @@ class Ingestor:
         try:
             results = self.apply_batch([(event, payload) for event, payload, _ in batch])
         except Exception as error:  # nothing of the batch was stored: none is acknowledged
+            if len(batch) > 1:  # one bad apple must not spoil the others: one at a time
+                for item in batch:
+                    self._queued = [item]
+                    self._commit_queued()
+                return
+            log.error("could not store an event: %s", error)
             for *_, future in batch:
                 if not future.done():
                     future.set_exception(error)
@@ -125,13 +138,26 @@ class Ingestor:
         return [Accepted(event_id, step[3]) for event_id, step in zip(ids, steps, strict=True)]
 
     def _show(self, event: CallEvent, before: Call | None, call: Call) -> None:
-        if (before is None or before.is_live) and not call.is_live:
-            self.day.count(call, self.tz)
-            if call.extension in self.day_by_extension:
-                self.day_by_extension[call.extension].count(call, self.tz)
-        change = self.board.update(before, call, event.received_at)
-        if change is not None:
-            self.hub.publish(lambda audience: self._render_change(audience, before, change))
+        """After the commit: counters, board, push. The event is stored whatever happens here."""
+        try:
+            self._count(before, call)
+            change = self.board.update(before, call, event.received_at)
+            if change is not None:
+                self.hub.publish(lambda audience: self._render_change(audience, before, change))
+        except Exception:
+            log.exception("could not show call %s", call.uniqueid)
+
+    def _count(self, before: Call | None, call: Call) -> None:
+        """Today's counters: take back what the call counted for before, count it anew (a
+        repeated or corrected CDR changes the totals only by what it changed)."""
+        counters = [self.day]
+        if call.extension in self.day_by_extension:
+            counters.append(self.day_by_extension[call.extension])
+        for day in counters:
+            if before is not None and not before.is_live:
+                day.uncount(before, self.tz)
+            if not call.is_live:
+                day.count(call, self.tz)
 
     def _render_change(self, audience: str, before: Call | None, change: Change) -> str | None:
         """The push for one audience: the whole board's, or one extension's."""
@@ -177,15 +203,16 @@ class Ingestor:
             error.detail,
             method=method,
             remote=remote,
-            query=raw_query[:KEEP_REJECTED_BYTES],
+            query=redact_secrets(raw_query[:KEEP_REJECTED_BYTES]),
             body=body[:KEEP_REJECTED_BYTES].decode("utf-8", errors="replace"),
             size=len(raw_query) + len(body),
         )
 
     def sweep(self) -> None:
         """Take finished calls off the board once they have been shown long enough
-        (in one message, however many leave at once)."""
-        self._roll_day()
+        (in one message, however many leave at once); show the new day's counters at midnight."""
+        if self._roll_day():
+            self.hub.publish(lambda audience: self.counters(audience_extension(audience), oob=True))
         gone = self.board.expire(self.clock())
         if not gone:
             return
@@ -214,11 +241,14 @@ class Ingestor:
             extension, oob=True
         )
 
-    def _roll_day(self) -> None:
+    def _roll_day(self) -> bool:
+        """At midnight (in the PBX's zone) start the new day's counters; True if it did."""
         today = self.today()
-        if today != self.day.day:
-            self.day = self.store.day_counters(today, self.tz)
-            self.day_by_extension.clear()
+        if today == self.day.day:
+            return False
+        self.day = self.store.day_counters(today, self.tz)
+        self.day_by_extension.clear()
+        return True
 
 
 def audience_extension(audience: str) -> str | None:

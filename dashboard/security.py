@@ -7,7 +7,6 @@ import asyncio
 import functools
 import ipaddress
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from dashboard.auth import (
     token_digest,
 )
 from dashboard.auth import same_secret as same_secret
+from dashboard.events import redact_secrets
 from dashboard.hub import Hub
 from dashboard.ingest import Clock
 
@@ -231,21 +231,14 @@ def origin_allowed(
 
 
 class RedactSecrets(logging.Filter):
-    """Keeps event tokens out of access logs (as a path segment or a `token` parameter)."""
-
-    PATTERN = re.compile(r"(/synapse/events/)[^\s?\"]+|([?&]token=)[^&\s\"]+")
+    """Keeps event tokens out of logs (as a path segment or a `token` parameter)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(
-                self.PATTERN.sub(_redacted, arg) if isinstance(arg, str) else arg
-                for arg in record.args
+                redact_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
             )
         return True
-
-
-def _redacted(match: re.Match[str]) -> str:
-    return (match.group(1) or match.group(2)) + "[redacted]"
 
 
 # -- event senders -------------------------------------------------------------------------

@@ -244,7 +244,8 @@ def _parse(text: str | None) -> datetime | None:
 
 def call_row(call: Call, updated_at: datetime) -> tuple[Any, ...]:
     """The `calls` row of a call, in CALL_COLUMNS order (on every event's path: kept cheap)."""
-    extra = json.dumps(call.extra, ensure_ascii=False, sort_keys=True) if call.extra else "{}"
+    # ASCII escapes: any JSON string survives, lone surrogates included.
+    extra = json.dumps(call.extra, sort_keys=True) if call.extra else "{}"
     return (
         call.host,
         call.uniqueid,

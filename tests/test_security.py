@@ -238,6 +238,15 @@ def test_the_event_token(settings: Settings, url: str, status: int) -> None:
             assert client.app.state.store.count("events") == 0  # type: ignore[attr-defined]
 
 
+def test_a_refused_event_is_kept_without_its_token(settings: Settings) -> None:
+    with TestClient(create_app(settings.with_changes(synapse_event_token="s3cret"))) as client:
+        assert client.get("/synapse/events/s3cret?token=s3cret&data=nonsense").status_code == 400
+        [kept] = client.app.state.store.rejections()  # type: ignore[attr-defined]
+        assert (
+            "s3cret" not in json.dumps(kept) and kept["query"] == "token=[redacted]&data=nonsense"
+        )
+
+
 @pytest.mark.parametrize(
     ("peer", "forwarded", "status"),
     [

@@ -13,7 +13,7 @@ from dashboard.audit import AuditLog
 from dashboard.auth import SESSION_COOKIE, Accounts, new_token, same_secret, verify_password
 from dashboard.hub import Hub
 from dashboard.ingest import Ingestor
-from dashboard.security import EVERYONE, current_auth, is_https, require
+from dashboard.security import EVERYONE, client_ip, current_auth, is_https, require
 from dashboard.views.pages import page
 
 LOGIN_CSRF_COOKIE = "dashboard_login_csrf"
@@ -61,13 +61,13 @@ async def login(request: Request) -> Response:
     form = await request.form()
     name = str(form.get("name", "")).strip().lower()[:64]
     password = str(form.get("password", ""))[:1024]
-    remote = request.client.host if request.client else ""
+    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
     now = ingestor.clock()
     if not same_secret(
         str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")
     ):
         return _login_page(request, "The sign-in form expired: please try again.", 403)
-    locked_until = accounts.locked_until(name, now)
+    locked_until = accounts.begin_sign_in(name, now)
     if locked_until is not None:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
         audit.record(now, name, "sign-in", result="locked", remote=remote)
@@ -75,12 +75,15 @@ async def login(request: Request) -> Response:
             request, f"Too many failed sign-ins: try again in {minutes} minutes.", 429
         )
     user, stored_hash = accounts.credentials(name)
-    # The slow hash runs off the event loop, so a sign-in never stalls the wallboards.
-    valid = await anyio.to_thread.run_sync(verify_password, password, stored_hash)
+    # The slow hash runs off the event loop (a few at a time: each takes 32 MiB), so a
+    # sign-in never stalls the wallboards.
+    valid = await anyio.to_thread.run_sync(
+        verify_password, password, stored_hash, limiter=request.app.state.kdf_limiter
+    )
     if not valid or user is None or user.disabled:
-        failures = accounts.sign_in_failed(name, now)
         audit.record(now, name, "sign-in", result="failed", remote=remote)
-        await asyncio.sleep(ingestor.settings.sign_in_delay_seconds * failures)  # slow guessing
+        delay = ingestor.settings.sign_in_delay_seconds * accounts.failures(name)
+        await asyncio.sleep(delay)  # each failure answers more slowly than the last
         return _login_page(request, "Wrong user name or password.", 401)
     accounts.sign_in_succeeded(name)
     token, _ = accounts.start_session(user, now, remote)
@@ -109,7 +112,7 @@ async def logout(request: Request) -> Response:
         accounts.end_session(auth.session.id_hash)
         session_id = auth.session.id_hash
         hub.evict_where(lambda viewer: viewer.owner == session_id, POLICY_VIOLATION)
-    remote = request.client.host if request.client else ""
+    remote = client_ip(request, request.app.state.settings.trusted_proxy_networks)
     request.app.state.audit.record(
         request.app.state.ingestor.clock(), auth.user.name, "sign-out", remote=remote
     )

@@ -1,0 +1,101 @@
+"""The ingest pipeline inside a running app: group commit, counters, the day's rollover."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from starlette.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.ingest import Accepted
+from dashboard.settings import Settings
+from tests.conftest import CALL_FINISH, CALL_START, FakeClock, sign_in
+from tests.test_calls import START
+
+
+def send(client: TestClient, event: dict[str, Any]) -> None:
+    query = "data=" + quote(json.dumps(event), safe="")
+    assert client.get("/synapse/events?" + query).status_code == 200
+
+
+def test_one_bad_event_in_a_batch_does_not_spoil_the_others(client: TestClient) -> None:
+    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
+    good = replace(START, uniqueid="good.1")
+    unstorable = replace(START, uniqueid="bad.1", extra={"x": object()})
+
+    async def both() -> list[Any]:
+        futures = [ingestor.submit(good, "{}"), ingestor.submit(unstorable, "{}")]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    stored, refused = client.portal.call(both)  # type: ignore[union-attr]
+    assert isinstance(stored, Accepted) and stored.call.uniqueid == "good.1"
+    assert isinstance(refused, TypeError)
+    assert [c.uniqueid for c in ingestor.store.all_calls()] == ["good.1"]
+    assert list(ingestor.board.live) == [("192.168.1.51", "good.1")]
+
+
+def today_finish(clock: FakeClock, settings: Settings, **fields: str) -> dict[str, str]:
+    day = clock.now.astimezone(settings.timezone).strftime("%Y%m%d")
+    finish = json.loads(CALL_FINISH) | {
+        "starttime": f"{day}10:00:00",
+        "answertime": f"{day}10:00:05",
+        "endtime": f"{day}10:01:05",
+        "billableseconds": "60",
+        "direction": "Incoming",
+    }
+    return finish | fields
+
+
+def counters(client: TestClient) -> tuple[int, int, str]:
+    page = client.get("/").text
+    answered = int(page.split('data-counter="answered">')[1].split("<")[0])
+    missed = int(page.split('data-counter="missed">')[1].split("<")[0])
+    average = page.split('data-counter="average-talk">')[1].split("<")[0]
+    return answered, missed, average
+
+
+def test_a_corrected_cdr_moves_the_counters_by_what_it_changed(
+    settings: Settings, clock: FakeClock
+) -> None:
+    missed = today_finish(
+        clock, settings, disposition="NO ANSWER", answertime="", billableseconds="0"
+    )
+    with TestClient(create_app(settings, clock=clock)) as client:
+        sign_in(client)
+        send(client, missed)
+        send(client, missed)
+        assert counters(client) == (0, 1, "-")
+        send(client, today_finish(clock, settings))  # the PBX's corrected record
+        assert counters(client) == (1, 0, "1:00")
+    with TestClient(create_app(settings, clock=clock)) as client:  # the same after a restart
+        sign_in(client)
+        assert counters(client) == (1, 0, "1:00")
+
+
+def test_at_midnight_the_counters_start_again_and_are_pushed(
+    client: TestClient, clock: FakeClock, settings: Settings
+) -> None:
+    send(client, today_finish(clock, settings))
+    with client.websocket_connect("/ws") as viewer:
+        assert 'data-counter="answered">1<' in viewer.receive_text()
+        clock.advance(timedelta(days=1).total_seconds())
+        client.portal.call(client.app.state.ingestor.sweep)  # type: ignore[union-attr, attr-defined]
+        pushed = viewer.receive_text()
+        assert (
+            pushed.startswith('<section id="counters"') and 'data-counter="answered">0<' in pushed
+        )
+
+
+def test_an_event_the_parser_trips_on_is_refused_and_kept(client: TestClient) -> None:
+    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
+    ingestor.settings = ingestor.settings.with_changes(synapse_url="http://[")  # a broken host
+    response = client.get(
+        "/synapse/events?data=" + quote(CALL_START, safe="").replace("asteriskhost", "x")
+    )
+    assert response.status_code == 422 and response.json()["error"] == "bad_value"
+    assert [r["reason"] for r in ingestor.store.rejections()] == ["bad_value"]

@@ -1,14 +1,17 @@
 """The call state machine and the live-call board. Pure: no I/O, time is passed in.
 
-A call is the merge of all its events, and the merge converges whatever the
-order or repetition of the events:
+A call is the merge of all its events:
 
 - the status only moves forward (ringing -> connected -> finished);
 - a CallFinish is the call detail record: its fields win over everything;
-- before the CallFinish, a later event's non-empty fields win; after it,
-  other events only fill fields that are still empty;
-- times the PBX did not send are taken from when events arrived, keeping
-  the earliest, so duplicates and late arrivals do not move them.
+- before the CallFinish, a later event's non-empty fields win (a transfer is a new
+  CallStart with the new extension); after it, other events only fill empty fields;
+- times the PBX did not send are taken from when events arrived, keeping the earliest,
+  so duplicates and late arrivals do not move them.
+
+So duplicates and any order of a call's events give the same call, as long as the events
+agree with each other, as one call's events from the PBX do (a transfer excepted, whose
+events only arrive in order after the call was answered).
 """
 
 from __future__ import annotations

@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
 from dashboard.auth import Accounts, AuthError, Role
+from dashboard.events import redact_secrets
 from dashboard.settings import Settings, SettingsError
 from dashboard.store import Store
 
@@ -63,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulator.add_argument(
         "--events-url",
-        default="http://127.0.0.1:8000/synapse/events",
-        help="the dashboard's Remote APP URL, with ?token=... if it needs one",
+        help="the dashboard's Remote APP URL, with its token if it needs one"
+        " (default: $SIMULATOR_EVENTS_URL, else http://127.0.0.1:8000/synapse/events)",
     )
     simulator.add_argument("--interval", type=float, default=3.0, help="mean seconds between calls")
     simulator.add_argument("--speed", type=float, default=1.0, help="play calls this much faster")
@@ -173,6 +175,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     for role, name, password in create_demo_users(_accounts(settings)):
         print(f"  {role.value:<11} user {name:<16} password {password}", flush=True)
     print(f"The simulated Synapse answers on {settings.synapse_url}; calls start in a moment.\n")
+    events_url = f"http://{local}:{args.port}/synapse/events/{token}"
     simulator = subprocess.Popen(
         [
             sys.executable,
@@ -181,13 +184,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             "simulator",
             "--port",
             str(pbx_port),
-            "--events-url",
-            f"http://{local}:{args.port}/synapse/events/{token}",
             "--interval",
             "2.5",
             "--speed",
             "3",
-        ]
+        ],
+        env={**os.environ, "SIMULATOR_EVENTS_URL": events_url},  # not on the command line
     )
     try:
         return _serve(settings, args.host, args.port)
@@ -215,14 +217,15 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.simulator.server import serve_simulator
     from dashboard.simulator.traffic import Traffic
 
+    events_url = args.events_url or settings.simulator_events_url
     traffic = Traffic(seed=args.seed, speed=args.speed, host=args.pbx_host)
     allowed = ", ".join(args.allow)
     print(f"Simulated Synapse on http://{args.host}:{args.port} (commands from {allowed})")
-    print(f"Sending call events to {args.events_url}", flush=True)
+    print(f"Sending call events to {redact_secrets(events_url)}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve_simulator(
-                args.events_url,
+                events_url,
                 host=args.host,
                 port=args.port,
                 allowed_ips=args.allow,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     session_hours: float = 12.0
+    # Where `dashboard simulator` sends its events (an environment variable, so that a
+    # token in it does not show in the process list).
+    simulator_events_url: str = "http://127.0.0.1:8000/synapse/events"
     # Each failed sign-in answers this many seconds later per failure so far (then a lock).
     sign_in_delay_seconds: float = 0.5
     password_kdf_n: int = 2**15
@@ -107,9 +111,12 @@ class Settings:
             if not raw:
                 return default
             try:
-                return float(raw)
+                value = float(raw)
             except ValueError as exc:
                 raise SettingsError(f"{name}: expected a number, got {raw!r}") from exc
+            if not math.isfinite(value) or value < 0:
+                raise SettingsError(f"{name}: expected a positive number, got {raw!r}")
+            return value
 
         def items(name: str) -> tuple[str, ...]:
             return tuple(part.strip() for part in values.get(name, "").split(",") if part.strip())
@@ -130,6 +137,7 @@ class Settings:
             allowed_hosts=items("DASHBOARD_ALLOWED_HOSTS"),
             allowed_origins=items("DASHBOARD_ALLOWED_ORIGINS"),
             session_hours=number("DASHBOARD_SESSION_HOURS", defaults.session_hours),
+            simulator_events_url=text("SIMULATOR_EVENTS_URL", defaults.simulator_events_url),
             db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),
             viewer_queue_size=int(number("DASHBOARD_VIEWER_QUEUE", defaults.viewer_queue_size)),
             finished_linger_seconds=number(

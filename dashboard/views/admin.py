@@ -17,7 +17,8 @@ PAGE_SIZE = 100
 async def audit_log(request: Request) -> Response:
     log: AuditLog = request.app.state.audit
     before = request.query_params.get("before", "")
-    entries = log.entries(PAGE_SIZE, int(before) if before.isdigit() else None)
+    valid = before.isascii() and before.isdigit() and len(before) <= 18
+    entries = log.entries(PAGE_SIZE, int(before) if valid else None)
     older = entries[-1].id if len(entries) == PAGE_SIZE else None
     tz = request.app.state.settings.timezone
     return page(request, "audit.html", entries=entries, older=older, tz=tz)

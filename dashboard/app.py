@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,14 +20,16 @@ from starlette.staticfiles import StaticFiles
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
+from dashboard.control import Controls
 from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
 from dashboard.ingest import Clock, Ingestor, utc_now
+from dashboard.pbx import Synapse
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.store import Store
-from dashboard.views import admin, api, events, login, wallboard
+from dashboard.views import admin, api, controls, events, login, wallboard
 
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/synapse/")
@@ -35,7 +38,11 @@ HOUSEKEEPING_SECONDS = 600.0
 KDF_AT_ONCE = 2  # password checks running at once (each scrypt holds 32 MiB)
 
 
-def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
+def create_app(
+    settings: Settings,
+    clock: Clock = utc_now,
+    pbx_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store.open(settings.db_path, settings.db_synchronous)
@@ -50,7 +57,15 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         app.state.hub = hub
         app.state.ingestor = ingestor
         app.state.accounts = accounts
-        app.state.audit = AuditLog(store.db)
+        app.state.audit = audit = AuditLog(store.db)
+        pbx_client = Synapse.make_client(pbx_transport)
+        synapse = Synapse(
+            settings.synapse_url,
+            context=settings.synapse_context,
+            channel_template=settings.synapse_channel_template,
+            client=pbx_client,
+        )
+        app.state.controls = Controls(settings, synapse, audit, clock)
         app.state.kdf_limiter = anyio.CapacityLimiter(KDF_AT_ONCE)
         tasks = [
             asyncio.create_task(ingestor.run_sweeper()),
@@ -64,6 +79,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await pbx_client.aclose()
             store.close()
 
     routes = [
@@ -75,6 +91,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> Starlette:
         Route("/synapse/events", events.synapse_events, methods=["GET", "POST"]),
         Route("/synapse/events/{token}", events.synapse_events, methods=["GET", "POST"]),
         Route("/api/calls/active", api.active_calls),
+        Route("/api/originate", controls.originate, methods=["POST"]),
+        Route("/api/calls/{uniqueid}/hangup", controls.hangup, methods=["POST"]),
+        Route("/api/calls/{uniqueid}/transfer", controls.transfer, methods=["POST"]),
         Route("/api/calls/{uniqueid}", api.call_detail),
         Route("/healthz", api.healthz),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),

@@ -47,10 +47,18 @@ class User:
 
     @property
     def audience(self) -> str:
-        """Which pushed fragments this user may see: everything, or one extension's calls."""
+        """Which pushed fragments this user gets: every call with controls ("all"), every
+        call read-only ("view"), or one extension's calls ("ext:70")."""
         if self.role is Role.AGENT:
             return f"ext:{self.extension or ''}"
-        return "all"
+        return "view" if self.role is Role.VIEWER else "all"
+
+    @property
+    def may_control(self) -> bool:
+        return self.role is not Role.VIEWER
+
+    def may_control_call(self, extension: str | None) -> bool:
+        return self.may_control and self.may_see_extension(extension)
 
     def may_see_extension(self, extension: str | None) -> bool:
         return self.role is not Role.AGENT or (

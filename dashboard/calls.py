@@ -231,6 +231,13 @@ class Board:
             del self.lingering[call.key]
         return gone
 
+    def find(self, uniqueid: str, host: str | None = None) -> Call | None:
+        """A call on the board by its uniqueid (and PBX, when several PBXs feed the board)."""
+        for call in (*self.live.values(), *(call for call, _ in self.lingering.values())):
+            if call.uniqueid == uniqueid and host in (None, call.host):
+                return call
+        return None
+
     def snapshot(self, extension: str | None = None) -> list[Call]:
         """Everything on the board (or one extension's part of it), newest first."""
         calls = [*self.live.values(), *(call for call, _ in self.lingering.values())]

@@ -45,6 +45,17 @@ class Settings:
     # Each failed sign-in answers this many seconds later per failure so far (then a lock).
     sign_in_delay_seconds: float = 0.5
     password_kdf_n: int = 2**15
+    # Click-to-call: who may be dialled, and how often.
+    dial_min_digits: int = 3
+    dial_max_digits: int = 15
+    blocked_prefixes: tuple[str, ...] = ()
+    originates_per_minute: int = 6  # per user
+    originates_in_flight: int = 4  # at once, everyone together
+    # The call pop-up: a link to the CRM ({number} is replaced), and how numbers are matched.
+    crm_url_template: str = ""
+    phone_match_digits: int = (
+        10  # the last N digits identify a number: +91 98765 43210 = 09876543210
+    )
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"
     viewer_queue_size: int = 256
@@ -73,6 +84,8 @@ class Settings:
                     raise SettingsError(
                         f"{env_name}: {entry!r} is not an IP address or CIDR"
                     ) from exc
+        if self.crm_url_template and not self.crm_url_template.startswith(("https://", "http://")):
+            raise SettingsError("DASHBOARD_CRM_URL must be an http(s) URL with {number} in it")
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
 
@@ -138,6 +151,17 @@ class Settings:
             allowed_origins=items("DASHBOARD_ALLOWED_ORIGINS"),
             session_hours=number("DASHBOARD_SESSION_HOURS", defaults.session_hours),
             simulator_events_url=text("SIMULATOR_EVENTS_URL", defaults.simulator_events_url),
+            blocked_prefixes=items("DASHBOARD_BLOCKED_PREFIXES"),
+            originates_per_minute=int(
+                number("DASHBOARD_ORIGINATES_PER_MINUTE", defaults.originates_per_minute)
+            ),
+            originates_in_flight=int(
+                number("DASHBOARD_ORIGINATES_IN_FLIGHT", defaults.originates_in_flight)
+            ),
+            crm_url_template=text("DASHBOARD_CRM_URL", ""),
+            phone_match_digits=int(
+                number("DASHBOARD_PHONE_MATCH_DIGITS", defaults.phone_match_digits)
+            ),
             db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),
             viewer_queue_size=int(number("DASHBOARD_VIEWER_QUEUE", defaults.viewer_queue_size)),
             finished_linger_seconds=number(

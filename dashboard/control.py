@@ -1,0 +1,202 @@
+"""Acting on calls: the rules around the PBX commands.
+
+Who may do what (an agent only from and on its own extension), what may be dialled
+(digits, length, blocked prefixes), how often (per-user rate, commands in flight), and
+an audit entry for every attempt. The PBX only *accepts* a command here: what then
+happens to the call comes back as call events, like every other change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+from dashboard.audit import AuditLog
+from dashboard.auth import User
+from dashboard.calls import Call
+from dashboard.ingest import Clock
+from dashboard.pbx import Accepted, PBXError, Synapse
+from dashboard.settings import Settings
+
+NUMBER_PUNCTUATION = str.maketrans("", "", " -.()/")
+MAX_EXTENSION_DIGITS = 10
+
+
+class ControlError(Exception):
+    """A command refused before or by the PBX; `status` and `error` are what the API answers."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Done:
+    message: str  # for the person who clicked: "Hang-up sent to the PBX"
+    reply: str  # what the PBX answered
+
+
+def dial_number(raw: str, settings: Settings) -> str:
+    """The number to dial, or a ControlError saying why it may not be."""
+    number = raw.strip().translate(NUMBER_PUNCTUATION)
+    digits = number.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()):
+        raise ControlError(422, "bad_number", "a number is digits, with an optional leading +")
+    if not settings.dial_min_digits <= len(digits) <= settings.dial_max_digits:
+        raise ControlError(
+            422,
+            "bad_number",
+            f"a number has {settings.dial_min_digits} to {settings.dial_max_digits} digits",
+        )
+    for prefix in settings.blocked_prefixes:
+        if number.startswith(prefix):
+            raise ControlError(
+                422, "blocked_number", f"calls to numbers starting with {prefix} are not allowed"
+            )
+    return number
+
+
+def extension_number(raw: str | None) -> str:
+    extension = (raw or "").strip()
+    if not (extension.isascii() and extension.isdigit()) or len(extension) > MAX_EXTENSION_DIGITS:
+        raise ControlError(422, "bad_extension", "an extension is 1 to 10 digits")
+    return extension
+
+
+class RateLimit:
+    """At most `per_minute` commands per user in any 60 seconds."""
+
+    def __init__(self, per_minute: int, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.monotonic = monotonic
+        self.recent: dict[int, deque[float]] = defaultdict(deque)
+
+    def take(self, user_id: int) -> None:
+        now = self.monotonic()
+        recent = self.recent[user_id]
+        while recent and now - recent[0] >= 60:
+            recent.popleft()
+        if len(recent) >= self.per_minute:
+            wait = max(1, round(60 - (now - recent[0])))
+            raise ControlError(
+                429,
+                "rate_limited",
+                f"at most {self.per_minute} calls a minute: try again in {wait} s",
+            )
+        recent.append(now)
+
+
+class Controls:
+    def __init__(
+        self,
+        settings: Settings,
+        synapse: Synapse,
+        audit: AuditLog,
+        clock: Clock,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.synapse = synapse
+        self.audit = audit
+        self.clock = clock
+        self.rate = RateLimit(settings.originates_per_minute, monotonic)
+        self.in_flight = 0
+        self.outcomes: dict[tuple[str, str], int] = defaultdict(int)  # (action, outcome) -> count
+
+    async def originate(self, user: User, extension: str | None, number: str, remote: str) -> Done:
+        target = f"{extension or user.extension or '?'} -> {number.strip()[:40]}"
+        with self._audited(user, "originate", target, remote):
+            if not user.may_control:
+                raise ControlError(403, "forbidden", f"a {user.role} may not place calls")
+            if user.extension and user.role == "agent":
+                if extension not in (None, "", user.extension):
+                    raise ControlError(403, "forbidden", "an agent dials from its own extension")
+                extension = user.extension
+            from_extension = extension_number(extension)
+            to_number = dial_number(number, self.settings)
+            if self.in_flight >= self.settings.originates_in_flight:
+                raise ControlError(
+                    429, "busy", "too many calls are being placed: try again shortly"
+                )
+            self.rate.take(user.id)
+            self.in_flight += 1
+            try:
+                reply = await self._send(
+                    "originate", self.synapse.originate(from_extension, to_number)
+                )
+            finally:
+                self.in_flight -= 1
+            return Done(f"Calling {to_number} from extension {from_extension}", reply)
+
+    async def hangup(self, user: User, call: Call | None, remote: str) -> Done:
+        with self._audited(user, "hangup", _describe(call), remote):
+            live = self._controllable(user, call)
+            if not live.hangupchannel:
+                raise ControlError(
+                    409, "no_channel", "the PBX has not said which channel to hang up"
+                )
+            reply = await self._send("hangup", self.synapse.hangup(live.hangupchannel))
+            return Done("Hang-up sent to the PBX", reply)
+
+    async def transfer(
+        self, user: User, call: Call | None, new_extension: str, remote: str
+    ) -> Done:
+        with self._audited(user, "transfer", f"{_describe(call)} -> {new_extension[:12]}", remote):
+            live = self._controllable(user, call)
+            to_extension = extension_number(new_extension)
+            if to_extension == live.extension:
+                raise ControlError(422, "bad_extension", f"the call is already at {to_extension}")
+            if not live.redirectchannel:
+                raise ControlError(
+                    409, "no_channel", "the PBX has not said which channel to transfer"
+                )
+            reply = await self._send(
+                "transfer", self.synapse.transfer(live.redirectchannel, to_extension)
+            )
+            return Done(f"Transfer to {to_extension} sent to the PBX", reply)
+
+    def _controllable(self, user: User, call: Call | None) -> Call:
+        if call is None or not user.may_see_extension(call.extension):
+            raise ControlError(404, "not_found", "no such live call that you may see")
+        if not user.may_control_call(call.extension):
+            raise ControlError(403, "forbidden", f"a {user.role} may not act on calls")
+        if not call.is_live:
+            raise ControlError(409, "not_live", "the call has already ended")
+        return call
+
+    async def _send(self, action: str, command: Awaitable[Accepted]) -> str:
+        try:
+            accepted = await command
+        except PBXError as error:
+            self.outcomes[(action, error.outcome)] += 1
+            raise ControlError(error.status, f"pbx_{error.outcome}", error.message) from None
+        self.outcomes[(action, "accepted")] += 1
+        return accepted.reply
+
+    @contextlib.contextmanager
+    def _audited(self, user: User, action: str, target: str, remote: str) -> Iterator[None]:
+        try:
+            yield
+        except ControlError as error:
+            self.audit.record(
+                self.clock(),
+                user.name,
+                action,
+                target=target,
+                remote=remote,
+                result=error.error,
+                detail=error.detail,
+            )
+            raise
+        self.audit.record(self.clock(), user.name, action, target=target, remote=remote)
+
+
+def _describe(call: Call | None) -> str:
+    if call is None:
+        return "unknown call"
+    return f"{call.uniqueid} ({call.number or '?'} at {call.extension or '?'})"

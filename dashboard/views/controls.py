@@ -1,0 +1,92 @@
+"""Commands from the browser or a script: originate, hang up, transfer.
+
+One handler per command serves both: JSON in and out for the API, a form in and a toast
+(an HTML fragment) out for htmx, with the same rules and errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from dashboard.auth import User
+from dashboard.calls import Call
+from dashboard.control import ControlError, Controls, Done
+from dashboard.ingest import Ingestor
+from dashboard.security import STAFF, client_ip, current_auth, require
+
+Command = Callable[[Controls, User, str], Awaitable[Done]]
+
+
+@require(*STAFF)
+async def originate(request: Request) -> Response:
+    async def command(controls: Controls, user: User, remote: str) -> Done:
+        data = await _input(request)
+        extension = _text(data, "extension") or None
+        return await controls.originate(user, extension, _text(data, "number"), remote)
+
+    return await _run(request, command)
+
+
+@require(*STAFF)
+async def hangup(request: Request) -> Response:
+    async def command(controls: Controls, user: User, remote: str) -> Done:
+        return await controls.hangup(user, _call(request), remote)
+
+    return await _run(request, command)
+
+
+@require(*STAFF)
+async def transfer(request: Request) -> Response:
+    async def command(controls: Controls, user: User, remote: str) -> Done:
+        data = await _input(request)
+        return await controls.transfer(user, _call(request), _text(data, "extension"), remote)
+
+    return await _run(request, command)
+
+
+async def _run(request: Request, command: Command) -> Response:
+    controls: Controls = request.app.state.controls
+    auth = current_auth(request)
+    assert auth is not None
+    remote = client_ip(request, request.app.state.settings.trusted_proxy_networks)
+    try:
+        done = await command(controls, auth.user, remote)
+    except ControlError as error:
+        return _answer(request, error.status, {"error": error.error, "detail": error.detail})
+    return _answer(request, 200, {"ok": True, "detail": done.message, "pbx_reply": done.reply})
+
+
+def _answer(request: Request, status: int, body: dict[str, Any]) -> Response:
+    if request.headers.get("hx-request") != "true":
+        return JSONResponse(body, status_code=status)
+    # htmx swaps only 2xx answers by default: the toast comes back as 200 either way,
+    # and says plainly whether the PBX took the command.
+    ingestor: Ingestor = request.app.state.ingestor
+    html = ingestor.fragments.page("partials/toast.html", ok=status == 200, message=body["detail"])
+    return HTMLResponse(html)
+
+
+async def _input(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = await request.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ControlError(422, "bad_request", "the body must be a JSON object")
+        return data
+    return dict(await request.form())
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name, "")
+    return value if isinstance(value, str) else str(value) if isinstance(value, int) else ""
+
+
+def _call(request: Request) -> Call | None:
+    ingestor: Ingestor = request.app.state.ingestor
+    return ingestor.board.find(request.path_params["uniqueid"], request.query_params.get("host"))

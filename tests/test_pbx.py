@@ -110,9 +110,11 @@ async def test_the_pbx_refusing_is_an_error_with_its_reason(
 
 async def test_a_pbx_that_is_not_in_the_allowed_ip_list_refuses(client: httpx.AsyncClient) -> None:
     pbx = SimulatedPBX(record, tz=ZoneInfo("UTC"))
-    with ThreadedServer(create_simulator_app(pbx, ["10.9.9.9"])) as server:
-        with pytest.raises(PBXError) as refused:
-            await synapse(server.base_url, client).originate("70", "9876543210")
+    with (
+        ThreadedServer(create_simulator_app(pbx, ["10.9.9.9"])) as server,
+        pytest.raises(PBXError) as refused,
+    ):
+        await synapse(server.base_url, client).originate("70", "9876543210")
     assert "Allowed IP List" in refused.value.message and pbx.calls == {}
 
 

@@ -126,6 +126,24 @@ class SimulatedPBX:
             )
         raise CommandRefused(f"Error: unknown action {str(name)[:40]!r}")
 
+    def ring(
+        self, extension: str, number: str, ring_seconds: float, talk_seconds: float
+    ) -> LiveCall:
+        """An incoming call from `number` ringing `extension` (for demos and tests)."""
+        if not extension.isdigit() or not number.lstrip("+").isdigit():
+            raise CommandRefused("Error: invalid extension or number")
+        plan = replace(
+            self.traffic.plan_call(self.clock()),
+            direction="Incoming",
+            extension=extension,
+            number=number,
+            outcome="answered" if talk_seconds > 0 else "no_answer",
+            ring_seconds=ring_seconds,
+            talk_seconds=talk_seconds,
+        )
+        plan = replace(plan, hangupchannel=f"SIP/{extension}-{plan.hangupchannel[-8:]}")
+        return self.place(plan)
+
     def originate(self, extension: str, number: str, context: str) -> str:
         # The guide shows both "70" and "SIP/70": accept either.
         extension = extension.removeprefix("SIP/")

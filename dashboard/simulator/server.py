@@ -64,6 +64,30 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
         except ValueError:
             return False
 
+    async def ring(request: Request) -> JSONResponse:
+        """Make an incoming call ring an extension now: ?extension=70&number=98..&ring=&talk="""
+        peer = request.client.host if request.client else ""
+        if not _allowed(peer):
+            return JSONResponse({"error": "not in the Allowed IP List"}, status_code=403)
+        params = request.query_params
+        try:
+            call = pbx.ring(
+                params.get("extension", ""),
+                params.get("number", ""),
+                float(params.get("ring", "10")),
+                float(params.get("talk", "30")),
+            )
+        except (CommandRefused, ValueError) as refused:
+            return JSONResponse({"error": str(refused)}, status_code=400)
+        plan = call.plan
+        return JSONResponse(
+            {
+                "uniqueid": plan.uniqueid,
+                "hangupchannel": plan.hangupchannel,
+                "redirectchannel": plan.redirectchannel,
+            }
+        )
+
     async def command_log(request: Request) -> JSONResponse:
         return JSONResponse({"commands": commands, "live_calls": sorted(pbx.calls)})
 
@@ -71,6 +95,7 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
         routes=[
             Route(ACTIONS_PATH, synapse_actions),
             Route("/simulator/commands", command_log),
+            Route("/simulator/ring", ring, methods=["POST"]),
         ]
     )
 

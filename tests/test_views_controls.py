@@ -1,0 +1,247 @@
+"""Hang up, transfer and click-to-call through the dashboard, against the simulated Synapse
+over real HTTP. The board changes only when the PBX's events say so."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from dashboard.simulator.pbx import SimulatedPBX
+from dashboard.simulator.server import create_simulator_app
+from dashboard.simulator.traffic import Traffic
+from tests.conftest import FakeClock, sign_in
+from tests.servers import ThreadedServer, free_port
+
+PBX_HOST = "192.168.1.51"
+
+
+class Recorder:
+    """What the simulated PBX sends, kept for the test to hand to the dashboard."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, str]] = []
+
+    async def __call__(self, event: dict[str, str]) -> None:
+        self.events.append(event)
+
+    def wait_for(self, kind: str, uniqueid: str) -> dict[str, str]:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event["event"] == kind and event["uniqueid"] == uniqueid:
+                    return event
+            time.sleep(0.01)  # polling a condition, with a deadline
+        raise AssertionError(f"the PBX never sent {kind} for {uniqueid}: {self.events}")
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def simulator(recorder: Recorder) -> Iterator[tuple[ThreadedServer, SimulatedPBX]]:
+    pbx = SimulatedPBX(recorder, tz=ZoneInfo("UTC"), traffic=Traffic(seed=9, host=PBX_HOST))
+    with ThreadedServer(create_simulator_app(pbx, ["127.0.0.1"])) as server:
+        yield server, pbx
+
+
+@pytest.fixture
+def dashboard(
+    settings: Settings, clock: FakeClock, simulator: tuple[ThreadedServer, SimulatedPBX]
+) -> Iterator[TestClient]:
+    wired = settings.with_changes(
+        synapse_url=simulator[0].base_url, blocked_prefixes=("00", "+1900"), originates_per_minute=3
+    )
+    with TestClient(create_app(wired, clock=clock)) as client:
+        yield client
+
+
+def forward(client: TestClient, event: dict[str, str]) -> None:
+    query = "data=" + quote(json.dumps(event), safe="")
+    assert client.get("/synapse/events?" + query).status_code == 200
+
+
+def ringing_call(
+    server: ThreadedServer, recorder: Recorder, client: TestClient, extension: str = "70"
+) -> dict[str, str]:
+    """An incoming call ringing at the PBX for a long while, shown on the dashboard."""
+    params = {"extension": extension, "number": "9876543210", "ring": "600", "talk": "60"}
+    call: dict[str, str] = httpx.post(server.base_url + "/simulator/ring", params=params).json()
+    forward(client, recorder.wait_for("CallStart", call["uniqueid"]))
+    return call
+
+
+def commands(server: ThreadedServer) -> list[dict[str, Any]]:
+    log = httpx.get(server.base_url + "/simulator/commands").json()["commands"]
+    return [json.loads(parse_qs(entry["query"])["actiondetails"][0]) for entry in log]
+
+
+def live(client: TestClient) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = client.get("/api/calls/active").json()["calls"]
+    return calls
+
+
+def test_a_supervisor_hangs_up_and_the_call_leaves_when_the_pbx_says_so(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    csrf = sign_in(dashboard, "supervisor")
+    call = ringing_call(simulator[0], recorder, dashboard)
+    response = dashboard.post(
+        f"/api/calls/{call['uniqueid']}/hangup", headers={"x-csrf-token": csrf}
+    )
+    assert response.json() == {
+        "ok": True,
+        "detail": "Hang-up sent to the PBX",
+        "pbx_reply": f"Success: hanging up {call['hangupchannel']}",
+    }
+    assert [c["uniqueid"] for c in live(dashboard)] == [call["uniqueid"]]  # not yet
+    assert commands(simulator[0]) == [{"action": "Hangup", "hangupchannel": call["hangupchannel"]}]
+    finish = recorder.wait_for("CallFinish", call["uniqueid"])
+    assert finish["disposition"] == "No Answer"
+    forward(dashboard, finish)
+    assert live(dashboard) == []
+    audit = dashboard.app.state.audit.entries()  # type: ignore[attr-defined]
+    assert (audit[0].user, audit[0].action, audit[0].result) == ("supervisor-user", "hangup", "ok")
+
+
+def test_a_transfer_moves_the_call_when_the_pbx_reports_it(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    csrf = sign_in(dashboard, "supervisor")
+    call = ringing_call(simulator[0], recorder, dashboard)
+    url = f"/api/calls/{call['uniqueid']}/transfer"
+    for bad in ("", "4x6", "12345678901", "70"):
+        refused = dashboard.post(url, json={"extension": bad}, headers={"x-csrf-token": csrf})
+        assert (refused.status_code, refused.json()["error"]) == (422, "bad_extension"), bad
+    accepted = dashboard.post(url, json={"extension": "46"}, headers={"x-csrf-token": csrf})
+    assert accepted.json()["detail"] == "Transfer to 46 sent to the PBX"
+    assert commands(simulator[0]) == [
+        {
+            "action": "Transfer",
+            "transferchannel": call["redirectchannel"],
+            "newextension": "46",
+            "context": "DLPN_all",
+        }
+    ]
+    assert [c["extension"] for c in live(dashboard)] == ["70"]
+    moved = [e for e in recorder.events if e["event"] == "CallStart"][-1]
+    deadline = time.monotonic() + 5
+    while moved["extension"] != "46" and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling a condition, with a deadline
+        moved = [e for e in recorder.events if e["event"] == "CallStart"][-1]
+    forward(dashboard, moved)
+    assert [(c["uniqueid"], c["extension"]) for c in live(dashboard)] == [(call["uniqueid"], "46")]
+
+
+def test_agents_act_only_on_and_from_their_own_extension(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    theirs = ringing_call(simulator[0], recorder, dashboard, extension="46")
+    mine = ringing_call(simulator[0], recorder, dashboard, extension="70")
+    csrf = sign_in(dashboard, "agent")  # extension 70
+    headers = {"x-csrf-token": csrf}
+    other = dashboard.post(f"/api/calls/{theirs['uniqueid']}/hangup", headers=headers)
+    assert (other.status_code, other.json()["error"]) == (404, "not_found")
+    elsewhere = dashboard.post(
+        "/api/originate", json={"extension": "46", "number": "9876543210"}, headers=headers
+    )
+    assert (elsewhere.status_code, elsewhere.json()["error"]) == (403, "forbidden")
+    own = dashboard.post("/api/originate", json={"number": "98765 43210"}, headers=headers)
+    assert own.json()["detail"] == "Calling 9876543210 from extension 70"
+    assert (
+        dashboard.post(f"/api/calls/{mine['uniqueid']}/hangup", headers=headers).status_code == 200
+    )
+    assert [c["action"] for c in commands(simulator[0])] == ["Originate", "Hangup"]
+    assert commands(simulator[0])[0]["extension"] == "SIP/70"
+
+
+def test_a_viewer_may_not_act(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    call = ringing_call(simulator[0], recorder, dashboard)
+    headers = {"x-csrf-token": sign_in(dashboard, "viewer")}
+    for url in (f"/api/calls/{call['uniqueid']}/hangup", "/api/originate"):
+        assert dashboard.post(url, json={"number": "98765"}, headers=headers).status_code == 403
+    assert commands(simulator[0]) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"number": "9876543210"}, 422, "bad_extension"),  # a supervisor says which extension
+        ({"extension": "70", "number": "98765abc"}, 422, "bad_number"),
+        ({"extension": "70", "number": "12"}, 422, "bad_number"),
+        ({"extension": "70", "number": "1234567890123456"}, 422, "bad_number"),
+        ({"extension": "70", "number": "0044 20 7946 0000"}, 422, "blocked_number"),
+        ({"extension": "70", "number": "+1 900 555 0100"}, 422, "blocked_number"),
+        ({"extension": "70", "number": ["98765"]}, 422, "bad_number"),
+    ],
+)
+def test_bad_dialling_is_refused_before_the_pbx_hears_of_it(
+    dashboard: TestClient,
+    simulator: tuple[ThreadedServer, SimulatedPBX],
+    body: dict[str, Any],
+    status: int,
+    error: str,
+) -> None:
+    headers = {"x-csrf-token": sign_in(dashboard, "supervisor")}
+    response = dashboard.post("/api/originate", json=body, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert response.json()["detail"]
+    assert commands(simulator[0]) == []
+
+
+def test_dialling_is_rate_limited_per_user(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX]
+) -> None:
+    headers = {"x-csrf-token": sign_in(dashboard, "supervisor")}
+    body = {"extension": "70", "number": "9876543210"}
+    statuses = [
+        dashboard.post("/api/originate", json=body, headers=headers).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    assert len(commands(simulator[0])) == 3
+    refused = dashboard.post("/api/originate", json=body, headers=headers).json()
+    assert refused["error"] == "rate_limited" and "try again in" in refused["detail"]
+
+
+def test_a_pbx_that_is_down_gets_a_clear_error_and_the_board_keeps_working(
+    settings: Settings, clock: FakeClock
+) -> None:
+    down = settings.with_changes(synapse_url=f"http://127.0.0.1:{free_port()}")
+    with TestClient(create_app(down, clock=clock)) as client:
+        headers = {"x-csrf-token": sign_in(client, "supervisor")}
+        body = {"extension": "70", "number": "9876543210"}
+        response = client.post("/api/originate", json=body, headers=headers)
+        assert (response.status_code, response.json()["error"]) == (502, "pbx_unreachable")
+        assert "Could not reach the PBX at http://127.0.0.1:" in response.json()["detail"]
+        toast = client.post("/api/originate", data=body, headers={**headers, "hx-request": "true"})
+        assert toast.status_code == 200 and 'class="toast is-error"' in toast.text
+        assert "Could not reach the PBX" in toast.text
+        forward(client, {"event": "CallStart", "uniqueid": "1.1", "extension": "70"})
+        assert [c["uniqueid"] for c in live(client)] == ["1.1"]
+        audit = client.app.state.audit.entries()  # type: ignore[attr-defined]
+        assert (audit[0].action, audit[0].result) == ("originate", "pbx_unreachable")
+
+
+def test_a_call_that_is_gone_cannot_be_acted_on(dashboard: TestClient) -> None:
+    headers = {"x-csrf-token": sign_in(dashboard, "supervisor")}
+    response = dashboard.post("/api/calls/nope/hangup", headers=headers)
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
+    bad_json = dashboard.post(
+        "/api/originate",
+        content=b"{not json",
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert (bad_json.status_code, bad_json.json()["error"]) == (422, "bad_request")

@@ -117,6 +117,11 @@ class Controls:
                 if extension not in (None, "", user.extension):
                     raise ControlError(403, "forbidden", "an agent dials from its own extension")
                 extension = user.extension
+            extension = extension or user.extension
+            if not extension:
+                raise ControlError(
+                    422, "bad_extension", "say which extension dials: fill in the dial box's From"
+                )
             from_extension = extension_number(extension)
             to_number = dial_number(number, self.settings)
             if self.in_flight >= self.settings.originates_in_flight:

@@ -42,8 +42,8 @@ class Fragments:
         self._counters = env.get_template("partials/counters.html")
         self._live_calls = env.get_template("partials/live_calls.html")
 
-    def call(self, call: Call, *, oob: str = "") -> str:
-        return self._call.render(call=call, oob=oob)
+    def call(self, call: Call, *, oob: str = "", controls: bool = False) -> str:
+        return self._call.render(call=call, oob=oob, controls=controls)
 
     def counters(
         self,
@@ -62,15 +62,23 @@ class Fragments:
             oob=oob,
         )
 
-    def live_calls(self, board: Board, *, extension: str | None = None, oob: bool = False) -> str:
-        return self._live_calls.render(calls=board.snapshot(extension), oob=oob)
+    def live_calls(
+        self,
+        board: Board,
+        *,
+        extension: str | None = None,
+        controls: bool = False,
+        oob: bool = False,
+    ) -> str:
+        return self._live_calls.render(calls=board.snapshot(extension), controls=controls, oob=oob)
 
-    def call_changed(self, call: Call, added: bool, counters: str) -> str:
+    def call_changed(self, call: Call, added: bool, counters: str, *, controls: bool) -> str:
         """The push for one event: the call's partial (inserted or replaced) and the counters."""
         if added:
-            body = f'<div hx-swap-oob="afterbegin:#live-calls">{self.call(call)}</div>'
+            partial = self.call(call, controls=controls)
+            body = f'<div hx-swap-oob="afterbegin:#live-calls">{partial}</div>'
         else:
-            body = self.call(call, oob="true")
+            body = self.call(call, oob="true", controls=controls)
         return body + counters
 
     def call_removed(self, call: Call) -> str:

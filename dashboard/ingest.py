@@ -163,10 +163,16 @@ class Ingestor:
         """The push for one audience: the whole board's, or one extension's."""
         extension = audience_extension(audience)
         call = change.call
+        controls = audience_controls(audience)
         if extension is None or call.extension == extension:
-            moved_here = before is not None and before.extension != call.extension
+            # A call transferred to this extension is new to its agent's board.
+            moved_here = (
+                extension is not None and before is not None and before.extension != extension
+            )
             counters = self.counters(extension, oob=True)
-            return self.fragments.call_changed(call, change.added or moved_here, counters)
+            return self.fragments.call_changed(
+                call, change.added or moved_here, counters, controls=controls
+            )
         if before is not None and before.extension == extension:  # transferred away
             return self.fragments.call_removed(call) + self.counters(extension, oob=True)
         return None
@@ -237,9 +243,10 @@ class Ingestor:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
         self._roll_day()
         extension = audience_extension(audience)
-        return self.fragments.live_calls(self.board, extension=extension, oob=True) + self.counters(
-            extension, oob=True
+        calls = self.fragments.live_calls(
+            self.board, extension=extension, controls=audience_controls(audience), oob=True
         )
+        return calls + self.counters(extension, oob=True)
 
     def _roll_day(self) -> bool:
         """At midnight (in the PBX's zone) start the new day's counters; True if it did."""
@@ -249,6 +256,11 @@ class Ingestor:
         self.day = self.store.day_counters(today, self.tz)
         self.day_by_extension.clear()
         return True
+
+
+def audience_controls(audience: str) -> bool:
+    """Whether that audience's pages show call controls (a TV's read-only board does not)."""
+    return audience != "view"
 
 
 def audience_extension(audience: str) -> str | None:

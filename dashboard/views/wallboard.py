@@ -35,6 +35,7 @@ async def wallboard(request: Request) -> Response:
         longest=ingestor.board.longest_ringing(extension),
         now=ingestor.clock(),
         oob=False,
+        controls=auth.user.may_control,
         linger=ingestor.settings.finished_linger_seconds,
         timezone=ingestor.settings.synapse_timezone,
     )

@@ -65,6 +65,19 @@
     }).observe(board, { childList: true, subtree: true });
   }
 
+  // Toasts say how an action went, then leave by themselves.
+  function expireToasts() {
+    var toasts = document.getElementById("toasts");
+    if (!toasts || !window.MutationObserver) return;
+    new MutationObserver(function (mutations) {
+      mutations.forEach(function (mutation) {
+        mutation.addedNodes.forEach(function (node) {
+          if (node.nodeType === 1) setTimeout(function () { node.remove(); }, 8000);
+        });
+      });
+    }).observe(toasts, { childList: true });
+  }
+
   function applyBoardSettings() {
     var body = document.body;
     var linger = Number(body.getAttribute("data-linger"));
@@ -81,6 +94,7 @@
     }
     applyBoardSettings();
     watchForRingingCalls();
+    expireToasts();
     readServerTime();
     tick();
     setInterval(tick, 1000);

@@ -20,12 +20,14 @@ from starlette.staticfiles import StaticFiles
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
+from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
 from dashboard.ingest import Clock, Ingestor, utc_now
 from dashboard.pbx import Synapse
+from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.store import Store
@@ -45,10 +47,13 @@ def create_app(
 ) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = Store.open(settings.db_path, settings.db_synchronous)
+        store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
         hub = Hub(settings.viewer_queue_size)
         fragments = Fragments(make_environment(settings.templates_dir, settings.timezone))
-        ingestor = Ingestor(settings, store, hub, fragments, clock)
+        contacts = Contacts(store.db, settings.phone_match_digits)
+        popups = Popups(settings, store, contacts, fragments)
+        ingestor = Ingestor(settings, store, hub, fragments, clock, popups)
+        app.state.contacts = contacts
         accounts = Accounts(
             store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
         )

@@ -178,6 +178,8 @@ class Accounts:
             pk="name",
             if_not_exists=True,
         )
+        if "last_at" not in self.db.table("sign_in_failures").columns_dict:  # older databases
+            self.db.table("sign_in_failures").add_column("last_at", str)
 
     # users
 

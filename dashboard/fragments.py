@@ -31,6 +31,9 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
         seconds=format_seconds,
         epoch_ms=epoch_ms,
         local_time=lambda moment: moment.astimezone(tz).strftime("%H:%M:%S") if moment else "",
+        local_datetime=lambda moment: (
+            moment.astimezone(tz).strftime("%d %b %Y %H:%M") if moment else ""
+        ),
     )
     return env
 

@@ -19,6 +19,7 @@ from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
 from dashboard.hub import Hub
+from dashboard.popup import Popups
 from dashboard.settings import Settings
 from dashboard.store import Store
 
@@ -45,8 +46,10 @@ class Ingestor:
         hub: Hub,
         fragments: Fragments,
         clock: Clock = utc_now,
+        popups: Popups | None = None,
     ) -> None:
         self.settings = settings
+        self.popups = popups
         self.tz = settings.timezone
         self.store = store
         self.hub = hub
@@ -164,17 +167,19 @@ class Ingestor:
         extension = audience_extension(audience)
         call = change.call
         controls = audience_controls(audience)
+        popup = self.popups.change(extension, before, call) if extension and self.popups else ""
         if extension is None or call.extension == extension:
             # A call transferred to this extension is new to its agent's board.
             moved_here = (
                 extension is not None and before is not None and before.extension != extension
             )
             counters = self.counters(extension, oob=True)
-            return self.fragments.call_changed(
+            pushed = self.fragments.call_changed(
                 call, change.added or moved_here, counters, controls=controls
             )
+            return pushed + popup
         if before is not None and before.extension == extension:  # transferred away
-            return self.fragments.call_removed(call) + self.counters(extension, oob=True)
+            return self.fragments.call_removed(call) + self.counters(extension, oob=True) + popup
         return None
 
     def counters(self, extension: str | None, *, oob: bool = False) -> str:
@@ -246,7 +251,8 @@ class Ingestor:
         calls = self.fragments.live_calls(
             self.board, extension=extension, controls=audience_controls(audience), oob=True
         )
-        return calls + self.counters(extension, oob=True)
+        popups = self.popups.snapshot(self.board, extension) if extension and self.popups else ""
+        return calls + self.counters(extension, oob=True) + popups
 
     def _roll_day(self) -> bool:
         """At midnight (in the PBX's zone) start the new day's counters; True if it did."""

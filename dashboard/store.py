@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from dashboard.calls import Call, DayCounters, Status
+from dashboard.contacts import phone_key
 
 CALL_COLUMNS: dict[str, type] = {
     "host": str,
@@ -45,6 +46,7 @@ CALL_COLUMNS: dict[str, type] = {
     "cdr_seen": int,
     "extra": str,
     "updated_at": str,
+    "number_key": str,
 }
 TIME_COLUMNS = (
     "start_time",
@@ -77,7 +79,10 @@ class StoredEvent:
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, synchronous: str = "NORMAL", phone_digits: int = 10
+    ) -> None:
+        self.phone_digits = phone_digits  # how numbers are matched (see contacts.phone_key)
         self.db = sqlite_utils.Database(conn)
         if not self.db.memory:
             self.db.enable_wal()
@@ -86,10 +91,10 @@ class Store:
         self._create_schema()
 
     @classmethod
-    def open(cls, path: str, synchronous: str = "NORMAL") -> Store:
+    def open(cls, path: str, synchronous: str = "NORMAL", phone_digits: int = 10) -> Store:
         # isolation_level=None: transactions are explicit (db.atomic()), never implicit.
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        return cls(conn, synchronous)
+        return cls(conn, synchronous, phone_digits)
 
     def close(self) -> None:
         self.db.close()
@@ -131,8 +136,11 @@ class Store:
             not_null={"host", "uniqueid", "status", "cdr_seen", "extra"},
             if_not_exists=True,
         )
+        if "number_key" not in db.table("calls").columns_dict:  # databases made before it
+            db.table("calls").add_column("number_key", str)
         db.table("calls").create_index(["status"], if_not_exists=True)
         db.table("calls").create_index(["started_at"], if_not_exists=True)
+        db.table("calls").create_index(["number_key", "started_at"], if_not_exists=True)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -148,7 +156,8 @@ class Store:
                 cursor = self.db.conn.execute(
                     INSERT_EVENT, (_iso(received_at), call.host, call.uniqueid, kind, payload)
                 )
-                self.db.conn.execute(UPSERT_CALL, call_row(call, received_at))
+                number_key = phone_key(call.number, self.phone_digits)
+                self.db.conn.execute(UPSERT_CALL, call_row(call, received_at, number_key))
                 ids.append(int(cursor.lastrowid or 0))
         return ids
 
@@ -191,6 +200,17 @@ class Store:
             )
         )
         return row_to_call(rows[0]) if rows else None
+
+    def number_history(self, number: str | None, before: Call) -> tuple[int, datetime | None]:
+        """How many calls this number made or got before `before`, and when the last was."""
+        key = phone_key(number, self.phone_digits)
+        if key is None or before.started_at is None:
+            return 0, None
+        count, last = self.db.execute(
+            "SELECT COUNT(*), MAX(started_at) FROM calls WHERE number_key = ? AND started_at < ?",
+            [key, _iso(before.started_at)],
+        ).fetchone()
+        return int(count), _parse(last)
 
     def live_calls(self) -> list[Call]:
         sql = "SELECT * FROM calls WHERE status != ?"
@@ -242,7 +262,7 @@ def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def call_row(call: Call, updated_at: datetime) -> tuple[Any, ...]:
+def call_row(call: Call, updated_at: datetime, number_key: str | None = None) -> tuple[Any, ...]:
     """The `calls` row of a call, in CALL_COLUMNS order (on every event's path: kept cheap)."""
     # ASCII escapes: any JSON string survives, lone surrogates included.
     extra = json.dumps(call.extra, sort_keys=True) if call.extra else "{}"
@@ -272,11 +292,12 @@ def call_row(call: Call, updated_at: datetime) -> tuple[Any, ...]:
         int(call.cdr_seen),
         extra,
         _iso(updated_at),
+        number_key,
     )
 
 
 def row_to_call(row: dict[str, Any]) -> Call:
-    derived = ("started_at", "answered_at", "ended_at", "updated_at")
+    derived = ("started_at", "answered_at", "ended_at", "updated_at", "number_key")
     fields = {name: value for name, value in row.items() if name not in derived}
     fields.update({name: _parse(row[name]) for name in TIME_COLUMNS})
     fields.update(

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -36,9 +37,18 @@ async def wallboard(request: Request) -> Response:
         now=ingestor.clock(),
         oob=False,
         controls=auth.user.may_control,
+        popups=_popups(ingestor, extension),
         linger=ingestor.settings.finished_linger_seconds,
         timezone=ingestor.settings.synapse_timezone,
     )
+
+
+def _popups(ingestor: Ingestor, extension: str | None) -> list[Markup]:
+    if extension is None or ingestor.popups is None:
+        return []
+    board = ingestor.board
+    shown = [call for call in board.snapshot(extension) if ingestor.popups.pops_up(call, extension)]
+    return [Markup(ingestor.popups.render(call)) for call in shown]
 
 
 async def live_socket(websocket: WebSocket) -> None:

@@ -78,6 +78,68 @@
     }).observe(toasts, { childList: true });
   }
 
+  // The call pop-up: a desktop notification and a chime for each new one (when allowed),
+  // and a Dismiss button that hides it on this page only.
+  var popupsSeen = new Set();
+  var audio = null;
+
+  function soundOn() { return window.localStorage && localStorage.getItem("dashboard.sound") === "on"; }
+
+  function chime() {
+    if (!soundOn()) return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      [0, 0.35].forEach(function (start) {
+        var tone = audio.createOscillator(), gain = audio.createGain();
+        tone.frequency.value = 880;
+        gain.gain.setValueAtTime(0.15, audio.currentTime + start);
+        gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + start + 0.3);
+        tone.connect(gain).connect(audio.destination);
+        tone.start(audio.currentTime + start);
+        tone.stop(audio.currentTime + start + 0.3);
+      });
+    } catch (e) { /* no sound on this browser */ }
+  }
+
+  function announcePopup(popup) {
+    if (popupsSeen.has(popup.id)) return;
+    popupsSeen.add(popup.id);
+    if (!popup.classList.contains("is-ringing")) return;
+    chime();
+    if (window.Notification && Notification.permission === "granted") {
+      var number = popup.querySelector(".popup-number"), name = popup.querySelector(".popup-name");
+      new Notification("Incoming call", {
+        body: (number ? number.textContent.trim() : "") + (name ? " · " + name.textContent.trim() : ""),
+        tag: popup.id,
+      });
+    }
+  }
+
+  function watchPopups() {
+    var area = document.querySelector(".popups-area");
+    if (!area || !window.MutationObserver) return;
+    area.querySelectorAll("[data-popup]").forEach(announcePopup);
+    new MutationObserver(function () {
+      area.querySelectorAll("[data-popup]").forEach(announcePopup);
+    }).observe(area, { childList: true, subtree: true });
+    var sound = area.querySelector("[data-toggle-sound]");
+    if (sound) sound.setAttribute("aria-pressed", soundOn() ? "true" : "false");
+  }
+
+  document.addEventListener("click", function (evt) {
+    var target = evt.target;
+    if (!(target instanceof Element)) return;
+    var dismiss = target.closest("[data-dismiss]");
+    if (dismiss) { var popup = dismiss.closest("[data-popup]"); if (popup) popup.remove(); }
+    if (target.closest("[data-enable-notifications]") && window.Notification) Notification.requestPermission();
+    var sound = target.closest("[data-toggle-sound]");
+    if (sound && window.localStorage) {
+      localStorage.setItem("dashboard.sound", soundOn() ? "off" : "on");
+      sound.setAttribute("aria-pressed", soundOn() ? "true" : "false");
+      if (soundOn()) chime();
+    }
+  });
+
   function applyBoardSettings() {
     var body = document.body;
     var linger = Number(body.getAttribute("data-linger"));
@@ -95,6 +157,7 @@
     applyBoardSettings();
     watchForRingingCalls();
     expireToasts();
+    watchPopups();
     readServerTime();
     tick();
     setInterval(tick, 1000);

@@ -1,0 +1,110 @@
+"""The call pop-up, pushed to the agent whose extension rings, and to no one else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from starlette.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.contacts import phone_key
+from dashboard.settings import Settings
+from tests.conftest import CALL_START, FakeClock, sign_in
+
+RINGING = json.loads(CALL_START) | {
+    "direction": "Incoming",
+    "number": "+91 98765 43210",
+    "uniqueid": "500.1",
+    "extension": "70",
+}
+
+
+def send(client: TestClient, event: dict[str, Any]) -> None:
+    assert (
+        client.get("/synapse/events?data=" + quote(json.dumps(event), safe="")).status_code == 200
+    )
+
+
+@pytest.fixture
+def agent(settings: Settings, clock: FakeClock) -> Any:
+    crm = settings.with_changes(crm_url_template="https://crm.example/search?phone={number}")
+    with TestClient(create_app(crm, clock=clock)) as client:
+        sign_in(client, "agent")  # extension 70
+        yield client
+
+
+def test_an_incoming_call_pops_up_for_the_agent_it_rings(
+    agent: TestClient, clock: FakeClock
+) -> None:
+    contacts = agent.app.state.contacts  # type: ignore[attr-defined]
+    contacts.import_csv("number,name,company\n09876543210,Asha Rao,Acme Ltd\n")
+    send(agent, RINGING | {"uniqueid": "400.1"})  # the same number, an hour before
+    send(agent, RINGING | {"uniqueid": "400.1", "event": "CallFinish", "disposition": "ANSWERED"})
+    clock.advance(3600)
+    with agent.websocket_connect("/ws") as viewer:
+        assert '<div id="popups" class="popups" hx-swap-oob="true"></div>' in viewer.receive_text()
+        send(agent, RINGING)
+        pushed = viewer.receive_text()
+        popup = pushed[pushed.index('<div hx-swap-oob="afterbegin:#popups">') :]
+        assert "Ringing · extension 70" in popup and "Asha Rao" in popup and "Acme Ltd" in popup
+        assert "Called 1 time before" in popup
+        assert 'href="https://crm.example/search?phone=%2B91%2098765%2043210"' in popup
+        send(agent, RINGING | {"event": "CallConnect"})
+        answered = viewer.receive_text()
+        assert '<section hx-swap-oob="true" id="popup-' in answered and "On the line" in answered
+        send(agent, RINGING | {"event": "CallFinish", "disposition": "ANSWERED"})
+        assert 'hx-swap-oob="delete"></div>' in viewer.receive_text().split("</section>")[-1]
+
+
+def test_an_unknown_first_time_caller(agent: TestClient) -> None:
+    with agent.websocket_connect("/ws") as viewer:
+        viewer.receive_text()
+        send(agent, RINGING | {"number": "5550100"})
+        pushed = viewer.receive_text()
+        assert "Unknown caller" in pushed and "First call from this number" in pushed
+
+
+def test_no_pop_up_for_outgoing_calls_or_other_extensions(agent: TestClient) -> None:
+    with agent.websocket_connect("/ws") as viewer:
+        viewer.receive_text()
+        send(agent, RINGING | {"direction": "Outgoing", "uniqueid": "600.1"})
+        assert "popup" not in viewer.receive_text()
+        send(agent, RINGING | {"extension": "46", "uniqueid": "600.2"})  # not pushed at all
+        send(agent, RINGING | {"uniqueid": "600.3"})
+        assert "afterbegin:#popups" in viewer.receive_text()
+
+
+def test_a_call_transferred_away_takes_its_pop_up_along(agent: TestClient) -> None:
+    with agent.websocket_connect("/ws") as viewer:
+        viewer.receive_text()
+        send(agent, RINGING)
+        viewer.receive_text()
+        send(agent, RINGING | {"extension": "46"})
+        moved = viewer.receive_text()
+        assert moved.count('hx-swap-oob="delete"') == 2  # the row and the pop-up
+
+
+def test_supervisors_get_no_pop_ups(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as viewer:
+        assert "popups" not in viewer.receive_text()
+        send(client, RINGING)
+        assert "popup" not in viewer.receive_text()
+
+
+@pytest.mark.parametrize(
+    ("number", "key"),
+    [
+        ("+91 98765 43210", "9876543210"),
+        ("09876543210", "9876543210"),
+        ("919876543210", "9876543210"),
+        ("98765-43210", "9876543210"),
+        ("70", "70"),
+        ("anonymous", None),
+        ("", None),
+    ],
+)
+def test_numbers_match_whichever_way_they_are_written(number: str, key: str | None) -> None:
+    assert phone_key(number, 10) == key

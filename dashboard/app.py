@@ -31,7 +31,7 @@ from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.store import Store
-from dashboard.views import admin, api, controls, events, login, wallboard
+from dashboard.views import admin, api, contacts, controls, events, login, wallboard
 
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/synapse/")
@@ -50,10 +50,10 @@ def create_app(
         store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
         hub = Hub(settings.viewer_queue_size)
         fragments = Fragments(make_environment(settings.templates_dir, settings.timezone))
-        contacts = Contacts(store.db, settings.phone_match_digits)
-        popups = Popups(settings, store, contacts, fragments)
+        address_book = Contacts(store.db, settings.phone_match_digits)
+        popups = Popups(settings, store, address_book, fragments)
         ingestor = Ingestor(settings, store, hub, fragments, clock, popups)
-        app.state.contacts = contacts
+        app.state.contacts = address_book
         accounts = Accounts(
             store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
         )
@@ -93,6 +93,8 @@ def create_app(
         Route("/login", login.login, methods=["GET", "POST"]),
         Route("/logout", login.logout, methods=["POST"]),
         Route("/admin/audit", admin.audit_log),
+        Route("/contacts", contacts.contacts_page),
+        Route("/contacts/import", contacts.import_contacts, methods=["POST"]),
         Route("/synapse/events", events.synapse_events, methods=["GET", "POST"]),
         Route("/synapse/events/{token}", events.synapse_events, methods=["GET", "POST"]),
         Route("/api/calls/active", api.active_calls),

@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("token", nargs="?")
     revoke.add_argument("--user", help="revoke every token of this user")
     revoke.set_defaults(handler=cmd_token_revoke)
+
+    contacts = commands.add_parser("contacts", help="manage contacts").add_subparsers(
+        dest="action", required=True
+    )
+    load = contacts.add_parser("import", help="add or update contacts from a CSV file")
+    load.add_argument("file", type=argparse.FileType("r", encoding="utf-8-sig"))
+    load.set_defaults(handler=cmd_contacts_import)
     return parser
 
 
@@ -236,6 +243,17 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
     return 0
+
+
+def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
+    from dashboard.contacts import Contacts
+
+    store = Store.open(settings.db_path, phone_digits=settings.phone_match_digits)
+    result = Contacts(store.db, settings.phone_match_digits).import_csv(args.file.read())
+    print(f"imported: {result.summary()}")
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    return 0 if result.added or result.updated or not result.errors else 1
 
 
 def _accounts(settings: Settings) -> Accounts:

@@ -1,0 +1,53 @@
+"""The contacts page: search, click-to-call, and CSV import for supervisors."""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from dashboard.contacts import Contacts, ImportResult
+from dashboard.ingest import Ingestor
+from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
+from dashboard.views.pages import page
+
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+@require(*STAFF)
+async def contacts_page(request: Request) -> Response:
+    contacts: Contacts = request.app.state.contacts
+    query = request.query_params.get("q", "")[:100]
+    return page(
+        request, "contacts.html", contacts=contacts.search(query), q=query, total=contacts.count()
+    )
+
+
+@require(*SUPERVISORS)
+async def import_contacts(request: Request) -> Response:
+    contacts: Contacts = request.app.state.contacts
+    ingestor: Ingestor = request.app.state.ingestor
+    result = ImportResult()
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            result.errors.append("choose a CSV file to import")
+        else:
+            raw = await upload.read(MAX_CSV_BYTES + 1)
+            if len(raw) > MAX_CSV_BYTES:
+                result.errors.append("the file is larger than 5 MiB")
+            else:
+                result = contacts.import_csv(raw.decode("utf-8", errors="replace"))
+    auth = current_auth(request)
+    assert auth is not None
+    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
+    request.app.state.audit.record(
+        ingestor.clock(),
+        auth.user.name,
+        "contacts-import",
+        detail=result.summary(),
+        result="ok" if result.added or result.updated else "nothing imported",
+        remote=remote,
+    )
+    html = ingestor.fragments.page("partials/import_result.html", result=result)
+    return HTMLResponse(html)

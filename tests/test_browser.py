@@ -22,33 +22,25 @@ from playwright.sync_api import (
     Dialog,
     Locator,
     Page,
-    ViewportSize,
     expect,
-    sync_playwright,
 )
 
 from dashboard.simulator.traffic import PlannedCall, Traffic, event_url
+from tests.browser import (
+    ARTIFACTS,
+    EXPECT_MS,
+    LIVE,
+    VIEWPORT,
+    chromium,
+    sign_in,
+    state_class,
+)
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-VIEWPORT: ViewportSize = {"width": 1920, "height": 1080}
 LINGER_SECONDS = 2.0
-EXPECT_MS = 10_000
 PBX_ZONE = ZoneInfo("UTC")
-LIVE = re.compile(r"\bis-live\b")
 USER = "wallboard-tester"
 PASSWORD = "a long test password"
 TIMER = re.compile(r"^\d+:\d{2}$")
@@ -59,10 +51,6 @@ document.addEventListener("htmx:wsAfterMessage", (e) => window.__frames.push(e.d
 """
 _uniqueids = itertools.count(1)
 OpenViewer = Callable[[], "Viewer"]
-
-
-def state_class(state: str) -> re.Pattern[str]:
-    return re.compile(rf"\bis-{state}\b")
 
 
 # -- the server ----------------------------------------------------------------------------
@@ -145,14 +133,8 @@ class Viewer:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -170,7 +152,7 @@ def open_viewer(browser: Browser, server: DashboardProcess) -> Iterator[OpenView
         viewer.page.on("dialog", viewer.on_dialog)
         response = viewer.page.goto(server.base_url + "/")
         assert response is not None and response.ok, f"GET / failed: {response}"
-        sign_in(viewer.page)
+        sign_in(viewer.page, USER, PASSWORD)
         expect(viewer.page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
         return viewer
 
@@ -180,15 +162,6 @@ def open_viewer(browser: Browser, server: DashboardProcess) -> Iterator[OpenView
         for viewer in viewers:
             print(f"--- browser console of {viewer.page.url} ---", *viewer.console, sep="\n")
             viewer.page.context.close()
-
-
-def sign_in(page: Page) -> None:
-    """Every page starts at the sign-in form, which leads back to the wallboard."""
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("User name").fill(USER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/$"))
 
 
 # -- the tests -----------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""Real-browser tests of acting on calls: a real dashboard and a real simulated Synapse, each
+its own process, talking HTTP both ways; headless Chromium clicking."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in, state_class
+from tests.servers import DashboardProcess, free_port
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a long test password"
+
+
+class Simulator:
+    def __init__(self, workdir: Path, port: int, events_url: str) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        command = [
+            sys.executable,
+            "-m",
+            "dashboard.cli",
+            "simulator",
+            "--port",
+            str(self.port),
+            "--calls",
+            "0",
+            "--events-url",
+            events_url,
+        ]
+        self.log = (workdir / "simulator.log").open("wb")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(self.base_url + "/simulator/commands", timeout=1)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the simulator did not start") from None
+                time.sleep(0.05)  # polling a condition, with a deadline
+
+    def ring(self, extension: str, number: str, ring: float = 600, talk: float = 60) -> str:
+        params = {"extension": extension, "number": number, "ring": str(ring), "talk": str(talk)}
+        response = httpx.post(self.base_url + "/simulator/ring", params=params)
+        uniqueid: str = response.json()["uniqueid"]
+        return uniqueid
+
+    def commands(self) -> list[str]:
+        log = httpx.get(self.base_url + "/simulator/commands").json()["commands"]
+        return [entry["query"] for entry in log]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def pbx_and_dashboard(tmp_path: Path) -> Iterator[tuple[Simulator, DashboardProcess]]:
+    pbx_port = free_port()
+    dashboard = DashboardProcess(
+        tmp_path, SYNAPSE_URL=f"http://127.0.0.1:{pbx_port}", DASHBOARD_FINISHED_LINGER="30"
+    )
+    dashboard.start()
+    dashboard.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
+    dashboard.cli(
+        "user", "add", "asha", "--role", "agent", "--extension", "70", "--password", PASSWORD
+    )
+    simulator = Simulator(tmp_path, pbx_port, dashboard.events_url)
+    try:
+        yield simulator, dashboard
+    finally:
+        simulator.stop()
+        dashboard.stop()
+        print("--- dashboard ---", dashboard.log(), sep="\n")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def open_board(browser: Browser, dashboard: DashboardProcess, user: str) -> Page:
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # "Hang up the call with ...?"
+    page.goto(dashboard.base_url + "/")
+    sign_in(page, user, PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    return page
+
+
+def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
+    browser: Browser, pbx_and_dashboard: tuple[Simulator, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    page = open_board(browser, dashboard, "sup")
+    simulator.ring("52", "9812345678")
+    call = page.locator("article.call", has_text="98123 45678")
+    expect(call).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    call.get_by_role("button", name="Hang up").click()
+    expect(page.locator("#toasts")).to_contain_text("Hang-up sent to the PBX", timeout=EXPECT_MS)
+    expect(call).to_have_class(state_class("finished"), timeout=EXPECT_MS)
+    expect(call.locator(".call-state")).to_have_text("Missed")
+    assert any("Hangup" in query for query in simulator.commands())
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "hung-up.png"), animations="disabled")
+
+
+def test_an_agent_calls_back_a_missed_caller_with_one_click(
+    browser: Browser, pbx_and_dashboard: tuple[Simulator, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    page = open_board(browser, dashboard, "asha")
+    simulator.ring("70", "9823456789", ring=1, talk=0)  # the caller gives up after a second
+    missed = page.locator("article.call.is-finished", has_text="98234 56789")
+    expect(missed.locator(".call-state")).to_have_text("Missed", timeout=EXPECT_MS)
+    missed.get_by_role("button", name="98234 56789").click()
+    expect(page.locator("#toasts")).to_contain_text(
+        "Calling 9823456789 from extension 70", timeout=EXPECT_MS
+    )
+    callback = page.locator("article.call.is-ringing", has_text="98234 56789")
+    expect(callback).to_have_attribute("data-direction", "outgoing", timeout=EXPECT_MS)
+    expect(callback.locator(".call-extension")).to_have_text("Extension 70")
+
+
+def test_an_incoming_call_pops_up_for_the_agent_it_rings(
+    browser: Browser, pbx_and_dashboard: tuple[Simulator, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    dashboard.cli(
+        "user", "add", "ravi", "--role", "agent", "--extension", "46", "--password", PASSWORD
+    )
+    asha = open_board(browser, dashboard, "asha")
+    ravi = open_board(browser, dashboard, "ravi")
+    simulator.ring("70", "9834567890")
+    popup = asha.locator("[data-popup]")
+    expect(popup).to_have_count(1, timeout=EXPECT_MS)
+    expect(popup.locator(".popup-number")).to_have_text("98345 67890")
+    expect(popup).to_contain_text("Ringing · extension 70")
+    expect(popup).to_contain_text("First call from this number")
+    expect(ravi.locator("article.call")).to_have_count(0)
+    expect(ravi.locator("[data-popup]")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    asha.screenshot(path=str(ARTIFACTS / "agent-popup.png"), animations="disabled")
+    popup.get_by_role("button", name="Dismiss").click()
+    expect(popup).to_have_count(0)

@@ -168,6 +168,8 @@ class Ingestor:
         call = change.call
         controls = audience_controls(audience)
         popup = self.popups.change(extension, before, call) if extension and self.popups else ""
+        if audience.startswith(POPUPS_ONLY):
+            return popup or None
         if extension is None or call.extension == extension:
             # A call transferred to this extension is new to its agent's board.
             moved_here = (
@@ -223,13 +225,15 @@ class Ingestor:
         """Take finished calls off the board once they have been shown long enough
         (in one message, however many leave at once); show the new day's counters at midnight."""
         if self._roll_day():
-            self.hub.publish(lambda audience: self.counters(audience_extension(audience), oob=True))
+            self.hub.publish(self._new_day_counters)
         gone = self.board.expire(self.clock())
         if not gone:
             return
         removals = {call.key: self.fragments.call_removed(call) for call in gone}
 
         def render(audience: str) -> str | None:
+            if audience.startswith(POPUPS_ONLY):
+                return None
             extension = audience_extension(audience)
             visible = [removals[call.key] for call in gone if extension in (None, call.extension)]
             return "".join(visible) or None
@@ -244,6 +248,11 @@ class Ingestor:
             except Exception:  # the sweeper must outlive any one failure
                 log.exception("sweeping the board failed")
 
+    def _new_day_counters(self, audience: str) -> str | None:
+        if audience.startswith(POPUPS_ONLY):
+            return None
+        return self.counters(audience_extension(audience), oob=True)
+
     def snapshot(self, audience: str) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
         self._roll_day()
@@ -252,6 +261,8 @@ class Ingestor:
             self.board, extension=extension, controls=audience_controls(audience), oob=True
         )
         popups = self.popups.snapshot(self.board, extension) if extension and self.popups else ""
+        if audience.startswith(POPUPS_ONLY):
+            return popups
         return calls + self.counters(extension, oob=True) + popups
 
     def _roll_day(self) -> bool:
@@ -264,6 +275,9 @@ class Ingestor:
         return True
 
 
+POPUPS_ONLY = "popups:"  # an audience prefix: pages other than the wallboard
+
+
 def audience_controls(audience: str) -> bool:
     """Whether that audience's pages show call controls (a TV's read-only board does not)."""
     return audience != "view"
@@ -271,6 +285,7 @@ def audience_controls(audience: str) -> bool:
 
 def audience_extension(audience: str) -> str | None:
     """None for the audience that sees every call, else the one extension it may see."""
+    audience = audience.removeprefix(POPUPS_ONLY)
     return audience.removeprefix("ext:") if audience.startswith("ext:") else None
 
 

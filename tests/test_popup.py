@@ -108,3 +108,17 @@ def test_supervisors_get_no_pop_ups(client: TestClient) -> None:
 )
 def test_numbers_match_whichever_way_they_are_written(number: str, key: str | None) -> None:
     assert phone_key(number, 10) == key
+
+
+def test_other_pages_get_the_pop_ups_and_nothing_else(agent: TestClient) -> None:
+    page = agent.get("/contacts").text
+    assert 'ws-connect="/ws?only=popups"' in page and 'id="popups"' in page
+    with agent.websocket_connect("/ws?only=popups") as viewer:
+        assert viewer.receive_text() == '<div id="popups" class="popups" hx-swap-oob="true"></div>'
+        send(agent, RINGING | {"direction": "Outgoing", "uniqueid": "700.1"})  # no pop-up
+        send(agent, RINGING)
+        pushed = viewer.receive_text()
+        assert pushed.startswith('<div hx-swap-oob="afterbegin:#popups">')
+        assert "live-calls" not in pushed and "counters" not in pushed
+    wallboard = agent.get("/").text
+    assert 'ws-connect="/ws?only=popups"' not in wallboard and "Ringing · extension 70" in wallboard

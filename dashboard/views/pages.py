@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from dashboard.ingest import Ingestor
+from dashboard.auth import User
+from dashboard.ingest import Ingestor, audience_extension
 from dashboard.security import current_auth
 
 
@@ -17,5 +19,21 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     context.setdefault("user", auth.user if auth else None)
     context.setdefault("csrf", auth.session.csrf_token if auth and auth.session else "")
     context.setdefault("path", request.url.path)
+    # An agent's pages show the call pop-up: the wallboard through its own socket, other
+    # pages through a socket that carries pop-ups only.
+    context.setdefault("own_socket", False)
+    context.setdefault("popups", _popups(ingestor, auth.user if auth else None))
     html = ingestor.fragments.page(template, **context)
     return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
+
+
+def _popups(ingestor: Ingestor, user: User | None) -> list[Markup]:
+    """The pop-ups to show now (the page's first paint, before its socket says more)."""
+    extension = audience_extension(user.audience) if user else None
+    if extension is None or ingestor.popups is None:
+        return []
+    popups = ingestor.popups
+    ringing = [
+        call for call in ingestor.board.snapshot(extension) if popups.pops_up(call, extension)
+    ]
+    return [Markup(popups.render(call)) for call in ringing]

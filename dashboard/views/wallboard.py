@@ -7,13 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dashboard.hub import Hub, Subscriber
-from dashboard.ingest import Ingestor, audience_extension
+from dashboard.ingest import POPUPS_ONLY, Ingestor, audience_extension
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.views.pages import page
 
@@ -37,18 +36,10 @@ async def wallboard(request: Request) -> Response:
         now=ingestor.clock(),
         oob=False,
         controls=auth.user.may_control,
-        popups=_popups(ingestor, extension),
+        own_socket=True,
         linger=ingestor.settings.finished_linger_seconds,
         timezone=ingestor.settings.synapse_timezone,
     )
-
-
-def _popups(ingestor: Ingestor, extension: str | None) -> list[Markup]:
-    if extension is None or ingestor.popups is None:
-        return []
-    board = ingestor.board
-    shown = [call for call in board.snapshot(extension) if ingestor.popups.pops_up(call, extension)]
-    return [Markup(ingestor.popups.render(call)) for call in shown]
 
 
 async def live_socket(websocket: WebSocket) -> None:
@@ -63,10 +54,13 @@ async def live_socket(websocket: WebSocket) -> None:
     if auth is None:
         await websocket.close(code=POLICY_VIOLATION, reason="sign in first")
         return
-    with hub.subscribe(auth.user.audience, auth.owner) as subscriber:
+    audience = auth.user.audience
+    if websocket.query_params.get("only") == "popups":
+        audience = POPUPS_ONLY + audience  # another page of the app: only the pop-ups
+    with hub.subscribe(audience, auth.owner) as subscriber:
         # Subscribing and queueing the snapshot happen with no await in between, so no
         # event can slip between the snapshot and the first pushed fragment.
-        subscriber.offer(ingestor.snapshot(auth.user.audience))
+        subscriber.offer(ingestor.snapshot(audience))
         async with anyio.create_task_group() as tasks:
 
             async def until_done(wait: Callable[[], Awaitable[Any]]) -> None:

@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     load = contacts.add_parser("import", help="add or update contacts from a CSV file")
-    load.add_argument("file", type=argparse.FileType("r", encoding="utf-8-sig"))
+    load.add_argument("file", type=argparse.FileType("rb"))
     load.set_defaults(handler=cmd_contacts_import)
     return parser
 
@@ -249,7 +249,8 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.contacts import Contacts
 
     store = Store.open(settings.db_path, phone_digits=settings.phone_match_digits)
-    result = Contacts(store.db, settings.phone_match_digits).import_csv(args.file.read())
+    text = args.file.read().decode("utf-8", errors="replace")  # as the upload form reads it
+    result = Contacts(store.db, settings.phone_match_digits).import_csv(text)
     print(f"imported: {result.summary()}")
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)

@@ -29,6 +29,13 @@ def phone_key(number: str | None, digits: int) -> str | None:
     return only.lstrip("0") or None  # all digits, whatever trunk prefix they were dialled with
 
 
+def clean_number(text: str) -> str:
+    """A number as dialled: its digits, with a leading + kept (spaces, dashes and dots go)."""
+    text = text.strip()
+    digits = "".join(ch for ch in text if ch.isascii() and ch.isdigit())
+    return ("+" + digits if text.startswith("+") else digits) if digits else text
+
+
 @dataclass(frozen=True)
 class Contact:
     number: str
@@ -78,7 +85,7 @@ class Contacts:
         row = self.db.execute(
             "SELECT number, name, company, notes FROM contacts WHERE key = ?", [key]
         ).fetchone()
-        return Contact(*row) if row else None
+        return _contact(row) if row else None
 
     def search(self, text: str = "", limit: int = 200) -> list[Contact]:
         pattern = f"%{text.strip()}%"
@@ -87,7 +94,7 @@ class Contacts:
             " WHERE name LIKE ? OR number LIKE ? OR company LIKE ? ORDER BY name LIMIT ?",
             [pattern, pattern, pattern, limit],
         ).fetchall()
-        return [Contact(*row) for row in rows]
+        return [_contact(row) for row in rows]
 
     def count(self) -> int:
         return self.db.table("contacts").count
@@ -97,7 +104,11 @@ class Contacts:
         optionally company and notes). Rows that cannot be read are reported, not guessed."""
         result = ImportResult()
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+        try:
+            columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+        except csv.Error as error:
+            result.errors.append(f"the first row cannot be read: {error}")
+            return result
         number_column = next((columns[c] for c in NUMBER_COLUMNS if c in columns), None)
         name_column = next((columns[c] for c in NAME_COLUMNS if c in columns), None)
         if number_column is None or name_column is None:
@@ -105,10 +116,17 @@ class Contacts:
             return result
         now = datetime.now(UTC).isoformat()
         with self.db.atomic():
-            for line, row in enumerate(reader, start=2):
-                error = self._import_row(row, number_column, name_column, columns, now, result)
-                if error:
-                    result.errors.append(f"line {line}: {error}")
+            try:
+                for line, row in enumerate(reader, start=2):
+                    problem = self._import_row(
+                        row, number_column, name_column, columns, now, result
+                    )
+                    if problem:
+                        result.errors.append(f"line {line}: {problem}")
+            except csv.Error as error:  # a broken quote, a huge field: stop there, say where
+                result.errors.append(
+                    f"line {reader.line_num}: cannot read the file from here: {error}"
+                )
         return result
 
     def _import_row(
@@ -120,7 +138,7 @@ class Contacts:
         now: str,
         result: ImportResult,
     ) -> str | None:
-        number = (row.get(number_column) or "").strip()
+        number = clean_number(row.get(number_column) or "")
         name = (row.get(name_column) or "").strip()
         key = self.key(number)
         if key is None:
@@ -136,12 +154,18 @@ class Contacts:
         self.db.execute(
             "INSERT INTO contacts (key, number, name, company, notes, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET number = excluded.number,"
-            " name = excluded.name, company = excluded.company, notes = excluded.notes,"
-            " updated_at = excluded.updated_at",
-            [key, number, name, extra.get("company", ""), extra.get("notes", ""), now],
+            " name = excluded.name, company = COALESCE(excluded.company, company),"
+            " notes = COALESCE(excluded.notes, notes), updated_at = excluded.updated_at",
+            # A column the file does not have (None) leaves what was known of it.
+            [key, number, name, extra.get("company"), extra.get("notes"), now],
         )
         if existed:
             result.updated += 1
         else:
             result.added += 1
         return None
+
+
+def _contact(row: tuple[str, str, str | None, str | None]) -> Contact:
+    number, name, company, notes = row
+    return Contact(number, name, company or "", notes or "")

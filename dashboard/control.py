@@ -54,11 +54,16 @@ def dial_number(raw: str, settings: Settings) -> str:
             f"a number has {settings.dial_min_digits} to {settings.dial_max_digits} digits",
         )
     for prefix in settings.blocked_prefixes:
-        if number.startswith(prefix):
+        if _international(number).startswith(_international(prefix)):
             raise ControlError(
                 422, "blocked_number", f"calls to numbers starting with {prefix} are not allowed"
             )
     return number
+
+
+def _international(number: str) -> str:
+    """+ and 00 both start an international number: compare them as one."""
+    return "00" + number[1:] if number.startswith("+") else number
 
 
 def extension_number(raw: str | None) -> str:
@@ -110,7 +115,7 @@ class Controls:
 
     async def originate(self, user: User, extension: str | None, number: str, remote: str) -> Done:
         target = f"{extension or user.extension or '?'} -> {number.strip()[:40]}"
-        with self._audited(user, "originate", target, remote):
+        with self._audited(user, "originate", target, remote) as note:
             if not user.may_control:
                 raise ControlError(403, "forbidden", f"a {user.role} may not place calls")
             if user.extension and user.role == "agent":
@@ -136,22 +141,26 @@ class Controls:
                 )
             finally:
                 self.in_flight -= 1
+            note.detail = f"PBX: {reply}"
             return Done(f"Calling {to_number} from extension {from_extension}", reply)
 
     async def hangup(self, user: User, call: Call | None, remote: str) -> Done:
-        with self._audited(user, "hangup", _describe(call), remote):
+        with self._audited(user, "hangup", _describe(call), remote) as note:
             live = self._controllable(user, call)
             if not live.hangupchannel:
                 raise ControlError(
                     409, "no_channel", "the PBX has not said which channel to hang up"
                 )
             reply = await self._send("hangup", self.synapse.hangup(live.hangupchannel))
+            note.detail = f"PBX: {reply}"
             return Done("Hang-up sent to the PBX", reply)
 
     async def transfer(
         self, user: User, call: Call | None, new_extension: str, remote: str
     ) -> Done:
-        with self._audited(user, "transfer", f"{_describe(call)} -> {new_extension[:12]}", remote):
+        with self._audited(
+            user, "transfer", f"{_describe(call)} -> {new_extension[:12]}", remote
+        ) as note:
             live = self._controllable(user, call)
             to_extension = extension_number(new_extension)
             if to_extension == live.extension:
@@ -163,6 +172,7 @@ class Controls:
             reply = await self._send(
                 "transfer", self.synapse.transfer(live.redirectchannel, to_extension)
             )
+            note.detail = f"PBX: {reply}"
             return Done(f"Transfer to {to_extension} sent to the PBX", reply)
 
     def _controllable(self, user: User, call: Call | None) -> Call:
@@ -184,21 +194,35 @@ class Controls:
         return accepted.reply
 
     @contextlib.contextmanager
-    def _audited(self, user: User, action: str, target: str, remote: str) -> Iterator[None]:
-        try:
-            yield
-        except ControlError as error:
+    def _audited(self, user: User, action: str, target: str, remote: str) -> Iterator[Note]:
+        """Every attempt goes on the record: refused, failed, cancelled or done."""
+        note = Note()
+
+        def record(result: str, detail: str) -> None:
             self.audit.record(
                 self.clock(),
                 user.name,
                 action,
                 target=target,
                 remote=remote,
-                result=error.error,
-                detail=error.detail,
+                result=result,
+                detail=detail,
             )
+
+        try:
+            yield note
+        except ControlError as error:
+            record(error.error, error.detail)
             raise
-        self.audit.record(self.clock(), user.name, action, target=target, remote=remote)
+        except BaseException as error:  # cancelled, or a fault of ours: still on the record
+            record("error", type(error).__name__)
+            raise
+        record("ok", note.detail)
+
+
+@dataclass
+class Note:
+    detail: str = ""
 
 
 def _describe(call: Call | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import anyio
 import httpx
@@ -60,6 +60,12 @@ class Synapse:
         timeout = httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT)
         return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
+    @property
+    def shown_url(self) -> str:
+        """The PBX's address as people see it in messages: never its user and password."""
+        parts = urlsplit(self.base_url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
     def channel(self, extension: str) -> str:
         return self.channel_template.format(extension=extension)
 
@@ -92,21 +98,22 @@ class Synapse:
 
     async def send(self, action: dict[str, str]) -> Accepted:
         started = time.perf_counter()
-        pbx = self.base_url
+        pbx = self.shown_url
         try:
             with anyio.fail_after(self.total_timeout):
                 response = await self.client.get(self.url(action))
+                body = await response.aread()
         except (TimeoutError, httpx.TimeoutException):
             raise PBXError(
                 "timeout", f"The PBX at {pbx} did not answer in {self.total_timeout:g} s", 504
             ) from None
-        except httpx.TransportError as error:
+        except httpx.HTTPError as error:  # refused, reset, not HTTP, undecodable...
             raise PBXError(
                 "unreachable",
                 f"Could not reach the PBX at {pbx}: {error or type(error).__name__}",
                 502,
             ) from None
-        reply = response.text[:500]
+        reply = body[:500].decode("utf-8", errors="replace").strip()
         if not response.is_success:
             raise PBXError(
                 "refused",

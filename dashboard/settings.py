@@ -86,6 +86,17 @@ class Settings:
                     ) from exc
         if self.crm_url_template and not self.crm_url_template.startswith(("https://", "http://")):
             raise SettingsError("DASHBOARD_CRM_URL must be an http(s) URL with {number} in it")
+        try:
+            channel = self.synapse_channel_template.format(extension="\x00")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise SettingsError(
+                "SYNAPSE_CHANNEL_TEMPLATE must hold {extension} and nothing else in braces,"
+                f" e.g. SIP/{{extension}}: {exc}"
+            ) from exc
+        if "\x00" not in channel:
+            raise SettingsError(
+                "SYNAPSE_CHANNEL_TEMPLATE must hold {extension}, e.g. SIP/{extension}"
+            )
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
 

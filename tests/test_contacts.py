@@ -33,8 +33,10 @@ def test_csv_import_adds_updates_and_reports_bad_rows() -> None:
     ]
     assert contacts.find("919876543210") == Contact("09876543210", "Asha R.", "Acme Ltd", "")
     assert contacts.find("70") == Contact("70", "Ravi")
+    contacts.import_csv("number,name\n+91 98765-43210,Asha\n")
+    assert contacts.find("09876543210") == Contact("+919876543210", "Asha", "Acme Ltd", "")
     assert contacts.find("12345") is None
-    assert [c.name for c in contacts.search("acme")] == ["Asha R."]
+    assert [c.name for c in contacts.search("acme")] == ["Asha"]
 
 
 def test_a_file_without_the_columns_is_refused_whole() -> None:
@@ -83,3 +85,16 @@ def test_agents_read_contacts_but_may_not_import(anonymous: TestClient) -> None:
     assert anonymous.app.state.contacts.count() == 0  # type: ignore[attr-defined]
     sign_in(anonymous, "viewer")
     assert anonymous.get("/contacts").status_code == 403
+
+
+def test_an_unreadable_csv_is_reported_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = book()
+    result = contacts.import_csv("number,name\n9876543210," + "x" * 200_000 + "\n")
+    assert result.errors and "cannot read the file from here" in result.errors[0]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DASHBOARD_DB", str(tmp_path / "cli.db"))
+    (tmp_path / "excel.csv").write_bytes("number,name\n9876543210,Jos\xe9\n".encode("cp1252"))
+    assert main(["contacts", "import", str(tmp_path / "excel.csv")]) == 0
+    assert "1 added" in capsys.readouterr().out

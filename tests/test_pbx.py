@@ -149,3 +149,15 @@ async def test_a_pbx_that_is_down(client: httpx.AsyncClient) -> None:
         await synapse(f"http://127.0.0.1:{free_port()}", client).hangup("SIP/70-1")
     assert (failed.value.outcome, failed.value.status) == ("unreachable", 502)
     assert "Could not reach the PBX at http://127.0.0.1:" in failed.value.message
+
+
+async def test_a_reply_that_cannot_be_decoded_is_a_clear_error(client: httpx.AsyncClient) -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"
+    with RawServer(reply) as broken, pytest.raises(PBXError) as failed:
+        await synapse(broken.base_url, client).originate("70", "98765")
+    assert (failed.value.outcome, failed.value.status) == ("unreachable", 502)
+
+
+def test_messages_never_show_the_pbx_password(client: httpx.AsyncClient) -> None:
+    pbx = synapse("http://admin:s3cret@192.168.1.51:8080", client)
+    assert pbx.shown_url == "http://192.168.1.51:8080"

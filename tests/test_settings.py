@@ -45,3 +45,9 @@ def test_bad_settings_are_refused_with_their_name(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ, env_file=tmp_path / "missing.env")
+
+
+@pytest.mark.parametrize("template", ["SIP/{ext}", "SIP/70", "SIP/{extension}/{0}"])
+def test_a_channel_template_without_the_extension_is_refused(template: str) -> None:
+    with pytest.raises(SettingsError, match="SYNAPSE_CHANNEL_TEMPLATE"):
+        Settings(synapse_channel_template=template)

@@ -107,12 +107,21 @@ def test_a_supervisor_hangs_up_and_the_call_leaves_when_the_pbx_says_so(
     }
     assert [c["uniqueid"] for c in live(dashboard)] == [call["uniqueid"]]  # not yet
     assert commands(simulator[0]) == [{"action": "Hangup", "hangupchannel": call["hangupchannel"]}]
+    again = dashboard.post(
+        f"/api/calls/{call['uniqueid']}/hangup",
+        headers={"x-csrf-token": csrf, "hx-request": "true"},
+    )
+    assert "The PBX at" in again.text and "no such channel" in again.text  # already hung up
     finish = recorder.wait_for("CallFinish", call["uniqueid"])
     assert finish["disposition"] == "No Answer"
     forward(dashboard, finish)
     assert live(dashboard) == []
     audit = dashboard.app.state.audit.entries()  # type: ignore[attr-defined]
-    assert (audit[0].user, audit[0].action, audit[0].result) == ("supervisor-user", "hangup", "ok")
+    assert [(e.action, e.result) for e in audit[:2]] == [
+        ("hangup", "pbx_refused"),
+        ("hangup", "ok"),
+    ]
+    assert audit[1].detail == f"PBX: Success: hanging up {call['hangupchannel']}"
 
 
 def test_a_transfer_moves_the_call_when_the_pbx_reports_it(
@@ -185,6 +194,8 @@ def test_a_viewer_may_not_act(
         ({"extension": "70", "number": "1234567890123456"}, 422, "bad_number"),
         ({"extension": "70", "number": "0044 20 7946 0000"}, 422, "blocked_number"),
         ({"extension": "70", "number": "+1 900 555 0100"}, 422, "blocked_number"),
+        ({"extension": "70", "number": "+44 20 7946 0000"}, 422, "blocked_number"),  # + is 00
+        ({"extension": "70", "number": "001900 555 0100"}, 422, "blocked_number"),
         ({"extension": "70", "number": ["98765"]}, 422, "bad_number"),
     ],
 )
@@ -245,3 +256,23 @@ def test_a_call_that_is_gone_cannot_be_acted_on(dashboard: TestClient) -> None:
         headers={**headers, "content-type": "application/json"},
     )
     assert (bad_json.status_code, bad_json.json()["error"]) == (422, "bad_request")
+
+
+def test_the_toast_shows_what_the_pbx_answered(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX]
+) -> None:
+    headers = {"x-csrf-token": sign_in(dashboard, "supervisor"), "hx-request": "true"}
+    toast = dashboard.post(
+        "/api/originate", data={"extension": "70", "number": "9876543210"}, headers=headers
+    )
+    assert (
+        'class="toast is-ok"' in toast.text and "Calling 9876543210 from extension 70" in toast.text
+    )
+    assert "The PBX answered: “Success: originating" in toast.text
+
+
+def test_an_oversized_command_is_refused_unread(dashboard: TestClient) -> None:
+    headers = {"x-csrf-token": sign_in(dashboard, "supervisor"), "content-type": "application/json"}
+    body = b'{"extension": "70", "number": "' + b"9" * 20_000 + b'"}'
+    response = dashboard.post("/api/originate", content=body, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (413, "too_large")

@@ -166,7 +166,8 @@ class SimulatedPBX:
         return f"Success: originating {plan.uniqueid} in {context}"
 
     def hangup(self, channel: str) -> str:
-        call = self._by_channel(channel)
+        call = self._by_channel(channel, "hangupchannel")
+        self.calls.pop(call.plan.uniqueid, None)  # a second Hangup finds no such channel
         if call.task:
             call.task.cancel()
         disposition = "Answered" if call.answered else "No Answer"
@@ -180,7 +181,7 @@ class SimulatedPBX:
         await self._finish(call, disposition)
 
     def transfer(self, channel: str, new_extension: str, context: str) -> str:
-        call = self._by_channel(channel)
+        call = self._by_channel(channel, "redirectchannel")
         if not new_extension.isdigit():
             raise CommandRefused("Error: invalid extension")
         call.plan = replace(
@@ -191,15 +192,16 @@ class SimulatedPBX:
         self._spawn(self.send(start_event(self.host, call.plan)))
         return f"Success: transferring {channel} to {new_extension} in {context}"
 
-    def _by_channel(self, channel: str) -> LiveCall:
+    def _by_channel(self, channel: str, kind: str) -> LiveCall:
+        """The live call whose hangup (or redirect) channel this is; no other will do."""
         for call in self.calls.values():
-            if channel in (call.plan.hangupchannel, call.plan.redirectchannel):
+            if getattr(call.plan, kind) == channel:
                 return call
         raise CommandRefused(f"Error: no such channel {channel[:60]!r}", status=404)
 
 
 def _field(action: dict[str, Any], name: str) -> str:
     value = action.get(name)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value:
         raise CommandRefused(f"Error: missing {name}")
-    return value.strip()
+    return value

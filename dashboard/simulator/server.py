@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,11 +24,12 @@ from dashboard.simulator.traffic import Traffic, event_url
 
 log = logging.getLogger(__name__)
 ACTIONS_PATH = "/SukamAsteriskAPI/synapseactions.php"
+COMMAND_LOG_SIZE = 1000
 
 
 def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette:
     allowed = [ipaddress.ip_network(entry, strict=False) for entry in allowed_ips]
-    commands: list[dict[str, Any]] = []
+    commands: deque[dict[str, Any]] = deque(maxlen=COMMAND_LOG_SIZE)
 
     async def synapse_actions(request: Request) -> PlainTextResponse:
         peer = request.client.host if request.client else ""
@@ -89,7 +91,7 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
         )
 
     async def command_log(request: Request) -> JSONResponse:
-        return JSONResponse({"commands": commands, "live_calls": sorted(pbx.calls)})
+        return JSONResponse({"commands": list(commands), "live_calls": sorted(pbx.calls)})
 
     return Starlette(
         routes=[

@@ -6,8 +6,10 @@ One handler per command serves both: JSON in and out for the API, a form in and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -19,6 +21,7 @@ from dashboard.ingest import Ingestor
 from dashboard.security import STAFF, client_ip, current_auth, require
 
 Command = Callable[[Controls, User, str], Awaitable[Done]]
+MAX_BODY = 16 * 1024
 
 
 @require(*STAFF)
@@ -66,20 +69,35 @@ def _answer(request: Request, status: int, body: dict[str, Any]) -> Response:
     # htmx swaps only 2xx answers by default: the toast comes back as 200 either way,
     # and says plainly whether the PBX took the command.
     ingestor: Ingestor = request.app.state.ingestor
-    html = ingestor.fragments.page("partials/toast.html", ok=status == 200, message=body["detail"])
+    html = ingestor.fragments.page(
+        "partials/toast.html",
+        ok=status == 200,
+        message=body["detail"],
+        reply=body.get("pbx_reply", ""),
+    )
     return HTMLResponse(html)
 
 
 async def _input(request: Request) -> dict[str, Any]:
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise ControlError(422, "bad_request", "the body must be a JSON object")
-        return data
-    return dict(await request.form())
+    """The command's fields, from a JSON object or a URL-encoded form of at most 16 KiB."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ControlError(413, "too_large", "the request is larger than 16 KiB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ControlError(413, "too_large", "the request is larger than 16 KiB")
+    text = body.decode("utf-8", errors="replace")
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return dict(parse_qsl(text))
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise ControlError(422, "bad_request", "the body must be a JSON object")
+    return data
 
 
 def _text(data: dict[str, Any], name: str) -> str:

@@ -31,6 +31,7 @@ from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.store import Store
+from dashboard.thresholds import Thresholds
 from dashboard.views import admin, api, contacts, controls, events, login, wallboard
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
         hub = Hub(settings.viewer_queue_size)
-        fragments = Fragments(make_environment(settings.templates_dir, settings.timezone))
+        thresholds = Thresholds.from_settings(settings)
+        env = make_environment(settings.templates_dir, settings.timezone, thresholds)
+        fragments = Fragments(env)
         address_book = Contacts(store.db, settings.phone_match_digits)
         popups = Popups(settings, store, address_book, fragments)
         ingestor = Ingestor(settings, store, hub, fragments, clock, popups)

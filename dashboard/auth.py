@@ -223,6 +223,14 @@ class Accounts:
         rows = list(self.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
         return _user(rows[0]) if rows else None
 
+    def extension_names(self) -> dict[str, str]:
+        """Extension -> the name of the (enabled) user it belongs to, for the grid."""
+        rows = self.db.execute(
+            "SELECT extension, name FROM users WHERE extension IS NOT NULL AND disabled = 0"
+            " ORDER BY name"
+        ).fetchall()
+        return {extension: name for extension, name in rows}
+
     def users(self) -> list[User]:
         return [_user(row) for row in self.db.query("SELECT * FROM users ORDER BY name")]
 

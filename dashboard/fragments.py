@@ -15,9 +15,13 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from dashboard.calls import Board, Call, DayCounters
+from dashboard.grid import Tile
+from dashboard.thresholds import Thresholds
 
 
-def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
+def make_environment(
+    templates_dir: Path, tz: ZoneInfo, thresholds: Thresholds | None = None
+) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=True,  # everything from the PBX or a user is escaped, always
@@ -34,7 +38,9 @@ def make_environment(templates_dir: Path, tz: ZoneInfo) -> jinja2.Environment:
         local_datetime=lambda moment: (
             moment.astimezone(tz).strftime("%d %b %Y %H:%M") if moment else ""
         ),
+        ext_id=extension_dom_id,
     )
+    env.globals["thresholds"] = thresholds
     return env
 
 
@@ -44,6 +50,14 @@ class Fragments:
         self._call = env.get_template("partials/call.html")
         self._counters = env.get_template("partials/counters.html")
         self._live_calls = env.get_template("partials/live_calls.html")
+        self._tile = env.get_template("partials/tile.html")
+        self._grid = env.get_template("partials/grid.html")
+
+    def tile(self, tile: Tile, *, oob: bool = False) -> str:
+        return self._tile.render(tile=tile, oob=oob)
+
+    def grid(self, tiles: list[Tile], groups: list[str], *, oob: bool = False) -> str:
+        return self._grid.render(tiles=tiles, groups=groups, oob=oob)
 
     def call(self, call: Call, *, oob: str = "", controls: bool = False) -> str:
         return self._call.render(call=call, oob=oob, controls=controls)
@@ -94,6 +108,12 @@ class Fragments:
 def call_dom_id(call: Call) -> str:
     digest = hashlib.blake2s(f"{call.host}\x00{call.uniqueid}".encode(), digest_size=8).hexdigest()
     return f"call-{digest}"
+
+
+def extension_dom_id(extension: str) -> str:
+    if extension.isascii() and extension.isalnum():
+        return f"ext-{extension}"
+    return "ext-" + hashlib.blake2s(extension.encode(), digest_size=8).hexdigest()
 
 
 def group_digits(number: str | None) -> str:

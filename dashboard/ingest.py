@@ -8,6 +8,7 @@ that subscribes in between sees either all of an event or none of it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -18,10 +19,12 @@ from dashboard import calls
 from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
+from dashboard.grid import Grid
 from dashboard.hub import Hub
 from dashboard.popup import Popups
 from dashboard.settings import Settings
 from dashboard.store import Store
+from dashboard.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -57,8 +60,11 @@ class Ingestor:
         self.clock = clock
         self.board = Board(settings.finished_linger_seconds)
         self.board.load(store.live_calls())
-        self.day = store.day_counters(self.today(), self.tz)
-        self.day_by_extension: dict[str, DayCounters] = {}
+        self.day, self.day_by_extension = store.day_counters(self.today(), self.tz)
+        self.grid = Grid(settings)
+        self.grid.last_end = store.last_call_ends()
+        self.thresholds = Thresholds.from_settings(settings)
+        self._grid_shown: set[str] = set()  # the extensions every grid on screen has
         self.accepted = 0
         self.rejected: dict[str, int] = {}
         self.refused_senders = 0
@@ -144,25 +150,34 @@ class Ingestor:
         """After the commit: counters, board, push. The event is stored whatever happens here."""
         try:
             self._count(before, call)
+            if not call.is_live:
+                self.grid.note_finished(call)
             change = self.board.update(before, call, event.received_at)
             if change is not None:
-                self.hub.publish(lambda audience: self._render_change(audience, before, change))
+                grid = functools.cache(lambda: self._grid_push(before, call))  # once, if wanted
+                self.hub.publish(
+                    lambda audience: self._render_change(audience, before, change, grid)
+                )
         except Exception:
             log.exception("could not show call %s", call.uniqueid)
 
     def _count(self, before: Call | None, call: Call) -> None:
         """Today's counters: take back what the call counted for before, count it anew (a
         repeated or corrected CDR changes the totals only by what it changed)."""
-        counters = [self.day]
-        if call.extension in self.day_by_extension:
-            counters.append(self.day_by_extension[call.extension])
-        for day in counters:
-            if before is not None and not before.is_live:
+        if before is not None and not before.is_live:
+            for day in self._days_of(before):
                 day.uncount(before, self.tz)
-            if not call.is_live:
+        if not call.is_live:
+            for day in self._days_of(call):
                 day.count(call, self.tz)
 
-    def _render_change(self, audience: str, before: Call | None, change: Change) -> str | None:
+    def _days_of(self, call: Call) -> list[DayCounters]:
+        """The counters a call counts in: everyone's, and its extension's."""
+        return [self.day, self.day_counters(call.extension)] if call.extension else [self.day]
+
+    def _render_change(
+        self, audience: str, before: Call | None, change: Change, grid: Callable[[], str]
+    ) -> str | None:
         """The push for one audience: the whole board's, or one extension's."""
         extension = audience_extension(audience)
         call = change.call
@@ -179,10 +194,27 @@ class Ingestor:
             pushed = self.fragments.call_changed(
                 call, change.added or moved_here, counters, controls=controls
             )
-            return pushed + popup
+            return pushed + popup + (grid() if extension is None else "")
         if before is not None and before.extension == extension:  # transferred away
             return self.fragments.call_removed(call) + self.counters(extension, oob=True) + popup
         return None
+
+    def _grid_push(self, before: Call | None, call: Call) -> str:
+        """The tiles a change touches; the whole grid when it brings an extension not shown yet."""
+        extensions = {ext for ext in (call.extension, before and before.extension) if ext}
+        if not extensions <= self._grid_shown:
+            return self.grid_html(oob=True)
+        return "".join(
+            self.fragments.tile(
+                self.grid.tile(ext, self.board, self.day_by_extension, self.day), oob=True
+            )
+            for ext in sorted(extensions)
+        )
+
+    def grid_html(self, *, oob: bool = False) -> str:
+        tiles = self.grid.tiles(self.board, self.day_by_extension, self.day)
+        self._grid_shown = {tile.extension for tile in tiles}
+        return self.fragments.grid(tiles, self.grid.groups, oob=oob)
 
     def counters(self, extension: str | None, *, oob: bool = False) -> str:
         return self.fragments.counters(
@@ -192,11 +224,7 @@ class Ingestor:
     def day_counters(self, extension: str | None) -> DayCounters:
         if extension is None:
             return self.day
-        if extension not in self.day_by_extension:
-            self.day_by_extension[extension] = self.store.day_counters(
-                self.day.day, self.tz, extension
-            )
-        return self.day_by_extension[extension]
+        return self.day_by_extension.setdefault(extension, DayCounters(self.day.day))
 
     def reject(
         self,
@@ -263,15 +291,15 @@ class Ingestor:
         popups = self.popups.snapshot(self.board, extension) if extension and self.popups else ""
         if audience.startswith(POPUPS_ONLY):
             return popups
-        return calls + self.counters(extension, oob=True) + popups
+        grid = self.grid_html(oob=True) if extension is None else ""
+        return calls + self.counters(extension, oob=True) + popups + grid
 
     def _roll_day(self) -> bool:
         """At midnight (in the PBX's zone) start the new day's counters; True if it did."""
         today = self.today()
         if today == self.day.day:
             return False
-        self.day = self.store.day_counters(today, self.tz)
-        self.day_by_extension.clear()
+        self.day, self.day_by_extension = self.store.day_counters(today, self.tz)
         return True
 
 

@@ -53,9 +53,20 @@ class Settings:
     originates_in_flight: int = 4  # at once, everyone together
     # The call pop-up: a link to the CRM ({number} is replaced), and how numbers are matched.
     crm_url_template: str = ""
-    phone_match_digits: int = (
-        10  # the last N digits identify a number: +91 98765 43210 = 09876543210
-    )
+    # The last N digits identify a number: +91 98765 43210 is 09876543210.
+    phone_match_digits: int = 10
+    # The extension grid: extensions always shown, and named groups of them.
+    extensions: tuple[str, ...] = ()
+    extension_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Thresholds: a call ringing or talking this long turns amber (warn) then red (alert);
+    # so do the counters when this many calls ring at once.
+    ring_warn_seconds: float = 15.0
+    ring_alert_seconds: float = 30.0
+    talk_warn_minutes: float = 10.0
+    talk_alert_minutes: float = 20.0
+    ringing_warn: int = 3
+    ringing_alert: int = 6
+    alert_sound: bool = False
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"
     viewer_queue_size: int = 256
@@ -97,6 +108,12 @@ class Settings:
             raise SettingsError(
                 "SYNAPSE_CHANNEL_TEMPLATE must hold {extension}, e.g. SIP/{extension}"
             )
+        if not 0 < self.ring_warn_seconds <= self.ring_alert_seconds:
+            raise SettingsError("ring thresholds: 0 < DASHBOARD_RING_WARN_SECONDS <= ..._ALERT_...")
+        if not 0 < self.talk_warn_minutes <= self.talk_alert_minutes:
+            raise SettingsError("talk thresholds: 0 < DASHBOARD_TALK_WARN_MINUTES <= ..._ALERT_...")
+        if not 0 < self.ringing_warn <= self.ringing_alert:
+            raise SettingsError("ringing thresholds: 0 < DASHBOARD_RINGING_WARN <= ..._ALERT")
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
 
@@ -173,12 +190,50 @@ class Settings:
             phone_match_digits=int(
                 number("DASHBOARD_PHONE_MATCH_DIGITS", defaults.phone_match_digits)
             ),
+            extensions=parse_extensions(values.get("DASHBOARD_EXTENSIONS", "")),
+            extension_groups=parse_groups(values.get("DASHBOARD_GROUPS", "")),
+            ring_warn_seconds=number("DASHBOARD_RING_WARN_SECONDS", defaults.ring_warn_seconds),
+            ring_alert_seconds=number("DASHBOARD_RING_ALERT_SECONDS", defaults.ring_alert_seconds),
+            talk_warn_minutes=number("DASHBOARD_TALK_WARN_MINUTES", defaults.talk_warn_minutes),
+            talk_alert_minutes=number("DASHBOARD_TALK_ALERT_MINUTES", defaults.talk_alert_minutes),
+            ringing_warn=int(number("DASHBOARD_RINGING_WARN", defaults.ringing_warn)),
+            ringing_alert=int(number("DASHBOARD_RINGING_ALERT", defaults.ringing_alert)),
+            alert_sound=values.get("DASHBOARD_ALERT_SOUND", "").strip().lower()
+            in ("1", "yes", "on", "true"),
             db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),
             viewer_queue_size=int(number("DASHBOARD_VIEWER_QUEUE", defaults.viewer_queue_size)),
             finished_linger_seconds=number(
                 "DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds
             ),
         )
+
+
+def parse_extensions(spec: str) -> tuple[str, ...]:
+    """ "40-59, 70, 80-82" -> ("40", ..., "59", "70", "80", "81", "82")."""
+    extensions: list[str] = []
+    for part in (piece.strip() for piece in spec.split(",")):
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        if not (first.isdigit() and (not last or last.isdigit())):
+            raise SettingsError(f"DASHBOARD_EXTENSIONS: {part!r} is not an extension or a range")
+        if last and (int(last) < int(first) or int(last) - int(first) > 10_000):
+            raise SettingsError(f"DASHBOARD_EXTENSIONS: {part!r} is not a sensible range")
+        extensions.extend(str(n) for n in range(int(first), int(last or first) + 1))
+    return tuple(dict.fromkeys(extensions))
+
+
+def parse_groups(spec: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """ "Sales: 40-49; Support: 50-59, 70" -> (("Sales", ("40", ...)), ("Support", (...)))."""
+    groups = []
+    for part in (piece.strip() for piece in spec.split(";")):
+        if not part:
+            continue
+        name, colon, members = part.partition(":")
+        if not colon or not name.strip():
+            raise SettingsError(f"DASHBOARD_GROUPS: {part!r} is not NAME: EXTENSIONS")
+        groups.append((name.strip(), parse_extensions(members)))
+    return tuple(groups)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

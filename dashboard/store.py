@@ -235,19 +235,30 @@ class Store:
     def count(self, table: str) -> int:
         return self.db.table(table).count
 
-    def day_counters(self, day: date, tz: ZoneInfo, extension: str | None = None) -> DayCounters:
-        """The day's totals, for every extension or for one."""
+    def day_counters(self, day: date, tz: ZoneInfo) -> tuple[DayCounters, dict[str, DayCounters]]:
+        """The day's totals, for all calls and for each extension, in one pass."""
         start = datetime.combine(day, time(), tz)
         end = datetime.combine(day + timedelta(days=1), time(), tz)
-        sql = "SELECT * FROM calls WHERE status = ? AND started_at >= ? AND started_at < ?"
-        params: list[object] = [Status.FINISHED.value, _iso(start), _iso(end)]
-        if extension is not None:
-            sql += " AND extension = ?"
-            params.append(extension)
-        counters = DayCounters(day)
-        for row in self.db.query(sql, params):
-            counters.count(row_to_call(row), tz)
-        return counters
+        rows = self.db.query(
+            "SELECT * FROM calls WHERE status = ? AND started_at >= ? AND started_at < ?",
+            [Status.FINISHED.value, _iso(start), _iso(end)],
+        )
+        total = DayCounters(day)
+        by_extension: dict[str, DayCounters] = {}
+        for row in rows:
+            call = row_to_call(row)
+            total.count(call, tz)
+            if call.extension:
+                by_extension.setdefault(call.extension, DayCounters(day)).count(call, tz)
+        return total, by_extension
+
+    def last_call_ends(self) -> dict[str, datetime]:
+        """When each extension's last call ended (for how long it has been idle)."""
+        rows = self.db.execute(
+            "SELECT extension, MAX(ended_at) FROM calls"
+            " WHERE status = 'finished' AND extension IS NOT NULL GROUP BY extension"
+        ).fetchall()
+        return {extension: datetime.fromisoformat(ended) for extension, ended in rows if ended}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -106,9 +106,10 @@ def test_day_counters_come_from_the_days_finished_calls() -> None:
     ]
     for call in calls:
         store.record_event(T0, "CallFinish", "{}", call)
-    counters = store.day_counters(day, KOLKATA)
+    counters, by_extension = store.day_counters(day, KOLKATA)
     assert (counters.answered, counters.missed, counters.talk_seconds) == (2, 1, 42)
-    assert store.day_counters(day + timedelta(days=1), KOLKATA).answered == 0
+    assert store.day_counters(day + timedelta(days=1), KOLKATA)[0].answered == 0
+    assert {ext: (c.answered, c.missed) for ext, c in by_extension.items()} == {"70": (2, 1)}
 
 
 def test_times_are_stored_in_utc_whatever_zone_they_came_in() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -26,6 +27,7 @@ async def wallboard(request: Request) -> Response:
     auth = current_auth(request)
     assert auth is not None
     extension = audience_extension(auth.user.audience)
+    ingestor.grid.names = request.app.state.accounts.extension_names()
     return page(
         request,
         "wallboard.html",
@@ -37,6 +39,7 @@ async def wallboard(request: Request) -> Response:
         oob=False,
         controls=auth.user.may_control,
         own_socket=True,
+        grid=Markup(ingestor.grid_html()) if extension is None else "",
         linger=ingestor.settings.finished_linger_seconds,
         timezone=ingestor.settings.synapse_timezone,
     )
@@ -55,6 +58,7 @@ async def live_socket(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason="sign in first")
         return
     audience = auth.user.audience
+    ingestor.grid.names = websocket.app.state.accounts.extension_names()
     if websocket.query_params.get("only") == "popups":
         audience = POPUPS_ONLY + audience  # another page of the app: only the pop-ups
     with hub.subscribe(audience, auth.owner) as subscriber:

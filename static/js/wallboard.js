@@ -14,11 +14,30 @@
     return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
   }
 
+  // Thresholds, applied every second as on the server (dashboard/thresholds.py): a timer
+  // past its data-warn seconds turns amber, past data-alert red; a new red may chime.
+  var alerted = new Set();
+
+  function applyThreshold(el, seconds) {
+    var warn = Number(el.getAttribute("data-warn")), alert = Number(el.getAttribute("data-alert"));
+    var level = seconds >= alert ? "alert" : seconds >= warn ? "warn" : "ok";
+    el.classList.toggle("is-warn", level === "warn");
+    el.classList.toggle("is-alert", level === "alert");
+    var key = (el.closest("[id]") || el).id + ":" + el.getAttribute("data-since");
+    if (level === "alert" && !alerted.has(key)) {
+      alerted.add(key);
+      if (document.body.getAttribute("data-alert-sound") === "on") chime(true);
+    }
+  }
+
   function tick() {
     var now = Date.now() + clockOffset;
     document.querySelectorAll("[data-since]").forEach(function (el) {
       var since = Number(el.getAttribute("data-since"));
-      if (since > 0) el.textContent = format((now - since) / 1000);
+      if (!(since > 0)) return;
+      var seconds = (now - since) / 1000;
+      el.textContent = format(seconds);
+      if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds);
     });
     var clock = document.getElementById("clock");
     if (clock) {
@@ -85,8 +104,8 @@
 
   function soundOn() { return window.localStorage && localStorage.getItem("dashboard.sound") === "on"; }
 
-  function chime() {
-    if (!soundOn()) return;
+  function chime(always) {
+    if (!always && !soundOn()) return;
     try {
       audio = audio || new (window.AudioContext || window.webkitAudioContext)();
       [0, 0.35].forEach(function (start) {
@@ -126,9 +145,25 @@
     if (sound) sound.setAttribute("aria-pressed", soundOn() ? "true" : "false");
   }
 
+  // The grid's group filter: remembered per screen, applied again after every push.
+  function applyGroupFilter() {
+    var group = (window.localStorage && localStorage.getItem("dashboard.group")) || "";
+    document.querySelectorAll("[data-group-filter]").forEach(function (button) {
+      button.setAttribute("aria-pressed", button.getAttribute("data-group-filter") === group ? "true" : "false");
+    });
+    document.querySelectorAll(".tile").forEach(function (tile) {
+      tile.hidden = group !== "" && tile.getAttribute("data-group") !== group;
+    });
+  }
+
   document.addEventListener("click", function (evt) {
     var target = evt.target;
     if (!(target instanceof Element)) return;
+    var filter = target.closest("[data-group-filter]");
+    if (filter && window.localStorage) {
+      localStorage.setItem("dashboard.group", filter.getAttribute("data-group-filter") || "");
+      applyGroupFilter();
+    }
     var dismiss = target.closest("[data-dismiss]");
     if (dismiss) { var popup = dismiss.closest("[data-popup]"); if (popup) popup.remove(); }
     if (target.closest("[data-enable-notifications]") && window.Notification) Notification.requestPermission();
@@ -158,6 +193,7 @@
     watchForRingingCalls();
     expireToasts();
     watchPopups();
+    applyGroupFilter();
     readServerTime();
     tick();
     setInterval(tick, 1000);
@@ -171,5 +207,9 @@
     }
     setConnection("offline");
   });
-  document.addEventListener("htmx:wsAfterMessage", function () { readServerTime(); tick(); });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    readServerTime();
+    applyGroupFilter();
+    tick();
+  });
 })();

@@ -1,0 +1,79 @@
+"""The extension grid: every known extension as a tile (idle, ringing or on a call).
+
+Known extensions are the configured ones, the users' own, and every extension seen today
+or on a live call. Pure: the tiles are computed from the board and today's counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from dashboard.calls import Board, Call, DayCounters, Status
+from dashboard.settings import Settings
+
+IDLE, RINGING, TALKING = "idle", "ringing", "talking"
+
+
+@dataclass(frozen=True)
+class Tile:
+    extension: str
+    name: str  # the user whose extension it is, if any
+    group: str
+    state: str
+    call: Call | None  # the call that sets the state (talking beats ringing)
+    since: datetime | None  # in that state since (for idle: since its last call ended)
+    day: DayCounters
+
+
+class Grid:
+    def __init__(self, settings: Settings) -> None:
+        self.configured = settings.extensions
+        self.group_of = {
+            ext: name for name, members in settings.extension_groups for ext in members
+        }
+        self.groups = [name for name, _ in settings.extension_groups]
+        self.names: dict[str, str] = {}  # extension -> user name, refreshed by the app
+        self.last_end: dict[str, datetime] = {}  # extension -> when its last call ended
+
+    def known(self, board: Board, days: Mapping[str, DayCounters]) -> list[str]:
+        live = (call.extension for call in board.live.values() if call.extension)
+        found = {*self.configured, *self.names, *days, *live, *self.group_of}
+        return sorted(found, key=_extension_order)
+
+    def tiles(
+        self, board: Board, days: Mapping[str, DayCounters], today: DayCounters
+    ) -> list[Tile]:
+        return [self.tile(ext, board, days, today) for ext in self.known(board, days)]
+
+    def tile(
+        self, extension: str, board: Board, days: Mapping[str, DayCounters], today: DayCounters
+    ) -> Tile:
+        calls = [call for call in board.live.values() if call.extension == extension]
+        talking = [call for call in calls if call.status is Status.CONNECTED]
+        ringing = [call for call in calls if call.status is Status.RINGING]
+        day = days.get(extension) or DayCounters(today.day)
+        name, group = self.names.get(extension, ""), self.group_of.get(extension, "")
+        if talking or ringing:
+            call = _oldest(talking or ringing)
+            state = TALKING if talking else RINGING
+            return Tile(extension, name, group, state, call, call.state_since, day)
+        return Tile(extension, name, group, IDLE, None, self.last_end.get(extension), day)
+
+    def note_finished(self, call: Call) -> None:
+        """An extension is idle since its last call ended."""
+        ended = call.ended_at
+        if not call.extension or ended is None:
+            return
+        previous = self.last_end.get(call.extension)
+        if previous is None or ended > previous:
+            self.last_end[call.extension] = ended
+
+
+def _oldest(calls: Iterable[Call]) -> Call:
+    return min(calls, key=lambda call: call.state_since.timestamp() if call.state_since else 0.0)
+
+
+def _extension_order(extension: str) -> tuple[int, int, str]:
+    return (0, int(extension), "") if extension.isdigit() else (1, 0, extension)

@@ -26,13 +26,24 @@ from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
 from dashboard.ingest import Clock, Ingestor, utc_now
+from dashboard.kiosk import Kiosks
 from dashboard.pbx import Synapse
 from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.store import Store
 from dashboard.thresholds import Thresholds
-from dashboard.views import admin, api, contacts, controls, events, login, wallboard
+from dashboard.views import (
+    admin,
+    api,
+    contacts,
+    controls,
+    events,
+    login,
+    search,
+    tv,
+    wallboard,
+)
 
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/synapse/")
@@ -65,6 +76,7 @@ def create_app(
         app.state.hub = hub
         app.state.ingestor = ingestor
         app.state.accounts = accounts
+        app.state.kiosks = Kiosks(store.db, accounts)
         app.state.audit = audit = AuditLog(store.db)
         pbx_client = Synapse.make_client(pbx_transport)
         synapse = Synapse(
@@ -96,6 +108,11 @@ def create_app(
         Route("/login", login.login, methods=["GET", "POST"]),
         Route("/logout", login.logout, methods=["POST"]),
         Route("/admin/audit", admin.audit_log),
+        Route("/admin/kiosks", admin.kiosk_links, methods=["GET", "POST"]),
+        Route("/admin/settings", admin.settings_page),
+        Route("/tv", tv.tv),
+        Route("/search", search.search),
+        Route("/kiosk/{token}", tv.kiosk, methods=["GET", "POST"], name="kiosk"),
         Route("/contacts", contacts.contacts_page),
         Route("/contacts/import", contacts.import_contacts, methods=["POST"]),
         Route("/synapse/events", events.synapse_events, methods=["GET", "POST"]),

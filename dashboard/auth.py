@@ -334,10 +334,13 @@ class Accounts:
 
     # sessions
 
-    def start_session(self, user: User, now: datetime, remote: str) -> tuple[str, Session]:
+    def start_session(
+        self, user: User, now: datetime, remote: str, lifetime: timedelta | None = None
+    ) -> tuple[str, Session]:
         """A new session; returns the cookie value (shown once, stored only as a digest)."""
         token = new_token()
-        session = Session(token_digest(token), user, new_token(), now + self.session_lifetime)
+        expires = now + (lifetime or self.session_lifetime)
+        session = Session(token_digest(token), user, new_token(), expires)
         self.db.execute(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, remote)"
             " VALUES (?, ?, ?, ?, ?, ?)",

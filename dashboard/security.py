@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # The PBX cannot send a CSRF token; the login form carries its own (a pre-session cookie).
-CSRF_EXEMPT = ("/synapse/events", "/login")
+# A kiosk link's token is its own proof, as a password is the login form's.
+CSRF_EXEMPT = ("/synapse/events", "/login", "/kiosk/")
 MAX_FORM_BYTES = 1024 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -212,6 +212,21 @@ class Store:
         ).fetchone()
         return int(count), _parse(last)
 
+    def calls_with_number(
+        self, digits: str, extension: str | None = None, limit: int = 10
+    ) -> list[Call]:
+        """The newest calls whose number holds these digits (and at that extension)."""
+        if not digits.isdigit():
+            return []
+        sql = "SELECT * FROM calls WHERE number LIKE ?"
+        params: list[object] = [f"%{digits}%"]
+        if extension is not None:
+            sql += " AND extension = ?"
+            params.append(extension)
+        sql += " ORDER BY started_at DESC LIMIT ?"
+        params.append(limit)
+        return [row_to_call(row) for row in self.db.query(sql, params)]
+
     def live_calls(self) -> list[Call]:
         sql = "SELECT * FROM calls WHERE status != ?"
         return [row_to_call(row) for row in self.db.query(sql, [Status.FINISHED.value])]

@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dashboard.audit import AuditLog
-from dashboard.auth import Role
-from dashboard.security import require
+from dashboard.auth import AuthError, Role
+from dashboard.kiosk import Kiosks
+from dashboard.security import client_ip, current_auth, require
 from dashboard.views.pages import page
 
 PAGE_SIZE = 100
@@ -22,3 +23,64 @@ async def audit_log(request: Request) -> Response:
     older = entries[-1].id if len(entries) == PAGE_SIZE else None
     tz = request.app.state.settings.timezone
     return page(request, "audit.html", entries=entries, older=older, tz=tz)
+
+
+@require(Role.ADMIN)
+async def kiosk_links(request: Request) -> Response:
+    """Wall-screen links: list, create (the link is shown once), revoke."""
+    kiosks: Kiosks = request.app.state.kiosks
+    auth = current_auth(request)
+    assert auth is not None
+    new_link, message = "", ""
+    if request.method == "POST":
+        form = await request.form()
+        now = request.app.state.ingestor.clock()
+        remote = client_ip(request, request.app.state.settings.trusted_proxy_networks)
+        try:
+            if form.get("revoke"):
+                link_id = int(str(form.get("revoke", "0")))
+                screen = next((link for link in kiosks.links() if link.id == link_id), None)
+                owners = _owners_of(request, screen.user) if screen else set()
+                revoked = kiosks.revoke(link_id)
+                request.app.state.hub.evict_where(lambda viewer: viewer.owner in owners, 1008)
+                message = f"Revoked the link for {revoked.label}: that screen is signed out."
+                request.app.state.audit.record(
+                    now, auth.user.name, "kiosk revoke", target=revoked.label, remote=remote
+                )
+            else:
+                link, token = kiosks.create(str(form.get("label", "")), auth.user.name)
+                new_link = str(request.url_for("kiosk", token=token))
+                message = f"Open this link once on the {link.label} screen; it is not shown again."
+                request.app.state.audit.record(
+                    now, auth.user.name, "kiosk create", target=link.label, remote=remote
+                )
+        except (AuthError, ValueError) as error:
+            message = str(error)
+    return page(
+        request,
+        "kiosks.html",
+        links=kiosks.links(),
+        new_link=new_link,
+        message=message,
+        tz=request.app.state.settings.timezone,
+    )
+
+
+def _owners_of(request: Request, user_name: str) -> set[str]:
+    """The session digests of a user: its live sockets are owned by them."""
+    rows = request.app.state.store.db.execute(
+        "SELECT id_hash FROM sessions JOIN users ON users.id = user_id WHERE users.name = ?",
+        [user_name],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+@require(Role.ADMIN)
+async def settings_page(request: Request) -> Response:
+    """What the dashboard runs with (read-only: settings come from the environment)."""
+    return page(
+        request,
+        "settings.html",
+        settings=request.app.state.settings,
+        thresholds=request.app.state.ingestor.thresholds,
+    )

@@ -59,6 +59,8 @@ async def live_socket(websocket: WebSocket) -> None:
         return
     audience = auth.user.audience
     ingestor.grid.names = websocket.app.state.accounts.extension_names()
+    if websocket.query_params.get("view") == "tv" and audience == "all":
+        audience = "view"  # a TV shows every call, without controls
     if websocket.query_params.get("only") == "popups":
         audience = POPUPS_ONLY + audience  # another page of the app: only the pop-ups
     with hub.subscribe(audience, auth.owner) as subscriber:

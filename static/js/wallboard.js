@@ -183,6 +183,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A wall screen's kiosk link signs in by itself (a GET only shows the form).
+    document.querySelectorAll("form[data-autosubmit]").forEach(function (form) { form.submit(); });
     if (window.htmx) {
       // Reconnect quickly at first, then back off, but never wait more than 10 s.
       htmx.config.wsReconnectDelay = function (retry) {

@@ -1,0 +1,102 @@
+"""Kiosk links: a wall screen signs itself in as a viewer, for good, until an admin revokes it.
+
+Each link is its own viewer account (so revoking it is disabling that account, which ends its
+sessions and live sockets with the machinery every account has) and a secret token, stored
+only as a digest.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlite_utils
+
+from dashboard.auth import Accounts, AuthError, Role, User, new_token, token_digest
+
+KIOSK_SESSION = timedelta(days=3650)  # "never expires until revoked"
+
+
+@dataclass(frozen=True)
+class KioskLink:
+    id: int
+    label: str
+    user: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class Kiosks:
+    def __init__(self, db: sqlite_utils.Database, accounts: Accounts) -> None:
+        self.db = db
+        self.accounts = accounts
+        db.table("kiosk_links").create(
+            {
+                "id": int,
+                "label": str,
+                "user": str,
+                "token_hash": str,
+                "created_by": str,
+                "created_at": str,
+                "revoked_at": str,
+            },
+            pk="id",
+            not_null={"label", "user", "token_hash"},
+            if_not_exists=True,
+        )
+        db.table("kiosk_links").create_index(["token_hash"], unique=True, if_not_exists=True)
+
+    def create(self, label: str, created_by: str) -> tuple[KioskLink, str]:
+        """A new link; returns it and its token (shown once)."""
+        label = " ".join(label.split())[:60]
+        if not label:
+            raise AuthError("name the screen, e.g. 'Sales floor TV'")
+        name = f"kiosk-{secrets.token_hex(4)}"
+        self.accounts.add_user(name, Role.VIEWER.value, new_token())  # a password no one knows
+        token = new_token()
+        self.db.execute(
+            "INSERT INTO kiosk_links (label, user, token_hash, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [label, name, token_digest(token), created_by, datetime.now(UTC).isoformat()],
+        )
+        return self.links()[0], token
+
+    def links(self) -> list[KioskLink]:
+        rows = self.db.execute(
+            "SELECT id, label, user, created_by, created_at, revoked_at FROM kiosk_links"
+            " ORDER BY id DESC"
+        ).fetchall()
+        return [
+            KioskLink(
+                id_,
+                label,
+                user,
+                by,
+                datetime.fromisoformat(at),
+                datetime.fromisoformat(revoked) if revoked else None,
+            )
+            for id_, label, user, by, at, revoked in rows
+        ]
+
+    def user_for(self, token: str) -> User | None:
+        """The viewer a link signs in as, unless it was revoked."""
+        row = self.db.execute(
+            "SELECT user FROM kiosk_links WHERE token_hash = ? AND revoked_at IS NULL",
+            [token_digest(token)],
+        ).fetchone()
+        user = self.accounts.find_user(row[0]) if row else None
+        return user if user is not None and not user.disabled else None
+
+    def revoke(self, link_id: int) -> KioskLink:
+        link = next((link for link in self.links() if link.id == link_id), None)
+        if link is None:
+            raise AuthError("no such kiosk link")
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE kiosk_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                [datetime.now(UTC).isoformat(), link_id],
+            )
+            self.accounts.disable_user(link.user)  # ends its sessions, and so its sockets
+        return link

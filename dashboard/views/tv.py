@@ -1,0 +1,65 @@
+"""TV mode, and the kiosk links that sign a wall screen in."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from dashboard.auth import SESSION_COOKIE, Accounts
+from dashboard.ingest import Ingestor, audience_extension
+from dashboard.kiosk import KIOSK_SESSION, Kiosks
+from dashboard.security import EVERYONE, client_ip, current_auth, is_https, require
+from dashboard.views.pages import page
+
+
+@require(*EVERYONE)
+async def tv(request: Request) -> Response:
+    """The board for a wall screen: dark, large, read-only, with a clock."""
+    ingestor: Ingestor = request.app.state.ingestor
+    auth = current_auth(request)
+    assert auth is not None
+    extension = audience_extension(auth.user.audience)
+    ingestor.grid.names = request.app.state.accounts.extension_names()
+    return page(
+        request,
+        "tv.html",
+        calls=ingestor.board.snapshot(extension),
+        counts=ingestor.board.counts(extension),
+        day=ingestor.day_counters(extension),
+        longest=ingestor.board.longest_ringing(extension),
+        now=ingestor.clock(),
+        oob=False,
+        controls=False,
+        own_socket=True,
+        linger=ingestor.settings.finished_linger_seconds,
+        timezone=ingestor.settings.synapse_timezone,
+        grid=Markup(ingestor.grid_html()) if extension is None else "",
+    )
+
+
+async def kiosk(request: Request) -> Response:
+    """GET shows a page that signs in by itself (a GET changes nothing); POST signs in."""
+    kiosks: Kiosks = request.app.state.kiosks
+    token = request.path_params["token"]
+    user = kiosks.user_for(token)
+    if user is None:
+        return page(request, "kiosk.html", status_code=404, valid=False, action="")
+    if request.method == "GET":
+        return page(request, "kiosk.html", valid=True, action=request.url.path)
+    accounts: Accounts = request.app.state.accounts
+    ingestor: Ingestor = request.app.state.ingestor
+    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
+    token_value, _ = accounts.start_session(user, ingestor.clock(), remote, KIOSK_SESSION)
+    request.app.state.audit.record(ingestor.clock(), user.name, "kiosk sign-in", remote=remote)
+    response = RedirectResponse("/tv", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token_value,
+        max_age=int(KIOSK_SESSION.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=is_https(request, ingestor.settings.trusted_proxy_networks),
+    )
+    return response

@@ -12,11 +12,15 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from dashboard.auth import Accounts, AuthError, Role
 from dashboard.events import redact_secrets
 from dashboard.settings import Settings, SettingsError
 from dashboard.store import Store
+
+if TYPE_CHECKING:
+    from dashboard.kiosk import Kiosks
 
 DEMO_EXTENSION = "70"
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -114,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("token", nargs="?")
     revoke.add_argument("--user", help="revoke every token of this user")
     revoke.set_defaults(handler=cmd_token_revoke)
+
+    kiosk = commands.add_parser("kiosk", help="wall-screen links").add_subparsers(
+        dest="action", required=True
+    )
+    make = kiosk.add_parser("create", help="print a link that signs a wall screen in for good")
+    make.add_argument("label", help="which screen, e.g. 'Sales floor TV'")
+    make.set_defaults(handler=cmd_kiosk_create)
+    kiosk.add_parser("list", help="list wall-screen links").set_defaults(handler=cmd_kiosk_list)
+    drop = kiosk.add_parser("revoke", help="sign a wall screen out for good")
+    drop.add_argument("id", type=int)
+    drop.set_defaults(handler=cmd_kiosk_revoke)
 
     contacts = commands.add_parser("contacts", help="manage contacts").add_subparsers(
         dest="action", required=True
@@ -255,6 +270,33 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
     return 0 if result.added or result.updated or not result.errors else 1
+
+
+def _kiosks(settings: Settings) -> Kiosks:
+    from dashboard.kiosk import Kiosks
+
+    accounts = _accounts(settings)
+    return Kiosks(accounts.db, accounts)
+
+
+def cmd_kiosk_create(args: argparse.Namespace, settings: Settings) -> int:
+    link, token = _kiosks(settings).create(args.label, "command line")
+    print(f"/kiosk/{token}")
+    print(f"(open http://<dashboard>/kiosk/... once on the {link.label} screen)", file=sys.stderr)
+    return 0
+
+
+def cmd_kiosk_list(args: argparse.Namespace, settings: Settings) -> int:
+    for link in _kiosks(settings).links():
+        state = f"revoked {link.revoked_at:%Y-%m-%d}" if link.revoked_at else "active"
+        print(f"{link.id:>4}  {link.label:<30} {state}")
+    return 0
+
+
+def cmd_kiosk_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    link = _kiosks(settings).revoke(args.id)
+    print(f"revoked the link for {link.label}; that screen is signed out")
+    return 0
 
 
 def _accounts(settings: Settings) -> Accounts:

@@ -58,7 +58,7 @@ def test_every_role_gets_the_socket_and_sees_only_what_it_may(
     with anonymous.websocket_connect("/ws") as viewer:
         snapshot = viewer.receive_text()
         assert "9876543XXX" in snapshot  # extension 70's call
-        assert snapshot.count("<article id=\"call-") == (1 if role == "agent" else 2)
+        assert snapshot.count('<article id="call-') == (1 if role == "agent" else 2)
         send(anonymous, json.dumps(json.loads(AT_46) | {"uniqueid": "46.2"}))
         send(anonymous, json.dumps(json.loads(CALL_START) | {"uniqueid": "70.2"}))
         pushed = viewer.receive_text()

@@ -1,0 +1,123 @@
+"""A wall screen in real Chromium: signed in by its kiosk link, it survives a dashboard
+restart by itself, saying it is reconnecting meanwhile; and screenshots at 1920x1080."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from dashboard.simulator.traffic import event_url
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in, state_class
+from tests.servers import DashboardProcess
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a long test password"
+RECONNECT_MS = 30_000  # the socket retries with a growing pause, at most 10 s
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[DashboardProcess]:
+    process = DashboardProcess(
+        tmp_path,
+        DASHBOARD_EXTENSIONS="40-59,70-79",
+        DASHBOARD_GROUPS="Sales: 40-49; Support: 50-59; Service: 70-79",
+        DASHBOARD_RING_WARN_SECONDS="2",
+        DASHBOARD_RING_ALERT_SECONDS="4",
+    )
+    process.start()
+    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
+    try:
+        yield process
+    finally:
+        process.stop()
+        print("--- dashboard ---", process.log(), sep="\n")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def ring(server: DashboardProcess, number: str, extension: str, answered: bool = False) -> str:
+    uniqueid = f"1795000000.{next(_ids)}"
+    event: dict[str, Any] = {
+        "asteriskhost": "127.0.0.1",
+        "event": "CallStart",
+        "direction": "Incoming",
+        "number": number,
+        "extension": extension,
+        "uniqueid": uniqueid,
+        "hangupchannel": f"SIP/{extension}-0001",
+        "redirectchannel": "DAHDI/1-1",
+    }
+    for kind in ("CallStart", "CallConnect") if answered else ("CallStart",):
+        response = httpx.get(event_url(server.events_url, event | {"event": kind}))
+        assert response.status_code == 200, response.text
+    return uniqueid
+
+
+def test_a_kiosk_screen_survives_a_dashboard_restart(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    path = server.cli("kiosk", "create", "Sales floor TV").strip()
+    assert re.fullmatch(r"/kiosk/[\w-]+", path)
+    tv = browser.new_context(viewport=VIEWPORT).new_page()
+    tv.goto(server.base_url + path)
+    expect(tv).to_have_url(re.compile(r"/tv$"), timeout=EXPECT_MS)
+    expect(tv.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    ring(server, "9811122233", "41", answered=True)
+    expect(tv.locator("article.call", has_text="98111 22233")).to_have_count(1, timeout=EXPECT_MS)
+
+    server.stop()
+    expect(tv.locator("body")).to_have_class(state_class("offline"), timeout=EXPECT_MS)
+    expect(tv.locator(".stale-banner")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    tv.screenshot(path=str(ARTIFACTS / "tv-reconnecting.png"), animations="disabled")
+
+    server.start()  # the same port and database
+    ring(server, "9844455566", "52")
+    expect(tv.locator("body")).to_have_class(LIVE, timeout=RECONNECT_MS)
+    expect(tv).to_have_url(re.compile(r"/tv$"))  # never the sign-in page
+    expect(tv.locator(".stale-banner")).to_be_hidden()
+    expect(tv.locator("article.call", has_text="98111 22233")).to_have_count(1)
+    expect(tv.locator("article.call", has_text="98444 55566")).to_have_count(1, timeout=EXPECT_MS)
+    expect(tv.locator("#ext-52")).to_have_class(state_class("ringing"))
+    expect(tv.locator("#ext-52 .tile-timer")).to_have_class(
+        re.compile(r"\bis-(warn|alert)\b"), timeout=EXPECT_MS
+    )
+    tv.screenshot(path=str(ARTIFACTS / "tv-1080p.png"), animations="disabled")
+
+
+def test_the_wallboard_at_1080p(browser: Browser, server: DashboardProcess) -> None:
+    for n, (extension, answered) in enumerate(
+        [("41", True), ("44", False), ("52", True), ("57", True), ("70", False), ("73", True)]
+    ):
+        ring(server, f"98{n}5512345", extension, answered)
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(server.base_url + "/")
+    sign_in(page, "sup", PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    expect(page.locator("article.call")).to_have_count(6)
+    expect(page.locator("article.tile")).to_have_count(30)
+    # A ringing call past its thresholds turns red, in the row, the tile and the wait counter.
+    expect(page.locator("#ext-44 .tile-timer")).to_have_class(
+        state_class("alert"), timeout=EXPECT_MS
+    )
+    page.get_by_role("button", name="Sales", exact=True).click()
+    expect(page.locator("article.tile:visible")).to_have_count(10)
+    page.get_by_role("button", name="All", exact=True).click()
+    page.get_by_placeholder("Find a caller").fill("98055 12")
+    expect(page.locator("#search-results")).to_contain_text("on a call", timeout=EXPECT_MS)
+    page.get_by_placeholder("Find a caller").fill("")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "wallboard-1080p.png"), animations="disabled")
+    assert page.evaluate("document.documentElement.scrollHeight") <= 1080, "the board scrolls"

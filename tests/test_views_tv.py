@@ -1,0 +1,115 @@
+"""TV mode, wall-screen links, the grid's pushes, live search and the settings page."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from tests.conftest import CALL_START, FakeClock, sign_in
+
+AT_70 = json.loads(CALL_START) | {"direction": "Incoming", "number": "9876543210"}
+
+
+def send(client: TestClient, event: dict[str, Any]) -> None:
+    assert (
+        client.get("/synapse/events?data=" + quote(json.dumps(event), safe="")).status_code == 200
+    )
+
+
+@pytest.fixture
+def board(settings: Settings, clock: FakeClock) -> Any:
+    configured = settings.with_changes(
+        extensions=("40", "70"), extension_groups=(("Sales", ("40",)),)
+    )
+    with TestClient(create_app(configured, clock=clock)) as client:
+        yield client
+
+
+def test_the_tv_shows_every_call_without_controls(board: TestClient) -> None:
+    send(board, AT_70)
+    sign_in(board, "supervisor")
+    page = board.get("/tv").text
+    assert 'ws-connect="/ws?view=tv"' in page and "98765 43210" in page
+    assert "Hang up" not in page and 'class="dial-box"' not in page and 'class="nav"' not in page
+    assert 'id="grid"' in page and 'id="ext-70"' in page and 'id="ext-40"' in page
+    with board.websocket_connect("/ws?view=tv") as tv:
+        assert "Hang up" not in tv.receive_text()
+        send(board, AT_70 | {"uniqueid": "2.2"})
+        assert "Hang up" not in tv.receive_text()
+
+
+def test_the_grid_gets_a_tile_per_change_and_whole_when_an_extension_is_new(
+    board: TestClient,
+) -> None:
+    sign_in(board, "supervisor")
+    with board.websocket_connect("/ws") as viewer:
+        assert 'id="ext-40"' in viewer.receive_text()
+        send(board, AT_70)
+        pushed = viewer.receive_text()
+        assert '<article id="ext-70" class="tile is-ringing" hx-swap-oob="true"' in pushed
+        assert '<section id="grid"' not in pushed
+        send(board, AT_70 | {"uniqueid": "3.3", "extension": "333"})
+        assert '<section id="grid" class="grid-section" hx-swap-oob="true"' in viewer.receive_text()
+
+
+def test_a_wall_screen_link_signs_in_for_good_until_revoked(board: TestClient) -> None:
+    csrf = sign_in(board, "admin")
+    made = board.post("/admin/kiosks", data={"label": "Sales <TV>", "csrf_token": csrf}).text
+    link = re.search(r'value="(http://testserver/kiosk/[^"]+)"', made)
+    assert link is not None and "Sales &lt;TV&gt;" in made
+    board.cookies.clear()
+    start = board.get(link[1])
+    assert "data-autosubmit" in start.text and "dashboard_session" not in start.cookies
+    signed_in = board.post(link[1], follow_redirects=False)
+    assert signed_in.headers["location"] == "/tv"
+    assert "Max-Age=315360000" in signed_in.headers["set-cookie"]
+    assert board.get("/tv").status_code == 200
+    screen_cookie = board.cookies["dashboard_session"]
+    with board.websocket_connect("/ws?view=tv") as tv:
+        tv.receive_text()
+        csrf = sign_in(board, "admin")  # the admin, at another browser
+        [screen] = board.app.state.kiosks.links()  # type: ignore[attr-defined]
+        revoked = board.post("/admin/kiosks", data={"revoke": screen.id, "csrf_token": csrf})
+        assert "Revoked the link for Sales &lt;TV&gt;" in revoked.text
+        with pytest.raises(WebSocketDisconnect) as closed:
+            tv.receive_text()
+        assert closed.value.code == 1008
+    board.cookies.clear()
+    board.cookies.set("dashboard_session", screen_cookie)
+    assert board.get("/tv", follow_redirects=False).status_code == 303
+    assert board.post(link[1], follow_redirects=False).status_code == 404
+
+
+def test_only_admins_manage_wall_screens_and_read_settings(board: TestClient) -> None:
+    sign_in(board, "supervisor")
+    assert board.get("/admin/kiosks").status_code == 403
+    assert board.get("/admin/settings").status_code == 403
+    sign_in(board, "admin")
+    settings_page = board.get("/admin/settings").text
+    assert "0:15 / 0:30" in settings_page and "10:00 / 20:00" in settings_page
+    assert "40, 70" in settings_page and "Group Sales" in settings_page
+
+
+def test_live_search_finds_the_caller_now_and_before(board: TestClient) -> None:
+    send(board, AT_70 | {"uniqueid": "1.1", "event": "CallFinish", "disposition": "NO ANSWER"})
+    send(board, AT_70 | {"uniqueid": "1.2"})
+    send(board, AT_70 | {"uniqueid": "1.3", "number": "5550100", "extension": "40"})
+    sign_in(board, "supervisor")
+    found = board.get("/search?number=98765 432").text
+    assert "is <strong>ringing</strong> at extension 70" in found
+    assert found.count("<tr><td>") == 2 and "missed" in found
+    assert "Type at least 3 digits" in board.get("/search?number=98").text
+    assert "No call with 777 right now" in board.get("/search?number=777").text
+    sign_in(board, "agent", name="ravi", extension="40")
+    mine = board.get("/search?number=555").text
+    assert "at extension 40" in mine
+    others = board.get("/search?number=98765").text  # extension 70's calls: not the agent's
+    assert "No call with 98765 right now" in others and "No earlier calls with 98765" in others

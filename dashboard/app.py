@@ -24,6 +24,7 @@ from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
+from dashboard.history import History
 from dashboard.hub import Hub
 from dashboard.ingest import Clock, Ingestor, utc_now
 from dashboard.kiosk import Kiosks
@@ -39,6 +40,7 @@ from dashboard.views import (
     contacts,
     controls,
     events,
+    history,
     login,
     search,
     tv,
@@ -77,6 +79,7 @@ def create_app(
         app.state.ingestor = ingestor
         app.state.accounts = accounts
         app.state.kiosks = Kiosks(store.db, accounts)
+        app.state.history = History(store)
         app.state.audit = audit = AuditLog(store.db)
         pbx_client = Synapse.make_client(pbx_transport)
         synapse = Synapse(
@@ -112,6 +115,10 @@ def create_app(
         Route("/admin/settings", admin.settings_page),
         Route("/tv", tv.tv),
         Route("/search", search.search),
+        Route("/calls", history.calls_page),
+        Route("/calls.csv", history.calls_csv),
+        Route("/calls/{uniqueid}", history.call_page),
+        Route("/api/calls", history.calls_api),
         Route("/kiosk/{token}", tv.kiosk, methods=["GET", "POST"], name="kiosk"),
         Route("/contacts", contacts.contacts_page),
         Route("/contacts/import", contacts.import_contacts, methods=["POST"]),

@@ -141,6 +141,8 @@ class Store:
         db.table("calls").create_index(["status"], if_not_exists=True)
         db.table("calls").create_index(["started_at"], if_not_exists=True)
         db.table("calls").create_index(["number_key", "started_at"], if_not_exists=True)
+        db.table("calls").create_index(["extension", "started_at"], if_not_exists=True)
+        db.table("calls").create_index(["duration"], if_not_exists=True)
 
     # -- writes ------------------------------------------------------------------------
 

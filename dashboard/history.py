@@ -1,0 +1,248 @@
+"""Call history: filters read from a URL, keyset pages, and a streamed export.
+
+Filters live in the query string so a search can be bookmarked and shared. Pages are keyset
+pages (WHERE (sort, host, uniqueid) < cursor), so the thousandth page costs what the first does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dashboard.calls import Call
+from dashboard.store import Store, _iso, row_to_call
+
+PRESETS = {
+    "today": "Today",
+    "yesterday": "Yesterday",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "custom": "Custom",
+    "all": "All time",
+}
+DIRECTIONS = ("incoming", "outgoing", "internal")
+DISPOSITIONS = ("answered", "no_answer", "busy", "failed", "congestion", "expired")
+# Sort key -> SQL expression (never NULL, so keyset comparisons hold).
+SORTS = {
+    "started": "COALESCE(started_at, '')",
+    "duration": "COALESCE(duration, -1)",
+    "extension": "COALESCE(extension, '')",
+    "number": "COALESCE(number, '')",
+}
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be read; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: str = "7d"
+    start: datetime | None = None  # inclusive, aware
+    end: datetime | None = None  # exclusive, aware
+    day_from: date | None = None  # what "custom" was given, to show it back
+    day_to: date | None = None
+    extension: str | None = None
+    direction: str | None = None
+    disposition: str | None = None
+    number: str | None = None  # digits the number contains
+    min_duration: int | None = None
+    host: str | None = None
+    sort: str = "started"
+    descending: bool = True
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """These filters as URL parameters (for links: sort headers, next page, export)."""
+        values = replace(self, **changes) if changes else self
+        params = {
+            "period": values.period,
+            "from": values.day_from.isoformat()
+            if values.period == "custom" and values.day_from
+            else "",
+            "to": values.day_to.isoformat() if values.period == "custom" and values.day_to else "",
+            "extension": values.extension or "",
+            "direction": values.direction or "",
+            "disposition": values.disposition or "",
+            "number": values.number or "",
+            "min_duration": str(values.min_duration) if values.min_duration else "",
+            "host": values.host or "",
+            "sort": values.sort,
+            "order": "desc" if values.descending else "asc",
+        }
+        return {key: value for key, value in params.items() if value}
+
+
+def parse_filters(params: Mapping[str, str], tz: ZoneInfo, today: date) -> Filters:
+    """Filters from URL parameters; raises FilterError naming a bad one."""
+    period = params.get("period") or "7d"
+    if period not in PRESETS:
+        raise FilterError(f"period must be one of {', '.join(PRESETS)}")
+    day_from = _date(params.get("from"), "from")
+    day_to = _date(params.get("to"), "to")
+    first, last = {
+        "today": (today, today),
+        "yesterday": (today - timedelta(days=1),) * 2,
+        "7d": (today - timedelta(days=6), today),
+        "30d": (today - timedelta(days=29), today),
+        "custom": (day_from, day_to),
+        "all": (None, None),
+    }[period]
+    if period == "custom" and (first is None or last is None):
+        raise FilterError("a custom period needs both from and to dates")
+    if first and last and first > last:
+        raise FilterError("the period ends before it starts")
+    extension = _digits(params.get("extension"), "extension", 10)
+    number = "".join(ch for ch in params.get("number", "") if ch.isascii() and ch.isdigit())[:20]
+    minimum = _digits(params.get("min_duration"), "min_duration", 6)
+    direction, disposition = params.get("direction") or None, params.get("disposition") or None
+    if direction and direction not in DIRECTIONS:
+        raise FilterError(f"direction must be one of {', '.join(DIRECTIONS)}")
+    if disposition and disposition not in DISPOSITIONS:
+        raise FilterError(f"disposition must be one of {', '.join(DISPOSITIONS)}")
+    sort = params.get("sort") or "started"
+    if sort not in SORTS:
+        raise FilterError(f"sort must be one of {', '.join(SORTS)}")
+    return Filters(
+        period=period,
+        start=datetime.combine(first, time(), tz) if first else None,
+        end=datetime.combine(last + timedelta(days=1), time(), tz) if last else None,
+        day_from=day_from,
+        day_to=day_to,
+        extension=extension,
+        direction=direction,
+        disposition=disposition,
+        number=number or None,
+        min_duration=int(minimum) if minimum else None,
+        host=(params.get("host") or "").strip()[:100] or None,
+        sort=sort,
+        descending=params.get("order", "desc") != "asc",
+    )
+
+
+def _date(text: str | None, name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FilterError(f"{name} must be a date like 2026-11-27") from None
+
+
+def _digits(text: str | None, name: str, most: int) -> str | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > most:
+        raise FilterError(f"{name} must be up to {most} digits")
+    return text
+
+
+@dataclass(frozen=True)
+class Page:
+    calls: list[Call]
+    next_cursor: str | None
+
+
+class History:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def where(self, filters: Filters, scope: str | None) -> tuple[str, list[object]]:
+        """The WHERE clause of a search; `scope` is the one extension an agent may see."""
+        clauses: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if filters.start:
+            clauses.append("started_at >= ?")
+            params.append(_iso(filters.start))
+        if filters.end:
+            clauses.append("started_at < ?")
+            params.append(_iso(filters.end))
+        for column, value in (
+            ("extension", scope),
+            ("extension", filters.extension),
+            ("direction", filters.direction),
+            ("host", filters.host),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if filters.disposition == "no_answer":  # unanswered calls without a CDR count too
+            clauses.append(
+                "(disposition = 'no_answer' OR (disposition IS NULL AND status = 'finished'"
+                " AND answer_time IS NULL AND connect_seen_at IS NULL))"
+            )
+        elif filters.disposition:
+            clauses.append("disposition = ?")
+            params.append(filters.disposition)
+        if filters.number:
+            clauses.append("number LIKE ?")
+            params.append(f"%{filters.number}%")
+        if filters.min_duration:
+            clauses.append("duration >= ?")
+            params.append(filters.min_duration)
+        return " AND ".join(clauses), params
+
+    def page(
+        self, filters: Filters, scope: str | None, after: str | None, size: int = PAGE_SIZE
+    ) -> Page:
+        where, params = self.where(filters, scope)
+        key = SORTS[filters.sort]
+        direction, compare = ("DESC", "<") if filters.descending else ("ASC", ">")
+        if after:
+            where += f" AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
+            params.extend(_decode_cursor(after))
+        size = max(1, min(size, MAX_PAGE_SIZE))
+        sql = (
+            f"SELECT *, {key} AS sort_key FROM calls WHERE {where}"
+            f" ORDER BY {key} {direction}, host {direction}, uniqueid {direction} LIMIT ?"
+        )
+        rows = list(self.store.db.query(sql, [*params, size + 1]))
+        more = len(rows) > size
+        rows = rows[:size]
+        calls = [row_to_call({k: v for k, v in row.items() if k != "sort_key"}) for row in rows]
+        last = rows[-1] if rows and more else None
+        following = (
+            _encode_cursor([last["sort_key"], last["host"], last["uniqueid"]]) if last else None
+        )
+        return Page(calls, following)
+
+    def count(self, filters: Filters, scope: str | None) -> int:
+        where, params = self.where(filters, scope)
+        return int(
+            self.store.db.execute(f"SELECT COUNT(*) FROM calls WHERE {where}", params).fetchone()[0]
+        )
+
+    def every(self, filters: Filters, scope: str | None, chunk: int = 1000) -> Iterator[Call]:
+        """Every call the filters match, page by page (for the export)."""
+        after: str | None = None
+        while True:
+            page = self.page(filters, scope, after, chunk)
+            yield from page.calls
+            if page.next_cursor is None:
+                return
+            after = page.next_cursor
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except ValueError:
+        raise FilterError("the page link is damaged: start from the first page") from None
+    if not (
+        isinstance(values, list)
+        and len(values) == 3
+        and all(isinstance(v, str | int) for v in values)
+    ):
+        raise FilterError("the page link is damaged: start from the first page")
+    return values

@@ -1,0 +1,172 @@
+"""Call history: the search page, its CSV export, a call's page, and `GET /api/calls`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from dashboard.calls import Call
+from dashboard.history import (
+    DIRECTIONS,
+    DISPOSITIONS,
+    PRESETS,
+    FilterError,
+    Filters,
+    History,
+    parse_filters,
+)
+from dashboard.ingest import Ingestor, audience_extension
+from dashboard.security import STAFF, current_auth, json_error, require
+from dashboard.views.api import call_json
+from dashboard.views.pages import page
+
+CSV_COLUMNS = (
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "direction",
+    "number",
+    "extension",
+    "status",
+    "disposition",
+    "duration",
+    "billable_seconds",
+    "host",
+    "uniqueid",
+    "recordlink",
+)
+
+
+def _scope(request: Request) -> str | None:
+    auth = current_auth(request)
+    assert auth is not None
+    return audience_extension(auth.user.audience)
+
+
+def _filters(request: Request) -> Filters:
+    ingestor: Ingestor = request.app.state.ingestor
+    return parse_filters(request.query_params, ingestor.tz, ingestor.today())
+
+
+@require(*STAFF)
+async def calls_page(request: Request) -> Response:
+    history: History = request.app.state.history
+    scope = _scope(request)
+    try:
+        filters = _filters(request)
+        found = history.page(filters, scope, request.query_params.get("after"))
+        total = history.count(filters, scope)
+        error = ""
+    except FilterError as problem:
+        filters, found, total, error = Filters(), None, 0, str(problem)
+    auth = current_auth(request)
+    assert auth is not None
+    return page(
+        request,
+        "calls.html",
+        status_code=422 if error else 200,
+        filters=filters,
+        found=found,
+        total=total,
+        error=error,
+        presets=PRESETS,
+        directions=DIRECTIONS,
+        dispositions=DISPOSITIONS,
+        scope=scope,
+        controls=auth.user.may_control,
+        first_page=not request.query_params.get("after"),
+    )
+
+
+@require(*STAFF)
+async def calls_csv(request: Request) -> Response:
+    history: History = request.app.state.history
+    scope = _scope(request)
+    try:
+        filters = _filters(request)
+    except FilterError as problem:
+        return json_error(422, "bad_filter", str(problem))
+    tz = request.app.state.ingestor.tz
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for n, call in enumerate(history.every(filters, scope), start=1):
+            writer.writerow(_csv_row(call_json(call, tz)))
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"calls-{filters.period}.csv"
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _csv_row(data: dict[str, Any]) -> list[str]:
+    return [
+        spreadsheet_safe("" if data[column] is None else str(data[column]))
+        for column in CSV_COLUMNS
+    ]
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula (a caller ID is attacker-controlled);
+    a phone number like +919876543210 stays as it is."""
+    if value[:1] in ("=", "+", "-", "@") and not value[1:].isdigit():
+        return "'" + value
+    return value
+
+
+@require(*STAFF)
+async def calls_api(request: Request) -> Response:
+    history: History = request.app.state.history
+    scope = _scope(request)
+    try:
+        filters = _filters(request)
+        size = int(request.query_params.get("limit", "50") or 50)
+        found = history.page(filters, scope, request.query_params.get("after"), size)
+    except FilterError as problem:
+        return json_error(422, "bad_filter", str(problem))
+    except ValueError:
+        return json_error(422, "bad_filter", "limit must be a whole number")
+    tz = request.app.state.ingestor.tz
+    return JSONResponse(
+        {
+            "calls": [call_json(call, tz) for call in found.calls],
+            "next": found.next_cursor,
+        }
+    )
+
+
+@require(*STAFF)
+async def call_page(request: Request) -> Response:
+    ingestor: Ingestor = request.app.state.ingestor
+    uniqueid = request.path_params["uniqueid"]
+    host = request.query_params.get("host")
+    store = ingestor.store
+    call: Call | None = (
+        store.get_call((host, uniqueid)) if host else store.get_call_by_uniqueid(uniqueid)
+    )
+    auth = current_auth(request)
+    assert auth is not None
+    if call is None or not auth.user.may_see_extension(call.extension):
+        return page(request, "call.html", status_code=404, call=None, events=[], fields={})
+    return page(
+        request,
+        "call.html",
+        call=call,
+        events=list(store.events(call.key)),
+        fields=call_json(call, ingestor.tz),
+        controls=auth.user.may_control,
+    )

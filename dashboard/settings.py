@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,6 +68,9 @@ class Settings:
     ringing_warn: int = 3
     ringing_alert: int = 6
     alert_sound: bool = False
+    # Reports: when a business day starts, in the PBX's time zone ("06:00": a night shift
+    # belongs to the day it started).
+    day_starts_at: str = "00:00"
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"
     viewer_queue_size: int = 256
@@ -108,6 +112,10 @@ class Settings:
             raise SettingsError(
                 "SYNAPSE_CHANNEL_TEMPLATE must hold {extension}, e.g. SIP/{extension}"
             )
+        try:
+            time.fromisoformat(self.day_starts_at)
+        except ValueError as exc:
+            raise SettingsError("DASHBOARD_DAY_STARTS_AT must be a time like 06:00") from exc
         if not 0 < self.ring_warn_seconds <= self.ring_alert_seconds:
             raise SettingsError("ring thresholds: 0 < DASHBOARD_RING_WARN_SECONDS <= ..._ALERT_...")
         if not 0 < self.talk_warn_minutes <= self.talk_alert_minutes:
@@ -124,6 +132,10 @@ class Settings:
     @functools.cached_property
     def trusted_proxy_networks(self) -> list[Network]:
         return [ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies]
+
+    @property
+    def day_starts(self) -> time:
+        return time.fromisoformat(self.day_starts_at)
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -198,6 +210,7 @@ class Settings:
             talk_alert_minutes=number("DASHBOARD_TALK_ALERT_MINUTES", defaults.talk_alert_minutes),
             ringing_warn=int(number("DASHBOARD_RINGING_WARN", defaults.ringing_warn)),
             ringing_alert=int(number("DASHBOARD_RINGING_ALERT", defaults.ringing_alert)),
+            day_starts_at=text("DASHBOARD_DAY_STARTS_AT", defaults.day_starts_at),
             alert_sound=values.get("DASHBOARD_ALERT_SOUND", "").strip().lower()
             in ("1", "yes", "on", "true"),
             db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),

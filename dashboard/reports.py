@@ -1,0 +1,144 @@
+"""Reports over a period: totals, a table by extension, a heat map by weekday and hour,
+and a daily trend, all in the PBX's time zone (a business day may start at, say, 06:00)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dashboard.store import Store, _iso
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+SORTABLE = (
+    "extension",
+    "calls",
+    "answered",
+    "missed",
+    "answer_rate",
+    "talk",
+    "average_talk",
+    "average_ring",
+)
+MAX_DAYS = 400
+
+
+class ReportError(ValueError):
+    """A period or filter that cannot be reported on; the message says why."""
+
+
+@dataclass
+class Figures:
+    calls: int = 0
+    answered: int = 0
+    missed: int = 0
+    talk: int = 0  # billable seconds
+    ring: float = 0.0  # seconds from start to answer, summed over answered calls
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self.answered / self.calls if self.calls else None
+
+    @property
+    def average_talk(self) -> float | None:
+        return self.talk / self.answered if self.answered else None
+
+    @property
+    def average_ring(self) -> float | None:
+        return self.ring / self.answered if self.answered else None
+
+    def add(self, answered: bool, missed: bool, talk: int, ring: float | None) -> None:
+        self.calls += 1
+        if answered:
+            self.answered += 1
+            self.talk += talk
+            self.ring += ring or 0.0
+        elif missed:
+            self.missed += 1
+
+
+@dataclass
+class Report:
+    first: date
+    last: date
+    extensions: tuple[str, ...]
+    total: Figures = field(default_factory=Figures)
+    by_extension: dict[str, Figures] = field(default_factory=lambda: defaultdict(Figures))
+    by_day: dict[date, Figures] = field(default_factory=dict)
+    heat: list[list[int]] = field(default_factory=lambda: [[0] * 24 for _ in WEEKDAYS])
+
+    def extension_rows(
+        self, sort: str = "extension", descending: bool = False
+    ) -> list[tuple[str, Figures]]:
+        def key(item: tuple[str, Figures]) -> tuple[int, float, str]:
+            extension, figures = item
+            if sort == "extension":
+                return (0, float(extension) if extension.isdigit() else 0.0, extension)
+            value = getattr(figures, sort)
+            return (value is None, float(value or 0), extension)
+
+        return sorted(self.by_extension.items(), key=key, reverse=descending)
+
+    @property
+    def heat_max(self) -> int:
+        return max((count for row in self.heat for count in row), default=0)
+
+
+def period_bounds(
+    first: date, last: date, tz: ZoneInfo, day_starts: time
+) -> tuple[datetime, datetime]:
+    if last < first:
+        raise ReportError("the period ends before it starts")
+    if (last - first).days >= MAX_DAYS:
+        raise ReportError(f"a report covers at most {MAX_DAYS} days")
+    return (
+        datetime.combine(first, day_starts, tz),
+        datetime.combine(last + timedelta(days=1), day_starts, tz),
+    )
+
+
+def build_report(
+    store: Store,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+    day_starts: time,
+    extensions: Iterable[str] = (),
+) -> Report:
+    start, end = period_bounds(first, last, tz, day_starts)
+    chosen = tuple(sorted(set(extensions), key=lambda e: (not e.isdigit(), e.zfill(10))))
+    sql = (
+        "SELECT started_at, answered_at, extension, direction, disposition, billable_seconds"
+        " FROM calls WHERE status = 'finished' AND started_at >= ? AND started_at < ?"
+    )
+    params: list[object] = [_iso(start), _iso(end)]
+    if chosen:
+        sql += f" AND extension IN ({', '.join('?' * len(chosen))})"
+        params.extend(chosen)
+    report = Report(first, last, chosen)
+    day = first
+    while day <= last:
+        report.by_day[day] = Figures()
+        day += timedelta(days=1)
+    shift = timedelta(hours=day_starts.hour, minutes=day_starts.minute)
+    for started, answered_at, extension, direction, disposition, billable in store.db.execute(
+        sql, params
+    ):
+        local = datetime.fromisoformat(started).astimezone(tz)
+        answered = disposition == "answered" if disposition else answered_at is not None
+        missed = not answered and direction == "incoming" and disposition != "expired"
+        ring = (
+            (datetime.fromisoformat(answered_at) - datetime.fromisoformat(started)).total_seconds()
+            if answered and answered_at
+            else None
+        )
+        talk = int(billable or 0)
+        report.total.add(answered, missed, talk, ring)
+        report.by_extension[extension or "?"].add(answered, missed, talk, ring)
+        business_day = (local - shift).date()
+        if business_day in report.by_day:
+            report.by_day[business_day].add(answered, missed, talk, ring)
+        report.heat[local.weekday()][local.hour] += 1
+    return report

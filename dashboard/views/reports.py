@@ -1,0 +1,163 @@
+"""Reports at /reports, and each of their tables as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dashboard.history import PRESETS, FilterError, parse_filters
+from dashboard.ingest import Ingestor
+from dashboard.reports import SORTABLE, WEEKDAYS, Figures, Report, ReportError, build_report
+from dashboard.security import SUPERVISORS, json_error, require
+from dashboard.views.history import spreadsheet_safe
+from dashboard.views.pages import page
+
+TABLES = ("extensions", "daily", "heatmap")
+
+
+def _report(request: Request) -> tuple[Report, str, str]:
+    ingestor: Ingestor = request.app.state.ingestor
+    params = request.query_params
+    filters = parse_filters(
+        {
+            "period": params.get("period") or "30d",
+            "from": params.get("from", ""),
+            "to": params.get("to", ""),
+        },
+        ingestor.tz,
+        ingestor.today(),
+    )
+    if filters.period == "all":
+        raise ReportError("choose a period: a report covers at most 400 days")
+    assert filters.start is not None and filters.end is not None
+    first, last = filters.start.date(), (filters.end - timedelta(days=1)).date()
+    extensions = [part.strip() for part in params.get("extensions", "").split(",") if part.strip()]
+    if any(not (e.isascii() and e.isdigit() and len(e) <= 10) for e in extensions):
+        raise ReportError("extensions are digits, separated by commas")
+    report = build_report(
+        ingestor.store, first, last, ingestor.tz, ingestor.settings.day_starts, extensions
+    )
+    return report, filters.period, ",".join(extensions)
+
+
+@require(*SUPERVISORS)
+async def reports_page(request: Request) -> Response:
+    sort = request.query_params.get("sort", "extension")
+    sort = sort if sort in SORTABLE else "extension"
+    descending = request.query_params.get("order") == "desc"
+    try:
+        report, period, extensions = _report(request)
+    except (FilterError, ReportError) as problem:
+        return page(
+            request,
+            "reports.html",
+            status_code=422,
+            report=None,
+            error=str(problem),
+            presets=PRESETS,
+            period="30d",
+            extensions="",
+            sort=sort,
+            descending=descending,
+        )
+    return page(
+        request,
+        "reports.html",
+        report=report,
+        error="",
+        presets=PRESETS,
+        period=period,
+        extensions=extensions,
+        sort=sort,
+        descending=descending,
+        weekdays=WEEKDAYS,
+        rows=report.extension_rows(sort, descending),
+        day_from=report.first,
+        day_to=report.last,
+        trend=_trend(report),
+    )
+
+
+def _trend(report: Report) -> dict[str, object]:
+    """Bars of answered and missed calls per day, scaled into a 100-high SVG."""
+    days = list(report.by_day.items())
+    peak = max((figures.calls for _, figures in days), default=0) or 1
+    width = max(len(days), 1)
+    bars = []
+    for n, (day, figures) in enumerate(days):
+        answered = 100 * figures.answered / peak
+        missed = 100 * figures.missed / peak
+        other = 100 * (figures.calls - figures.answered - figures.missed) / peak
+        bars.append(
+            {
+                "x": n,
+                "day": day,
+                "answered": answered,
+                "missed": missed,
+                "other": other,
+                "figures": figures,
+            }
+        )
+    step = max(1, len(days) // 10)
+    return {"bars": bars, "width": width, "peak": peak, "labels": bars[::step]}
+
+
+@require(*SUPERVISORS)
+async def reports_csv(request: Request) -> Response:
+    table = request.query_params.get("table", "extensions")
+    if table not in TABLES:
+        return json_error(422, "bad_table", f"table must be one of {', '.join(TABLES)}")
+    try:
+        report, _, _ = _report(request)
+    except (FilterError, ReportError) as problem:
+        return json_error(422, "bad_filter", str(problem))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if table == "heatmap":
+        writer.writerow(["weekday", *[f"{hour:02d}:00" for hour in range(24)]])
+        for weekday, counts in zip(WEEKDAYS, report.heat, strict=True):
+            writer.writerow([weekday, *counts])
+    else:
+        label = "extension" if table == "extensions" else "day"
+        writer.writerow(
+            [
+                label,
+                "calls",
+                "answered",
+                "missed",
+                "answer_rate",
+                "talk_seconds",
+                "average_talk_seconds",
+                "average_ring_seconds",
+            ]
+        )
+        items: list[tuple[str | date, Figures]] = (
+            list(report.extension_rows()) if table == "extensions" else list(report.by_day.items())
+        )
+        for key, figures in items:
+            writer.writerow([spreadsheet_safe(str(key)), *_numbers(figures)])
+    name = f"report-{table}-{report.first}-{report.last}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _numbers(figures: Figures) -> list[object]:
+    def rounded(value: float | None) -> object:
+        return "" if value is None else round(value, 3)
+
+    return [
+        figures.calls,
+        figures.answered,
+        figures.missed,
+        rounded(figures.answer_rate),
+        figures.talk,
+        rounded(figures.average_talk),
+        rounded(figures.average_ring),
+    ]

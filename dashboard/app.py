@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
+from dashboard.callbacks import Callbacks
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.events import redact_secrets
@@ -42,6 +43,8 @@ from dashboard.views import (
     events,
     history,
     login,
+    missed,
+    recordings,
     reports,
     search,
     tv,
@@ -81,8 +84,12 @@ def create_app(
         app.state.accounts = accounts
         app.state.kiosks = Kiosks(store.db, accounts)
         app.state.history = History(store)
+        app.state.callbacks = Callbacks(store)
         app.state.audit = audit = AuditLog(store.db)
         pbx_client = Synapse.make_client(pbx_transport)
+        app.state.recordings_client = recordings_client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30, connect=2), follow_redirects=False
+        )
         synapse = Synapse(
             settings.synapse_url,
             context=settings.synapse_context,
@@ -104,6 +111,7 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await pbx_client.aclose()
+            await recordings_client.aclose()
             store.close()
 
     routes = [
@@ -120,6 +128,8 @@ def create_app(
         Route("/calls.csv", history.calls_csv),
         Route("/calls/{uniqueid}", history.call_page),
         Route("/api/calls", history.calls_api),
+        Route("/missed", missed.missed_page),
+        Route("/missed/done", missed.mark_done, methods=["POST"]),
         Route("/reports", reports.reports_page),
         Route("/reports.csv", reports.reports_csv),
         Route("/kiosk/{token}", tv.kiosk, methods=["GET", "POST"], name="kiosk"),
@@ -132,6 +142,7 @@ def create_app(
         Route("/api/calls/{uniqueid}/hangup", controls.hangup, methods=["POST"]),
         Route("/api/calls/{uniqueid}/transfer", controls.transfer, methods=["POST"]),
         Route("/api/calls/{uniqueid}", api.call_detail),
+        Route("/recordings/{uniqueid}", recordings.recording),
         Route("/healthz", api.healthz),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]

@@ -1,0 +1,125 @@
+"""The missed calls to return."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from starlette.testclient import TestClient
+
+from tests.conftest import CALL_FINISH, FakeClock, sign_in
+
+KOLKATA = ZoneInfo("Asia/Kolkata")  # the PBX zone of the `settings` fixture
+
+
+def send(client: TestClient, event: dict[str, Any]) -> None:
+    assert (
+        client.get("/synapse/events?data=" + quote(json.dumps(event), safe="")).status_code == 200
+    )
+
+
+def cdr(clock: FakeClock, uniqueid: str, minutes_ago: int, **fields: str) -> dict[str, Any]:
+    """A CallFinish of a call that started `minutes_ago` (times in the PBX's zone)."""
+    when = (clock.now - timedelta(minutes=minutes_ago)).astimezone(KOLKATA)
+    text = when.strftime("%Y%m%d%H:%M:%S")
+    return (
+        json.loads(CALL_FINISH)
+        | {
+            "uniqueid": uniqueid,
+            "starttime": text,
+            "answertime": "",
+            "endtime": text,
+            "direction": "Incoming",
+            "disposition": "NO ANSWER",
+            "billableseconds": "0",
+            "number": "9876543210",
+            "extension": "70",
+        }
+        | fields
+    )
+
+
+def numbers(client: TestClient) -> list[str]:
+    page = client.get("/missed").text
+    return [
+        line.split('title="Call ')[1].split('"')[0]
+        for line in page.splitlines()
+        if 'class="dial-link"' in line and "<td>" in line
+    ]
+
+
+def test_a_missed_caller_stays_on_the_list_until_called_back(
+    client: TestClient, clock: FakeClock
+) -> None:
+    send(client, cdr(clock, "1.1", 50))
+    send(client, cdr(clock, "1.2", 40))
+    send(client, cdr(clock, "2.1", 30, number="5550100"))
+    send(
+        client,
+        cdr(
+            clock,
+            "2.2",
+            35,
+            number="5550111",
+            disposition="ANSWERED",
+            answertime="2026112715:19:29",
+        ),
+    )  # answered: not missed
+    assert numbers(client) == ["5550100", "9876543210"]
+    assert ">2</td>" in client.get("/missed").text  # two tries from 98765 43210
+    # An outgoing call to that number that is not answered does not return it...
+    send(client, cdr(clock, "3.1", 20, direction="Outgoing", number="+91 98765 43210"))
+    assert numbers(client) == ["5550100", "9876543210"]
+    # ...one that is answered does, whichever way the number is written.
+    send(
+        client,
+        cdr(
+            clock,
+            "3.2",
+            10,
+            direction="Outgoing",
+            number="+91 98765 43210",
+            disposition="ANSWERED",
+            answertime="2026112715:19:29",
+        ),
+    )
+    assert numbers(client) == ["5550100"]
+
+
+def test_marking_done_is_recorded_and_a_new_miss_brings_it_back(
+    client: TestClient, clock: FakeClock
+) -> None:
+    csrf = sign_in(client, "supervisor")
+    send(client, cdr(clock, "1.1", 50))
+    response = client.post(
+        "/missed/done",
+        data={"number_key": "9876543210"},
+        headers={"x-csrf-token": csrf, "hx-request": "true"},
+    )
+    assert (response.status_code, response.text) == (200, "")
+    assert numbers(client) == []
+    done = client.app.state.callbacks.done("9876543210")  # type: ignore[attr-defined]
+    assert done is not None and done[0] == "supervisor-user"
+    clock.advance(60)
+    send(client, cdr(clock, "1.9", 0))
+    assert numbers(client) == ["9876543210"]
+    assert (
+        client.post(
+            "/missed/done", data={"number_key": "123"}, headers={"x-csrf-token": csrf}
+        ).status_code
+        == 404
+    )
+
+
+def test_agents_see_only_their_own_missed_calls(anonymous: TestClient, clock: FakeClock) -> None:
+    send(anonymous, cdr(clock, "1.1", 50))
+    send(anonymous, cdr(clock, "1.2", 40, number="5550100", extension="46"))
+    csrf = sign_in(anonymous, "agent")  # extension 70
+    assert numbers(anonymous) == ["9876543210"]
+    refused = anonymous.post(
+        "/missed/done", data={"number_key": "5550100"}, headers={"x-csrf-token": csrf}
+    )
+    assert refused.status_code == 404

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import anyio
 import httpx
@@ -21,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.callbacks import Callbacks
+from dashboard.cdr import CdrSync
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.events import redact_secrets
@@ -55,6 +57,7 @@ log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/synapse/")
 REVALIDATE_SECONDS = 2.0
 HOUSEKEEPING_SECONDS = 600.0
+RECONCILE_SECONDS = 60.0
 KDF_AT_ONCE = 2  # password checks running at once (each scrypt holds 32 MiB)
 
 
@@ -97,11 +100,19 @@ def create_app(
             client=pbx_client,
         )
         app.state.controls = Controls(settings, synapse, audit, clock)
+        app.state.cdr = cdr_sync = CdrSync(ingestor, synapse)
         app.state.kdf_limiter = anyio.CapacityLimiter(KDF_AT_ONCE)
         tasks = [
             asyncio.create_task(ingestor.run_sweeper()),
             asyncio.create_task(revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS)),
             asyncio.create_task(housekeeping(accounts, clock)),
+            asyncio.create_task(
+                cdr_sync.run(
+                    RECONCILE_SECONDS,
+                    timedelta(minutes=settings.reconcile_after_minutes),
+                    timedelta(hours=settings.expire_after_hours),
+                )
+            ),
         ]
         try:
             yield
@@ -128,6 +139,7 @@ def create_app(
         Route("/calls.csv", history.calls_csv),
         Route("/calls/{uniqueid}", history.call_page),
         Route("/api/calls", history.calls_api),
+        Route("/cdr/sync", history.cdr_sync, methods=["POST"]),
         Route("/missed", missed.missed_page),
         Route("/missed/done", missed.mark_done, methods=["POST"]),
         Route("/reports", reports.reports_page),

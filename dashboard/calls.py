@@ -112,7 +112,10 @@ class Call:
 
     @property
     def missed(self) -> bool:
-        return self.status is Status.FINISHED and self.direction == "incoming" and not self.answered
+        """An incoming call nobody answered (one the dashboard expired is not known to be)."""
+        if self.status is not Status.FINISHED or self.direction != "incoming":
+            return False
+        return not self.answered and self.disposition != "expired"
 
     @property
     def state_since(self) -> datetime | None:

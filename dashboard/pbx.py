@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import anyio
 import httpx
 
 ACTIONS_PATH = "/SukamAsteriskAPI/synapseactions.php"
+CDR_PATH = "/SukamAsteriskAPI/asteriskapi/cdr.php"
 CONNECT_TIMEOUT = 2.0
 TOTAL_TIMEOUT = 5.0
 
@@ -92,6 +95,37 @@ class Synapse:
     async def hangup(self, channel: str) -> Accepted:
         return await self.send({"action": "Hangup", "hangupchannel": channel})
 
+    async def cdr(self, extension: str, first: date, last: date) -> list[dict[str, Any]]:
+        """The call detail records of one extension between two dates (inclusive)."""
+        params = {
+            "action": "getcdr",
+            "extension": extension,
+            "fromdate": first.isoformat(),
+            "todate": last.isoformat(),
+        }
+        pbx = self.shown_url
+        try:
+            with anyio.fail_after(self.total_timeout * 4):
+                response = await self.client.get(self.base_url + CDR_PATH, params=params)
+                body = await response.aread()
+        except (TimeoutError, httpx.TimeoutException):
+            raise PBXError(
+                "timeout", f"The PBX at {pbx} did not send its records in time", 504
+            ) from None
+        except httpx.HTTPError as error:
+            raise PBXError(
+                "unreachable", f"Could not reach the PBX at {pbx}: {error}", 502
+            ) from None
+        if not response.is_success:
+            raise PBXError(
+                "refused", f"The PBX at {pbx} refused cdr.php: HTTP {response.status_code}", 502
+            )
+        try:
+            payload = json.loads(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise CDRShapeError("cdr.php did not answer JSON") from None
+        return cdr_records(payload)
+
     def url(self, action: dict[str, str]) -> str:
         details = json.dumps(action, separators=(",", ":"))
         return f"{self.base_url}{ACTIONS_PATH}?actiondetails={quote(details, safe='')}"
@@ -123,3 +157,20 @@ class Synapse:
         return Accepted(
             action["action"], response.status_code, reply, time.perf_counter() - started
         )
+
+
+class CDRShapeError(ValueError):
+    """cdr.php answered something that is not a list of records: reported, not guessed."""
+
+
+def cdr_records(payload: object) -> list[dict[str, Any]]:
+    """The records of a cdr.php answer: a JSON list of records, or an object whose values
+    are records (the guide does not say which)."""
+    if isinstance(payload, dict):
+        payload = list(payload.values())
+    if not isinstance(payload, list) or not all(isinstance(item, dict) for item in payload):
+        raise CDRShapeError(
+            "cdr.php did not answer a list of call records (nor an object of them): "
+            f"got {type(payload).__name__}"
+        )
+    return payload

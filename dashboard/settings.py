@@ -71,6 +71,10 @@ class Settings:
     # Reports: when a business day starts, in the PBX's time zone ("06:00": a night shift
     # belongs to the day it started).
     day_starts_at: str = "00:00"
+    # Calls live with no news this long are looked up in the PBX's CDR; this much longer
+    # and still nowhere, they are closed as expired.
+    reconcile_after_minutes: float = 30.0
+    expire_after_hours: float = 4.0
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"
     viewer_queue_size: int = 256
@@ -210,6 +214,10 @@ class Settings:
             talk_alert_minutes=number("DASHBOARD_TALK_ALERT_MINUTES", defaults.talk_alert_minutes),
             ringing_warn=int(number("DASHBOARD_RINGING_WARN", defaults.ringing_warn)),
             ringing_alert=int(number("DASHBOARD_RINGING_ALERT", defaults.ringing_alert)),
+            reconcile_after_minutes=number(
+                "DASHBOARD_RECONCILE_MINUTES", defaults.reconcile_after_minutes
+            ),
+            expire_after_hours=number("DASHBOARD_EXPIRE_HOURS", defaults.expire_after_hours),
             day_starts_at=text("DASHBOARD_DAY_STARTS_AT", defaults.day_starts_at),
             alert_sound=values.get("DASHBOARD_ALERT_SOUND", "").strip().lower()
             in ("1", "yes", "on", "true"),

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dashboard.simulator.audio import Recordings
 from dashboard.simulator.traffic import (
     DISPOSITION_TEXT,
     PlannedCall,
@@ -57,6 +58,7 @@ class SimulatedPBX:
         self.traffic = traffic or Traffic()
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
+        self.recordings = Recordings()
         self._originated = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -89,11 +91,19 @@ class SimulatedPBX:
     async def _finish(self, call: LiveCall, disposition: str) -> None:
         self.calls.pop(call.plan.uniqueid, None)
         end = self.clock()
-        await self.send(
-            finish_event(
-                self.host, call.plan, self.tz, call.started, call.answered, end, disposition
-            )
+        event = finish_event(
+            self.host,
+            call.plan,
+            self.tz,
+            call.started,
+            call.answered,
+            end,
+            disposition,
+            recording_base=self.traffic.recording_base,
         )
+        if "recordlink" in event:
+            self.recordings.remember(event["recordlink"], float(event["billableseconds"]))
+        await self.send(event)
 
     async def run_traffic(self, interval: float, calls: int | None = None) -> None:
         """A new call every `interval` seconds on average (Poisson arrivals)."""

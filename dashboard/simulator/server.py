@@ -1,5 +1,6 @@
 """The simulated Synapse's HTTP side: `synapseactions.php` (commands, for the IPs in its
-Allowed IP List) and the log of commands it received; and its event sender."""
+Allowed IP List), the log of commands it received and its call recordings (`/callrecord/`,
+with byte ranges, as a web server serves them); and its event sender."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from zoneinfo import ZoneInfo
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from dashboard.recordings import parse_range
 from dashboard.simulator.pbx import CommandRefused, SimulatedPBX
 from dashboard.simulator.traffic import Traffic, event_url
 
@@ -93,13 +95,35 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
     async def command_log(request: Request) -> JSONResponse:
         return JSONResponse({"commands": list(commands), "live_calls": sorted(pbx.calls)})
 
+    async def call_recording(request: Request) -> Response:
+        body = pbx.recordings.wav(request.url.path)
+        if body is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return ranged_response(body, request.headers.get("range"), "audio/wav")
+
     return Starlette(
         routes=[
             Route(ACTIONS_PATH, synapse_actions),
             Route("/simulator/commands", command_log),
             Route("/simulator/ring", ring, methods=["POST"]),
+            Route("/callrecord/{path:path}", call_recording),
         ]
     )
+
+
+def ranged_response(body: bytes, range_header: str | None, media_type: str) -> Response:
+    """A file as a web server serves it: whole (200), one byte range (206), or 416."""
+    headers = {"accept-ranges": "bytes"}
+    byte_range = parse_range(range_header)
+    if byte_range is None:
+        return Response(body, media_type=media_type, headers=headers)
+    span = byte_range.resolve(len(body))
+    if span is None:
+        headers["content-range"] = f"bytes */{len(body)}"
+        return PlainTextResponse("Range Not Satisfiable", status_code=416, headers=headers)
+    first, last = span
+    headers["content-range"] = f"bytes {first}-{last}/{len(body)}"
+    return Response(body[first : last + 1], 206, headers=headers, media_type=media_type)
 
 
 class EventSender:
@@ -141,6 +165,9 @@ async def serve_simulator(
     """The simulated PBX: its HTTP API on host:port, and calls playing out against it."""
     import uvicorn
 
+    if traffic.recording_base is None:  # recording links lead to this server
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        traffic.recording_base = f"http://{f'[{local}]' if ':' in local else local}:{port}"
     async with httpx.AsyncClient(timeout=5.0) as client:
         pbx = SimulatedPBX(EventSender(events_url, client), tz=tz, traffic=traffic)
         config = uvicorn.Config(

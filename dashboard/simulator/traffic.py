@@ -49,9 +49,12 @@ class Traffic:
         host: str = "192.168.1.51",
         extensions: tuple[str, ...] = EXTENSIONS,
         speed: float = 1.0,
+        recording_base: str | None = None,
     ) -> None:
         self.random = random.Random(seed)
         self.host = host
+        # Where recording links point (e.g. "http://127.0.0.1:8001"); else http://{host}.
+        self.recording_base = recording_base
         self.extensions = extensions
         self.speed = speed  # >1 shortens rings and talks (for tests and demos)
         self._sequence = itertools.count(self.random.randrange(10_000, 90_000))
@@ -89,7 +92,14 @@ class Traffic:
         if answered:
             events.append((call.ring_seconds, connect_event(self.host, call)))
         finish = finish_event(
-            self.host, call, tz, start, answer, end, DISPOSITION_TEXT[call.outcome]
+            self.host,
+            call,
+            tz,
+            start,
+            answer,
+            end,
+            DISPOSITION_TEXT[call.outcome],
+            recording_base=self.recording_base,
         )
         events.append((end_offset, finish))
         return events
@@ -123,6 +133,8 @@ def finish_event(
     answer: datetime | None,
     end: datetime,
     disposition: str,
+    *,
+    recording_base: str | None = None,
 ) -> dict[str, str]:
     """The CDR: times in the PBX's local time, as Synapse writes them."""
     local_start = start.astimezone(tz)
@@ -137,9 +149,9 @@ def finish_event(
         "disposition": disposition,
     }
     if answer:
+        base = (recording_base or f"http://{host}").rstrip("/")
         finish["recordlink"] = (
-            f"http://{host}/callrecord/{local_start:%Y/%b/%d%m%Y}/"
-            f"{local_start:%d%m%Y}{call.uniqueid}.wav"
+            f"{base}/callrecord/{local_start:%Y/%b/%d%m%Y}/{local_start:%d%m%Y}{call.uniqueid}.wav"
         )
     return finish
 

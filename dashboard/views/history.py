@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from dashboard.calls import Call
+from dashboard.cdr import CdrSync
 from dashboard.history import (
     DIRECTIONS,
     DISPOSITIONS,
@@ -21,7 +23,7 @@ from dashboard.history import (
     parse_filters,
 )
 from dashboard.ingest import Ingestor, audience_extension
-from dashboard.security import STAFF, current_auth, json_error, require
+from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, json_error, require
 from dashboard.views.api import call_json
 from dashboard.views.pages import page
 
@@ -170,3 +172,41 @@ async def call_page(request: Request) -> Response:
         fields=call_json(call, ingestor.tz),
         controls=auth.user.may_control,
     )
+
+
+@require(*SUPERVISORS)
+async def cdr_sync(request: Request) -> Response:
+    """The supervisors' button: fetch the PBX's records for some days into the history."""
+    sync: CdrSync = request.app.state.cdr
+    ingestor: Ingestor = request.app.state.ingestor
+    auth = current_auth(request)
+    assert auth is not None
+    form = await request.form()
+    try:
+        first = date.fromisoformat(str(form.get("from", "")))
+        last = date.fromisoformat(str(form.get("to", "")) or first.isoformat())
+    except ValueError:
+        return _toast(request, False, "Give the days to fetch, like 2026-11-27.")
+    extension = str(form.get("extension", "")).strip()
+    if extension and not (extension.isascii() and extension.isdigit()):
+        return _toast(request, False, "An extension is digits.")
+    if last < first or (last - first).days > 31:
+        return _toast(request, False, "Fetch one to 31 days at a time.")
+    result = await sync.sync(first, last, [extension] if extension else None)
+    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
+    request.app.state.audit.record(
+        ingestor.clock(),
+        auth.user.name,
+        "cdr sync",
+        target=f"{first}..{last} {extension or 'all'}",
+        detail=result.summary(),
+        remote=remote,
+    )
+    message = result.summary() + "".join(f" — {problem}" for problem in result.problems[:3])
+    return _toast(request, not result.problems, message)
+
+
+def _toast(request: Request, ok: bool, message: str) -> Response:
+    ingestor: Ingestor = request.app.state.ingestor
+    html = ingestor.fragments.page("partials/toast.html", ok=ok, message=message, reply="")
+    return HTMLResponse(html)

@@ -1,0 +1,112 @@
+"""`GET /recordings/{uniqueid}`: a call's recording, streamed from the PBX to those who may
+hear it; `?download=1` as a file (supervisors and admins); `?check=1` only says whether it
+can be played (the player asks when the audio fails, to say why).
+
+Every playback (a request from byte 0, not each seek) and every download is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from dashboard.auth import User
+from dashboard.calls import Call
+from dashboard.recordings import (
+    ByteRange,
+    RecordingError,
+    RecordingResponse,
+    file_suffix,
+    open_recording,
+    parse_range,
+    satisfies_from_start,
+)
+from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
+from dashboard.settings import Settings
+from dashboard.store import Store
+
+log = logging.getLogger(__name__)
+CHECK_RANGE = ByteRange(0, 0)
+NOT_FOUND = RecordingError(404, "not_found", "no such call, or not one you may see")
+NO_RECORDING = RecordingError(404, "no_recording", "no recording for this call")
+
+
+@require(*STAFF)
+async def recording(request: Request) -> Response:
+    auth = current_auth(request)
+    assert auth is not None
+    user = auth.user
+    download = request.query_params.get("download") == "1"
+    check = request.query_params.get("check") == "1"
+    byte_range = CHECK_RANGE if check else parse_range(request.headers.get("range"))
+    sends_audio = not check and request.method != "HEAD"
+    audited = sends_audio and (download or satisfies_from_start(byte_range))
+    call = _find_call(request)
+    try:
+        response = await _serve(request, call, user, byte_range, download=download)
+    except RecordingError as problem:
+        if problem.error == "refused":
+            log.warning(
+                "refused to fetch the recording of %s: %s", _target(request), problem.reason
+            )
+        if audited or problem.error == "refused":
+            _audit(request, user, download, problem.error, problem.reason)
+        return problem.response()
+    if audited:
+        _audit(request, user, download, "ok", response.headers.get("content-range", ""))
+    if check:
+        await response.aclose()
+        return JSONResponse({"ok": True, "detail": "the PBX has this recording"})
+    if download:
+        assert call is not None
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", call.uniqueid) + file_suffix(call.recordlink or "")
+        response.headers["content-disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+async def _serve(
+    request: Request, call: Call | None, user: User, byte_range: ByteRange | None, *, download: bool
+) -> RecordingResponse:
+    # An agent asking for another extension's call learns what a wrong uniqueid would tell.
+    if call is None or not user.may_see_extension(call.extension):
+        raise NOT_FOUND
+    if download and user.role not in SUPERVISORS:
+        raise RecordingError(
+            403, "forbidden", f"a {user.role} may listen to recordings but not download them"
+        )
+    if not call.recordlink:
+        raise NO_RECORDING
+    settings: Settings = request.app.state.settings
+    client: httpx.AsyncClient = request.app.state.recordings_client
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    return await open_recording(
+        client, call.recordlink, settings.synapse_url, byte_range, method=method
+    )
+
+
+def _find_call(request: Request) -> Call | None:
+    store: Store = request.app.state.store
+    uniqueid = request.path_params["uniqueid"]
+    host = request.query_params.get("host")
+    return store.get_call((host, uniqueid)) if host else store.get_call_by_uniqueid(uniqueid)
+
+
+def _target(request: Request) -> str:
+    return str(request.path_params["uniqueid"])
+
+
+def _audit(request: Request, user: User, download: bool, result: str, detail: str) -> None:
+    settings: Settings = request.app.state.settings
+    request.app.state.audit.record(
+        request.app.state.ingestor.clock(),
+        user.name,
+        "recording download" if download else "recording play",
+        target=_target(request),
+        remote=client_ip(request, settings.trusted_proxy_networks),
+        result=result,
+        detail=detail,
+    )

@@ -1,0 +1,175 @@
+"""CDR sync and reconciliation, against a PBX answering cdr.php over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.cli import main
+from dashboard.pbx import CDRShapeError, cdr_records
+from dashboard.settings import Settings
+from tests.conftest import CALL_FINISH, CALL_START, FakeClock, sign_in
+from tests.servers import ThreadedServer
+
+RECORD = {k: v for k, v in json.loads(CALL_FINISH).items() if k != "event"}
+
+
+class FakeCdr:
+    """cdr.php answering whatever the test puts in `answer`, and noting what it was asked."""
+
+    def __init__(self) -> None:
+        self.answer: Any = []
+        self.asked: list[dict[str, str]] = []
+
+    def app(self) -> Starlette:
+        async def cdr(request: Request) -> Response:
+            self.asked.append(dict(request.query_params))
+            if isinstance(self.answer, str):
+                return PlainTextResponse(self.answer)
+            return JSONResponse(self.answer)
+
+        return Starlette(routes=[Route("/SukamAsteriskAPI/asteriskapi/cdr.php", cdr)])
+
+
+@pytest.fixture
+def pbx() -> Iterator[tuple[FakeCdr, ThreadedServer]]:
+    fake = FakeCdr()
+    with ThreadedServer(fake.app()) as server:
+        yield fake, server
+
+
+@pytest.fixture
+def dashboard(
+    settings: Settings, clock: FakeClock, pbx: tuple[FakeCdr, ThreadedServer]
+) -> Iterator[TestClient]:
+    wired = settings.with_changes(synapse_url=pbx[1].base_url, extensions=("70",))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        yield client
+
+
+def sync(client: TestClient, csrf: str, **form: str) -> str:
+    data = {"from": "2015-05-05", "to": "2015-05-05", **form}
+    response = client.post("/cdr/sync", data=data, headers={"x-csrf-token": csrf})
+    assert response.status_code == 200
+    return response.text
+
+
+def events(client: TestClient) -> int:
+    return int(client.app.state.store.count("events"))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("payload", "count"), [([RECORD, RECORD], 2), ({"0": RECORD, "1": RECORD}, 2), ([], 0)]
+)
+def test_both_shapes_the_guide_allows_are_read(payload: Any, count: int) -> None:
+    assert len(cdr_records(payload)) == count
+
+
+@pytest.mark.parametrize("payload", ["text", 3, [1, 2], {"a": "b"}, None])
+def test_any_other_shape_is_reported_not_guessed(payload: Any) -> None:
+    with pytest.raises(CDRShapeError):
+        cdr_records(payload)
+
+
+def test_a_sync_merges_by_key_and_twice_changes_nothing(
+    dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer]
+) -> None:
+    fake = pbx[0]
+    assert dashboard.get("/synapse/events?data=" + quote(CALL_START)).status_code == 200
+    fake.answer = [RECORD, RECORD | {"uniqueid": "1430819999.1", "number": "5550100"}]
+    csrf = sign_in(dashboard, "supervisor")
+    first = sync(dashboard, csrf)
+    assert "2 records: 1 calls added, 1 updated, 0 already known" in first
+    assert fake.asked == [
+        {"action": "getcdr", "extension": "70", "fromdate": "2015-05-05", "todate": "2015-05-05"}
+    ]
+    assert dashboard.get("/api/calls/active").json() == {"calls": []}  # the live one finished
+    stored = events(dashboard)
+    second = sync(dashboard, csrf)
+    assert "2 records: 0 calls added, 0 updated, 2 already known" in second
+    assert events(dashboard) == stored
+    audit = dashboard.app.state.audit.entries()  # type: ignore[attr-defined]
+    assert audit[0].action == "cdr sync" and "already known" in audit[0].detail
+
+
+def test_what_cannot_be_read_is_reported(
+    dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer]
+) -> None:
+    fake = pbx[0]
+    csrf = sign_in(dashboard, "supervisor")
+    fake.answer = "<html>Fatal error</html>"
+    assert "cdr.php did not answer JSON" in sync(dashboard, csrf)
+    fake.answer = [RECORD | {"starttime": "yesterday"}, RECORD]
+    text = sync(dashboard, csrf)
+    assert "1 calls added" in text and "is not a time like" in text
+    agent = sign_in(dashboard, "agent")
+    refused = dashboard.post(
+        "/cdr/sync", data={"from": "2015-05-05"}, headers={"x-csrf-token": agent}
+    )
+    assert refused.status_code == 403
+
+
+def test_live_calls_with_no_news_are_reconciled_then_expired(
+    dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer], clock: FakeClock
+) -> None:
+    fake = pbx[0]
+    lost = json.loads(CALL_START) | {"uniqueid": "9.1", "direction": "Incoming"}
+    in_cdr = json.loads(CALL_START) | {"uniqueid": "9.2"}
+    for event in (lost, in_cdr):
+        assert dashboard.get("/synapse/events?data=" + quote(json.dumps(event))).status_code == 200
+    fake.answer = [RECORD | {"uniqueid": "9.2"}]
+    cdr = dashboard.app.state.cdr  # type: ignore[attr-defined]
+
+    def reconcile() -> int:
+        async def run() -> int:
+            return int(await cdr.reconcile(clock.now, timedelta(minutes=30), timedelta(hours=4)))
+
+        return int(dashboard.portal.call(run))  # type: ignore[union-attr]
+
+    clock.advance(10 * 60)
+    assert reconcile() == 0  # too early to ask
+    clock.advance(25 * 60)
+    assert reconcile() == 1  # the CDR had 9.2
+    sign_in(dashboard, "supervisor")
+    assert [c["uniqueid"] for c in dashboard.get("/api/calls/active").json()["calls"]] == ["9.1"]
+    clock.advance(4 * 3600)
+    assert reconcile() == 1  # nowhere, and old: expired
+    expired = dashboard.get("/api/calls/9.1").json()
+    assert (expired["status"], expired["disposition"], expired["answered"], expired["missed"]) == (
+        "finished",
+        "expired",
+        False,
+        False,
+    )
+
+
+def test_the_command_line_sync(
+    pbx: tuple[FakeCdr, ThreadedServer],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake, server = pbx
+    fake.answer = {"a": RECORD}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DASHBOARD_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("SYNAPSE_URL", server.base_url)
+    args = ["cdr", "sync", "--from", "2015-05-05", "--to", "2015-05-06", "--extension", "70"]
+    assert main(args) == 0
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert (
+        "1 records: 1 calls added" in out
+        and "1 records: 0 calls added, 0 updated, 1 already" in out
+    )

@@ -1,0 +1,216 @@
+"""Call history: every filter, keyset pages that lose and repeat nothing, the export, the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import pytest
+from starlette.testclient import TestClient
+
+from dashboard.calls import Call, Status
+from dashboard.history import FilterError, parse_filters
+from tests.conftest import CALL_FINISH, CALL_START, sign_in
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # the FakeClock's time
+TODAY = NOW.astimezone(KOLKATA).date()
+
+
+def history_calls(count: int = 300) -> list[Call]:
+    rnd = random.Random(4)
+    calls = []
+    for n in range(count):
+        started = NOW - timedelta(minutes=rnd.randrange(0, 60 * 24 * 40))
+        answered = rnd.random() < 0.6
+        duration = rnd.randrange(0, 600)
+        calls.append(
+            Call(
+                host=rnd.choice(("192.168.1.51", "192.168.1.52")),
+                uniqueid=f"h.{n}",
+                status=Status.FINISHED,
+                direction=rnd.choice(("incoming", "outgoing")),
+                number=rnd.choice(("9876543210", "5550100", "+919812345678", "7001")),
+                extension=rnd.choice(("40", "41", "70")),
+                start_time=started,
+                answer_time=started + timedelta(seconds=5) if answered else None,
+                end_time=started + timedelta(seconds=duration),
+                duration=duration,
+                billable_seconds=max(0, duration - 5) if answered else 0,
+                disposition="answered" if answered else rnd.choice(("no_answer", "busy")),
+                cdr_seen=True,
+                first_seen_at=started,
+            )
+        )
+    return calls
+
+
+@pytest.fixture
+def filled(client: TestClient) -> tuple[TestClient, list[Call]]:
+    calls = history_calls()
+    client.app.state.store.record_events(  # type: ignore[attr-defined]
+        [(call.first_seen_at, "CallFinish", "{}", call) for call in calls]
+    )
+    return client, calls
+
+
+def expected(calls: list[Call], **params: str) -> set[str]:
+    filters = parse_filters(params, KOLKATA, TODAY)
+    keep = []
+    for call in calls:
+        started = call.started_at
+        assert started is not None
+        if filters.start and started < filters.start or filters.end and started >= filters.end:
+            continue
+        if filters.extension and call.extension != filters.extension:
+            continue
+        if filters.direction and call.direction != filters.direction:
+            continue
+        if filters.disposition and call.disposition != filters.disposition:
+            continue
+        if filters.number and filters.number not in (call.number or ""):
+            continue
+        if filters.min_duration and (call.duration or 0) < filters.min_duration:
+            continue
+        if filters.host and call.host != filters.host:
+            continue
+        keep.append(call.uniqueid)
+    return set(keep)
+
+
+def every_page(client: TestClient, **params: str) -> list[str]:
+    seen: list[str] = []
+    after = None
+    while True:
+        query = {**params, "limit": "7", **({"after": after} if after else {})}
+        body: dict[str, Any] = client.get("/api/calls", params=query).json()
+        seen.extend(call["uniqueid"] for call in body["calls"])
+        after = body["next"]
+        if after is None:
+            return seen
+
+
+FILTER_SETS = [
+    {"period": "all"},
+    {"period": "today"},
+    {"period": "yesterday"},
+    {"period": "7d"},
+    {"period": "30d", "extension": "70"},
+    {
+        "period": "custom",
+        "from": (TODAY - timedelta(days=20)).isoformat(),
+        "to": (TODAY - timedelta(days=10)).isoformat(),
+    },
+    {"period": "all", "direction": "incoming", "disposition": "no_answer"},
+    {"period": "all", "number": "98123"},
+    {"period": "all", "min_duration": "300", "host": "192.168.1.52"},
+]
+
+
+@pytest.mark.parametrize("params", FILTER_SETS)
+def test_every_filter_over_every_page_finds_exactly_the_matching_calls(
+    filled: tuple[TestClient, list[Call]], params: dict[str, str]
+) -> None:
+    client, calls = filled
+    seen = every_page(client, **params)
+    assert len(seen) == len(set(seen)), "a call was repeated across pages"
+    assert set(seen) == expected(calls, **params)
+
+
+@pytest.mark.parametrize("sort", ["started", "duration", "extension", "number"])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_sorted_pages_are_in_order_and_complete(
+    filled: tuple[TestClient, list[Call]], sort: str, order: str
+) -> None:
+    client, calls = filled
+    seen = every_page(client, period="all", sort=sort, order=order)
+    assert sorted(seen) == sorted(call.uniqueid for call in calls)
+    by_id = {call.uniqueid: call for call in calls}
+    key = {
+        "started": lambda c: c.started_at,
+        "duration": lambda c: c.duration,
+        "extension": lambda c: c.extension,
+        "number": lambda c: c.number,
+    }[sort]
+    values = [key(by_id[uniqueid]) for uniqueid in seen]
+    assert values == sorted(values, reverse=order == "desc")
+
+
+def test_the_export_holds_every_matching_row(filled: tuple[TestClient, list[Call]]) -> None:
+    client, calls = filled
+    response = client.get("/calls.csv", params={"period": "30d", "direction": "outgoing"})
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {row["uniqueid"] for row in rows} == expected(calls, period="30d", direction="outgoing")
+    assert len(rows) == len(expected(calls, period="30d", direction="outgoing"))
+    page = client.get("/calls", params={"period": "30d", "direction": "outgoing"}).text
+    assert f"Export all {len(rows):,} as CSV" in page
+
+
+def test_a_formula_in_a_caller_id_is_defused_in_the_export(client: TestClient) -> None:
+    hostile = Call(
+        host="h",
+        uniqueid="x.1",
+        status=Status.FINISHED,
+        number="=HYPERLINK(1)",
+        first_seen_at=NOW,
+        cdr_seen=True,
+    )
+    client.app.state.store.record_event(NOW, "CallFinish", "{}", hostile)  # type: ignore[attr-defined]
+    text = client.get("/calls.csv", params={"period": "all"}).text
+    assert "'=HYPERLINK(1)" in text
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"period": "someday"}, "period must be"),
+        ({"period": "custom"}, "needs both"),
+        ({"extension": "7O"}, "extension must be"),
+        ({"sort": "name"}, "sort must be"),
+        ({"period": "custom", "from": "2026-02-30", "to": "2026-03-01"}, "from must be"),
+        ({"after": "bm9wZQ"}, "page link is damaged"),
+    ],
+)
+def test_bad_filters_get_a_clear_message(
+    client: TestClient, params: dict[str, str], message: str
+) -> None:
+    response = client.get("/api/calls", params=params)
+    assert response.status_code == 422 and message in response.json()["detail"]
+    assert message in client.get("/calls", params=params).text
+
+
+def test_agents_see_only_their_own_extension(filled: tuple[TestClient, list[Call]]) -> None:
+    client, calls = filled
+    sign_in(client, "agent")  # extension 70
+    seen = every_page(client, period="all")
+    assert set(seen) == {call.uniqueid for call in calls if call.extension == "70"}
+    other = next(call for call in calls if call.extension == "40")
+    assert client.get(f"/calls/{other.uniqueid}").status_code == 404
+    mine = next(call for call in calls if call.extension == "70")
+    assert client.get(f"/calls/{mine.uniqueid}").status_code == 200
+
+
+def test_a_call_page_shows_every_field_and_the_events(client: TestClient) -> None:
+    for sample in (CALL_START, CALL_FINISH):
+        assert client.get("/synapse/events?data=" + quote(sample)).status_code == 200
+    page = client.get("/calls/1430819361.25418").text
+    assert "hangupchannel" in page and "SIP/700000418d" in page
+    assert page.count("<td>CallStart</td>") == 1 and page.count("<td>CallFinish</td>") == 1
+
+
+def test_parse_filters_reads_periods_in_the_pbx_zone() -> None:
+    filters = parse_filters({"period": "yesterday"}, KOLKATA, date(2026, 11, 27))
+    assert filters.start == datetime(2026, 11, 26, tzinfo=KOLKATA)
+    assert filters.end == datetime(2026, 11, 27, tzinfo=KOLKATA)
+    with pytest.raises(FilterError):
+        parse_filters(
+            {"period": "custom", "from": "2026-11-27", "to": "2026-11-01"},
+            KOLKATA,
+            date(2026, 11, 27),
+        )

@@ -65,7 +65,7 @@ def expected(calls: list[Call], **params: str) -> set[str]:
     for call in calls:
         started = call.started_at
         assert started is not None
-        if filters.start and started < filters.start or filters.end and started >= filters.end:
+        if (filters.start and started < filters.start) or (filters.end and started >= filters.end):
             continue
         if filters.extension and call.extension != filters.extension:
             continue

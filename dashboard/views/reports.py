@@ -63,6 +63,8 @@ async def reports_page(request: Request) -> Response:
             extensions="",
             sort=sort,
             descending=descending,
+            day_from=None,
+            day_to=None,
         )
     return page(
         request,

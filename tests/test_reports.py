@@ -1,0 +1,95 @@
+"""Reports: figures per period in the PBX's zone with a business day's start, CSV tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from starlette.testclient import TestClient
+
+from dashboard.calls import Call, Status
+from dashboard.reports import ReportError, build_report
+from dashboard.store import Store
+from tests.conftest import sign_in
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def finished(uniqueid: str, started: datetime, extension: str, *, answered: bool,
+             direction: str = "incoming", talk: int = 60, ring: int = 10) -> Call:
+    return Call(
+        host="h", uniqueid=uniqueid, status=Status.FINISHED, direction=direction,
+        number="98765", extension=extension, start_time=started,
+        answer_time=started + timedelta(seconds=ring) if answered else None,
+        end_time=started + timedelta(seconds=ring + talk), duration=ring + talk,
+        billable_seconds=talk if answered else 0,
+        disposition="answered" if answered else "no_answer", cdr_seen=True, first_seen_at=started,
+    )
+
+
+@pytest.fixture
+def store() -> Store:
+    store = Store(sqlite3.connect(":memory:", isolation_level=None))
+    local = lambda day, hour: datetime(2026, 11, day, hour, tzinfo=KOLKATA)  # noqa: E731
+    calls = [
+        finished("1", local(23, 10), "40", answered=True, talk=120, ring=5),  # Monday 10:00
+        finished("2", local(23, 10), "40", answered=False),
+        finished("3", local(24, 14), "41", answered=True, talk=60, ring=15),  # Tuesday 14:00
+        finished("4", local(24, 3), "41", answered=False, direction="outgoing"),  # night shift
+        finished("5", local(20, 10), "40", answered=True),  # before the period
+    ]
+    store.record_events([(call.first_seen_at, "CallFinish", "{}", call) for call in calls])
+    return store
+
+
+def test_totals_by_extension_heat_map_and_days(store: Store) -> None:
+    report = build_report(store, date(2026, 11, 23), date(2026, 11, 24), KOLKATA, time(0))
+    total = report.total
+    assert (total.calls, total.answered, total.missed, total.talk) == (4, 2, 1, 180)
+    assert (total.answer_rate, total.average_talk, total.average_ring) == (0.5, 90, 10)
+    rows = {ext: (f.calls, f.answered, f.missed) for ext, f in report.extension_rows()}
+    assert rows == {"40": (2, 1, 1), "41": (2, 1, 0)}
+    assert report.heat[0][10] == 2 and report.heat[1][14] == 1 and report.heat[1][3] == 1
+    assert [(day.day, f.calls) for day, f in report.by_day.items()] == [(23, 2), (24, 2)]
+    by_calls = [ext for ext, _ in report.extension_rows("answer_rate", descending=True)]
+    assert by_calls == ["41", "40"]
+
+
+def test_a_business_day_that_starts_at_six(store: Store) -> None:
+    report = build_report(store, date(2026, 11, 23), date(2026, 11, 24), KOLKATA, time(6))
+    # The 03:00 call on the 24th belongs to the 23rd's night shift.
+    assert [(day.day, f.calls) for day, f in report.by_day.items()] == [(23, 3), (24, 1)]
+
+
+def test_extensions_narrow_the_report(store: Store) -> None:
+    report = build_report(store, date(2026, 11, 23), date(2026, 11, 24), KOLKATA, time(0), ["41"])
+    assert (report.total.calls, list(report.by_extension)) == (2, ["41"])
+
+
+def test_bad_periods_are_refused(store: Store) -> None:
+    with pytest.raises(ReportError):
+        build_report(store, date(2026, 11, 24), date(2026, 11, 23), KOLKATA, time(0))
+    with pytest.raises(ReportError):
+        build_report(store, date(2024, 1, 1), date(2026, 1, 1), KOLKATA, time(0))
+
+
+def test_the_reports_page_and_its_csv_tables(client: TestClient) -> None:
+    started = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    call = finished("p.1", started, "70", answered=True)
+    client.app.state.store.record_event(started, "CallFinish", "{}", call)  # type: ignore[attr-defined]
+    page = client.get("/reports", params={"period": "7d"})
+    assert page.status_code == 200 and "<svg" in page.text and "By extension" in page.text
+    daily = list(csv.reader(io.StringIO(client.get(
+        "/reports.csv", params={"period": "7d", "table": "daily"}).text)))
+    assert daily[0][:4] == ["day", "calls", "answered", "missed"] and len(daily) == 8
+    assert daily[-1][1:3] == ["1", "1"]
+    heat = client.get("/reports.csv", params={"period": "7d", "table": "heatmap"}).text
+    assert heat.splitlines()[0].startswith("weekday,00:00")
+    assert client.get("/reports", params={"period": "all"}).status_code == 422
+    assert client.get("/reports.csv", params={"table": "nope"}).status_code == 422
+    sign_in(client, "agent")
+    assert client.get("/reports").status_code == 403

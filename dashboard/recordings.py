@@ -104,7 +104,7 @@ def parse_range(header: str | None) -> ByteRange | None:
     return ByteRange(int(first), int(last) if last else None)
 
 
-def satisfies_from_start(byte_range: ByteRange | None) -> bool:
+def is_playback_start(byte_range: ByteRange | None) -> bool:
     """Whether a request starts at byte 0: a playback starting, not a seek."""
     return byte_range is None or byte_range.from_start
 

@@ -21,9 +21,9 @@ from dashboard.recordings import (
     RecordingError,
     RecordingResponse,
     file_suffix,
+    is_playback_start,
     open_recording,
     parse_range,
-    satisfies_from_start,
 )
 from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
 from dashboard.settings import Settings
@@ -31,8 +31,6 @@ from dashboard.store import Store
 
 log = logging.getLogger(__name__)
 CHECK_RANGE = ByteRange(0, 0)
-NOT_FOUND = RecordingError(404, "not_found", "no such call, or not one you may see")
-NO_RECORDING = RecordingError(404, "no_recording", "no recording for this call")
 
 
 @require(*STAFF)
@@ -44,7 +42,7 @@ async def recording(request: Request) -> Response:
     check = request.query_params.get("check") == "1"
     byte_range = CHECK_RANGE if check else parse_range(request.headers.get("range"))
     sends_audio = not check and request.method != "HEAD"
-    audited = sends_audio and (download or satisfies_from_start(byte_range))
+    audited = sends_audio and (download or is_playback_start(byte_range))
     call = _find_call(request)
     try:
         response = await _serve(request, call, user, byte_range, download=download)
@@ -53,7 +51,7 @@ async def recording(request: Request) -> Response:
             log.warning(
                 "refused to fetch the recording of %s: %s", _target(request), problem.reason
             )
-        if audited or problem.error == "refused":
+        if audited or (sends_audio and problem.error == "refused"):
             _audit(request, user, download, problem.error, problem.reason)
         return problem.response()
     if audited:
@@ -63,8 +61,7 @@ async def recording(request: Request) -> Response:
         return JSONResponse({"ok": True, "detail": "the PBX has this recording"})
     if download:
         assert call is not None
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", call.uniqueid) + file_suffix(call.recordlink or "")
-        response.headers["content-disposition"] = f'attachment; filename="{name}"'
+        response.headers["content-disposition"] = f'attachment; filename="{_file_name(call)}"'
     return response
 
 
@@ -73,13 +70,13 @@ async def _serve(
 ) -> RecordingResponse:
     # An agent asking for another extension's call learns what a wrong uniqueid would tell.
     if call is None or not user.may_see_extension(call.extension):
-        raise NOT_FOUND
+        raise RecordingError(404, "not_found", "no such call, or not one you may see")
     if download and user.role not in SUPERVISORS:
         raise RecordingError(
             403, "forbidden", f"a {user.role} may listen to recordings but not download them"
         )
     if not call.recordlink:
-        raise NO_RECORDING
+        raise RecordingError(404, "no_recording", "no recording for this call")
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.recordings_client
     method = "HEAD" if request.method == "HEAD" else "GET"
@@ -93,6 +90,10 @@ def _find_call(request: Request) -> Call | None:
     uniqueid = request.path_params["uniqueid"]
     host = request.query_params.get("host")
     return store.get_call((host, uniqueid)) if host else store.get_call_by_uniqueid(uniqueid)
+
+
+def _file_name(call: Call) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", call.uniqueid) + file_suffix(call.recordlink or "")
 
 
 def _target(request: Request) -> str:

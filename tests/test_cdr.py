@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,6 +22,9 @@ from dashboard.app import create_app
 from dashboard.cli import main
 from dashboard.pbx import CDRShapeError, cdr_records
 from dashboard.settings import Settings
+from dashboard.simulator.pbx import SimulatedPBX
+from dashboard.simulator.server import create_simulator_app
+from dashboard.simulator.traffic import Traffic
 from tests.conftest import CALL_FINISH, CALL_START, FakeClock, sign_in
 from tests.servers import ThreadedServer
 
@@ -173,3 +179,40 @@ def test_the_command_line_sync(
         "1 records: 1 calls added" in out
         and "1 records: 0 calls added, 0 updated, 1 already" in out
     )
+
+
+def test_events_lost_on_the_way_come_back_from_the_simulators_cdr(
+    settings: Settings, clock: FakeClock
+) -> None:
+    lost: list[dict[str, str]] = []
+
+    async def drop(event: dict[str, str]) -> None:
+        lost.append(event)  # the dashboard never hears of these
+
+    pbx = SimulatedPBX(
+        drop, tz=ZoneInfo("Asia/Kolkata"), traffic=Traffic(seed=2, host="192.168.1.51")
+    )
+    with ThreadedServer(create_simulator_app(pbx, ["127.0.0.1"])) as server:
+        params = {"extension": "70", "number": "9876543210", "ring": "0.05", "talk": "0.05"}
+        rung = httpx.post(server.base_url + "/simulator/ring", params=params).json()
+        deadline = time.monotonic() + 5
+        while not any(e["event"] == "CallFinish" for e in lost):
+            assert time.monotonic() < deadline, "the simulated call never finished"
+            time.sleep(0.01)  # polling a condition (the simulated call ending), with a deadline
+        wired = settings.with_changes(synapse_url=server.base_url, extensions=("70",))
+        with TestClient(create_app(wired, clock=clock)) as client:
+            csrf = sign_in(client, "supervisor")
+            today = lost[-1]["starttime"][:8]
+            day = f"{today[:4]}-{today[4:6]}-{today[6:]}"
+            assert "1 records: 1 calls added" in sync(client, csrf, **{"from": day, "to": day})
+            call = client.get(f"/api/calls/{rung['uniqueid']}").json()
+            assert (call["status"], call["disposition"], call["extension"]) == (
+                "finished",
+                "answered",
+                "70",
+            )
+            refused = httpx.get(
+                server.base_url + "/SukamAsteriskAPI/asteriskapi/cdr.php",
+                params={"action": "getcdr"},
+            )
+            assert refused.status_code == 400

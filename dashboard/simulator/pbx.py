@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from dashboard.simulator.traffic import (
 )
 
 log = logging.getLogger(__name__)
+CDR_KEPT = 20_000
 Send = Callable[[dict[str, str]], Coroutine[Any, Any, None]]
 Clock = Callable[[], datetime]
 
@@ -59,6 +61,8 @@ class SimulatedPBX:
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
         self.recordings = Recordings()
+        # What cdr.php answers from: the records of the calls that finished here.
+        self.cdr: deque[dict[str, str]] = deque(maxlen=CDR_KEPT)
         self._originated = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -103,6 +107,7 @@ class SimulatedPBX:
         )
         if "recordlink" in event:
             self.recordings.remember(event["recordlink"], float(event["billableseconds"]))
+        self.cdr.append({key: value for key, value in event.items() if key != "event"})
         await self.send(event)
 
     async def run_traffic(self, interval: float, calls: int | None = None) -> None:
@@ -153,6 +158,15 @@ class SimulatedPBX:
         )
         plan = replace(plan, hangupchannel=f"SIP/{extension}-{plan.hangupchannel[-8:]}")
         return self.place(plan)
+
+    def records(self, extension: str, first: date, last: date) -> list[dict[str, str]]:
+        """cdr.php: the records of an extension's calls that started between two days."""
+        wanted = []
+        for record in self.cdr:
+            started = datetime.strptime(record["starttime"], "%Y%m%d%H:%M:%S").date()
+            if record["extension"] == extension and first <= started <= last:
+                wanted.append(record)
+        return wanted
 
     def originate(self, extension: str, number: str, context: str) -> str:
         # The guide shows both "70" and "SIP/70": accept either.

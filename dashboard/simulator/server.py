@@ -10,7 +10,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from dashboard.pbx import CDR_PATH
 from dashboard.recordings import parse_range
 from dashboard.simulator.pbx import CommandRefused, SimulatedPBX
 from dashboard.simulator.traffic import Traffic, event_url
@@ -92,6 +93,21 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
             }
         )
 
+    async def cdr(request: Request) -> Response:
+        """cdr.php?action=getcdr&extension=70&fromdate=2015-11-06&todate=2015-11-07"""
+        peer = request.client.host if request.client else ""
+        if not _allowed(peer):
+            return PlainTextResponse("Access denied: this IP is not in the Allowed IP List", 403)
+        params = request.query_params
+        try:
+            first = date.fromisoformat(params.get("fromdate", ""))
+            last = date.fromisoformat(params.get("todate", ""))
+        except ValueError:
+            return PlainTextResponse("Error: fromdate and todate must be YYYY-MM-DD", 400)
+        if params.get("action") != "getcdr" or not params.get("extension"):
+            return PlainTextResponse("Error: invalid request", 400)
+        return JSONResponse(pbx.records(params["extension"], first, last))
+
     async def command_log(request: Request) -> JSONResponse:
         return JSONResponse({"commands": list(commands), "live_calls": sorted(pbx.calls)})
 
@@ -107,6 +123,7 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
             Route("/simulator/commands", command_log),
             Route("/simulator/ring", ring, methods=["POST"]),
             Route("/callrecord/{path:path}", call_recording),
+            Route(CDR_PATH, cdr),
         ]
     )
 

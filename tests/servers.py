@@ -186,3 +186,49 @@ class RawServer:
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+class SimulatorProcess:
+    """`dashboard simulator` as its own process: no traffic of its own, calls on request."""
+
+    def __init__(self, workdir: Path, port: int, events_url: str) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        command = [
+            sys.executable,
+            "-m",
+            "dashboard.cli",
+            "simulator",
+            "--port",
+            str(self.port),
+            "--calls",
+            "0",
+            "--events-url",
+            events_url,
+        ]
+        self.log = (workdir / "simulator.log").open("wb")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(self.base_url + "/simulator/commands", timeout=1)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the simulator did not start") from None
+                time.sleep(0.05)  # polling a condition, with a deadline
+
+    def ring(self, extension: str, number: str, ring: float = 600, talk: float = 60) -> str:
+        params = {"extension": extension, "number": number, "ring": str(ring), "talk": str(talk)}
+        response = httpx.post(self.base_url + "/simulator/ring", params=params)
+        uniqueid: str = response.json()["uniqueid"]
+        return uniqueid
+
+    def commands(self) -> list[str]:
+        log = httpx.get(self.base_url + "/simulator/commands").json()["commands"]
+        return [entry["query"] for entry in log]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        self.log.close()

@@ -3,69 +3,21 @@ its own process, talking HTTP both ways; headless Chromium clicking."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in, state_class
-from tests.servers import DashboardProcess, free_port
+from tests.servers import DashboardProcess, SimulatorProcess, free_port
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long test password"
 
 
-class Simulator:
-    def __init__(self, workdir: Path, port: int, events_url: str) -> None:
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable,
-            "-m",
-            "dashboard.cli",
-            "simulator",
-            "--port",
-            str(self.port),
-            "--calls",
-            "0",
-            "--events-url",
-            events_url,
-        ]
-        self.log = (workdir / "simulator.log").open("wb")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(self.base_url + "/simulator/commands", timeout=1)
-                return
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the simulator did not start") from None
-                time.sleep(0.05)  # polling a condition, with a deadline
-
-    def ring(self, extension: str, number: str, ring: float = 600, talk: float = 60) -> str:
-        params = {"extension": extension, "number": number, "ring": str(ring), "talk": str(talk)}
-        response = httpx.post(self.base_url + "/simulator/ring", params=params)
-        uniqueid: str = response.json()["uniqueid"]
-        return uniqueid
-
-    def commands(self) -> list[str]:
-        log = httpx.get(self.base_url + "/simulator/commands").json()["commands"]
-        return [entry["query"] for entry in log]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-        self.log.close()
-
-
 @pytest.fixture
-def pbx_and_dashboard(tmp_path: Path) -> Iterator[tuple[Simulator, DashboardProcess]]:
+def pbx_and_dashboard(tmp_path: Path) -> Iterator[tuple[SimulatorProcess, DashboardProcess]]:
     pbx_port = free_port()
     dashboard = DashboardProcess(
         tmp_path, SYNAPSE_URL=f"http://127.0.0.1:{pbx_port}", DASHBOARD_FINISHED_LINGER="30"
@@ -75,7 +27,7 @@ def pbx_and_dashboard(tmp_path: Path) -> Iterator[tuple[Simulator, DashboardProc
     dashboard.cli(
         "user", "add", "asha", "--role", "agent", "--extension", "70", "--password", PASSWORD
     )
-    simulator = Simulator(tmp_path, pbx_port, dashboard.events_url)
+    simulator = SimulatorProcess(tmp_path, pbx_port, dashboard.events_url)
     try:
         yield simulator, dashboard
     finally:
@@ -100,7 +52,7 @@ def open_board(browser: Browser, dashboard: DashboardProcess, user: str) -> Page
 
 
 def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
-    browser: Browser, pbx_and_dashboard: tuple[Simulator, DashboardProcess]
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
 ) -> None:
     simulator, dashboard = pbx_and_dashboard
     page = open_board(browser, dashboard, "sup")
@@ -117,7 +69,7 @@ def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
 
 
 def test_an_agent_calls_back_a_missed_caller_with_one_click(
-    browser: Browser, pbx_and_dashboard: tuple[Simulator, DashboardProcess]
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
 ) -> None:
     simulator, dashboard = pbx_and_dashboard
     page = open_board(browser, dashboard, "asha")
@@ -134,7 +86,7 @@ def test_an_agent_calls_back_a_missed_caller_with_one_click(
 
 
 def test_an_incoming_call_pops_up_for_the_agent_it_rings(
-    browser: Browser, pbx_and_dashboard: tuple[Simulator, DashboardProcess]
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
 ) -> None:
     simulator, dashboard = pbx_and_dashboard
     dashboard.cli(

@@ -19,15 +19,31 @@ from tests.conftest import sign_in
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
 
-def finished(uniqueid: str, started: datetime, extension: str, *, answered: bool,
-             direction: str = "incoming", talk: int = 60, ring: int = 10) -> Call:
+def finished(
+    uniqueid: str,
+    started: datetime,
+    extension: str,
+    *,
+    answered: bool,
+    direction: str = "incoming",
+    talk: int = 60,
+    ring: int = 10,
+) -> Call:
     return Call(
-        host="h", uniqueid=uniqueid, status=Status.FINISHED, direction=direction,
-        number="98765", extension=extension, start_time=started,
+        host="h",
+        uniqueid=uniqueid,
+        status=Status.FINISHED,
+        direction=direction,
+        number="98765",
+        extension=extension,
+        start_time=started,
         answer_time=started + timedelta(seconds=ring) if answered else None,
-        end_time=started + timedelta(seconds=ring + talk), duration=ring + talk,
+        end_time=started + timedelta(seconds=ring + talk),
+        duration=ring + talk,
         billable_seconds=talk if answered else 0,
-        disposition="answered" if answered else "no_answer", cdr_seen=True, first_seen_at=started,
+        disposition="answered" if answered else "no_answer",
+        cdr_seen=True,
+        first_seen_at=started,
     )
 
 
@@ -83,8 +99,11 @@ def test_the_reports_page_and_its_csv_tables(client: TestClient) -> None:
     client.app.state.store.record_event(started, "CallFinish", "{}", call)  # type: ignore[attr-defined]
     page = client.get("/reports", params={"period": "7d"})
     assert page.status_code == 200 and "<svg" in page.text and "By extension" in page.text
-    daily = list(csv.reader(io.StringIO(client.get(
-        "/reports.csv", params={"period": "7d", "table": "daily"}).text)))
+    daily = list(
+        csv.reader(
+            io.StringIO(client.get("/reports.csv", params={"period": "7d", "table": "daily"}).text)
+        )
+    )
     assert daily[0][:4] == ["day", "calls", "answered", "missed"] and len(daily) == 8
     assert daily[-1][1:3] == ["1", "1"]
     heat = client.get("/reports.csv", params={"period": "7d", "table": "heatmap"}).text

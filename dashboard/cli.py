@@ -12,7 +12,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from dashboard.auth import Accounts, AuthError, Role
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from dashboard.kiosk import Kiosks
 
 DEMO_EXTENSION = "70"
+DEMO_HISTORY = 3000
+DEMO_EXTENSIONS = tuple(str(n) for n in (*range(40, 60), *range(70, 80)))
+DEMO_GROUPS = (
+    ("Sales", DEMO_EXTENSIONS[:10]),
+    ("Support", DEMO_EXTENSIONS[10:20]),
+    ("Service", DEMO_EXTENSIONS[20:]),
+)
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -120,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--user", help="revoke every token of this user")
     revoke.set_defaults(handler=cmd_token_revoke)
 
+    seed = commands.add_parser("seed", help="fill the database with realistic call history")
+    seed.add_argument("--calls", type=int, required=True, help="how many calls to add")
+    seed.add_argument("--days", type=int, default=None, help="spread over this many days")
+    seed.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
+    seed.set_defaults(handler=_cmd_seed)
+
     cdr = commands.add_parser("cdr", help="call detail records").add_subparsers(
         dest="action", required=True
     )
@@ -204,7 +217,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         synapse_url=f"http://127.0.0.1:{pbx_port}",
         synapse_event_token=token,
         synapse_event_allow=("127.0.0.1/32", "::1/128"),
+        extensions=settings.extensions or DEMO_EXTENSIONS,
+        extension_groups=settings.extension_groups or DEMO_GROUPS,
     )
+    _demo_history(settings)
     print(f"\nDemo: open http://{local}:{args.port}/ and sign in as one of:", flush=True)
     for role, name, password in create_demo_users(_accounts(settings)):
         print(f"  {role.value:<11} user {name:<16} password {password}", flush=True)
@@ -282,6 +298,33 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
     return 0 if result.added or result.updated or not result.errors else 1
+
+
+def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from dashboard.seed import cmd_seed
+
+    return cmd_seed(args, settings)
+
+
+def _demo_history(settings: Settings) -> None:
+    """A demo starts with a month of history, so every page has something to show."""
+    from dashboard.seed import seed
+
+    store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
+    try:
+        if store.count("calls") < DEMO_HISTORY // 2:
+            seed(
+                store,
+                DEMO_HISTORY,
+                days=30,
+                tz=settings.timezone,
+                host=settings.synapse_host,
+                extensions=settings.extensions or DEMO_EXTENSIONS,
+                now=datetime.now(UTC),
+                seed=None,
+            )
+    finally:
+        store.close()
 
 
 def _day(text: str) -> date:

@@ -49,6 +49,7 @@ check: install
 
 bench: install
 	$(PY) bench/ingest.py
+	$(PY) bench/history.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)

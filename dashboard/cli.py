@@ -318,7 +318,7 @@ def _demo_history(settings: Settings) -> None:
                 DEMO_HISTORY,
                 days=30,
                 tz=settings.timezone,
-                host=settings.synapse_host,
+                host=settings.synapse_host or "192.168.1.51",
                 extensions=settings.extensions or DEMO_EXTENSIONS,
                 now=datetime.now(UTC),
                 seed=None,

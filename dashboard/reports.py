@@ -111,7 +111,7 @@ def build_report(
     chosen = tuple(sorted(set(extensions), key=lambda e: (not e.isdigit(), e.zfill(10))))
     sql = (
         "SELECT started_at, answered_at, extension, direction, disposition, billable_seconds"
-        " FROM calls WHERE status = 'finished' AND started_at >= ? AND started_at < ?"
+        " FROM calls WHERE +status = 'finished' AND started_at >= ? AND started_at < ?"
     )
     params: list[object] = [_iso(start), _iso(end)]
     if chosen:

@@ -4,7 +4,7 @@ For demos, screenshots and benchmarks of the history and reports pages. Every se
 stored as the ingest path would store it: one CallFinish event in `events` (the payload a
 Synapse PBX sends, so `ingest.replay` rebuilds the calls from the event log) and its `calls`
 row. Rows are written straight in CALL_COLUMNS order, many per `executemany`, one
-transaction per chunk: a million calls take seconds, not hours.
+transaction per chunk: a million calls take under a minute (bench/history.py seeds that).
 
 The shape of the traffic: more calls on weekdays than on Saturdays, few on Sundays and on the
 odd holiday, an office-hours curve (a morning peak, a lunch dip, an afternoon peak, little at

@@ -88,6 +88,7 @@ def create_app(
         app.state.kiosks = Kiosks(store.db, accounts)
         app.state.history = History(store)
         app.state.callbacks = Callbacks(store)
+        app.state.recording_listens = {}  # (user id, call) -> when last audited
         app.state.audit = audit = AuditLog(store.db)
         pbx_client = Synapse.make_client(pbx_transport)
         app.state.recordings_client = recordings_client = httpx.AsyncClient(

@@ -58,13 +58,25 @@ class Callbacks:
         for key, attempts, last in self.store.db.execute(sql, params).fetchall():
             rows = list(
                 self.store.db.query(
-                    "SELECT * FROM calls WHERE number_key = ? AND started_at = ? LIMIT 1",
-                    [key, last],
+                    "SELECT * FROM calls WHERE number_key = ? AND started_at = ?"
+                    + (" AND extension = ?" if scope else "")
+                    + " LIMIT 1",
+                    [key, last, *([scope] if scope else [])],
                 )
             )
             if rows:
                 entries.append(ToCallBack(key, row_to_call(rows[0]), int(attempts)))
         return entries
+
+    def may_mark(self, number_key: str, scope: str | None) -> bool:
+        """Whether this number has a missed call the user may see (an agent: its own)."""
+        row = self.store.db.execute(
+            "SELECT 1 FROM calls WHERE number_key = ? AND direction = 'incoming'"
+            + (" AND extension = ?" if scope else "")
+            + " LIMIT 1",
+            [number_key, *([scope] if scope else [])],
+        ).fetchone()
+        return row is not None
 
     def mark_done(self, number_key: str, user: str, now: datetime) -> None:
         self.store.db.execute(

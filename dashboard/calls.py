@@ -74,6 +74,7 @@ class Call:
     first_seen_at: datetime | None = None
     connect_seen_at: datetime | None = None
     finish_seen_at: datetime | None = None
+    last_seen_at: datetime | None = None  # the latest event's arrival: the call's last news
     duration: int | None = None
     billable_seconds: int | None = None
     disposition: str | None = None
@@ -139,6 +140,7 @@ def apply(call: Call | None, event: CallEvent) -> Call:
         {**base.extra, **event.extra} if authoritative else {**event.extra, **base.extra}
     )
     changes["first_seen_at"] = _earliest(base.first_seen_at, event.received_at)
+    changes["last_seen_at"] = max(base.last_seen_at or event.received_at, event.received_at)
     if event.kind is EventKind.CONNECT:
         changes["connect_seen_at"] = _earliest(base.connect_seen_at, event.received_at)
     if is_cdr:

@@ -44,6 +44,7 @@ class CdrSync:
     def __init__(self, ingestor: Ingestor, synapse: Synapse) -> None:
         self.ingestor = ingestor
         self.synapse = synapse
+        self._asked: dict[tuple[str, str], datetime] = {}  # when each live call was looked up
 
     def extensions(self) -> list[str]:
         """Every extension worth asking about: configured, and seen in the history."""
@@ -91,22 +92,27 @@ class CdrSync:
 
     async def reconcile(self, now: datetime, ask_after: timedelta, expire_after: timedelta) -> int:
         """Close calls left live with no news: from the CDR if it has them, else expired
-        once old enough. Returns how many were closed."""
+        once old enough. Each call is looked up at most once per `ask_after`. Returns how
+        many were closed."""
         self.adopt_finished_elsewhere()
         stale = [
             call
             for call in self.ingestor.board.live.values()
             if now - (_last_news(call) or now) >= ask_after
         ]
-        closed = 0
-        for extension in sorted({call.extension for call in stale if call.extension}):
+        to_ask = [
+            call for call in stale if now - self._asked.get(call.key, now - ask_after) >= ask_after
+        ]
+        for extension in sorted({call.extension for call in to_ask if call.extension}):
             days = [
                 c.started_at.astimezone(self.ingestor.tz).date()
-                for c in stale
+                for c in to_ask
                 if c.extension == extension and c.started_at
             ]
-            if days:
-                await self.sync(min(days), max(days), [extension])
+            await self.sync(min(days), max(days), [extension])
+        for call in to_ask:
+            self._asked[call.key] = now
+        closed = 0
         for call in stale:
             current = self.ingestor.board.live.get(call.key)
             if current is None:
@@ -114,6 +120,8 @@ class CdrSync:
             elif now - (_last_news(current) or now) >= expire_after:
                 await self.expire(current)
                 closed += 1
+        live = self.ingestor.board.live
+        self._asked = {key: at for key, at in self._asked.items() if key in live}
         return closed
 
     async def expire(self, call: Call) -> None:
@@ -147,10 +155,12 @@ class CdrSync:
 
 
 def _last_news(call: Call) -> datetime | None:
-    seen = [moment for moment in (call.first_seen_at, call.connect_seen_at) if moment]
-    return max(seen) if seen else None
+    return call.last_seen_at or call.first_seen_at
 
 
 def _same(merged: Call, before: Call) -> bool:
-    """Whether a record adds nothing (arrival times aside: they only ever keep the earliest)."""
-    return replace(merged, finish_seen_at=before.finish_seen_at) == before
+    """Whether a record adds nothing (its arrival time aside)."""
+    return (
+        replace(merged, finish_seen_at=before.finish_seen_at, last_seen_at=before.last_seen_at)
+        == before
+    )

@@ -130,9 +130,12 @@ def _date(text: str | None, name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise FilterError(f"{name} must be a date like 2026-11-27") from None
+    if not 1970 <= day.year < 2200:
+        raise FilterError(f"{name} must be a date between 1970 and 2199")
+    return day
 
 
 def _digits(text: str | None, name: str, most: int) -> str | None:
@@ -241,6 +244,7 @@ def _decode_cursor(text: str) -> list[Any]:
         raise FilterError("the page link is damaged: start from the first page") from None
     if not (
         isinstance(values, list)
+        and all(not isinstance(v, int) or -(2**63) <= v < 2**63 for v in values)
         and len(values) == 3
         and all(isinstance(v, str | int) for v in values)
     ):

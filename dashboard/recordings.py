@@ -25,7 +25,7 @@ AUDIO_SUFFIXES = (".wav", ".mp3", ".gsm", ".ogg", ".oga", ".opus", ".flac", ".m4
 DEFAULT_TYPE = "audio/wav"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # One range only; several ranges, or anything else, are ignored (RFC 9110 allows that).
-RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
+RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.IGNORECASE)
 CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 UNSAFE_URL_CHARS = re.compile(r"[^\x21-\x7e]|\\")  # spaces, controls, non-ASCII, backslash
 

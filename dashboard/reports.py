@@ -3,13 +3,14 @@ and a daily trend, all in the PBX's time zone (a business day may start at, say,
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dashboard.store import Store, _iso
+from dashboard.store import _iso
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SORTABLE = (
@@ -35,11 +36,15 @@ class Figures:
     answered: int = 0
     missed: int = 0
     talk: int = 0  # billable seconds
-    ring: float = 0.0  # seconds from start to answer, summed over answered calls
+    ring: float = 0.0  # seconds from start to answer, over the calls with an answer time
+    rung: int = 0  # how many calls `ring` sums
+    incoming: int = 0
+    incoming_answered: int = 0
 
     @property
     def answer_rate(self) -> float | None:
-        return self.answered / self.calls if self.calls else None
+        """Of the incoming calls, the share answered (outgoing calls are not the callers')."""
+        return self.incoming_answered / self.incoming if self.incoming else None
 
     @property
     def average_talk(self) -> float | None:
@@ -47,14 +52,20 @@ class Figures:
 
     @property
     def average_ring(self) -> float | None:
-        return self.ring / self.answered if self.answered else None
+        return self.ring / self.rung if self.rung else None
 
-    def add(self, answered: bool, missed: bool, talk: int, ring: float | None) -> None:
+    def add(
+        self, answered: bool, missed: bool, talk: int, ring: float | None, incoming: bool
+    ) -> None:
         self.calls += 1
+        self.incoming += incoming
         if answered:
             self.answered += 1
+            self.incoming_answered += incoming
             self.talk += talk
-            self.ring += ring or 0.0
+            if ring is not None:
+                self.ring += ring
+                self.rung += 1
         elif missed:
             self.missed += 1
 
@@ -100,7 +111,7 @@ def period_bounds(
 
 
 def build_report(
-    store: Store,
+    conn: sqlite3.Connection,
     first: date,
     last: date,
     tz: ZoneInfo,
@@ -123,9 +134,8 @@ def build_report(
         report.by_day[day] = Figures()
         day += timedelta(days=1)
     shift = timedelta(hours=day_starts.hour, minutes=day_starts.minute)
-    for started, answered_at, extension, direction, disposition, billable in store.db.execute(
-        sql, params
-    ):
+    rows = conn.execute(sql, params)
+    for started, answered_at, extension, direction, disposition, billable in rows:
         local = datetime.fromisoformat(started).astimezone(tz)
         answered = disposition == "answered" if disposition else answered_at is not None
         missed = not answered and direction == "incoming" and disposition != "expired"
@@ -135,10 +145,12 @@ def build_report(
             else None
         )
         talk = int(billable or 0)
-        report.total.add(answered, missed, talk, ring)
-        report.by_extension[extension or "?"].add(answered, missed, talk, ring)
+        report.total.add(answered, missed, talk, ring, direction == "incoming")
+        report.by_extension[extension or "?"].add(
+            answered, missed, talk, ring, direction == "incoming"
+        )
         business_day = (local - shift).date()
         if business_day in report.by_day:
-            report.by_day[business_day].add(answered, missed, talk, ring)
+            report.by_day[business_day].add(answered, missed, talk, ring, direction == "incoming")
         report.heat[local.weekday()][local.hour] += 1
     return report

@@ -442,6 +442,7 @@ class _Writer:
                     "{}",
                     received_text,  # updated_at
                     key or None,
+                    received_text,  # last_seen_at
                 )
             )
             if incoming and not answered and random_() < CALLBACK_SHARE:

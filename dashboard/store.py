@@ -47,6 +47,7 @@ CALL_COLUMNS: dict[str, type] = {
     "extra": str,
     "updated_at": str,
     "number_key": str,
+    "last_seen_at": str,
 }
 TIME_COLUMNS = (
     "start_time",
@@ -55,6 +56,7 @@ TIME_COLUMNS = (
     "first_seen_at",
     "connect_seen_at",
     "finish_seen_at",
+    "last_seen_at",
 )
 UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
@@ -136,8 +138,9 @@ class Store:
             not_null={"host", "uniqueid", "status", "cdr_seen", "extra"},
             if_not_exists=True,
         )
-        if "number_key" not in db.table("calls").columns_dict:  # databases made before it
-            db.table("calls").add_column("number_key", str)
+        for column in ("number_key", "last_seen_at"):  # databases made before them
+            if column not in db.table("calls").columns_dict:
+                db.table("calls").add_column(column, str)
         # Live calls are few among a million finished ones: index only them.
         db.execute("DROP INDEX IF EXISTS idx_calls_status")
         db.execute(
@@ -147,6 +150,7 @@ class Store:
         db.table("calls").create_index(["number_key", "started_at"], if_not_exists=True)
         db.table("calls").create_index(["extension", "started_at"], if_not_exists=True)
         db.table("calls").create_index(["duration"], if_not_exists=True)
+        db.table("calls").create_index(["uniqueid"], if_not_exists=True)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -326,6 +330,7 @@ def call_row(call: Call, updated_at: datetime, number_key: str | None = None) ->
         extra,
         _iso(updated_at),
         number_key,
+        _iso(call.last_seen_at),
     )
 
 

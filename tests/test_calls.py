@@ -54,6 +54,7 @@ FINAL = Call(
     first_seen_at=T0,
     connect_seen_at=CONNECT.received_at,
     finish_seen_at=FINISH.received_at,
+    last_seen_at=FINISH.received_at,
     duration=20,
     billable_seconds=12,
     disposition="answered",

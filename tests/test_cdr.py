@@ -216,3 +216,32 @@ def test_events_lost_on_the_way_come_back_from_the_simulators_cdr(
                 params={"action": "getcdr"},
             )
             assert refused.status_code == 400
+
+
+def test_reconciliation_asks_once_in_a_while_and_recent_news_keeps_a_call(
+    dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer], clock: FakeClock
+) -> None:
+    fake = pbx[0]
+    talking = json.loads(CALL_START) | {"uniqueid": "8.1"}
+    assert dashboard.get("/synapse/events?data=" + quote(json.dumps(talking))).status_code == 200
+    cdr = dashboard.app.state.cdr  # type: ignore[attr-defined]
+
+    def reconcile() -> int:
+        async def run() -> int:
+            return int(await cdr.reconcile(clock.now, timedelta(minutes=30), timedelta(hours=4)))
+
+        return int(dashboard.portal.call(run))  # type: ignore[union-attr]
+
+    clock.advance(31 * 60)
+    assert reconcile() == 0 and len(fake.asked) == 1
+    for _ in range(10):  # every minute, as the app does: the PBX is not asked again yet
+        clock.advance(60)
+        reconcile()
+    assert len(fake.asked) == 1
+    clock.advance(3 * 3600)  # 3 h 40 min with no news... then a transfer: news
+    moved = talking | {"extension": "46"}
+    assert dashboard.get("/synapse/events?data=" + quote(json.dumps(moved))).status_code == 200
+    clock.advance(30 * 60)  # 4 h 10 min since it started, but 30 min since its last news
+    assert reconcile() == 0
+    sign_in(dashboard, "supervisor")
+    assert [c["uniqueid"] for c in dashboard.get("/api/calls/active").json()["calls"]] == ["8.1"]

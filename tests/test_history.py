@@ -175,6 +175,12 @@ def test_a_formula_in_a_caller_id_is_defused_in_the_export(client: TestClient) -
         ({"sort": "name"}, "sort must be"),
         ({"period": "custom", "from": "2026-02-30", "to": "2026-03-01"}, "from must be"),
         ({"after": "bm9wZQ"}, "page link is damaged"),
+        ({"period": "custom", "from": "9999-12-31", "to": "9999-12-31"}, "between 1970"),
+        ({"period": "custom", "from": "0001-01-01", "to": "0001-01-02"}, "between 1970"),
+        (
+            {"after": "WzEwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAsICJoIiwgInUiXQ"},
+            "page link is damaged",
+        ),
     ],
 )
 def test_bad_filters_get_a_clear_message(

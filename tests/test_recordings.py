@@ -343,6 +343,19 @@ def test_a_playback_is_audited_once_not_at_every_seek(
     assert audit(supervisor) == [("supervisor-user", "recording play", event["uniqueid"], "ok")]
 
 
+def test_a_listening_that_never_starts_at_byte_0_is_audited_too(
+    supervisor: TestClient, recorded: dict[str, dict[str, str]]
+) -> None:
+    event = recorded[AGENT_EXTENSION]
+    whole = supervisor.get(url(event), headers={"Range": "bytes=-100000000"})
+    assert whole.status_code == 206 and whole.content == at_pbx(event)
+    assert audit(supervisor) == [("supervisor-user", "recording play", event["uniqueid"], "ok")]
+    assert (
+        supervisor.get(url(event), headers={"Range": "bytes=" + "9" * 5000 + "-"}).status_code
+        == 200
+    )
+
+
 def test_signed_out_is_sent_to_sign_in(
     dashboard: TestClient, recorded: dict[str, dict[str, str]]
 ) -> None:

@@ -45,10 +45,7 @@ async def mark_done(request: Request) -> Response:
     form = await request.form()
     key = str(form.get("number_key", ""))
     scope = audience_extension(auth.user.audience)
-    visible = {
-        entry.number_key for entry in callbacks.worklist(ingestor.clock() - LOOK_BACK, scope)
-    }
-    if key not in visible:
+    if not key or not callbacks.may_mark(key, scope):
         return json_error(404, "not_found", "no such missed call to return that you may see")
     callbacks.mark_done(key, auth.user.name, ingestor.clock())
     remote = client_ip(request, ingestor.settings.trusted_proxy_networks)

@@ -2,13 +2,15 @@
 hear it; `?download=1` as a file (supervisors and admins); `?check=1` only says whether it
 can be played (the player asks when the audio fails, to say why).
 
-Every playback (a request from byte 0, not each seek) and every download is audited.
+Every listening (once per user and recording every ten minutes, whatever the seeks) and every
+download is audited.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 
 import httpx
 from starlette.requests import Request
@@ -21,7 +23,6 @@ from dashboard.recordings import (
     RecordingError,
     RecordingResponse,
     file_suffix,
-    is_playback_start,
     open_recording,
     parse_range,
 )
@@ -31,6 +32,8 @@ from dashboard.store import Store
 
 log = logging.getLogger(__name__)
 CHECK_RANGE = ByteRange(0, 0)
+LISTEN_WINDOW = 600.0  # seconds: one audit entry per user and recording in this time
+MAX_LISTENS_KEPT = 10_000
 
 
 @require(*STAFF)
@@ -42,7 +45,9 @@ async def recording(request: Request) -> Response:
     check = request.query_params.get("check") == "1"
     byte_range = CHECK_RANGE if check else parse_range(request.headers.get("range"))
     sends_audio = not check and request.method != "HEAD"
-    audited = sends_audio and (download or is_playback_start(byte_range))
+    # A listening is audited once, however many seeks it makes, and however it asks for
+    # the bytes (a suffix range sends the whole file too): once per user and call a while.
+    audited = sends_audio and (download or _first_listen(request, user))
     call = _find_call(request)
     try:
         response = await _serve(request, call, user, byte_range, download=download)
@@ -98,6 +103,18 @@ def _file_name(call: Call) -> str:
 
 def _target(request: Request) -> str:
     return str(request.path_params["uniqueid"])
+
+
+def _first_listen(request: Request, user: User) -> bool:
+    heard: dict[tuple[int, str], float] = request.app.state.recording_listens
+    now = time.monotonic()
+    if len(heard) > MAX_LISTENS_KEPT:
+        for key in [key for key, at in heard.items() if now - at > LISTEN_WINDOW]:
+            del heard[key]
+    key = (user.id, _target(request))
+    first = now - heard.get(key, -LISTEN_WINDOW) >= LISTEN_WINDOW
+    heard[key] = now
+    return first
 
 
 def _audit(request: Request, user: User, download: bool, result: str, detail: str) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from datetime import date, timedelta
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,9 +21,13 @@ from dashboard.views.pages import page
 TABLES = ("extensions", "daily", "heatmap")
 
 
-def _report(request: Request) -> tuple[Report, str, str]:
+async def _report(request: Request) -> tuple[Report, str, str]:
     ingestor: Ingestor = request.app.state.ingestor
+    settings = ingestor.settings
     params = request.query_params
+    # "Today" is the business day under way: at 03:00 with days starting at 06:00, yesterday's.
+    day_start = timedelta(hours=settings.day_starts.hour, minutes=settings.day_starts.minute)
+    today = (ingestor.clock().astimezone(ingestor.tz) - day_start).date()
     filters = parse_filters(
         {
             "period": params.get("period") or "30d",
@@ -29,7 +35,7 @@ def _report(request: Request) -> tuple[Report, str, str]:
             "to": params.get("to", ""),
         },
         ingestor.tz,
-        ingestor.today(),
+        today,
     )
     if filters.period == "all":
         raise ReportError("choose a period: a report covers at most 400 days")
@@ -38,9 +44,17 @@ def _report(request: Request) -> tuple[Report, str, str]:
     extensions = [part.strip() for part in params.get("extensions", "").split(",") if part.strip()]
     if any(not (e.isascii() and e.isdigit() and len(e) <= 10) for e in extensions):
         raise ReportError("extensions are digits, separated by commas")
-    report = build_report(
-        ingestor.store, first, last, ingestor.tz, ingestor.settings.day_starts, extensions
-    )
+
+    def build() -> Report:
+        # Its own read-only connection, in a worker thread: a year's report takes seconds of
+        # Python, and the event loop must keep serving events and wallboards meanwhile.
+        conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
+        try:
+            return build_report(conn, first, last, ingestor.tz, settings.day_starts, extensions)
+        finally:
+            conn.close()
+
+    report = await anyio.to_thread.run_sync(build)
     return report, filters.period, ",".join(extensions)
 
 
@@ -50,7 +64,7 @@ async def reports_page(request: Request) -> Response:
     sort = sort if sort in SORTABLE else "extension"
     descending = request.query_params.get("order") == "desc"
     try:
-        report, period, extensions = _report(request)
+        report, period, extensions = await _report(request)
     except (FilterError, ReportError) as problem:
         return page(
             request,
@@ -114,7 +128,7 @@ async def reports_csv(request: Request) -> Response:
     if table not in TABLES:
         return json_error(422, "bad_table", f"table must be one of {', '.join(TABLES)}")
     try:
-        report, _, _ = _report(request)
+        report, _, _ = await _report(request)
     except (FilterError, ReportError) as problem:
         return json_error(422, "bad_filter", str(problem))
     buffer = io.StringIO()

@@ -31,6 +31,7 @@ from dashboard.history import History
 from dashboard.hub import Hub
 from dashboard.ingest import Clock, Ingestor, utc_now
 from dashboard.kiosk import Kiosks
+from dashboard.metrics import Timings
 from dashboard.pbx import Synapse
 from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
@@ -75,7 +76,8 @@ def create_app(
         fragments = Fragments(env)
         address_book = Contacts(store.db, settings.phone_match_digits)
         popups = Popups(settings, store, address_book, fragments)
-        ingestor = Ingestor(settings, store, hub, fragments, clock, popups)
+        app.state.timings = timings = Timings()
+        ingestor = Ingestor(settings, store, hub, fragments, clock, popups, timings)
         app.state.contacts = address_book
         accounts = Accounts(
             store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
@@ -100,7 +102,7 @@ def create_app(
             channel_template=settings.synapse_channel_template,
             client=pbx_client,
         )
-        app.state.controls = Controls(settings, synapse, audit, clock)
+        app.state.controls = Controls(settings, synapse, audit, clock, timings=timings)
         app.state.cdr = cdr_sync = CdrSync(ingestor, synapse)
         app.state.kdf_limiter = anyio.CapacityLimiter(KDF_AT_ONCE)
         tasks = [
@@ -157,6 +159,7 @@ def create_app(
         Route("/api/calls/{uniqueid}", api.call_detail),
         Route("/recordings/{uniqueid}", recordings.recording),
         Route("/healthz", api.healthz),
+        Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
     middleware = [Middleware(SecurityHeadersMiddleware)]

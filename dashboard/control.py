@@ -18,6 +18,7 @@ from dashboard.audit import AuditLog
 from dashboard.auth import User
 from dashboard.calls import Call
 from dashboard.ingest import Clock
+from dashboard.metrics import Timings
 from dashboard.pbx import Accepted, PBXError, Synapse
 from dashboard.settings import Settings
 
@@ -104,8 +105,10 @@ class Controls:
         audit: AuditLog,
         clock: Clock,
         monotonic: Callable[[], float] = time.monotonic,
+        timings: Timings | None = None,
     ) -> None:
         self.settings = settings
+        self.timings = timings
         self.synapse = synapse
         self.audit = audit
         self.clock = clock
@@ -185,13 +188,19 @@ class Controls:
         return call
 
     async def _send(self, action: str, command: Awaitable[Accepted]) -> str:
+        started = time.perf_counter()
         try:
             accepted = await command
         except PBXError as error:
-            self.outcomes[(action, error.outcome)] += 1
+            self._count(action, error.outcome, started)
             raise ControlError(error.status, f"pbx_{error.outcome}", error.message) from None
-        self.outcomes[(action, "accepted")] += 1
+        self._count(action, "accepted", started)
         return accepted.reply
+
+    def _count(self, action: str, outcome: str, started: float) -> None:
+        self.outcomes[(action, outcome)] += 1
+        if self.timings:
+            self.timings.pbx.observe(time.perf_counter() - started, action=action)
 
     @contextlib.contextmanager
     def _audited(self, user: User, action: str, target: str, remote: str) -> Iterator[Note]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ class Subscriber:
     limit: int
     owner: str = ""  # whose credentials opened it (a session), to end it when they are revoked
     backlog: deque[str] = field(default_factory=deque)
+    oldest: float = 0.0  # when the oldest message of the backlog was queued (perf_counter)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     evicted: asyncio.Event = field(default_factory=asyncio.Event)
     # 1013 "try again later" for a viewer that fell behind, 1012 "restarting" on shut-down:
@@ -33,6 +35,8 @@ class Subscriber:
         """Queue a message; False when the backlog is full."""
         if len(self.backlog) >= self.limit:
             return False
+        if not self.backlog:
+            self.oldest = time.perf_counter()
         self.backlog.append(message)
         if not self.ready.is_set():
             self.ready.set()

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,6 +22,7 @@ from dashboard.events import CallEvent, EventError, extract_json, parse_event, r
 from dashboard.fragments import Fragments
 from dashboard.grid import Grid
 from dashboard.hub import Hub
+from dashboard.metrics import Timings
 from dashboard.popup import Popups
 from dashboard.settings import Settings
 from dashboard.store import Store
@@ -50,8 +52,10 @@ class Ingestor:
         fragments: Fragments,
         clock: Clock = utc_now,
         popups: Popups | None = None,
+        timings: Timings | None = None,
     ) -> None:
         self.settings = settings
+        self.timings = timings
         self.popups = popups
         self.tz = settings.timezone
         self.store = store
@@ -135,12 +139,15 @@ class Ingestor:
             before = before or self.store.get_call(event.key)
             call = latest[event.key] = calls.apply(before, event)
             steps.append((event, payload, before, call))
+        started = time.perf_counter()
         ids = self.store.record_events(
             [
                 (event.received_at, event.kind.value, payload, call)
                 for event, payload, _, call in steps
             ]
         )
+        if self.timings:
+            self.timings.db_write.observe(time.perf_counter() - started)
         self.accepted += len(steps)
         for event, _, before, call in steps:
             self._show(event, before, call)

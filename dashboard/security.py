@@ -115,7 +115,7 @@ class AuthMiddleware:
         accounts: Accounts = scope["app"].state.accounts
         scope["auth"] = None
         bearer = _bearer(conn)
-        if bearer is not None and (is_api(conn.url.path) or conn.url.path == "/ws"):
+        if bearer is not None and (is_api(conn.url.path) or conn.url.path in ("/ws", "/metrics")):
             user = accounts.token_user(bearer)
             if user is None:
                 response: Response = json_error(

@@ -7,10 +7,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from dashboard.auth import Role
 from dashboard.calls import Call
 from dashboard.ingest import Ingestor, audience_extension
+from dashboard.metrics import Timings, counter, gauge
 from dashboard.security import STAFF, current_auth, json_error, require
 
 
@@ -88,3 +90,49 @@ async def healthz(request: Request) -> JSONResponse:
     except Exception:  # report, never raise: the probe must get an answer
         return JSONResponse({"ok": False, "database": "unavailable"}, status_code=503)
     return JSONResponse({"ok": True})
+
+
+@require(Role.ADMIN, Role.SUPERVISOR)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format; scrape it with a supervisor's API token (Bearer)."""
+    state = request.app.state
+    ingestor: Ingestor = state.ingestor
+    hub = state.hub
+    timings: Timings = state.timings
+    lines = [
+        *counter(
+            "dashboard_events_accepted_total", "Call events stored.", {(): float(ingestor.accepted)}
+        ),
+        *counter(
+            "dashboard_events_rejected_total",
+            "Call events refused, by reason.",
+            {(("reason", reason),): float(n) for reason, n in ingestor.rejected.items()},
+        ),
+        *counter(
+            "dashboard_event_senders_refused_total",
+            "Event requests refused for their token or address.",
+            {(): float(ingestor.refused_senders)},
+        ),
+        *gauge(
+            "dashboard_viewers",
+            "Live sockets (wallboards and pages) connected now.",
+            len(hub.subscribers),
+        ),
+        *counter(
+            "dashboard_viewer_evictions_total",
+            "Viewers closed for not keeping up.",
+            {(): float(hub.evictions)},
+        ),
+        *counter(
+            "dashboard_pbx_commands_total",
+            "Commands sent to the PBX, by action and outcome.",
+            {
+                (("action", action), ("outcome", outcome)): float(n)
+                for (action, outcome), n in state.controls.outcomes.items()
+            },
+        ),
+        *timings.fanout.render(),
+        *timings.pbx.render(),
+        *timings.db_write.render(),
+    ]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dashboard.hub import Hub, Subscriber
 from dashboard.ingest import POPUPS_ONLY, Ingestor, audience_extension
+from dashboard.metrics import Timings
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.views.pages import page
 
@@ -73,7 +75,8 @@ async def live_socket(websocket: WebSocket) -> None:
                 await wait()
                 tasks.cancel_scope.cancel()  # whichever ends first ends the connection
 
-            tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber))
+            timings = websocket.app.state.timings
+            tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber, timings))
             tasks.start_soon(until_done, lambda: _wait_for_disconnect(websocket))
             tasks.start_soon(until_done, subscriber.evicted.wait)
     if subscriber.evicted.is_set():
@@ -82,11 +85,14 @@ async def live_socket(websocket: WebSocket) -> None:
             await websocket.close(code=subscriber.close_code)
 
 
-async def _send_queued(websocket: WebSocket, subscriber: Subscriber) -> None:
+async def _send_queued(websocket: WebSocket, subscriber: Subscriber, timings: Timings) -> None:
     while True:
+        await subscriber.ready.wait()
+        queued_at = subscriber.oldest
         # Whatever queued up meanwhile goes in one frame: under load a viewer gets one
         # write per turn of the loop instead of one per event (htmx swaps each part in order).
         await websocket.send_text("".join(await subscriber.next_batch()))
+        timings.fanout.observe(time.perf_counter() - queued_at)
 
 
 async def _wait_for_disconnect(websocket: WebSocket) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import websockets
 
 from dashboard.ingest import replay
 from dashboard.settings import Settings
@@ -82,3 +87,82 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged(
     live_recomputed = sorted(c.uniqueid for c in recomputed.values() if c.is_live)
     assert sorted(c["uniqueid"] for c in live_after_restart) == live_recomputed
     assert live_recomputed, "the kill should leave calls live"
+
+
+def test_a_storm_of_10000_events_through_several_sigkills(
+    server: DashboardProcess, tmp_path: Path
+) -> None:
+    """Four senders at once; the server is killed at random moments and restarted each time.
+    Every event answered 2xx is stored; the board after the last restart is the replay of the
+    stored events; the database is intact."""
+    events = traffic_events(3400)[:10_000]
+    acknowledged: set[tuple[str, str]] = set()
+    lock = threading.Lock()
+    kills = 0
+    rnd = random.Random(11)
+    queue = list(reversed(events))
+
+    def send_all() -> None:
+        with httpx.Client(timeout=10) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    event = queue.pop()
+                while True:  # the PBX's retry of an event that was not acknowledged
+                    try:
+                        response = client.get(event_url(server.events_url, event))
+                    except httpx.TransportError:
+                        time.sleep(0.05)  # the server is down: wait for it, as a PBX would
+                        continue
+                    if response.status_code == 200:
+                        with lock:
+                            acknowledged.add((event["uniqueid"], event["event"]))
+                        break
+
+    senders = [threading.Thread(target=send_all) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    while any(sender.is_alive() for sender in senders):
+        if kills < 4 and len(acknowledged) > (kills + 1) * 1800 + rnd.randrange(400):
+            server.kill()
+            kills += 1
+            server.start()
+        time.sleep(0.01)  # watching a condition (how far the storm got), no deadline needed
+    assert kills == 4 and len(acknowledged) == len({(e["uniqueid"], e["event"]) for e in events})
+
+    server.cli("user", "add", "checker", "--role", "supervisor", "--password", "correct horse 1")
+    token = server.cli("token", "create", "checker").strip()
+    live = httpx.get(
+        server.base_url + "/api/calls/active", headers={"Authorization": f"Bearer {token}"}
+    ).json()["calls"]
+    server.stop()
+
+    store = Store.open(str(server.db_path))
+    assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    stored = {(e.uniqueid, e.event) for e in store.events()}
+    assert acknowledged <= stored
+    recomputed = replay(store, Settings(db_path=str(server.db_path), synapse_timezone="UTC"))
+    assert {call.key: call for call in store.all_calls()} == recomputed
+    assert sorted(c["uniqueid"] for c in live) == sorted(
+        c.uniqueid for c in recomputed.values() if c.is_live
+    )
+
+
+def test_a_shut_down_tells_viewers_to_come_back(server: DashboardProcess) -> None:
+    """1012 "service restart": the htmx socket reconnects, to a fresh snapshot."""
+    server.cli("user", "add", "tv", "--role", "viewer", "--password", "correct horse 1")
+    token = server.cli("token", "create", "tv").strip()
+    url = server.base_url.replace("http", "ws") + "/ws"
+
+    async def watch() -> int | None:
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {token}"}
+        ) as viewer:
+            await viewer.recv()  # the snapshot
+            server.process.terminate()  # type: ignore[union-attr]
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await asyncio.wait_for(viewer.recv(), 10)
+            return viewer.close_code
+
+    assert asyncio.run(watch()) == 1012

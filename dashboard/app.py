@@ -101,6 +101,7 @@ def create_app(
             context=settings.synapse_context,
             channel_template=settings.synapse_channel_template,
             client=pbx_client,
+            total_timeout=settings.pbx_timeout_seconds,
         )
         app.state.controls = Controls(settings, synapse, audit, clock, timings=timings)
         app.state.cdr = cdr_sync = CdrSync(ingestor, synapse)

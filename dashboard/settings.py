@@ -71,6 +71,8 @@ class Settings:
     # Reports: when a business day starts, in the PBX's time zone ("06:00": a night shift
     # belongs to the day it started).
     day_starts_at: str = "00:00"
+    # How long a command may take at the PBX before the person is told it did not answer.
+    pbx_timeout_seconds: float = 5.0
     # Calls live with no news this long are looked up in the PBX's CDR; this much longer
     # and still nowhere, they are closed as expired.
     reconcile_after_minutes: float = 30.0
@@ -218,6 +220,7 @@ class Settings:
                 "DASHBOARD_RECONCILE_MINUTES", defaults.reconcile_after_minutes
             ),
             expire_after_hours=number("DASHBOARD_EXPIRE_HOURS", defaults.expire_after_hours),
+            pbx_timeout_seconds=number("SYNAPSE_COMMAND_TIMEOUT", defaults.pbx_timeout_seconds),
             day_starts_at=text("DASHBOARD_DAY_STARTS_AT", defaults.day_starts_at),
             alert_sound=values.get("DASHBOARD_ALERT_SOUND", "").strip().lower()
             in ("1", "yes", "on", "true"),

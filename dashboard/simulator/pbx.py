@@ -30,6 +30,18 @@ Send = Callable[[dict[str, str]], Coroutine[Any, Any, None]]
 Clock = Callable[[], datetime]
 
 
+@dataclass
+class Faults:
+    """How badly this PBX behaves, for tests of a dashboard facing a bad one."""
+
+    mode: str = "ok"  # ok | slow (answers commands after `delay`) | error (500) | garbage
+    delay: float = 30.0
+    drop: float = 0.0  # the share of call events never sent
+
+
+FAULT_MODES = ("ok", "slow", "error", "garbage")
+
+
 class CommandRefused(ValueError):
     """A command the PBX will not carry out; `status` is the HTTP status it answers."""
 
@@ -61,10 +73,17 @@ class SimulatedPBX:
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
         self.recordings = Recordings()
+        self.faults = Faults()
         # What cdr.php answers from: the records of the calls that finished here.
         self.cdr: deque[dict[str, str]] = deque(maxlen=CDR_KEPT)
         self._originated = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
+
+    async def _emit(self, event: dict[str, str]) -> None:
+        if self.faults.drop and self.traffic.random.random() < self.faults.drop:
+            log.info("dropped %s of %s, as asked", event["event"], event["uniqueid"])
+            return
+        await self.send(event)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -84,11 +103,11 @@ class SimulatedPBX:
         return call
 
     async def _play(self, call: LiveCall) -> None:
-        await self.send(start_event(self.host, call.plan))
+        await self._emit(start_event(self.host, call.plan))
         await asyncio.sleep(call.plan.ring_seconds)
         if call.plan.outcome == "answered":
             call.answered = self.clock()
-            await self.send(connect_event(self.host, call.plan))
+            await self._emit(connect_event(self.host, call.plan))
             await asyncio.sleep(call.plan.talk_seconds)
         await self._finish(call, DISPOSITION_TEXT[call.plan.outcome])
 
@@ -108,7 +127,7 @@ class SimulatedPBX:
         if "recordlink" in event:
             self.recordings.remember(event["recordlink"], float(event["billableseconds"]))
         self.cdr.append({key: value for key, value in event.items() if key != "event"})
-        await self.send(event)
+        await self._emit(event)
 
     async def run_traffic(self, interval: float, calls: int | None = None) -> None:
         """A new call every `interval` seconds on average (Poisson arrivals)."""
@@ -213,7 +232,7 @@ class SimulatedPBX:
             extension=new_extension,
             hangupchannel=f"SIP/{new_extension}-{call.plan.hangupchannel[-8:]}",
         )
-        self._spawn(self.send(start_event(self.host, call.plan)))
+        self._spawn(self._emit(start_event(self.host, call.plan)))
         return f"Success: transferring {channel} to {new_extension} in {context}"
 
     def _by_channel(self, channel: str, kind: str) -> LiveCall:

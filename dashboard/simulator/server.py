@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from dashboard.pbx import CDR_PATH
 from dashboard.recordings import parse_range
-from dashboard.simulator.pbx import CommandRefused, SimulatedPBX
+from dashboard.simulator.pbx import FAULT_MODES, CommandRefused, Faults, SimulatedPBX
 from dashboard.simulator.traffic import Traffic, event_url
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,15 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
     allowed = [ipaddress.ip_network(entry, strict=False) for entry in allowed_ips]
     commands: deque[dict[str, Any]] = deque(maxlen=COMMAND_LOG_SIZE)
 
-    async def synapse_actions(request: Request) -> PlainTextResponse:
+    async def synapse_actions(request: Request) -> Response:
         peer = request.client.host if request.client else ""
+        faults = pbx.faults
+        if faults.mode == "slow":
+            await asyncio.sleep(faults.delay)
+        elif faults.mode == "error":
+            return PlainTextResponse("PHP Fatal error: the PBX is not well", status_code=500)
+        elif faults.mode == "garbage":  # claims gzip, is not: no HTTP client can read it
+            return Response(b"\x00\xffnot what it says", headers={"content-encoding": "gzip"})
         record: dict[str, Any] = {
             "at": datetime.now(UTC).isoformat(),
             "remote": peer,
@@ -108,6 +115,23 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
             return PlainTextResponse("Error: invalid request", 400)
         return JSONResponse(pbx.records(params["extension"], first, last))
 
+    async def faults(request: Request) -> JSONResponse:
+        """Make the PBX misbehave: ?mode=ok|slow|error|garbage&delay=S&drop=0.5"""
+        peer = request.client.host if request.client else ""
+        if not _allowed(peer):
+            return JSONResponse({"error": "not in the Allowed IP List"}, status_code=403)
+        params = request.query_params
+        mode = params.get("mode", pbx.faults.mode)
+        try:
+            delay = float(params.get("delay", pbx.faults.delay))
+            drop = float(params.get("drop", pbx.faults.drop))
+        except ValueError:
+            return JSONResponse({"error": "delay and drop are numbers"}, status_code=400)
+        if mode not in FAULT_MODES or not 0 <= drop <= 1 or delay < 0:
+            return JSONResponse({"error": f"mode is one of {FAULT_MODES}, drop 0..1"}, 400)
+        pbx.faults = Faults(mode, delay, drop)
+        return JSONResponse({"mode": mode, "delay": delay, "drop": drop})
+
     async def command_log(request: Request) -> JSONResponse:
         return JSONResponse({"commands": list(commands), "live_calls": sorted(pbx.calls)})
 
@@ -124,6 +148,7 @@ def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette
             Route("/simulator/ring", ring, methods=["POST"]),
             Route("/callrecord/{path:path}", call_recording),
             Route(CDR_PATH, cdr),
+            Route("/simulator/faults", faults, methods=["POST"]),
         ]
     )
 

@@ -48,8 +48,10 @@ check: install
 	$(VENV)/bin/mypy
 
 bench: install
+	rm -f /var/tmp/dashboard-bench-results.jsonl
 	$(PY) bench/ingest.py
 	$(PY) bench/history.py
+	$(PY) bench/summary.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import summary
+
 from dashboard.history import Filters, History, parse_filters
 from dashboard.reports import build_report
 from dashboard.seed import DEFAULT_EXTENSIONS, DEFAULT_HOST, seed
@@ -318,6 +320,11 @@ def try_statements(path: Path, statements: list[str], before: list[Measure], rep
         measures = measure_database(copy, repeat)
         print()
         print_table(measures)
+    for m in measures:
+        target = "-" if m.target_ms is None else f"p95 < {m.target_ms:.0f} ms"
+        summary.record(
+            "history", m.name, f"p95 {m.p95:.1f} ms (bare {m.bare_p95:.1f})", target, m.verdict
+        )
         print()
         for m, was in zip(measures, before, strict=True):
             print(f"  {m.name:<34} p95 {was.p95:>8.1f} ms -> {m.p95:>8.1f} ms")

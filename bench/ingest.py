@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import summary
+
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 LINGER = 1.0  # finished calls leave the board (a push each) within the run that finished them
@@ -431,6 +433,19 @@ def main() -> None:
     )
     print_table(scenarios)
     print_details(scenarios, options)
+    for s in scenarios:
+        figure = (
+            "not measured"
+            if s.failure
+            else (f"{s.ratio:.2f} ({s.ingest_rate:.0f} / {s.bare_rate:.0f} per s)")
+        )
+        summary.record(
+            "ingest",
+            f"events/s vs bare endpoint, {s.name}",
+            figure,
+            f">= {s.target:.2f}",
+            s.verdict,
+        )
     if options.profile:
         print(f"\nserver profile: {options.profile} (python -m pstats)")
 

@@ -51,6 +51,7 @@ bench: install
 	rm -f /var/tmp/dashboard-bench-results.jsonl
 	$(PY) bench/ingest.py
 	$(PY) bench/history.py
+	$(PY) bench/fanout.py
 	$(PY) bench/summary.py
 
 clean:

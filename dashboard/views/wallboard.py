@@ -86,6 +86,11 @@ async def live_socket(websocket: WebSocket) -> None:
 
 
 async def _send_queued(websocket: WebSocket, subscriber: Subscriber, timings: Timings) -> None:
+    with contextlib.suppress(WebSocketDisconnect):  # the viewer left: the handler ends it
+        await _send_frames(websocket, subscriber, timings)
+
+
+async def _send_frames(websocket: WebSocket, subscriber: Subscriber, timings: Timings) -> None:
     while True:
         await subscriber.ready.wait()
         queued_at = subscriber.oldest

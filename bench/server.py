@@ -24,6 +24,7 @@ from dashboard.app import create_app
 from dashboard.auth import Accounts
 from dashboard.settings import Settings
 from dashboard.store import Store
+from dashboard.websocket_protocol import LettingGoWebSocketProtocol
 
 
 async def bare(request: Request) -> JSONResponse:
@@ -57,6 +58,7 @@ def serve(app: Starlette, host: str, port: int) -> None:
         access_log=False,
         ws_max_size=65536,
         ws_per_message_deflate=False,
+        ws=LettingGoWebSocketProtocol,
     )
 
 

@@ -178,6 +178,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     from dashboard.app import create_app
     from dashboard.security import RedactSecrets
+    from dashboard.websocket_protocol import LettingGoWebSocketProtocol
 
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
 
@@ -190,6 +191,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         log_level="info",
         ws_max_size=65536,
         # Compression costs CPU per viewer per message; a wallboard on a LAN does not need it.
+        ws=LettingGoWebSocketProtocol,
         ws_per_message_deflate=False,
         proxy_headers=False,
     )

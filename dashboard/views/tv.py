@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dashboard.auth import SESSION_COOKIE, Accounts
-from dashboard.ingest import Ingestor, audience_extension
+from dashboard.ingest import Ingestor
 from dashboard.kiosk import KIOSK_SESSION, Kiosks
-from dashboard.security import EVERYONE, client_ip, current_auth, is_https, require
+from dashboard.security import EVERYONE, client_ip, is_https, require
 from dashboard.views.pages import page
+from dashboard.views.wallboard import board_page
 
 
 @require(*EVERYONE)
 async def tv(request: Request) -> Response:
     """The board for a wall screen: dark, large, read-only, with a clock."""
-    ingestor: Ingestor = request.app.state.ingestor
-    auth = current_auth(request)
-    assert auth is not None
-    extension = audience_extension(auth.user.audience)
-    ingestor.grid.names = request.app.state.accounts.extension_names()
-    return page(
-        request,
-        "tv.html",
-        calls=ingestor.board.snapshot(extension),
-        counts=ingestor.board.counts(extension),
-        day=ingestor.day_counters(extension),
-        longest=ingestor.board.longest_ringing(extension),
-        now=ingestor.clock(),
-        oob=False,
-        controls=False,
-        own_socket=True,
-        linger=ingestor.settings.finished_linger_seconds,
-        timezone=ingestor.settings.synapse_timezone,
-        grid=Markup(ingestor.grid_html()) if extension is None else "",
-    )
+    return board_page(request, "tv.html", controls=False)
 
 
 async def kiosk(request: Request) -> Response:

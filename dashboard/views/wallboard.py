@@ -25,6 +25,13 @@ POLICY_VIOLATION = 1008
 
 @require(*EVERYONE)
 async def wallboard(request: Request) -> Response:
+    auth = current_auth(request)
+    assert auth is not None
+    return board_page(request, "wallboard.html", controls=auth.user.may_control)
+
+
+def board_page(request: Request, template: str, *, controls: bool) -> Response:
+    """A page showing the live board as the signed-in user may see it (wallboard or TV)."""
     ingestor: Ingestor = request.app.state.ingestor
     auth = current_auth(request)
     assert auth is not None
@@ -32,14 +39,14 @@ async def wallboard(request: Request) -> Response:
     ingestor.grid.names = request.app.state.accounts.extension_names()
     return page(
         request,
-        "wallboard.html",
+        template,
         calls=ingestor.board.snapshot(extension),
         counts=ingestor.board.counts(extension),
         day=ingestor.day_counters(extension),
         longest=ingestor.board.longest_ringing(extension),
         now=ingestor.clock(),
         oob=False,
-        controls=auth.user.may_control,
+        controls=controls,
         own_socket=True,
         grid=Markup(ingestor.grid_html()) if extension is None else "",
         linger=ingestor.settings.finished_linger_seconds,

@@ -12,13 +12,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from dashboard.auth import User
 from dashboard.calls import Call
 from dashboard.control import ControlError, Controls, Done
 from dashboard.ingest import Ingestor
 from dashboard.security import STAFF, client_ip, current_auth, require
+from dashboard.views.pages import toast
 
 Command = Callable[[Controls, User, str], Awaitable[Done]]
 MAX_BODY = 16 * 1024
@@ -66,16 +67,7 @@ async def _run(request: Request, command: Command) -> Response:
 def _answer(request: Request, status: int, body: dict[str, Any]) -> Response:
     if request.headers.get("hx-request") != "true":
         return JSONResponse(body, status_code=status)
-    # htmx swaps only 2xx answers by default: the toast comes back as 200 either way,
-    # and says plainly whether the PBX took the command.
-    ingestor: Ingestor = request.app.state.ingestor
-    html = ingestor.fragments.page(
-        "partials/toast.html",
-        ok=status == 200,
-        message=body["detail"],
-        reply=body.get("pbx_reply", ""),
-    )
-    return HTMLResponse(html)
+    return toast(request, status == 200, body["detail"], body.get("pbx_reply", ""))
 
 
 async def _input(request: Request) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from dashboard.calls import Call
 from dashboard.cdr import CdrSync
@@ -25,7 +25,7 @@ from dashboard.history import (
 from dashboard.ingest import Ingestor, audience_extension
 from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, json_error, require
 from dashboard.views.api import call_json
-from dashboard.views.pages import page
+from dashboard.views.pages import page, toast
 
 CSV_COLUMNS = (
     "started_at",
@@ -188,12 +188,12 @@ async def cdr_sync(request: Request) -> Response:
         first = date.fromisoformat(str(form.get("from", "")))
         last = date.fromisoformat(str(form.get("to", "")) or first.isoformat())
     except ValueError:
-        return _toast(request, False, "Give the days to fetch, like 2026-11-27.")
+        return toast(request, False, "Give the days to fetch, like 2026-11-27.")
     extension = str(form.get("extension", "")).strip()
     if extension and not (extension.isascii() and extension.isdigit()):
-        return _toast(request, False, "An extension is digits.")
+        return toast(request, False, "An extension is digits.")
     if last < first or (last - first).days > 30:
-        return _toast(request, False, "Fetch one to 31 days at a time.")
+        return toast(request, False, "Fetch one to 31 days at a time.")
     result = await sync.sync(first, last, [extension] if extension else None)
     remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
     request.app.state.audit.record(
@@ -205,10 +205,4 @@ async def cdr_sync(request: Request) -> Response:
         remote=remote,
     )
     message = result.summary() + "".join(f" — {problem}" for problem in result.problems[:3])
-    return _toast(request, not result.problems, message)
-
-
-def _toast(request: Request, ok: bool, message: str) -> Response:
-    ingestor: Ingestor = request.app.state.ingestor
-    html = ingestor.fragments.page("partials/toast.html", ok=ok, message=message, reply="")
-    return HTMLResponse(html)
+    return toast(request, not result.problems, message)

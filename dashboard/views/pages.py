@@ -37,3 +37,11 @@ def _popups(ingestor: Ingestor, user: User | None) -> list[Markup]:
         call for call in ingestor.board.snapshot(extension) if popups.pops_up(call, extension)
     ]
     return [Markup(popups.render(call)) for call in ringing]
+
+
+def toast(request: Request, ok: bool, message: str, reply: str = "") -> HTMLResponse:
+    """How an action went, for htmx to show where the person clicked (always a 2xx: htmx
+    swaps only those by default)."""
+    ingestor: Ingestor = request.app.state.ingestor
+    html = ingestor.fragments.page("partials/toast.html", ok=ok, message=message, reply=reply)
+    return HTMLResponse(html)

@@ -23,6 +23,7 @@ from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.callbacks import Callbacks
 from dashboard.cdr import CdrSync
+from dashboard.checkpoints import Checkpointer
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.events import redact_secrets
@@ -70,13 +71,16 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
-        hub = Hub(settings.viewer_queue_size)
+        checkpointer = Checkpointer(settings.db_path)
+        store.db.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's thread does it
+        checkpointer.start()
+        app.state.timings = timings = Timings()
+        hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
         thresholds = Thresholds.from_settings(settings)
         env = make_environment(settings.templates_dir, settings.timezone, thresholds)
         fragments = Fragments(env)
         address_book = Contacts(store.db, settings.phone_match_digits)
         popups = Popups(settings, store, address_book, fragments)
-        app.state.timings = timings = Timings()
         ingestor = Ingestor(settings, store, hub, fragments, clock, popups, timings)
         app.state.contacts = address_book
         accounts = Accounts(
@@ -127,6 +131,7 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await pbx_client.aclose()
             await recordings_client.aclose()
+            checkpointer.stop()
             store.close()
 
     routes = [

@@ -1,9 +1,15 @@
-"""WebSocket fan-out: each message is rendered once, then queued to every viewer.
+"""WebSocket fan-out: each message is rendered once, then delivered to every viewer.
 
-Every subscriber owns a bounded backlog. Publishing never waits and costs a few hundred
-nanoseconds per viewer: an append and, at most once per turn of the event loop, a wake-up.
-A viewer whose backlog is full has stopped reading, so it is evicted (its `evicted` event
-is set and its connection handler closes the socket) and the others carry on.
+A viewer is reached one of two ways:
+
+- through a `FrameSink` (our uvicorn protocol offers one): once per turn of the event
+  loop, everything published for an audience is encoded into one WebSocket frame, once,
+  and the same bytes are written to every viewer of that audience. No task per viewer.
+- otherwise through its own bounded backlog, which its connection handler drains.
+
+Either way a viewer that stops reading is found out by what it leaves unsent (its backlog
+full, or `queue_size` messages written that never left our buffers), and evicted: its
+`evicted` event is set and its connection handler closes the socket. The others carry on.
 """
 
 from __future__ import annotations
@@ -14,7 +20,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from dashboard.websocket_protocol import text_frame
+
+
+class FrameSink(Protocol):
+    def write_frame(self, frame: bytes) -> bool:
+        """Write one whole encoded frame; False when the connection is closing."""
+
+    def unsent_bytes(self) -> int:
+        """Bytes written but not yet taken by the kernel."""
 
 
 @dataclass(eq=False)
@@ -22,6 +38,7 @@ class Subscriber:
     audience: str
     limit: int
     owner: str = ""  # whose credentials opened it (a session), to end it when they are revoked
+    sink: FrameSink | None = None
     backlog: deque[str] = field(default_factory=deque)
     oldest: float = 0.0  # when the oldest message of the backlog was queued (perf_counter)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -30,6 +47,8 @@ class Subscriber:
     # both make the htmx ws extension reconnect, and a reconnect starts with a snapshot;
     # 1008 "policy violation" for revoked credentials, which must not reconnect.
     close_code: int = 1013
+    unsent: int = 0  # sink: messages written since its buffer was last empty
+    skip: int = 0  # sink: messages already pending when it subscribed (in its first message)
 
     def offer(self, message: str) -> bool:
         """Queue a message; False when the backlog is full."""
@@ -50,39 +69,88 @@ class Subscriber:
         self.backlog.clear()
         return batch
 
+    def write(self, frame: bytes, messages: int) -> bool:
+        """Write a frame to the sink; False when the viewer has stopped reading."""
+        assert self.sink is not None
+        if self.sink.unsent_bytes() == 0:  # everything written before has left
+            self.unsent = 0
+        if self.unsent >= self.limit:
+            return False
+        if self.sink.write_frame(frame):
+            self.unsent += messages
+        return True
+
 
 class Hub:
-    def __init__(self, queue_size: int) -> None:
+    def __init__(
+        self, queue_size: int, observe_fanout: Callable[[float], None] | None = None
+    ) -> None:
         self.queue_size = queue_size
+        self.observe_fanout = observe_fanout  # seconds from a message's publishing to its send
         self.subscribers: set[Subscriber] = set()
         self.evictions = 0
+        self._sinks: dict[str, set[Subscriber]] = {}  # audience -> its viewers with a sink
+        self._queues: set[Subscriber] = set()  # viewers with a backlog
+        self._pending: dict[str, list[str]] = {}  # audience -> messages for its sinks
+        self._pending_since = 0.0
+        self._flush: asyncio.Handle | None = None
 
     @contextlib.contextmanager
-    def subscribe(self, audience: str = "all", owner: str = "") -> Iterator[Subscriber]:
-        subscriber = Subscriber(audience, self.queue_size, owner)
+    def subscribe(
+        self,
+        audience: str = "all",
+        owner: str = "",
+        sink: FrameSink | None = None,
+        first: str | None = None,
+    ) -> Iterator[Subscriber]:
+        """Add a viewer, whose first message is `first` (its snapshot, rendered with no
+        await before this call: messages published before it are already in it)."""
+        subscriber = Subscriber(audience, self.queue_size, owner, sink)
+        if sink is not None:
+            subscriber.skip = len(self._pending.get(audience, ()))
+            if first is not None:
+                subscriber.write(text_frame(first), 1)
+            self._sinks.setdefault(audience, set()).add(subscriber)
+        else:
+            if first is not None:
+                subscriber.offer(first)
+            self._queues.add(subscriber)
         self.subscribers.add(subscriber)
         try:
             yield subscriber
         finally:
-            self.subscribers.discard(subscriber)
+            self._forget(subscriber)
+
+    def _forget(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        self._queues.discard(subscriber)
+        sinks = self._sinks.get(subscriber.audience)
+        if sinks is not None:
+            sinks.discard(subscriber)
+            if not sinks:
+                del self._sinks[subscriber.audience]
 
     def publish(self, render: Callable[[str], str | None] | str) -> int:
-        """Queue a message for every subscriber; returns how many received it.
+        """Deliver a message to every subscriber; returns how many it is bound for.
 
         `render` is the message, or a function of the audience returning it (or
         None when that audience must not see it); it is called once per audience,
         never once per viewer.
         """
         rendered: dict[str, str | None] = {}
+
+        def message_for(audience: str) -> str | None:
+            if audience not in rendered:
+                rendered[audience] = render if isinstance(render, str) else render(audience)
+            return rendered[audience]
+
         delivered = 0
-        for subscriber in list(self.subscribers):
-            if isinstance(render, str):
-                message: str | None = render
-            else:
-                if subscriber.audience not in rendered:
-                    rendered[subscriber.audience] = render(subscriber.audience)
-                message = rendered[subscriber.audience]
-            if message is None:
+        for audience, sinks in self._sinks.items():
+            if (message := message_for(audience)) is not None:
+                self._queue_for_sinks(audience, message)
+                delivered += len(sinks)
+        for subscriber in list(self._queues):
+            if (message := message_for(subscriber.audience)) is None:
                 continue
             if subscriber.offer(message):
                 delivered += 1
@@ -90,9 +158,41 @@ class Hub:
                 self.evict(subscriber)
         return delivered
 
+    def _queue_for_sinks(self, audience: str, message: str) -> None:
+        if not self._pending:
+            self._pending_since = time.perf_counter()
+        self._pending.setdefault(audience, []).append(message)
+        if self._flush is None:
+            try:
+                self._flush = asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop: nothing can be waiting to batch with it
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what was published since the last flush: one frame per audience, encoded
+        once, to every viewer with a sink."""
+        self._flush = None
+        pending, self._pending = self._pending, {}
+        for audience, messages in pending.items():
+            frame = text_frame("".join(messages))
+            for subscriber in list(self._sinks.get(audience, ())):
+                skip, subscriber.skip = subscriber.skip, 0
+                if skip >= len(messages):
+                    continue
+                if skip:  # it subscribed mid-turn: its snapshot holds the first ones
+                    ok = subscriber.write(
+                        text_frame("".join(messages[skip:])), len(messages) - skip
+                    )
+                else:
+                    ok = subscriber.write(frame, len(messages))
+                if not ok:
+                    self.evict(subscriber)
+        if pending and self.observe_fanout is not None:
+            self.observe_fanout(time.perf_counter() - self._pending_since)
+
     def evict(self, subscriber: Subscriber, close_code: int = 1013) -> None:
         if subscriber in self.subscribers:
-            self.subscribers.discard(subscriber)
+            self._forget(subscriber)
             if close_code == 1013:
                 self.evictions += 1
             subscriber.close_code = close_code

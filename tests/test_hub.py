@@ -58,3 +58,107 @@ async def test_shutting_down_tells_every_viewer_to_reconnect() -> None:
         hub.close_all()
         assert viewer.evicted.is_set() and viewer.close_code == 1012
         assert hub.subscribers == set()
+
+
+class FakeSink:
+    """A connection's transport as the hub sees it: frames written, bytes not yet sent."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.stuck = False  # a viewer that stopped reading: nothing written ever leaves
+        self.closing = False
+
+    def write_frame(self, frame: bytes) -> bool:
+        if self.closing:
+            return False
+        self.frames.append(frame)
+        return True
+
+    def unsent_bytes(self) -> int:
+        return sum(map(len, self.frames)) if self.stuck else 0
+
+    def texts(self) -> list[str]:
+        return [frame[2:].decode() for frame in self.frames]  # short frames: 2-byte header
+
+
+async def next_turn() -> None:
+    """Let the event loop run what was scheduled with call_soon (the hub's flush)."""
+    await asyncio.sleep(0)
+
+
+async def test_sinks_get_one_frame_per_turn_encoded_once_for_the_audience() -> None:
+    hub = Hub(queue_size=10)
+    renders: list[str] = []
+
+    def render(audience: str) -> str:
+        renders.append(audience)
+        return f"<{audience}>"
+
+    one, two, agent = FakeSink(), FakeSink(), FakeSink()
+    with (
+        hub.subscribe("all", sink=one, first="snap"),
+        hub.subscribe("all", sink=two, first="snap"),
+        hub.subscribe("ext:71", sink=agent, first="mine"),
+        hub.subscribe("all") as queued,
+    ):
+        assert hub.publish(render) == 4
+        assert hub.publish("m2") == 4
+        assert sorted(renders) == ["all", "ext:71"]
+        await next_turn()
+        assert one.texts() == two.texts() == ["snap", "<all>m2"]
+        assert one.frames[1] is two.frames[1]  # the very same bytes
+        assert agent.texts() == ["mine", "<ext:71>m2"]
+        assert await queued.next_batch() == ["<all>", "m2"]
+
+
+async def test_a_sink_that_joins_mid_turn_gets_only_what_its_snapshot_lacks() -> None:
+    hub = Hub(queue_size=10)
+    early = FakeSink()
+    with hub.subscribe(sink=early, first="s1"):
+        hub.publish("a")  # before the newcomer's snapshot: already in it
+        late = FakeSink()
+        with hub.subscribe(sink=late, first="s2 (has a)"):
+            hub.publish("b")
+            await next_turn()
+            assert early.texts() == ["s1", "ab"]
+            assert late.texts() == ["s2 (has a)", "b"]
+            hub.publish("c")
+            await next_turn()
+            assert early.texts()[-1] == late.texts()[-1] == "c"
+
+
+async def test_a_stalled_sink_is_evicted_after_queue_size_unsent_messages() -> None:
+    hub = Hub(queue_size=3)
+    stalled, reader = FakeSink(), FakeSink()
+    stalled.stuck = True
+    with hub.subscribe(sink=stalled) as gone, hub.subscribe(sink=reader) as kept:
+        for n in range(10):
+            hub.publish(f"m{n}")
+            await next_turn()
+        assert reader.texts() == [f"m{n}" for n in range(10)]
+        assert stalled.texts() == ["m0", "m1", "m2"]
+        assert gone.evicted.is_set() and gone.close_code == 1013
+        assert not kept.evicted.is_set()
+        assert hub.subscribers == {kept}
+        assert hub.stats() == {"viewers": 1, "evictions": 1}
+
+
+async def test_a_closing_sink_is_left_to_its_handler() -> None:
+    hub = Hub(queue_size=3)
+    closing = FakeSink()
+    closing.closing = True
+    with hub.subscribe(sink=closing, first="snap") as viewer:
+        hub.publish("m")
+        await next_turn()
+        assert closing.frames == [] and not viewer.evicted.is_set()
+    assert hub.subscribers == set()
+
+
+async def test_the_fanout_time_of_each_flush_is_observed() -> None:
+    seconds: list[float] = []
+    hub = Hub(queue_size=3, observe_fanout=seconds.append)
+    with hub.subscribe(sink=FakeSink()):
+        hub.publish("a")
+        hub.publish("b")
+        await next_turn()
+    assert len(seconds) == 1 and 0 <= seconds[0] < 1

@@ -13,11 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dashboard.hub import Hub, Subscriber
+from dashboard.hub import FrameSink, Hub, Subscriber
 from dashboard.ingest import POPUPS_ONLY, Ingestor, audience_extension
 from dashboard.metrics import Timings
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.views.pages import page
+from dashboard.websocket_protocol import FRAMES_EXTENSION
 
 CLOSE_TIMEOUT = 1.0
 POLICY_VIOLATION = 1008
@@ -72,18 +73,21 @@ async def live_socket(websocket: WebSocket) -> None:
         audience = "view"  # a TV shows every call, without controls
     if websocket.query_params.get("only") == "popups":
         audience = POPUPS_ONLY + audience  # another page of the app: only the pop-ups
-    with hub.subscribe(audience, auth.owner) as subscriber:
-        # Subscribing and queueing the snapshot happen with no await in between, so no
-        # event can slip between the snapshot and the first pushed fragment.
-        subscriber.offer(ingestor.snapshot(audience))
+    extensions = websocket.scope.get("extensions") or {}
+    sink: FrameSink | None = extensions.get(FRAMES_EXTENSION, {}).get("sink")
+    # Rendering the snapshot and subscribing happen with no await in between, so no
+    # event can slip between the snapshot and the first pushed fragment.
+    snapshot = ingestor.snapshot(audience)
+    with hub.subscribe(audience, auth.owner, sink, first=snapshot) as subscriber:
         async with anyio.create_task_group() as tasks:
 
             async def until_done(wait: Callable[[], Awaitable[Any]]) -> None:
                 await wait()
                 tasks.cancel_scope.cancel()  # whichever ends first ends the connection
 
-            timings = websocket.app.state.timings
-            tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber, timings))
+            if sink is None:  # no sink from the server: this connection sends its own
+                timings = websocket.app.state.timings
+                tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber, timings))
             tasks.start_soon(until_done, lambda: _wait_for_disconnect(websocket))
             tasks.start_soon(until_done, subscriber.evicted.wait)
     if subscriber.evicted.is_set():

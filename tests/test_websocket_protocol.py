@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.frames import Frame, Opcode
+from websockets.sync.client import connect
+
+from dashboard.websocket_protocol import text_frame
+from tests.servers import DashboardProcess
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_a_text_frame_is_what_websockets_would_send(size: int) -> None:
+    text = ("é" * size)[: size // 2] + "x" * (size - size // 2)  # some multi-byte characters
+    expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    assert text_frame(text) == expected
+
+
+def raw_stalled_viewer(port: int, token: str) -> socket.socket:
+    """A viewer that completes the handshake, then never reads again (tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)  # byte by byte: nothing after the handshake is read
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def metric(text: str, name: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+def test_a_viewer_that_stops_reading_is_evicted_and_the_others_get_everything(
+    tmp_path: Path,
+) -> None:
+    server = DashboardProcess(tmp_path, DASHBOARD_VIEWER_QUEUE="8")
+    server.start()
+    try:
+        server.cli("user", "add", "wall", "--role", "supervisor", "--password", "correct horse 1")
+        token = server.cli("token", "create", "wall").strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        stalled = raw_stalled_viewer(server.port, token)
+        url = server.base_url.replace("http", "ws") + "/ws"
+        with (
+            stalled,
+            connect(url, additional_headers=headers) as reader,
+            httpx.Client(base_url=server.base_url, headers=headers) as http,
+        ):
+            reader.recv(timeout=10)  # the snapshot
+            sent = 0
+            while metric(http.get("/metrics").text, "dashboard_viewer_evictions_total") < 1:
+                assert sent < 20_000, "the stalled viewer was never evicted"
+                for kind in ("CallStart", "CallFinish"):
+                    event = {
+                        "event": kind,
+                        "uniqueid": f"1700000000.{sent}",
+                        "number": f"555{sent}",
+                    }
+                    event |= {"extension": "41", "direction": "Incoming", "disposition": "Busy"}
+                    http.get("/synapse/events", params={"data": json.dumps(event)})
+                last = f"555{sent}"
+                sent += 1
+            received = ""
+            while f'data-number="{last}"' not in received:  # everything, up to the last
+                received = str(reader.recv(timeout=10))
+            assert metric(http.get("/metrics").text, "dashboard_viewers") == 1
+    finally:
+        server.stop()

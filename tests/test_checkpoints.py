@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from dashboard.checkpoints import Checkpointer
+from dashboard.store import Store
+
+
+def test_the_writer_never_checkpoints_and_the_checkpointer_does(tmp_path: Path) -> None:
+    path = str(tmp_path / "dashboard.db")
+    store = Store.open(path)
+    store.db.execute("PRAGMA wal_autocheckpoint = 0")
+    size_before = os.path.getsize(path)
+    with store.db.atomic():
+        for n in range(3000):  # well over the 1,000 pages of an automatic checkpoint
+            store.db.conn.execute(
+                "INSERT INTO rejected_events (received_at, reason, detail, method, query,"
+                " body, size, remote) VALUES ('t', 'r', 'd', 'GET', ?, '', 0, 'x')",
+                [f"{n}" * 2000],
+            )
+    assert os.path.getsize(path) == size_before  # all of it still in the -wal file only
+    checkpointer = Checkpointer(path, interval=0.01)
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.path.getsize(path) > size_before + 3000 * 2000
+    finally:
+        checkpointer.stop()
+        store.close()

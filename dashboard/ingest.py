@@ -8,7 +8,6 @@ that subscribes in between sees either all of an event or none of it.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
@@ -17,13 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from dashboard import calls
-from dashboard.calls import Board, Call, Change, DayCounters
+from dashboard.calls import Board, Call, Change
 from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
 from dashboard.grid import Grid
 from dashboard.hub import Hub
 from dashboard.metrics import Timings
 from dashboard.popup import Popups
+from dashboard.pushes import Pushes, Today
 from dashboard.settings import Settings
 from dashboard.store import Store
 from dashboard.thresholds import Thresholds
@@ -64,17 +64,17 @@ class Ingestor:
         self.clock = clock
         self.board = Board(settings.finished_linger_seconds)
         self.board.load(store.live_calls())
-        self.day, self.day_by_extension = store.day_counters(self.today(), self.tz)
+        self.today = Today(*store.day_counters(self.local_date(), self.tz))
         self.grid = Grid(settings)
         self.grid.last_end = store.last_call_ends()
         self.thresholds = Thresholds.from_settings(settings)
-        self._grid_shown: set[str] = set()  # the extensions every grid on screen has
+        self.pushes = Pushes(fragments, self.board, self.grid, self.today, clock, popups)
         self.accepted = 0
         self.rejected: dict[str, int] = {}
         self.refused_senders = 0
         self._queued: list[tuple[CallEvent, str, asyncio.Future[Accepted]]] = []
 
-    def today(self) -> date:
+    def local_date(self) -> date:
         return self.clock().astimezone(self.tz).date()
 
     async def ingest(self, raw_query: str, body: bytes, *, method: str, remote: str) -> Accepted:
@@ -149,89 +149,38 @@ class Ingestor:
         if self.timings:
             self.timings.db_write.observe(time.perf_counter() - started)
         self.accepted += len(steps)
-        for event, _, before, call in steps:
-            self._show(event, before, call)
+        self._show(steps)
         return [Accepted(event_id, step[3]) for event_id, step in zip(ids, steps, strict=True)]
 
-    def _show(self, event: CallEvent, before: Call | None, call: Call) -> None:
-        """After the commit: counters, board, push. The event is stored whatever happens here."""
-        try:
-            self._count(before, call)
-            if not call.is_live:
-                self.grid.note_finished(call)
-            change = self.board.update(before, call, event.received_at)
-            if change is not None:
-                grid = functools.cache(lambda: self._grid_push(before, call))  # once, if wanted
-                self.hub.publish(
-                    lambda audience: self._render_change(audience, before, change, grid)
-                )
-        except Exception:
-            log.exception("could not show call %s", call.uniqueid)
+    def _show(self, steps: list[tuple[CallEvent, str, Call | None, Call]]) -> None:
+        """After the commit: counters, board, one push for the batch. The events are stored
+        whatever happens here."""
+        changes: list[tuple[Call | None, Change]] = []
+        for event, _, before, call in steps:
+            try:
+                self._count(before, call)
+                if not call.is_live:
+                    self.grid.note_finished(call)
+                change = self.board.update(before, call, event.received_at)
+                if change is not None:
+                    changes.append((before, change))
+            except Exception:
+                log.exception("could not show call %s", call.uniqueid)
+        if changes:
+            try:
+                self.hub.publish(self.pushes.changes(changes))
+            except Exception:
+                log.exception("could not push %d changes", len(changes))
 
     def _count(self, before: Call | None, call: Call) -> None:
         """Today's counters: take back what the call counted for before, count it anew (a
         repeated or corrected CDR changes the totals only by what it changed)."""
         if before is not None and not before.is_live:
-            for day in self._days_of(before):
+            for day in self.today.counting(before):
                 day.uncount(before, self.tz)
         if not call.is_live:
-            for day in self._days_of(call):
+            for day in self.today.counting(call):
                 day.count(call, self.tz)
-
-    def _days_of(self, call: Call) -> list[DayCounters]:
-        """The counters a call counts in: everyone's, and its extension's."""
-        return [self.day, self.day_counters(call.extension)] if call.extension else [self.day]
-
-    def _render_change(
-        self, audience: str, before: Call | None, change: Change, grid: Callable[[], str]
-    ) -> str | None:
-        """The push for one audience: the whole board's, or one extension's."""
-        extension = audience_extension(audience)
-        call = change.call
-        controls = audience_controls(audience)
-        popup = self.popups.change(extension, before, call) if extension and self.popups else ""
-        if audience.startswith(POPUPS_ONLY):
-            return popup or None
-        if extension is None or call.extension == extension:
-            # A call transferred to this extension is new to its agent's board.
-            moved_here = (
-                extension is not None and before is not None and before.extension != extension
-            )
-            counters = self.counters(extension, oob=True)
-            pushed = self.fragments.call_changed(
-                call, change.added or moved_here, counters, controls=controls
-            )
-            return pushed + popup + (grid() if extension is None else "")
-        if before is not None and before.extension == extension:  # transferred away
-            return self.fragments.call_removed(call) + self.counters(extension, oob=True) + popup
-        return None
-
-    def _grid_push(self, before: Call | None, call: Call) -> str:
-        """The tiles a change touches; the whole grid when it brings an extension not shown yet."""
-        extensions = {ext for ext in (call.extension, before and before.extension) if ext}
-        if not extensions <= self._grid_shown:
-            return self.grid_html(oob=True)
-        return "".join(
-            self.fragments.tile(
-                self.grid.tile(ext, self.board, self.day_by_extension, self.day), oob=True
-            )
-            for ext in sorted(extensions)
-        )
-
-    def grid_html(self, *, oob: bool = False) -> str:
-        tiles = self.grid.tiles(self.board, self.day_by_extension, self.day)
-        self._grid_shown = {tile.extension for tile in tiles}
-        return self.fragments.grid(tiles, self.grid.groups, oob=oob)
-
-    def counters(self, extension: str | None, *, oob: bool = False) -> str:
-        return self.fragments.counters(
-            self.board, self.day_counters(extension), self.clock(), extension=extension, oob=oob
-        )
-
-    def day_counters(self, extension: str | None) -> DayCounters:
-        if extension is None:
-            return self.day
-        return self.day_by_extension.setdefault(extension, DayCounters(self.day.day))
 
     def reject(
         self,
@@ -260,20 +209,10 @@ class Ingestor:
         """Take finished calls off the board once they have been shown long enough
         (in one message, however many leave at once); show the new day's counters at midnight."""
         if self._roll_day():
-            self.hub.publish(self._new_day_counters)
+            self.hub.publish(self.pushes.new_day)
         gone = self.board.expire(self.clock())
-        if not gone:
-            return
-        removals = {call.key: self.fragments.call_removed(call) for call in gone}
-
-        def render(audience: str) -> str | None:
-            if audience.startswith(POPUPS_ONLY):
-                return None
-            extension = audience_extension(audience)
-            visible = [removals[call.key] for call in gone if extension in (None, call.extension)]
-            return "".join(visible) or None
-
-        self.hub.publish(render)
+        if gone:
+            self.hub.publish(self.pushes.removals(gone))
 
     async def run_sweeper(self, interval: float = 1.0) -> None:
         while True:
@@ -283,45 +222,18 @@ class Ingestor:
             except Exception:  # the sweeper must outlive any one failure
                 log.exception("sweeping the board failed")
 
-    def _new_day_counters(self, audience: str) -> str | None:
-        if audience.startswith(POPUPS_ONLY):
-            return None
-        return self.counters(audience_extension(audience), oob=True)
-
     def snapshot(self, audience: str) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
         self._roll_day()
-        extension = audience_extension(audience)
-        calls = self.fragments.live_calls(
-            self.board, extension=extension, controls=audience_controls(audience), oob=True
-        )
-        popups = self.popups.snapshot(self.board, extension) if extension and self.popups else ""
-        if audience.startswith(POPUPS_ONLY):
-            return popups
-        grid = self.grid_html(oob=True) if extension is None else ""
-        return calls + self.counters(extension, oob=True) + popups + grid
+        return self.pushes.snapshot(audience)
 
     def _roll_day(self) -> bool:
         """At midnight (in the PBX's zone) start the new day's counters; True if it did."""
-        today = self.today()
-        if today == self.day.day:
+        today = self.local_date()
+        if today == self.today.day:
             return False
-        self.day, self.day_by_extension = self.store.day_counters(today, self.tz)
+        self.today.everyone, self.today.by_extension = self.store.day_counters(today, self.tz)
         return True
-
-
-POPUPS_ONLY = "popups:"  # an audience prefix: pages other than the wallboard
-
-
-def audience_controls(audience: str) -> bool:
-    """Whether that audience's pages show call controls (a TV's read-only board does not)."""
-    return audience != "view"
-
-
-def audience_extension(audience: str) -> str | None:
-    """None for the audience that sees every call, else the one extension it may see."""
-    audience = audience.removeprefix(POPUPS_ONLY)
-    return audience.removeprefix("ext:") if audience.startswith("ext:") else None
 
 
 def replay(store: Store, settings: Settings) -> dict[tuple[str, str], Call]:

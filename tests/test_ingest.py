@@ -15,7 +15,7 @@ from dashboard.app import create_app
 from dashboard.ingest import Accepted
 from dashboard.settings import Settings
 from tests.conftest import CALL_FINISH, CALL_START, FakeClock, sign_in
-from tests.test_calls import START
+from tests.test_calls import CONNECT, START
 
 
 def send(client: TestClient, event: dict[str, Any]) -> None:
@@ -99,3 +99,25 @@ def test_an_event_the_parser_trips_on_is_refused_and_kept(client: TestClient) ->
     )
     assert response.status_code == 422 and response.json()["error"] == "bad_value"
     assert [r["reason"] for r in ingestor.store.rejections()] == ["bad_value"]
+
+
+def test_a_batch_is_pushed_in_one_message_each_call_rendered_once(client: TestClient) -> None:
+    """A burst (one group commit) costs one render per changed call, not per event."""
+    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
+    hub = ingestor.hub
+    other = replace(START, uniqueid="other.1", number="9845011111")
+
+    async def burst() -> list[str]:
+        with hub.subscribe("all") as viewer:
+            await asyncio.gather(
+                ingestor.submit(START, "{}"),
+                ingestor.submit(CONNECT, "{}"),
+                ingestor.submit(other, "{}"),
+            )
+            return await viewer.next_batch()
+
+    [message] = client.portal.call(burst)  # type: ignore[union-attr]
+    assert message.count('id="counters"') == 1
+    assert message.count('<article id="call-') == 2  # START and its CallConnect: once
+    assert message.count("afterbegin:#live-calls") == 2  # both new to the board
+    assert "Talking" in message and "Ringing" in message  # the first call as it is now

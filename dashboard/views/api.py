@@ -11,8 +11,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from dashboard.auth import Role
 from dashboard.calls import Call
-from dashboard.ingest import Ingestor, audience_extension
+from dashboard.ingest import Ingestor
 from dashboard.metrics import Timings, counter, gauge
+from dashboard.pushes import audience_extension
 from dashboard.security import STAFF, current_auth, json_error, require
 
 

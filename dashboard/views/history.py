@@ -22,7 +22,8 @@ from dashboard.history import (
     History,
     parse_filters,
 )
-from dashboard.ingest import Ingestor, audience_extension
+from dashboard.ingest import Ingestor
+from dashboard.pushes import audience_extension
 from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, json_error, require
 from dashboard.views.api import call_json
 from dashboard.views.pages import page, toast
@@ -52,7 +53,7 @@ def _scope(request: Request) -> str | None:
 
 def _filters(request: Request) -> Filters:
     ingestor: Ingestor = request.app.state.ingestor
-    return parse_filters(request.query_params, ingestor.tz, ingestor.today())
+    return parse_filters(request.query_params, ingestor.tz, ingestor.local_date())
 
 
 @require(*STAFF)

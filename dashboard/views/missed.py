@@ -9,7 +9,8 @@ from starlette.responses import HTMLResponse, Response
 
 from dashboard.callbacks import Callbacks
 from dashboard.contacts import Contacts
-from dashboard.ingest import Ingestor, audience_extension
+from dashboard.ingest import Ingestor
+from dashboard.pushes import audience_extension
 from dashboard.security import STAFF, client_ip, current_auth, json_error, require
 from dashboard.views.pages import page
 

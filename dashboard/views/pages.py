@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from dashboard.auth import User
-from dashboard.ingest import Ingestor, audience_extension
+from dashboard.ingest import Ingestor
+from dashboard.pushes import audience_extension
 from dashboard.security import current_auth
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dashboard.ingest import Ingestor, audience_extension
+from dashboard.ingest import Ingestor
+from dashboard.pushes import audience_extension
 from dashboard.security import STAFF, current_auth, require
 
 MIN_DIGITS = 3

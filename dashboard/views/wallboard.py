@@ -14,8 +14,9 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dashboard.hub import FrameSink, Hub, Subscriber
-from dashboard.ingest import POPUPS_ONLY, Ingestor, audience_extension
+from dashboard.ingest import Ingestor
 from dashboard.metrics import Timings
+from dashboard.pushes import POPUPS_ONLY, audience_extension
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.views.pages import page
 from dashboard.websocket_protocol import FRAMES_EXTENSION
@@ -43,13 +44,13 @@ def board_page(request: Request, template: str, *, controls: bool) -> Response:
         template,
         calls=ingestor.board.snapshot(extension),
         counts=ingestor.board.counts(extension),
-        day=ingestor.day_counters(extension),
+        day=ingestor.today.of(extension),
         longest=ingestor.board.longest_ringing(extension),
         now=ingestor.clock(),
         oob=False,
         controls=controls,
         own_socket=True,
-        grid=Markup(ingestor.grid_html()) if extension is None else "",
+        grid=Markup(ingestor.pushes.grid_html()) if extension is None else "",
         linger=ingestor.settings.finished_linger_seconds,
         timezone=ingestor.settings.synapse_timezone,
     )

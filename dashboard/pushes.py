@@ -1,0 +1,188 @@
+"""What each audience is pushed when the board changes, rendered once per audience.
+
+An audience is a kind of viewer: "all" sees every call with its controls, "view" every
+call read-only (a TV), "ext:N" only extension N's calls (an agent). With the "popups:"
+prefix, it is a page other than the wallboard, which shows only the agent's pop-ups.
+
+A push covers a whole batch of events: a call changed several times in it is rendered
+once, in its latest state, and the counters and the grid's tiles once for the batch.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from dashboard.calls import Board, Call, Change, DayCounters
+from dashboard.fragments import Fragments
+from dashboard.grid import Grid
+from dashboard.popup import Popups
+
+POPUPS_ONLY = "popups:"
+Render = Callable[[str], str | None]  # audience -> its message, or None: nothing for it
+
+
+def audience_controls(audience: str) -> bool:
+    """Whether that audience's pages show call controls (a TV's read-only board does not)."""
+    return audience != "view"
+
+
+def audience_extension(audience: str) -> str | None:
+    """None for the audience that sees every call, else the one extension it may see."""
+    audience = audience.removeprefix(POPUPS_ONLY)
+    return audience.removeprefix("ext:") if audience.startswith("ext:") else None
+
+
+@dataclass
+class Today:
+    """Today's counters (in the PBX's zone): everyone's, and each extension's."""
+
+    everyone: DayCounters
+    by_extension: dict[str, DayCounters]
+
+    @property
+    def day(self) -> date:
+        return self.everyone.day
+
+    def of(self, extension: str | None) -> DayCounters:
+        if extension is None:
+            return self.everyone
+        return self.by_extension.setdefault(extension, DayCounters(self.day))
+
+    def counting(self, call: Call) -> list[DayCounters]:
+        """The counters a call counts in: everyone's, and its extension's."""
+        return [self.everyone, self.of(call.extension)] if call.extension else [self.everyone]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call's change in a batch: as viewers last saw it, and as it is now."""
+
+    before: Call | None
+    change: Change
+
+    def then(self, later: Change) -> Step:
+        """Two changes of one call in a batch: viewers only need the net effect."""
+        finished_now = self.change.finished_now or later.finished_now
+        return Step(self.before, Change(later.call, self.change.added, finished_now))
+
+
+class Pushes:
+    def __init__(
+        self,
+        fragments: Fragments,
+        board: Board,
+        grid: Grid,
+        today: Today,
+        clock: Callable[[], datetime],
+        popups: Popups | None = None,
+    ) -> None:
+        self.fragments = fragments
+        self.board = board
+        self.grid = grid
+        self.today = today
+        self.clock = clock
+        self.popups = popups
+        self._grid_shown: set[str] = set()  # the extensions every grid on screen has
+
+    def changes(self, changes: Iterable[tuple[Call | None, Change]]) -> Render:
+        """The push for a batch of changes (in the order they happened)."""
+        steps: dict[tuple[str, str], Step] = {}
+        for before, change in changes:
+            key = change.call.key
+            steps[key] = steps[key].then(change) if key in steps else Step(before, change)
+        touched = {
+            ext
+            for step in steps.values()
+            for ext in (step.change.call.extension, step.before and step.before.extension)
+            if ext
+        }
+        grid = functools.cache(lambda: self._grid_push(touched))  # once, if wanted
+
+        def render(audience: str) -> str | None:
+            parts = [self._call_push(audience, step) for step in steps.values()]
+            calls = "".join(call for call, _ in parts)
+            popups = "".join(popup for _, popup in parts)
+            if audience.startswith(POPUPS_ONLY):
+                return popups or None
+            if not calls:
+                return None
+            extension = audience_extension(audience)
+            grid_part = grid() if extension is None else ""
+            return calls + self.counters(extension, oob=True) + popups + grid_part
+
+        return render
+
+    def _call_push(self, audience: str, step: Step) -> tuple[str, str]:
+        """One call's fragment and pop-up part for an audience (its counters and grid come
+        once for the batch)."""
+        extension = audience_extension(audience)
+        before, call = step.before, step.change.call
+        popup = self.popups.change(extension, before, call) if extension and self.popups else ""
+        if audience.startswith(POPUPS_ONLY):
+            return "", popup
+        if extension is None or call.extension == extension:
+            # A call transferred to this extension is new to its agent's board.
+            moved_here = (
+                extension is not None and before is not None and before.extension != extension
+            )
+            added = step.change.added or moved_here
+            controls = audience_controls(audience)
+            return self.fragments.call_changed(call, added, "", controls=controls), popup
+        if before is not None and before.extension == extension:  # transferred away
+            return self.fragments.call_removed(call), popup
+        return "", ""
+
+    def _grid_push(self, extensions: set[str]) -> str:
+        """The tiles a batch touches; the whole grid when it brings an extension not shown."""
+        if not extensions <= self._grid_shown:
+            return self.grid_html(oob=True)
+        return "".join(
+            self.fragments.tile(
+                self.grid.tile(ext, self.board, self.today.by_extension, self.today.everyone),
+                oob=True,
+            )
+            for ext in sorted(extensions)
+        )
+
+    def removals(self, gone: list[Call]) -> Render:
+        """Finished calls leaving the board, in one message however many leave at once."""
+        removals = {call.key: self.fragments.call_removed(call) for call in gone}
+
+        def render(audience: str) -> str | None:
+            if audience.startswith(POPUPS_ONLY):
+                return None
+            extension = audience_extension(audience)
+            visible = [removals[call.key] for call in gone if extension in (None, call.extension)]
+            return "".join(visible) or None
+
+        return render
+
+    def new_day(self, audience: str) -> str | None:
+        if audience.startswith(POPUPS_ONLY):
+            return None
+        return self.counters(audience_extension(audience), oob=True)
+
+    def snapshot(self, audience: str) -> str:
+        """What a viewer of that audience receives first on (re)connecting: its whole board."""
+        extension = audience_extension(audience)
+        popups = self.popups.snapshot(self.board, extension) if extension and self.popups else ""
+        if audience.startswith(POPUPS_ONLY):
+            return popups
+        calls = self.fragments.live_calls(
+            self.board, extension=extension, controls=audience_controls(audience), oob=True
+        )
+        grid = self.grid_html(oob=True) if extension is None else ""
+        return calls + self.counters(extension, oob=True) + popups + grid
+
+    def grid_html(self, *, oob: bool = False) -> str:
+        tiles = self.grid.tiles(self.board, self.today.by_extension, self.today.everyone)
+        self._grid_shown = {tile.extension for tile in tiles}
+        return self.fragments.grid(tiles, self.grid.groups, oob=oob)
+
+    def counters(self, extension: str | None, *, oob: bool = False) -> str:
+        return self.fragments.counters(
+            self.board, self.today.of(extension), self.clock(), extension=extension, oob=oob
+        )

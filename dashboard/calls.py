@@ -202,6 +202,9 @@ class Board:
         self.lingering: dict[tuple[str, str], tuple[Call, datetime]] = {}
 
     def load(self, calls: Iterable[Call]) -> None:
+        """Put calls on an empty board (at start-up, or when it is reloaded)."""
+        self.live.clear()
+        self.lingering.clear()
         for call in calls:
             if call.is_live:
                 self.live[call.key] = call

@@ -171,7 +171,9 @@ class Hub:
     def flush(self) -> None:
         """Write what was published since the last flush: one frame per audience, encoded
         once, to every viewer with a sink."""
-        self._flush = None
+        if self._flush is not None:  # called directly, before its scheduled turn
+            self._flush.cancel()
+            self._flush = None
         pending, self._pending = self._pending, {}
         for audience, messages in pending.items():
             frame = text_frame("".join(messages))
@@ -205,7 +207,8 @@ class Hub:
         return len(chosen)
 
     def close_all(self) -> None:
-        """On shut-down: tell every connection handler to close its socket."""
+        """Close every viewer with 1012, to come back to a fresh snapshot (on shut-down, or
+        when the board had to be reloaded)."""
         self.evict_where(lambda _: True, close_code=1012)
 
     def stats(self) -> dict[str, Any]:

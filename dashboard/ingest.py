@@ -1,8 +1,8 @@
-"""The road every call event takes: parse, store, apply, render once, publish.
+"""The road every call event takes: parse, apply, push (rendered once), store, answer.
 
-Everything between reading the request and answering it runs without an
-`await`, so events are applied one at a time in arrival order and a viewer
-that subscribes in between sees either all of an event or none of it.
+Events arriving in the same turn of the event loop make one batch: applied in arrival
+order, pushed as one message, stored in one transaction, and only then answered 2xx.
+Nothing in between awaits, so a viewer that subscribes sees all of a batch or none of it.
 """
 
 from __future__ import annotations
@@ -130,7 +130,13 @@ class Ingestor:
                 future.set_result(accepted)
 
     def apply_batch(self, items: list[tuple[CallEvent, str]]) -> list[Accepted]:
-        """Store events in one transaction, then put them on the board and push them."""
+        """Apply events to the board, push them, and store them in one transaction.
+
+        The viewers' push goes out before the commit, so its time is not added to theirs:
+        a screen is not an acknowledgement, the PBX's 2xx still waits for the commit. If the
+        commit fails, the board is reloaded from the database and every viewer reconnects to
+        it, so no screen keeps showing what was not stored.
+        """
         self._roll_day()  # before storing, so a reloaded day does not count these calls twice
         latest: dict[tuple[str, str], Call] = {}
         steps: list[tuple[CallEvent, str, Call | None, Call]] = []
@@ -139,22 +145,40 @@ class Ingestor:
             before = before or self.store.get_call(event.key)
             call = latest[event.key] = calls.apply(before, event)
             steps.append((event, payload, before, call))
-        started = time.perf_counter()
-        ids = self.store.record_events(
+        rows = self.store.event_rows(  # a value that cannot be stored fails before the push
             [
                 (event.received_at, event.kind.value, payload, call)
                 for event, payload, _, call in steps
             ]
         )
+        self._show(steps)
+        started = time.perf_counter()
+        try:
+            ids = self.store.write_event_rows(rows)
+        except Exception:
+            self._reload()
+            raise
         if self.timings:
             self.timings.db_write.observe(time.perf_counter() - started)
         self.accepted += len(steps)
-        self._show(steps)
         return [Accepted(event_id, step[3]) for event_id, step in zip(ids, steps, strict=True)]
 
+    def _reload(self) -> None:
+        """Back to what the database holds, and every viewer back to a fresh snapshot."""
+        try:
+            self.board.load(self.store.live_calls())
+            self.today.everyone, self.today.by_extension = self.store.day_counters(
+                self.local_date(), self.tz
+            )
+            self.grid.last_end = self.store.last_call_ends()
+        except Exception:
+            log.exception("could not reload the board from the database")
+        finally:
+            self.hub.close_all()
+
     def _show(self, steps: list[tuple[CallEvent, str, Call | None, Call]]) -> None:
-        """After the commit: counters, board, one push for the batch. The events are stored
-        whatever happens here."""
+        """Counters, board, and one push for the batch, sent now. A failure here is logged:
+        the events are stored whatever happens."""
         changes: list[tuple[Call | None, Change]] = []
         for event, _, before, call in steps:
             try:
@@ -169,6 +193,7 @@ class Ingestor:
         if changes:
             try:
                 self.hub.publish(self.pushes.changes(changes))
+                self.hub.flush()  # now, not at the next turn: before the commit
             except Exception:
                 log.exception("could not push %d changes", len(changes))
 

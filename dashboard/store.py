@@ -70,6 +70,9 @@ INSERT_EVENT = (
 )
 
 
+EventRows = tuple[tuple[Any, ...], tuple[Any, ...]]  # an event's row, and its call's
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     id: int
@@ -160,15 +163,26 @@ class Store:
 
     def record_events(self, events: list[tuple[datetime, str, str, Call]]) -> list[int]:
         """Append events and store the calls they produced, all in one transaction."""
+        return self.write_event_rows(self.event_rows(events))
+
+    def event_rows(self, events: list[tuple[datetime, str, str, Call]]) -> list[EventRows]:
+        """The `events` and `calls` rows of events (a value that cannot be stored fails here,
+        before anything is written)."""
+        return [
+            (
+                (_iso(received_at), call.host, call.uniqueid, kind, payload),
+                call_row(call, received_at, phone_key(call.number, self.phone_digits)),
+            )
+            for received_at, kind, payload, call in events
+        ]
+
+    def write_event_rows(self, rows: list[EventRows]) -> list[int]:
+        """Write them in one transaction; returns the events' ids."""
         ids = []
         with self.db.atomic():
-            for received_at, kind, payload, call in events:
-                cursor = self.db.conn.execute(
-                    INSERT_EVENT, (_iso(received_at), call.host, call.uniqueid, kind, payload)
-                )
-                number_key = phone_key(call.number, self.phone_digits)
-                self.db.conn.execute(UPSERT_CALL, call_row(call, received_at, number_key))
-                ids.append(int(cursor.lastrowid or 0))
+            for event, call in rows:
+                ids.append(int(self.db.conn.execute(INSERT_EVENT, event).lastrowid or 0))
+                self.db.conn.execute(UPSERT_CALL, call)
         return ids
 
     def record_rejection(

@@ -14,8 +14,10 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.ingest import Accepted
 from dashboard.settings import Settings
-from tests.conftest import CALL_FINISH, CALL_START, FakeClock, sign_in
+from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, sign_in
 from tests.test_calls import CONNECT, START
+
+CONNECTED = json.loads(CALL_CONNECT)
 
 
 def send(client: TestClient, event: dict[str, Any]) -> None:
@@ -121,3 +123,25 @@ def test_a_batch_is_pushed_in_one_message_each_call_rendered_once(client: TestCl
     assert message.count('<article id="call-') == 2  # START and its CallConnect: once
     assert message.count("afterbegin:#live-calls") == 2  # both new to the board
     assert "Talking" in message and "Ringing" in message  # the first call as it is now
+
+
+def test_a_failed_commit_takes_back_what_viewers_were_shown(client: TestClient) -> None:
+    """The push goes out before the commit: if the commit fails, the board is reloaded from
+    the database and every viewer reconnects to it (1012); the PBX gets a 503."""
+    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
+    send(client, json.loads(CALL_START))
+    [key] = ingestor.board.live
+    events_before = ingestor.store.db["events"].count
+
+    with ingestor.hub.subscribe("all") as viewer:
+        ingestor.store.db.execute("PRAGMA query_only = ON")  # every write now fails
+        try:
+            response = client.get("/synapse/events?data=" + quote(json.dumps(CONNECTED)))
+        finally:
+            ingestor.store.db.execute("PRAGMA query_only = OFF")
+    assert response.status_code == 503
+    assert viewer.evicted.is_set() and viewer.close_code == 1012
+    assert ingestor.board.live[key].status.value == "ringing"  # as stored, not as shown
+    assert ingestor.store.db["events"].count == events_before
+    send(client, CONNECTED)  # the PBX sends it again: now it is stored and shown
+    assert ingestor.board.live[key].status.value == "connected"

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dashboard.events import (
     CallEvent,
@@ -14,6 +16,7 @@ from dashboard.events import (
     extract_json,
     normalise_disposition,
     parse_event,
+    percent_decode,
 )
 from tests.conftest import CALL_FINISH, CALL_START
 
@@ -191,3 +194,15 @@ def test_bad_input_is_refused_with_a_reason(
     raw_query: str, body: bytes, expected: tuple[str, int]
 ) -> None:
     assert refusal(raw_query, body) == expected
+
+
+@given(st.text(alphabet='%+=_ ~.-/\\\r\n\t"{}:,0123456789aAbBcCdDeEfFgGzZé€😀\x00\x7f'))
+def test_percent_decoding_is_exactly_urllibs(text: str) -> None:
+    assert percent_decode(text) == unquote(text)
+    assert percent_decode(text, plus_is_space=True) == unquote_plus(text)
+
+
+@given(st.text())
+def test_percent_decoding_any_encoded_text_gives_it_back(text: str) -> None:
+    encoded = quote_plus(text.encode("utf-8", errors="surrogatepass"))
+    assert percent_decode(encoded, plus_is_space=True) == unquote_plus(encoded)

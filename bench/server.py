@@ -22,9 +22,9 @@ from starlette.responses import JSONResponse
 
 from dashboard.app import create_app
 from dashboard.auth import Accounts
+from dashboard.cli import serving_options
 from dashboard.settings import Settings
 from dashboard.store import Store
-from dashboard.websocket_protocol import LettingGoWebSocketProtocol
 
 
 async def bare(request: Request) -> JSONResponse:
@@ -49,16 +49,9 @@ def viewer_token(db_path: str) -> str:
 
 
 def serve(app: Starlette, host: str, port: int) -> None:
-    # The settings of `dashboard serve` (uvloop, httptools, websockets), without logging.
+    # As `dashboard serve` runs it (uvloop, httptools, its WebSocket options), without logging.
     uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        ws_max_size=65536,
-        ws_per_message_deflate=False,
-        ws=LettingGoWebSocketProtocol,
+        app, host=host, port=port, log_level="warning", access_log=False, **serving_options()
     )
 
 

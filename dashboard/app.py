@@ -135,6 +135,9 @@ def create_app(
             store.close()
 
     routes = [
+        # First: the PBX's endpoint is matched on every call event.
+        Route("/synapse/events", events.synapse_events, methods=["GET", "POST"]),
+        Route("/synapse/events/{token}", events.synapse_events, methods=["GET", "POST"]),
         Route("/", wallboard.wallboard),
         WebSocketRoute("/ws", wallboard.live_socket),
         Route("/login", login.login, methods=["GET", "POST"]),
@@ -156,8 +159,6 @@ def create_app(
         Route("/kiosk/{token}", tv.kiosk, methods=["GET", "POST"], name="kiosk"),
         Route("/contacts", contacts.contacts_page),
         Route("/contacts/import", contacts.import_contacts, methods=["POST"]),
-        Route("/synapse/events", events.synapse_events, methods=["GET", "POST"]),
-        Route("/synapse/events/{token}", events.synapse_events, methods=["GET", "POST"]),
         Route("/api/calls/active", api.active_calls),
         Route("/api/originate", controls.originate, methods=["POST"]),
         Route("/api/calls/{uniqueid}/hangup", controls.hangup, methods=["POST"]),

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dashboard.auth import Accounts, AuthError, Role
 from dashboard.events import redact_secrets
@@ -178,24 +178,27 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     from dashboard.app import create_app
     from dashboard.security import RedactSecrets
-    from dashboard.websocket_protocol import LettingGoWebSocketProtocol
 
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
 
-    # proxy_headers=False: forwarded headers are honoured by the dashboard itself, and only
-    # from DASHBOARD_TRUSTED_PROXIES (uvicorn would believe any local process).
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        ws_max_size=65536,
-        # Compression costs CPU per viewer per message; a wallboard on a LAN does not need it.
-        ws=LettingGoWebSocketProtocol,
-        ws_per_message_deflate=False,
-        proxy_headers=False,
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **serving_options())
     return 0
+
+
+def serving_options() -> dict[str, Any]:
+    """How uvicorn runs the dashboard (bench/server.py runs it the same way)."""
+    from dashboard.websocket_protocol import LettingGoWebSocketProtocol
+
+    return {
+        "ws_max_size": 65536,
+        "ws": LettingGoWebSocketProtocol,
+        # Compression costs CPU per viewer per message, and rules out writing one encoded
+        # frame to every viewer; a wallboard on a LAN does not need it.
+        "ws_per_message_deflate": False,
+        # Forwarded headers are honoured by the dashboard itself, and only from
+        # DASHBOARD_TRUSTED_PROXIES (uvicorn would believe any local process).
+        "proxy_headers": False,
+    }
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,9 +2,9 @@
 
 A viewer is reached one of two ways:
 
-- through a `FrameSink` (our uvicorn protocol offers one): once per turn of the event
-  loop, everything published for an audience is encoded into one WebSocket frame, once,
-  and the same bytes are written to every viewer of that audience. No task per viewer.
+- through a `FrameSink` (our uvicorn protocol offers one): everything published for an
+  audience since the last flush is encoded into one WebSocket frame, once, and the same
+  bytes are written to every viewer of that audience. No task per viewer.
 - otherwise through its own bounded backlog, which its connection handler drains.
 
 Either way a viewer that stops reading is found out by what it leaves unsent (its backlog
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,6 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dashboard.websocket_protocol import text_frame
+
+# Under a burst, a viewer gets at most one frame per interval, holding everything published
+# meanwhile: a frame costs a write per viewer, however many events it carries. An event
+# after a quiet spell goes out at once.
+FRAME_INTERVAL = 0.01  # seconds
 
 
 class FrameSink(Protocol):
@@ -83,10 +89,15 @@ class Subscriber:
 
 class Hub:
     def __init__(
-        self, queue_size: int, observe_fanout: Callable[[float], None] | None = None
+        self,
+        queue_size: int,
+        observe_fanout: Callable[[float], None] | None = None,
+        frame_interval: float = FRAME_INTERVAL,
     ) -> None:
         self.queue_size = queue_size
         self.observe_fanout = observe_fanout  # seconds from a message's publishing to its send
+        self.frame_interval = frame_interval
+        self._last_frame = -math.inf
         self.subscribers: set[Subscriber] = set()
         self.evictions = 0
         self._sinks: dict[str, set[Subscriber]] = {}  # audience -> its viewers with a sink
@@ -154,6 +165,7 @@ class Hub:
                 continue
             if subscriber.offer(message):
                 delivered += 1
+                self._last_frame = time.perf_counter()
             else:
                 self.evict(subscriber)
         return delivered
@@ -162,11 +174,25 @@ class Hub:
         if not self._pending:
             self._pending_since = time.perf_counter()
         self._pending.setdefault(audience, []).append(message)
-        if self._flush is None:
-            try:
-                self._flush = asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop: nothing can be waiting to batch with it
-                self.flush()
+        if self._flush is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: nothing can be waiting to batch with it
+            self.flush()
+            return
+        wait = self.flush_wait()
+        self._flush = loop.call_later(wait, self.flush) if wait > 0 else loop.call_soon(self.flush)
+
+    def flush_wait(self) -> float:
+        """Seconds until the next frame is due (0 or less: now); a frame is a flush, or a
+        message queued to a backlog."""
+        return self._last_frame + self.frame_interval - time.perf_counter()
+
+    def flush_if_due(self) -> None:
+        """Flush now, unless the last flush was under `frame_interval` ago (one is scheduled)."""
+        if self._pending and self.flush_wait() <= 0:
+            self.flush()
 
     def flush(self) -> None:
         """Write what was published since the last flush: one frame per audience, encoded
@@ -175,6 +201,8 @@ class Hub:
             self._flush.cancel()
             self._flush = None
         pending, self._pending = self._pending, {}
+        if pending:
+            self._last_frame = time.perf_counter()
         for audience, messages in pending.items():
             frame = text_frame("".join(messages))
             for subscriber in list(self._sinks.get(audience, ())):

@@ -1,13 +1,16 @@
-"""The road every call event takes: parse, apply, push (rendered once), store, answer.
+"""The road every call event takes: parse, apply, push, store, answer.
 
-Events arriving in the same turn of the event loop make one batch: applied in arrival
-order, pushed as one message, stored in one transaction, and only then answered 2xx.
-Nothing in between awaits, so a viewer that subscribes sees all of a batch or none of it.
+Events arriving in the same turn of the event loop make one batch: applied to the board in
+arrival order, stored in one transaction, and only then answered 2xx. Viewers are pushed
+what changed before the commit, at most once per frame (`hub.FRAME_INTERVAL`), so a burst
+costs one render per changed call, not per event. Nothing in between awaits: a viewer that
+subscribes sees all of a batch or none of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -73,6 +76,8 @@ class Ingestor:
         self.rejected: dict[str, int] = {}
         self.refused_senders = 0
         self._queued: list[tuple[CallEvent, str, asyncio.Future[Accepted]]] = []
+        self._unpushed: list[tuple[Call | None, Change]] = []  # shown on the board, not pushed
+        self._push_timer: asyncio.TimerHandle | None = None
 
     def local_date(self) -> date:
         return self.clock().astimezone(self.tz).date()
@@ -174,6 +179,7 @@ class Ingestor:
         except Exception:
             log.exception("could not reload the board from the database")
         finally:
+            self._unpushed.clear()  # every viewer reconnects to the reloaded board instead
             self.hub.close_all()
 
     def _show(self, steps: list[tuple[CallEvent, str, Call | None, Call]]) -> None:
@@ -190,12 +196,35 @@ class Ingestor:
                     changes.append((before, change))
             except Exception:
                 log.exception("could not show call %s", call.uniqueid)
-        if changes:
-            try:
-                self.hub.publish(self.pushes.changes(changes))
-                self.hub.flush()  # now, not at the next turn: before the commit
-            except Exception:
-                log.exception("could not push %d changes", len(changes))
+        self._unpushed.extend(changes)
+        self._push_when_due()
+
+    def _push_when_due(self) -> None:
+        """Push now (before the commit), or when the hub's next frame is due: a burst is
+        rendered once per frame, each call in it once, however many events it brought."""
+        if not self._unpushed or self._push_timer is not None:
+            return
+        wait = self.hub.flush_wait()
+        if wait > 0:
+            with contextlib.suppress(RuntimeError):  # no event loop: push now
+                self._push_timer = asyncio.get_running_loop().call_later(wait, self.push_now)
+                return
+        self.push_now()
+
+    def push_now(self) -> None:
+        """Render and send what changed since the last push (it must be out before a viewer's
+        snapshot is rendered, or the viewer would get it twice)."""
+        if self._push_timer is not None:
+            self._push_timer.cancel()
+            self._push_timer = None
+        changes, self._unpushed = self._unpushed, []
+        if not changes:
+            return
+        try:
+            self.hub.publish(self.pushes.changes(changes))
+            self.hub.flush_if_due()
+        except Exception:
+            log.exception("could not push %d changes", len(changes))
 
     def _count(self, before: Call | None, call: Call) -> None:
         """Today's counters: take back what the call counted for before, count it anew (a
@@ -233,6 +262,7 @@ class Ingestor:
     def sweep(self) -> None:
         """Take finished calls off the board once they have been shown long enough
         (in one message, however many leave at once); show the new day's counters at midnight."""
+        self.push_now()  # a call's removal must follow its last change
         if self._roll_day():
             self.hub.publish(self.pushes.new_day)
         gone = self.board.expire(self.clock())
@@ -249,6 +279,7 @@ class Ingestor:
 
     def snapshot(self, audience: str) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
+        self.push_now()
         self._roll_day()
         return self.pushes.snapshot(audience)
 

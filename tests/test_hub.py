@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from dashboard.hub import Hub
 
@@ -87,7 +88,7 @@ async def next_turn() -> None:
 
 
 async def test_sinks_get_one_frame_per_turn_encoded_once_for_the_audience() -> None:
-    hub = Hub(queue_size=10)
+    hub = Hub(queue_size=10, frame_interval=0)
     renders: list[str] = []
 
     def render(audience: str) -> str:
@@ -112,7 +113,7 @@ async def test_sinks_get_one_frame_per_turn_encoded_once_for_the_audience() -> N
 
 
 async def test_a_sink_that_joins_mid_turn_gets_only_what_its_snapshot_lacks() -> None:
-    hub = Hub(queue_size=10)
+    hub = Hub(queue_size=10, frame_interval=0)
     early = FakeSink()
     with hub.subscribe(sink=early, first="s1"):
         hub.publish("a")  # before the newcomer's snapshot: already in it
@@ -128,7 +129,7 @@ async def test_a_sink_that_joins_mid_turn_gets_only_what_its_snapshot_lacks() ->
 
 
 async def test_a_stalled_sink_is_evicted_after_queue_size_unsent_messages() -> None:
-    hub = Hub(queue_size=3)
+    hub = Hub(queue_size=3, frame_interval=0)
     stalled, reader = FakeSink(), FakeSink()
     stalled.stuck = True
     with hub.subscribe(sink=stalled) as gone, hub.subscribe(sink=reader) as kept:
@@ -144,7 +145,7 @@ async def test_a_stalled_sink_is_evicted_after_queue_size_unsent_messages() -> N
 
 
 async def test_a_closing_sink_is_left_to_its_handler() -> None:
-    hub = Hub(queue_size=3)
+    hub = Hub(queue_size=3, frame_interval=0)
     closing = FakeSink()
     closing.closing = True
     with hub.subscribe(sink=closing, first="snap") as viewer:
@@ -156,9 +157,29 @@ async def test_a_closing_sink_is_left_to_its_handler() -> None:
 
 async def test_the_fanout_time_of_each_flush_is_observed() -> None:
     seconds: list[float] = []
-    hub = Hub(queue_size=3, observe_fanout=seconds.append)
+    hub = Hub(queue_size=3, observe_fanout=seconds.append, frame_interval=0)
     with hub.subscribe(sink=FakeSink()):
         hub.publish("a")
         hub.publish("b")
         await next_turn()
     assert len(seconds) == 1 and 0 <= seconds[0] < 1
+
+
+async def test_a_burst_is_held_to_one_frame_per_interval() -> None:
+    hub = Hub(queue_size=10, frame_interval=0.05)
+    sink = FakeSink()
+    with hub.subscribe(sink=sink):
+        hub.publish("a")  # after a quiet spell: at once
+        await next_turn()
+        assert sink.texts() == ["a"]
+        first = time.perf_counter()
+        hub.publish("b")
+        hub.flush_if_due()  # not due yet: it waits for the interval
+        hub.publish("c")
+        await next_turn()
+        assert sink.texts() == ["a"]
+        deadline = first + 5
+        while len(sink.frames) < 2 and time.perf_counter() < deadline:
+            await asyncio.sleep(0.005)
+        assert sink.texts() == ["a", "bc"]
+        assert time.perf_counter() - first >= 0.04

@@ -12,10 +12,13 @@ from urllib.parse import quote
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.ingest import Accepted
+from dashboard.fragments import Fragments, make_environment
+from dashboard.hub import Hub
+from dashboard.ingest import Accepted, Ingestor
 from dashboard.settings import Settings
+from dashboard.store import Store
 from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, sign_in
-from tests.test_calls import CONNECT, START
+from tests.test_calls import CONNECT, FINISH, START
 
 CONNECTED = json.loads(CALL_CONNECT)
 
@@ -145,3 +148,24 @@ def test_a_failed_commit_takes_back_what_viewers_were_shown(client: TestClient) 
     assert ingestor.store.db["events"].count == events_before
     send(client, CONNECTED)  # the PBX sends it again: now it is stored and shown
     assert ingestor.board.live[key].status.value == "connected"
+
+
+async def test_changes_within_a_frame_are_pushed_together_each_call_once(
+    settings: Settings, clock: FakeClock
+) -> None:
+    store = Store.open(settings.db_path)
+    env = make_environment(settings.templates_dir, settings.timezone)
+    ingestor = Ingestor(settings, store, Hub(10, frame_interval=3600), Fragments(env), clock)
+    try:
+        with ingestor.hub.subscribe("all") as viewer:
+            await ingestor.submit(START, "{}")  # after a quiet spell: pushed at once
+            assert 'data-number="9876543210"' in "".join(await viewer.next_batch())
+            await ingestor.submit(CONNECT, "{}")  # within the frame: held back
+            await ingestor.submit(FINISH, "{}")
+            assert not viewer.backlog
+            ingestor.push_now()  # as a viewer's snapshot does
+            [message] = await viewer.next_batch()
+            assert message.count('<article id="call-') == 1  # in its latest state
+            assert "Answered" in message and message.count('id="counters"') == 1
+    finally:
+        store.close()

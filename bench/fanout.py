@@ -111,8 +111,8 @@ CLOCK_NOTE = (
     "so time a viewer process spends\nbefore it gets to read (it serves up to 500 sockets) "
     "is not counted for either server. The sender\nis not in the viewers' process: their "
     "work would delay its schedule and its timestamps.\nLatency runs from the send, not "
-    "from the 2xx: the dashboard queues the fragments (and its\nwriters start) before it "
-    "answers, so many viewers have the bytes before the sender has its 2xx."
+    "from the 2xx: the dashboard writes the frames before it\ncommits and answers, so "
+    "viewers have the bytes before the sender has its 2xx."
 )
 
 # -- WebSocket client, just enough of RFC 6455 ----------------------------------------------
@@ -1112,9 +1112,10 @@ async def slow_viewers(tmp: Path, queue_size: int) -> SlowResult:
         entry = dict(viewer, stopped_at=stopped[port])
         if port in closed:
             entry["closed_after"] = closed[port] - stopped[port]
-        # Inferred: the last event the viewer got, plus the one its writer holds, plus a full
-        # backlog: the next one overflowed it (sweeper removals count too: a little earlier).
-        overflow = int(viewer["last_seq"]) + queue_size + 2
+        # Inferred: after the last event that reached the viewer's socket, the dashboard
+        # writes `queue_size` more that stay unsent, and evicts at the next one (sweeper
+        # removals count too: a little earlier).
+        overflow = int(viewer["last_seq"]) + queue_size + 1
         if second.start <= overflow < second.stop:
             entry["evicted_after"] = sent_with.at[overflow - second.start] - stopped[port]
         result.stalled.append(entry)
@@ -1189,7 +1190,7 @@ def print_slow(slow: SlowResult) -> None:
     print(
         f"  stalled viewers ({len(slow.stalled)}, {STALLED_RCVBUF} B receive buffer, MSS "
         f"{STALLED_MSS}): evicted {span(evicted)} s after they stopped reading (inferred: "
-        f"the event after their last one, {slow.queue} more and one held by the writer); "
+        f"at the event after the last that reached them and {slow.queue} more left unsent); "
         f"server's socket closed: {span(closed) + ' s' if closed else 'never'} "
         f"({len(closed)}/{len(slow.stalled)} within {slow.window:.0f} s)"
     )

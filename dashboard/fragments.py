@@ -28,6 +28,9 @@ def make_environment(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates are read once (a restart picks up an edit): no stat() of every
+        # imported template on each render, which is on every push's path.
+        auto_reload=False,
     )
     env.filters.update(
         dom_id=call_dom_id,

@@ -9,22 +9,25 @@ A viewer is reached one of two ways:
 
 Either way a viewer that stops reading is found out by what it leaves unsent (its backlog
 full, or `queue_size` messages written that never left our buffers), and evicted: its
-`evicted` event is set and its connection handler closes the socket. The others carry on.
+`evicted` event is set and its connection handler closes the socket (a sink's connection is
+aborted at once: a viewer that stopped reading would not read a close frame). The others
+carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dashboard.websocket_protocol import text_frame
-
+log = logging.getLogger(__name__)
 # Under a burst, a viewer gets at most one frame per interval, holding everything published
 # meanwhile: a frame costs a write per viewer, however many events it carries. An event
 # after a quiet spell goes out at once.
@@ -37,6 +40,22 @@ class FrameSink(Protocol):
 
     def unsent_bytes(self) -> int:
         """Bytes written but not yet taken by the kernel."""
+
+    def abort(self) -> None:
+        """Drop the connection now, unsent bytes and all."""
+
+
+def text_frame(text: str) -> bytes:
+    """A whole unmasked, uncompressed WebSocket text frame (RFC 6455 5.2), as servers send."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)  # FIN and the text opcode, then the length
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 @dataclass(eq=False)
@@ -156,7 +175,7 @@ class Hub:
             return rendered[audience]
 
         delivered = 0
-        for audience, sinks in self._sinks.items():
+        for audience, sinks in list(self._sinks.items()):  # a flush may evict from it
             if (message := message_for(audience)) is not None:
                 self._queue_for_sinks(audience, message)
                 delivered += len(sinks)
@@ -204,17 +223,22 @@ class Hub:
         if pending:
             self._last_frame = time.perf_counter()
         for audience, messages in pending.items():
-            frame = text_frame("".join(messages))
+            frame = b""  # encoded once, when a viewer of the audience is still there
             for subscriber in list(self._sinks.get(audience, ())):
                 skip, subscriber.skip = subscriber.skip, 0
                 if skip >= len(messages):
                     continue
-                if skip:  # it subscribed mid-turn: its snapshot holds the first ones
-                    ok = subscriber.write(
-                        text_frame("".join(messages[skip:])), len(messages) - skip
-                    )
-                else:
-                    ok = subscriber.write(frame, len(messages))
+                try:
+                    if skip:  # it subscribed mid-turn: its snapshot holds the first ones
+                        ok = subscriber.write(
+                            text_frame("".join(messages[skip:])), len(messages) - skip
+                        )
+                    else:
+                        frame = frame or text_frame("".join(messages))
+                        ok = subscriber.write(frame, len(messages))
+                except Exception:  # one broken connection must not cost the others theirs
+                    log.exception("could not write to a viewer")
+                    ok = False
                 if not ok:
                     self.evict(subscriber)
         if pending and self.observe_fanout is not None:
@@ -227,6 +251,8 @@ class Hub:
                 self.evictions += 1
             subscriber.close_code = close_code
             subscriber.evicted.set()
+            if close_code == 1013 and subscriber.sink is not None:
+                subscriber.sink.abort()
 
     def evict_where(self, predicate: Callable[[Subscriber], bool], close_code: int) -> int:
         chosen = [subscriber for subscriber in self.subscribers if predicate(subscriber)]
@@ -237,6 +263,7 @@ class Hub:
     def close_all(self) -> None:
         """Close every viewer with 1012, to come back to a fresh snapshot (on shut-down, or
         when the board had to be reloaded)."""
+        self._pending.clear()  # what they would have been sent is in their next snapshot
         self.evict_where(lambda _: True, close_code=1012)
 
     def stats(self) -> dict[str, Any]:

@@ -5,35 +5,21 @@ Two changes:
 - It offers the app a `FrameSink` (scope["extensions"]["dashboard.frames"]["sink"]) when the
   connection is not compressed: the hub then encodes a push into a frame once and writes
   the same bytes to every viewer, instead of a task per viewer sending its own copy.
-- It lets go of a viewer that stopped reading. When the app is done with a connection (a
-  viewer too slow was evicted), uvicorn closes the transport, and a close waits for unsent
-  data to drain: from a viewer that never reads again, never. The socket and its buffers
-  would stay until the client's machine gives up. Here, a connection closed with data
-  still unsent is aborted instead.
+- It lets go of a viewer that stopped reading. uvicorn closes the transport when the app
+  is done with a connection, when a close handshake goes unanswered, or when pings do; and
+  a close waits for unsent data to drain: from a viewer that never reads again, never. The
+  socket and its buffers would stay until the client's machine gives up. Here, a
+  connection closed with data still unsent is aborted instead.
 """
 
 from __future__ import annotations
 
-import struct
+from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
 FRAMES_EXTENSION = "dashboard.frames"
-TEXT_FIN = 0x81  # FIN bit and the text opcode
-
-
-def text_frame(text: str) -> bytes:
-    """A whole unmasked, uncompressed WebSocket text frame (RFC 6455 5.2), as servers send."""
-    payload = text.encode()
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", TEXT_FIN, size)
-    elif size < 1 << 16:
-        header = struct.pack("!BBH", TEXT_FIN, 126, size)
-    else:
-        header = struct.pack("!BBQ", TEXT_FIN, 127, size)
-    return header + payload
 
 
 class DirectFrames:
@@ -58,6 +44,9 @@ class DirectFrames:
     def unsent_bytes(self) -> int:
         return self._protocol.transport.get_write_buffer_size()
 
+    def abort(self) -> None:
+        self._protocol.transport.abort()
+
 
 class LettingGoWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: object) -> None:
@@ -69,5 +58,24 @@ class LettingGoWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def run_asgi(self) -> None:
         await super().run_asgi()
+        self._let_go_if_stuck()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.close" and self.close_timer is not None:
+            # uvicorn closes the transport if the viewer does not answer the close frame in
+            # time, and a close waits for unsent data: let go of it instead.
+            self.close_timer.cancel()
+            self.close_timer = self.loop.call_later(self.close_timeout, self._let_go)
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()  # a viewer that stopped answering pings
+        self._let_go_if_stuck()
+
+    def _let_go(self) -> None:
+        self.transport.close()
+        self._let_go_if_stuck()
+
+    def _let_go_if_stuck(self) -> None:
         if self.transport.is_closing() and self.transport.get_write_buffer_size() > 0:
             self.transport.abort()

@@ -3,7 +3,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from dashboard.hub import Hub
+import pytest
+from websockets.frames import Frame, Opcode
+
+from dashboard.hub import Hub, text_frame
 
 
 async def test_every_subscriber_gets_every_message_in_order() -> None:
@@ -68,6 +71,7 @@ class FakeSink:
         self.frames: list[bytes] = []
         self.stuck = False  # a viewer that stopped reading: nothing written ever leaves
         self.closing = False
+        self.aborted = False
 
     def write_frame(self, frame: bytes) -> bool:
         if self.closing:
@@ -77,6 +81,9 @@ class FakeSink:
 
     def unsent_bytes(self) -> int:
         return sum(map(len, self.frames)) if self.stuck else 0
+
+    def abort(self) -> None:
+        self.aborted = True
 
     def texts(self) -> list[str]:
         return [frame[2:].decode() for frame in self.frames]  # short frames: 2-byte header
@@ -139,6 +146,7 @@ async def test_a_stalled_sink_is_evicted_after_queue_size_unsent_messages() -> N
         assert reader.texts() == [f"m{n}" for n in range(10)]
         assert stalled.texts() == ["m0", "m1", "m2"]
         assert gone.evicted.is_set() and gone.close_code == 1013
+        assert stalled.aborted and not reader.aborted  # it would not read a close frame
         assert not kept.evicted.is_set()
         assert hub.subscribers == {kept}
         assert hub.stats() == {"viewers": 1, "evictions": 1}
@@ -183,3 +191,27 @@ async def test_a_burst_is_held_to_one_frame_per_interval() -> None:
             await asyncio.sleep(0.005)
         assert sink.texts() == ["a", "bc"]
         assert time.perf_counter() - first >= 0.04
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_a_text_frame_is_what_websockets_would_send(size: int) -> None:
+    text = ("é" * size)[: size // 2] + "x" * (size - size // 2)  # some multi-byte characters
+    expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    assert text_frame(text) == expected
+
+
+def test_without_an_event_loop_publishing_writes_at_once_and_evicts_safely() -> None:
+    hub = Hub(queue_size=1, frame_interval=0)
+    stalled = [FakeSink(), FakeSink()]
+    for sink in stalled:
+        sink.stuck = True
+    with (
+        hub.subscribe("all", sink=stalled[0]),
+        hub.subscribe("view", sink=stalled[1]),
+        hub.subscribe("all") as queued,
+    ):
+        hub.publish("m1")
+        assert queued.backlog.popleft() == "m1"
+        hub.publish("m2")  # both sinks evicted mid-publish: their audiences vanish
+        assert [sink.aborted for sink in stalled] == [True, True]
+        assert hub.subscribers == {queued} and list(queued.backlog) == ["m2"]

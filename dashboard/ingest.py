@@ -1,10 +1,10 @@
 """The road every call event takes: parse, apply, push, store, answer.
 
 Events arriving in the same turn of the event loop make one batch: applied to the board in
-arrival order, stored in one transaction, and only then answered 2xx. Viewers are pushed
-what changed before the commit, at most once per frame (`hub.FRAME_INTERVAL`), so a burst
-costs one render per changed call, not per event. Nothing in between awaits: a viewer that
-subscribes sees all of a batch or none of it.
+arrival order, stored in one transaction, and only then answered 2xx. What changed is
+pushed to viewers before the commit when a frame is due, else at the next frame (one per
+`hub.FRAME_INTERVAL`), so a burst costs one render per changed call, not per event. Nothing
+in between awaits: a viewer that subscribes sees all of a batch or none of it.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class Ingestor:
         self.refused_senders = 0
         self._queued: list[tuple[CallEvent, str, asyncio.Future[Accepted]]] = []
         self._unpushed: list[tuple[Call | None, Change]] = []  # shown on the board, not pushed
+        self._needs_reload = False  # a commit failed after the board had changed
         self._push_timer: asyncio.TimerHandle | None = None
 
     def local_date(self) -> date:
@@ -120,10 +121,9 @@ class Ingestor:
         try:
             results = self.apply_batch([(event, payload) for event, payload, _ in batch])
         except Exception as error:  # nothing of the batch was stored: none is acknowledged
-            if len(batch) > 1:  # one bad apple must not spoil the others: one at a time
-                for item in batch:
-                    self._queued = [item]
-                    self._commit_queued()
+            if len(batch) > 1:  # one bad apple must not spoil the others: one at a time,
+                for event, payload, future in batch:  # stored before being shown
+                    self._commit_one(event, payload, future)
                 return
             log.error("could not store an event: %s", error)
             for *_, future in batch:
@@ -134,14 +134,30 @@ class Ingestor:
             if not future.done():
                 future.set_result(accepted)
 
-    def apply_batch(self, items: list[tuple[CallEvent, str]]) -> list[Accepted]:
+    def _commit_one(self, event: CallEvent, payload: str, future: asyncio.Future[Accepted]) -> None:
+        try:
+            [accepted] = self.apply_batch([(event, payload)], push_first=False)
+        except Exception as error:
+            log.error("could not store an event: %s", error)
+            if not future.done():
+                future.set_exception(error)
+            return
+        if not future.done():
+            future.set_result(accepted)
+
+    def apply_batch(
+        self, items: list[tuple[CallEvent, str]], *, push_first: bool = True
+    ) -> list[Accepted]:
         """Apply events to the board, push them, and store them in one transaction.
 
-        The viewers' push goes out before the commit, so its time is not added to theirs:
-        a screen is not an acknowledgement, the PBX's 2xx still waits for the commit. If the
-        commit fails, the board is reloaded from the database and every viewer reconnects to
-        it, so no screen keeps showing what was not stored.
+        The viewers are shown the batch before its commit, so its time is not added to
+        their latency: a screen is not an acknowledgement, the PBX's 2xx still waits for the
+        commit. If the commit fails, the board is reloaded from the database and every
+        viewer reconnects to it, so no screen keeps showing what was not stored. With
+        `push_first=False` (retrying events one at a time) they are shown only once stored.
         """
+        if self._needs_reload:
+            self._reload()  # a failed reload: no event is applied to a board not known right
         self._roll_day()  # before storing, so a reloaded day does not count these calls twice
         latest: dict[tuple[str, str], Call] = {}
         steps: list[tuple[CallEvent, str, Call | None, Call]] = []
@@ -156,31 +172,42 @@ class Ingestor:
                 for event, payload, _, call in steps
             ]
         )
-        self._show(steps)
+        if push_first:
+            self._show(steps)
         started = time.perf_counter()
         try:
             ids = self.store.write_event_rows(rows)
         except Exception:
-            self._reload()
+            if push_first:
+                self._needs_reload = True
+                with contextlib.suppress(Exception):  # logged; retried before the next batch
+                    self._reload()
             raise
         if self.timings:
             self.timings.db_write.observe(time.perf_counter() - started)
         self.accepted += len(steps)
+        if not push_first:
+            self._show(steps)
         return [Accepted(event_id, step[3]) for event_id, step in zip(ids, steps, strict=True)]
 
     def _reload(self) -> None:
         """Back to what the database holds, and every viewer back to a fresh snapshot."""
+        self._unpushed.clear()  # every viewer reconnects to the reloaded board instead
+        if self._push_timer is not None:
+            self._push_timer.cancel()
+            self._push_timer = None
+        self.hub.close_all()
         try:
-            self.board.load(self.store.live_calls())
-            self.today.everyone, self.today.by_extension = self.store.day_counters(
-                self.local_date(), self.tz
-            )
-            self.grid.last_end = self.store.last_call_ends()
+            live = self.store.live_calls()
+            today = self.store.day_counters(self.local_date(), self.tz)
+            last_end = self.store.last_call_ends()
         except Exception:
             log.exception("could not reload the board from the database")
-        finally:
-            self._unpushed.clear()  # every viewer reconnects to the reloaded board instead
-            self.hub.close_all()
+            raise
+        self.board.load(live)
+        self.today.everyone, self.today.by_extension = today
+        self.grid.last_end = last_end
+        self._needs_reload = False
 
     def _show(self, steps: list[tuple[CallEvent, str, Call | None, Call]]) -> None:
         """Counters, board, and one push for the batch, sent now. A failure here is logged:
@@ -279,6 +306,9 @@ class Ingestor:
 
     def snapshot(self, audience: str) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
+        if self._needs_reload:  # a failed commit: not a board to show anyone
+            with contextlib.suppress(Exception):
+                self._reload()
         self.push_now()
         self._roll_day()
         return self.pushes.snapshot(audience)

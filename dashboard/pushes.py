@@ -138,7 +138,7 @@ class Pushes:
     def _grid_push(self, extensions: set[str]) -> str:
         """The tiles a batch touches; the whole grid when it brings an extension not shown."""
         if not extensions <= self._grid_shown:
-            return self.grid_html(oob=True)
+            return self._pushed_grid()
         return "".join(
             self.fragments.tile(
                 self.grid.tile(ext, self.board, self.today.by_extension, self.today.everyone),
@@ -174,13 +174,20 @@ class Pushes:
         calls = self.fragments.live_calls(
             self.board, extension=extension, controls=audience_controls(audience), oob=True
         )
-        grid = self.grid_html(oob=True) if extension is None else ""
+        grid = self._pushed_grid() if extension is None else ""
         return calls + self.counters(extension, oob=True) + popups + grid
 
     def grid_html(self, *, oob: bool = False) -> str:
         tiles = self.grid.tiles(self.board, self.today.by_extension, self.today.everyone)
-        self._grid_shown = {tile.extension for tile in tiles}
         return self.fragments.grid(tiles, self.grid.groups, oob=oob)
+
+    def _pushed_grid(self) -> str:
+        """The whole grid for viewers (pushed, or in a snapshot): from now on every grid on
+        screen has these extensions. A page's grid does not count: its socket's snapshot
+        brings the grid again, and a push still pending must not be cut to single tiles."""
+        tiles = self.grid.tiles(self.board, self.today.by_extension, self.today.everyone)
+        self._grid_shown = {tile.extension for tile in tiles}
+        return self.fragments.grid(tiles, self.grid.groups, oob=True)
 
     def counters(self, extension: str | None, *, oob: bool = False) -> str:
         return self.fragments.counters(

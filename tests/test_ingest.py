@@ -169,3 +169,23 @@ async def test_changes_within_a_frame_are_pushed_together_each_call_once(
             assert "Answered" in message and message.count('id="counters"') == 1
     finally:
         store.close()
+
+
+async def test_a_page_rendered_before_a_deferred_push_does_not_cut_its_grid(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """A new extension's push brings the whole grid, even if a page showed it meanwhile."""
+    store = Store.open(settings.db_path)
+    env = make_environment(settings.templates_dir, settings.timezone)
+    ingestor = Ingestor(settings, store, Hub(10, frame_interval=3600), Fragments(env), clock)
+    try:
+        with ingestor.hub.subscribe("all") as viewer:
+            await ingestor.submit(START, "{}")
+            await viewer.next_batch()
+            await ingestor.submit(replace(START, uniqueid="new.1", extension="99"), "{}")
+            ingestor.pushes.grid_html()  # someone opens the wallboard page
+            ingestor.push_now()
+            [message] = await viewer.next_batch()
+            assert 'id="grid"' in message  # not just extension 99's tile
+    finally:
+        store.close()

@@ -71,9 +71,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
-        checkpointer = Checkpointer(settings.db_path)
-        store.db.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's thread does it
-        checkpointer.start()
         app.state.timings = timings = Timings()
         hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
         thresholds = Thresholds.from_settings(settings)
@@ -110,6 +107,9 @@ def create_app(
         app.state.controls = Controls(settings, synapse, audit, clock, timings=timings)
         app.state.cdr = cdr_sync = CdrSync(ingestor, synapse)
         app.state.kdf_limiter = anyio.CapacityLimiter(KDF_AT_ONCE)
+        checkpointer = Checkpointer(settings.db_path)
+        checkpointer.start()
+        store.db.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's thread does it
         tasks = [
             asyncio.create_task(ingestor.run_sweeper()),
             asyncio.create_task(revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS)),
@@ -131,7 +131,7 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await pbx_client.aclose()
             await recordings_client.aclose()
-            checkpointer.stop()
+            await asyncio.to_thread(checkpointer.stop)  # a checkpoint may be under way
             store.close()
 
     routes = [

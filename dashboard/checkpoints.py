@@ -25,22 +25,25 @@ class Checkpointer:
         self.checkpoints = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
+        self._conn: sqlite3.Connection | None = None
 
     def start(self) -> None:
+        # Opened here, so that a database it cannot open fails the start-up, loudly.
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None)
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    self.checkpoints += 1
-                except sqlite3.Error as error:  # the next round tries again
-                    log.warning("WAL checkpoint failed: %s", error)
-        finally:
-            conn.close()
+        assert self._conn is not None
+        while not self._stop.wait(self.interval):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.checkpoints += 1
+            except Exception as error:  # the thread must outlive any one failure: next round
+                log.warning("WAL checkpoint failed: %s", error)

@@ -160,18 +160,30 @@ def last_day(store: Store) -> date:
 
 
 def capture(store: Store, action: Callable[[], object]) -> Statement:
-    """The statement on `calls` that `action` executes (savepoints and pragmas aside)."""
+    """The statement on `calls` that `action` executes (savepoints and pragmas aside): with
+    its parameters when it goes through sqlite-utils, else (a report, which runs on the
+    connection itself) as SQLite expanded it."""
     seen: list[Statement] = []
+    expanded: list[Statement] = []
 
     def trace(sql: str, params: Any) -> None:
         if " FROM calls" in sql:
             seen.append((sql, list(params or [])))
 
-    with store.db.tracer(trace):
-        action()
-    if len(seen) != 1:
-        raise RuntimeError(f"expected one statement on calls, saw {len(seen)}")
-    return seen[0]
+    def trace_connection(sql: str) -> None:
+        if " FROM calls" in sql:
+            expanded.append((sql, []))
+
+    store.db.conn.set_trace_callback(trace_connection)
+    try:
+        with store.db.tracer(trace):
+            action()
+    finally:
+        store.db.conn.set_trace_callback(None)
+    found = seen or expanded
+    if len(found) != 1:
+        raise RuntimeError(f"expected one statement on calls, saw {len(found)}")
+    return found[0]
 
 
 def build_measures(store: Store, repeat: int) -> list[Measure]:

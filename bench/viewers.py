@@ -27,6 +27,7 @@ CONNECT_TIMEOUT = 30.0
 @dataclass
 class Viewer:
     messages: int = 0  # fragments received, the snapshot counting as one
+    removals: int = 0  # calls taken off the board
     frames: int = 0
     last_message: float = 0.0
     closed_by_server: int | None = None  # the close code, when the server hung up first
@@ -35,10 +36,12 @@ class Viewer:
 async def read_all(ws: ClientConnection, viewer: Viewer, stop: asyncio.Event) -> None:
     try:
         async for message in ws:
-            # Fragments queued while a viewer was being written to arrive in one frame:
-            # count fragments (a call's partial, or a removal), not frames.
+            # A frame holds everything pushed since the last one: count fragments (a call's
+            # partial, in its latest state, or a removal), not frames.
             text = message if isinstance(message, str) else message.decode()
-            viewer.messages += text.count('<article id="call-') + text.count('"delete"')
+            removals = text.count('"delete"')
+            viewer.messages += text.count('<article id="call-') + removals
+            viewer.removals += removals
             viewer.frames += 1
             viewer.last_message = time.perf_counter()
     except ConnectionClosed:
@@ -49,8 +52,7 @@ async def read_all(ws: ClientConnection, viewer: Viewer, stop: asyncio.Event) ->
 
 async def open_viewer(url: str, viewer: Viewer, token: str | None) -> ClientConnection:
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    # permessage-deflate is negotiated by default, as browsers do: the server compresses
-    # every message once per viewer, a large part of its cost with many viewers.
+    # permessage-deflate is offered, as browsers do (the dashboard declines it).
     ws = await connect(
         url, additional_headers=headers, max_size=2**22, open_timeout=CONNECT_TIMEOUT
     )
@@ -81,6 +83,8 @@ def summary(viewers: list[Viewer], connected: int, cpu: float) -> dict[str, Any]
         "messages_min": min(counts, default=0),
         "messages_max": max(counts, default=0),
         "messages_median": statistics.median(counts) if counts else 0,
+        "removals_min": min((v.removals for v in viewers), default=0),
+        "removals_max": max((v.removals for v in viewers), default=0),
         "frames_median": statistics.median(frames) if frames else 0,
         "cpu_seconds": cpu,
     }

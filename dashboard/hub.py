@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import struct
 import time
 from collections import deque
@@ -28,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
-# Under a burst, a viewer gets at most one frame per interval, holding everything published
-# meanwhile: a frame costs a write per viewer, however many events it carries. An event
-# after a quiet spell goes out at once.
+# Under a burst, a viewer gets one frame per interval, holding everything published
+# meanwhile: a frame costs a write per viewer, however many events it carries. After a quiet
+# spell up to FRAME_BURST frames go out at once (a token bucket), so an event never waits
+# because the sweeper's removals happened to go just before it.
 FRAME_INTERVAL = 0.01  # seconds
+FRAME_BURST = 4
 
 
 class FrameSink(Protocol):
@@ -112,11 +113,14 @@ class Hub:
         queue_size: int,
         observe_fanout: Callable[[float], None] | None = None,
         frame_interval: float = FRAME_INTERVAL,
+        frame_burst: int = FRAME_BURST,
     ) -> None:
         self.queue_size = queue_size
         self.observe_fanout = observe_fanout  # seconds from a message's publishing to its send
         self.frame_interval = frame_interval
-        self._last_frame = -math.inf
+        self.frame_burst = frame_burst
+        self._frames_allowed = float(frame_burst)  # the bucket's tokens, as of _allowed_at
+        self._allowed_at = time.perf_counter()
         self.subscribers: set[Subscriber] = set()
         self.evictions = 0
         self._sinks: dict[str, set[Subscriber]] = {}  # audience -> its viewers with a sink
@@ -179,15 +183,17 @@ class Hub:
             if (message := message_for(audience)) is not None:
                 self._queue_for_sinks(audience, message)
                 delivered += len(sinks)
+        queued = 0
         for subscriber in list(self._queues):
             if (message := message_for(subscriber.audience)) is None:
                 continue
             if subscriber.offer(message):
-                delivered += 1
-                self._last_frame = time.perf_counter()
+                queued += 1
             else:
                 self.evict(subscriber)
-        return delivered
+        if queued:
+            self._spend_frame()
+        return delivered + queued
 
     def _queue_for_sinks(self, audience: str, message: str) -> None:
         if not self._pending:
@@ -204,12 +210,27 @@ class Hub:
         self._flush = loop.call_later(wait, self.flush) if wait > 0 else loop.call_soon(self.flush)
 
     def flush_wait(self) -> float:
-        """Seconds until the next frame is due (0 or less: now); a frame is a flush, or a
-        message queued to a backlog."""
-        return self._last_frame + self.frame_interval - time.perf_counter()
+        """Seconds until the next frame is due (0: now); a frame is a flush, or a message
+        queued to backlogs."""
+        if self.frame_interval <= 0:
+            return 0.0
+        allowed = self._refill()
+        return 0.0 if allowed >= 1 else (1 - allowed) * self.frame_interval
+
+    def _refill(self) -> float:
+        now = time.perf_counter()
+        earned = (now - self._allowed_at) / self.frame_interval
+        self._frames_allowed = min(float(self.frame_burst), self._frames_allowed + earned)
+        self._allowed_at = now
+        return self._frames_allowed
+
+    def _spend_frame(self) -> None:
+        if self.frame_interval > 0:
+            self._refill()
+            self._frames_allowed -= 1
 
     def flush_if_due(self) -> None:
-        """Flush now, unless the last flush was under `frame_interval` ago (one is scheduled)."""
+        """Flush now, unless no frame is due yet (then one is scheduled)."""
         if self._pending and self.flush_wait() <= 0:
             self.flush()
 
@@ -221,7 +242,7 @@ class Hub:
             self._flush = None
         pending, self._pending = self._pending, {}
         if pending:
-            self._last_frame = time.perf_counter()
+            self._spend_frame()
         for audience, messages in pending.items():
             frame = b""  # encoded once, when a viewer of the audience is still there
             for subscriber in list(self._sinks.get(audience, ())):

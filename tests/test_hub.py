@@ -174,7 +174,7 @@ async def test_the_fanout_time_of_each_flush_is_observed() -> None:
 
 
 async def test_a_burst_is_held_to_one_frame_per_interval() -> None:
-    hub = Hub(queue_size=10, frame_interval=0.05)
+    hub = Hub(queue_size=10, frame_interval=0.05, frame_burst=1)
     sink = FakeSink()
     with hub.subscribe(sink=sink):
         hub.publish("a")  # after a quiet spell: at once
@@ -215,3 +215,14 @@ def test_without_an_event_loop_publishing_writes_at_once_and_evicts_safely() -> 
         hub.publish("m2")  # both sinks evicted mid-publish: their audiences vanish
         assert [sink.aborted for sink in stalled] == [True, True]
         assert hub.subscribers == {queued} and list(queued.backlog) == ["m2"]
+
+
+async def test_after_a_quiet_spell_a_few_frames_may_go_back_to_back() -> None:
+    hub = Hub(queue_size=10, frame_interval=3600, frame_burst=3)
+    sink = FakeSink()
+    with hub.subscribe(sink=sink):
+        for message in ("a", "b", "c", "d"):
+            hub.publish(message)
+            hub.flush_if_due()
+        assert sink.texts() == ["a", "b", "c"]  # the fourth waits for its interval
+        assert 3599 < hub.flush_wait() <= 3600

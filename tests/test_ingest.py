@@ -155,7 +155,9 @@ async def test_changes_within_a_frame_are_pushed_together_each_call_once(
 ) -> None:
     store = Store.open(settings.db_path)
     env = make_environment(settings.templates_dir, settings.timezone)
-    ingestor = Ingestor(settings, store, Hub(10, frame_interval=3600), Fragments(env), clock)
+    ingestor = Ingestor(
+        settings, store, Hub(10, frame_interval=3600, frame_burst=1), Fragments(env), clock
+    )
     try:
         with ingestor.hub.subscribe("all") as viewer:
             await ingestor.submit(START, "{}")  # after a quiet spell: pushed at once
@@ -177,7 +179,9 @@ async def test_a_page_rendered_before_a_deferred_push_does_not_cut_its_grid(
     """A new extension's push brings the whole grid, even if a page showed it meanwhile."""
     store = Store.open(settings.db_path)
     env = make_environment(settings.templates_dir, settings.timezone)
-    ingestor = Ingestor(settings, store, Hub(10, frame_interval=3600), Fragments(env), clock)
+    ingestor = Ingestor(
+        settings, store, Hub(10, frame_interval=3600, frame_burst=1), Fragments(env), clock
+    )
     try:
         with ingestor.hub.subscribe("all") as viewer:
             await ingestor.submit(START, "{}")

@@ -332,11 +332,6 @@ def try_statements(path: Path, statements: list[str], before: list[Measure], rep
         measures = measure_database(copy, repeat)
         print()
         print_table(measures)
-    for m in measures:
-        target = "-" if m.target_ms is None else f"p95 < {m.target_ms:.0f} ms"
-        summary.record(
-            "history", m.name, f"p95 {m.p95:.1f} ms (bare {m.bare_p95:.1f})", target, m.verdict
-        )
         print()
         for m, was in zip(measures, before, strict=True):
             print(f"  {m.name:<34} p95 {was.p95:>8.1f} ms -> {m.p95:>8.1f} ms")
@@ -382,6 +377,10 @@ def main() -> None:
         f" SQLite {sqlite3.sqlite_version}).\n"
     )
     print_table(measures)
+    for m in measures:
+        target = "-" if m.target_ms is None else f"p95 < {m.target_ms:.0f} ms"
+        figure = f"p95 {m.p95:.1f} ms (bare {m.bare_p95:.1f})"
+        summary.record("history", m.name, figure, target, m.verdict)
     print_plans(path, measures, options.repeat)
     if options.statements:
         try_statements(path, options.statements, measures, options.repeat)

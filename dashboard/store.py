@@ -58,6 +58,7 @@ TIME_COLUMNS = (
     "finish_seen_at",
     "last_seen_at",
 )
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
     "ON CONFLICT (host, uniqueid) DO UPDATE SET "
@@ -92,6 +93,8 @@ class Store:
         if not self.db.memory:
             self.db.enable_wal()
         self.db.execute(f"PRAGMA synchronous = {synchronous}")
+        # The -wal file keeps the size of its biggest burst unless told otherwise.
+        self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         self.db.execute("PRAGMA busy_timeout = 5000")
         self._create_schema()
 

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from dashboard.checkpoints import Checkpointer
-from dashboard.store import Store
+from dashboard.store import WAL_SIZE_LIMIT, Store
 
 
 def test_the_writer_never_checkpoints_and_the_checkpointer_does(tmp_path: Path) -> None:
@@ -30,4 +30,14 @@ def test_the_writer_never_checkpoints_and_the_checkpointer_does(tmp_path: Path) 
         assert os.path.getsize(path) > size_before + 3000 * 2000
     finally:
         checkpointer.stop()
+        store.close()
+
+
+def test_the_store_caps_the_wal_file_it_leaves_after_a_burst(tmp_path: Path) -> None:
+    path = str(tmp_path / "dashboard.db")
+    store = Store.open(path)
+    try:
+        limit = store.db.execute("PRAGMA journal_size_limit").fetchone()[0]
+        assert limit == WAL_SIZE_LIMIT
+    finally:
         store.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from dashboard import calls
-from dashboard.calls import Board, Call, Change
+from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
 from dashboard.grid import Grid
@@ -29,7 +29,6 @@ from dashboard.popup import Popups
 from dashboard.pushes import Pushes, Today
 from dashboard.settings import Settings
 from dashboard.store import Store
-from dashboard.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -66,11 +65,10 @@ class Ingestor:
         self.fragments = fragments
         self.clock = clock
         self.board = Board(settings.finished_linger_seconds)
-        self.board.load(store.live_calls())
-        self.today = Today(*store.day_counters(self.local_date(), self.tz))
         self.grid = Grid(settings)
-        self.grid.last_end = store.last_call_ends()
-        self.thresholds = Thresholds.from_settings(settings)
+        live, today, self.grid.last_end = self._stored_state()
+        self.board.load(live)
+        self.today = Today(*today)
         self.pushes = Pushes(fragments, self.board, self.grid, self.today, clock, popups)
         self.accepted = 0
         self.rejected: dict[str, int] = {}
@@ -125,25 +123,19 @@ class Ingestor:
                 for event, payload, future in batch:  # stored before being shown
                     self._commit_one(event, payload, future)
                 return
-            log.error("could not store an event: %s", error)
             for *_, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+                _settle(future, error)
             return
         for (*_, future), accepted in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(accepted)
+            _settle(future, accepted)
 
     def _commit_one(self, event: CallEvent, payload: str, future: asyncio.Future[Accepted]) -> None:
         try:
             [accepted] = self.apply_batch([(event, payload)], push_first=False)
         except Exception as error:
-            log.error("could not store an event: %s", error)
-            if not future.done():
-                future.set_exception(error)
+            _settle(future, error)
             return
-        if not future.done():
-            future.set_result(accepted)
+        _settle(future, accepted)
 
     def apply_batch(
         self, items: list[tuple[CallEvent, str]], *, push_first: bool = True
@@ -198,9 +190,7 @@ class Ingestor:
             self._push_timer = None
         self.hub.close_all()
         try:
-            live = self.store.live_calls()
-            today = self.store.day_counters(self.local_date(), self.tz)
-            last_end = self.store.last_call_ends()
+            live, today, last_end = self._stored_state()
         except Exception:
             log.exception("could not reload the board from the database")
             raise
@@ -208,6 +198,13 @@ class Ingestor:
         self.today.everyone, self.today.by_extension = today
         self.grid.last_end = last_end
         self._needs_reload = False
+
+    def _stored_state(
+        self,
+    ) -> tuple[list[Call], tuple[DayCounters, dict[str, DayCounters]], dict[str, datetime]]:
+        """What the board, today's counters and the grid start from: the database's."""
+        today = self.store.day_counters(self.local_date(), self.tz)
+        return self.store.live_calls(), today, self.store.last_call_ends()
 
     def _show(self, steps: list[tuple[CallEvent, str, Call | None, Call]]) -> None:
         """Counters, board, and one push for the batch, sent now. A failure here is logged:
@@ -320,6 +317,18 @@ class Ingestor:
             return False
         self.today.everyone, self.today.by_extension = self.store.day_counters(today, self.tz)
         return True
+
+
+def _settle(future: asyncio.Future[Accepted], outcome: Accepted | Exception) -> None:
+    """Answer a queued event (unless its request has gone): stored, or why not."""
+    if isinstance(outcome, Exception):
+        log.error("could not store an event: %s", outcome)
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def replay(store: Store, settings: Settings) -> dict[tuple[str, str], Call]:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.fragments import Fragments
-from dashboard.grid import Grid
+from dashboard.grid import Grid, Tile
 from dashboard.popup import Popups
 
 POPUPS_ONLY = "popups:"
@@ -178,16 +178,18 @@ class Pushes:
         return calls + self.counters(extension, oob=True) + popups + grid
 
     def grid_html(self, *, oob: bool = False) -> str:
-        tiles = self.grid.tiles(self.board, self.today.by_extension, self.today.everyone)
-        return self.fragments.grid(tiles, self.grid.groups, oob=oob)
+        return self.fragments.grid(self._tiles(), self.grid.groups, oob=oob)
 
     def _pushed_grid(self) -> str:
         """The whole grid for viewers (pushed, or in a snapshot): from now on every grid on
         screen has these extensions. A page's grid does not count: its socket's snapshot
         brings the grid again, and a push still pending must not be cut to single tiles."""
-        tiles = self.grid.tiles(self.board, self.today.by_extension, self.today.everyone)
+        tiles = self._tiles()
         self._grid_shown = {tile.extension for tile in tiles}
         return self.fragments.grid(tiles, self.grid.groups, oob=True)
+
+    def _tiles(self) -> list[Tile]:
+        return self.grid.tiles(self.board, self.today.by_extension, self.today.everyone)
 
     def counters(self, extension: str | None, *, oob: bool = False) -> str:
         return self.fragments.counters(

@@ -78,9 +78,5 @@ def _owners_of(request: Request, user_name: str) -> set[str]:
 @require(Role.ADMIN)
 async def settings_page(request: Request) -> Response:
     """What the dashboard runs with (read-only: settings come from the environment)."""
-    return page(
-        request,
-        "settings.html",
-        settings=request.app.state.settings,
-        thresholds=request.app.state.ingestor.thresholds,
-    )
+    # The thresholds are the templates' own global (fragments.make_environment).
+    return page(request, "settings.html", settings=request.app.state.settings)

@@ -15,12 +15,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dashboard.hub import FrameSink, Hub, Subscriber
 from dashboard.ingest import Ingestor
-from dashboard.metrics import Timings
 from dashboard.pushes import POPUPS_ONLY, audience_extension
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.views.pages import page
 from dashboard.websocket_protocol import FRAMES_EXTENSION
 
+Observe = Callable[[float], None] | None
 CLOSE_TIMEOUT = 1.0
 POLICY_VIOLATION = 1008
 
@@ -87,8 +87,8 @@ async def live_socket(websocket: WebSocket) -> None:
                 tasks.cancel_scope.cancel()  # whichever ends first ends the connection
 
             if sink is None:  # no sink from the server: this connection sends its own
-                timings = websocket.app.state.timings
-                tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber, timings))
+                observe = hub.observe_fanout
+                tasks.start_soon(until_done, lambda: _send_queued(websocket, subscriber, observe))
             tasks.start_soon(until_done, lambda: _wait_for_disconnect(websocket))
             tasks.start_soon(until_done, subscriber.evicted.wait)
     if subscriber.evicted.is_set():
@@ -97,19 +97,20 @@ async def live_socket(websocket: WebSocket) -> None:
             await websocket.close(code=subscriber.close_code)
 
 
-async def _send_queued(websocket: WebSocket, subscriber: Subscriber, timings: Timings) -> None:
+async def _send_queued(websocket: WebSocket, subscriber: Subscriber, observe: Observe) -> None:
     with contextlib.suppress(WebSocketDisconnect):  # the viewer left: the handler ends it
-        await _send_frames(websocket, subscriber, timings)
+        await _send_frames(websocket, subscriber, observe)
 
 
-async def _send_frames(websocket: WebSocket, subscriber: Subscriber, timings: Timings) -> None:
+async def _send_frames(websocket: WebSocket, subscriber: Subscriber, observe: Observe) -> None:
     while True:
         await subscriber.ready.wait()
         queued_at = subscriber.oldest
         # Whatever queued up meanwhile goes in one frame: under load a viewer gets one
         # write per turn of the loop instead of one per event (htmx swaps each part in order).
         await websocket.send_text("".join(await subscriber.next_batch()))
-        timings.fanout.observe(time.perf_counter() - queued_at)
+        if observe is not None:  # the hub's fan-out histogram, as for viewers with a sink
+            observe(time.perf_counter() - queued_at)
 
 
 async def _wait_for_disconnect(websocket: WebSocket) -> None:

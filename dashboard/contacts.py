@@ -16,7 +16,6 @@ import sqlite_utils
 NUMBER_COLUMNS = ("number", "phone", "mobile", "telephone")
 NAME_COLUMNS = ("name", "contact", "full name")
 MAX_FIELD = 200
-MAX_ERRORS_SHOWN = 20
 
 
 def phone_key(number: str | None, digits: int) -> str | None:

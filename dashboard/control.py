@@ -121,7 +121,7 @@ class Controls:
         with self._audited(user, "originate", target, remote) as note:
             if not user.may_control:
                 raise ControlError(403, "forbidden", f"a {user.role} may not place calls")
-            if user.extension and user.role == "agent":
+            if user.role == "agent":
                 if extension not in (None, "", user.extension):
                     raise ControlError(403, "forbidden", "an agent dials from its own extension")
                 extension = user.extension

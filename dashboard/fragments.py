@@ -92,14 +92,12 @@ class Fragments:
     ) -> str:
         return self._live_calls.render(calls=board.snapshot(extension), controls=controls, oob=oob)
 
-    def call_changed(self, call: Call, added: bool, counters: str, *, controls: bool) -> str:
-        """The push for one event: the call's partial (inserted or replaced) and the counters."""
+    def call_changed(self, call: Call, added: bool, *, controls: bool) -> str:
+        """A changed call's push: its partial, inserted into the list or replacing itself."""
         if added:
             partial = self.call(call, controls=controls)
-            body = f'<div hx-swap-oob="afterbegin:#live-calls">{partial}</div>'
-        else:
-            body = self.call(call, oob="true", controls=controls)
-        return body + counters
+            return f'<div hx-swap-oob="afterbegin:#live-calls">{partial}</div>'
+        return self.call(call, oob="true", controls=controls)
 
     def call_removed(self, call: Call) -> str:
         return f'<div id="{call_dom_id(call)}" hx-swap-oob="delete"></div>'

@@ -101,8 +101,15 @@ class Pushes:
         }
         grid = functools.cache(lambda: self._grid_push(touched))  # once, if wanted
 
+        @functools.cache  # once per extension, for the agent's wallboard and other pages alike
+        def popup(extension: str, key: tuple[str, str]) -> str:
+            step = steps[key]
+            return (
+                self.popups.change(extension, step.before, step.change.call) if self.popups else ""
+            )
+
         def render(audience: str) -> str | None:
-            parts = [self._call_push(audience, step) for step in steps.values()]
+            parts = [self._call_push(audience, step, popup) for step in steps.values()]
             calls = "".join(call for call, _ in parts)
             popups = "".join(popup for _, popup in parts)
             if audience.startswith(POPUPS_ONLY):
@@ -115,24 +122,28 @@ class Pushes:
 
         return render
 
-    def _call_push(self, audience: str, step: Step) -> tuple[str, str]:
+    def _call_push(
+        self, audience: str, step: Step, popup: Callable[[str, tuple[str, str]], str]
+    ) -> tuple[str, str]:
         """One call's fragment and pop-up part for an audience (its counters and grid come
         once for the batch)."""
         extension = audience_extension(audience)
         before, call = step.before, step.change.call
-        popup = self.popups.change(extension, before, call) if extension and self.popups else ""
+        if extension is None:
+            return self.fragments.call_changed(
+                call, step.change.added, controls=audience_controls(audience)
+            ), ""
+        popup_part = popup(extension, call.key)
         if audience.startswith(POPUPS_ONLY):
-            return "", popup
-        if extension is None or call.extension == extension:
+            return "", popup_part
+        if call.extension == extension:
             # A call transferred to this extension is new to its agent's board.
-            moved_here = (
-                extension is not None and before is not None and before.extension != extension
-            )
+            moved_here = before is not None and before.extension != extension
             added = step.change.added or moved_here
             controls = audience_controls(audience)
-            return self.fragments.call_changed(call, added, "", controls=controls), popup
+            return self.fragments.call_changed(call, added, controls=controls), popup_part
         if before is not None and before.extension == extension:  # transferred away
-            return self.fragments.call_removed(call), popup
+            return self.fragments.call_removed(call), popup_part
         return "", ""
 
     def _grid_push(self, extensions: set[str]) -> str:

@@ -73,10 +73,6 @@ class ByteRange:
         last = "" if self.last is None else str(self.last)
         return f"bytes={first}-{last}"
 
-    @property
-    def from_start(self) -> bool:
-        return self.first == 0
-
     def resolve(self, length: int) -> tuple[int, int] | None:
         """The (first, last) byte positions within `length` bytes; None if unsatisfiable."""
         if self.first is None:
@@ -102,11 +98,6 @@ def parse_range(header: str | None) -> ByteRange | None:
     if last and int(last) < int(first):
         return None  # syntactically invalid: ignored
     return ByteRange(int(first), int(last) if last else None)
-
-
-def is_playback_start(byte_range: ByteRange | None) -> bool:
-    """Whether a request starts at byte 0: a playback starting, not a seek."""
-    return byte_range is None or byte_range.from_start
 
 
 # -- which links may be fetched ------------------------------------------------------------

@@ -46,11 +46,16 @@ class User:
     disabled: bool
 
     @property
+    def scope(self) -> str | None:
+        """The one extension whose calls this user may see; None: every call."""
+        return (self.extension or "") if self.role is Role.AGENT else None
+
+    @property
     def audience(self) -> str:
         """Which pushed fragments this user gets: every call with controls ("all"), every
         call read-only ("view"), or one extension's calls ("ext:70")."""
-        if self.role is Role.AGENT:
-            return f"ext:{self.extension or ''}"
+        if self.scope is not None:
+            return f"ext:{self.scope}"
         return "view" if self.role is Role.VIEWER else "all"
 
     @property

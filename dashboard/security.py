@@ -71,6 +71,13 @@ def current_auth(conn: HTTPConnection) -> Auth | None:
     return auth if isinstance(auth, Auth) else None
 
 
+def user_scope(conn: HTTPConnection) -> str | None:
+    """The one extension the signed-in user may see (an agent's); None: every call."""
+    auth = current_auth(conn)
+    assert auth is not None  # behind @require
+    return auth.user.scope
+
+
 def is_api(path: str) -> bool:
     return path.startswith("/api/")
 

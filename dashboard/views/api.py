@@ -13,8 +13,7 @@ from dashboard.auth import Role
 from dashboard.calls import Call
 from dashboard.ingest import Ingestor
 from dashboard.metrics import Timings, counter, gauge
-from dashboard.pushes import audience_extension
-from dashboard.security import STAFF, current_auth, json_error, require
+from dashboard.security import STAFF, current_auth, json_error, require, user_scope
 
 
 def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
@@ -56,7 +55,7 @@ def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
 @require(*STAFF)
 async def active_calls(request: Request) -> Response:
     ingestor: Ingestor = request.app.state.ingestor
-    extension = _visible_extension(request)
+    extension = user_scope(request)
     live = [call for call in ingestor.board.snapshot(extension) if call.is_live]
     return JSONResponse({"calls": [call_json(call, ingestor.tz) for call in live]})
 
@@ -75,12 +74,6 @@ async def call_detail(request: Request) -> Response:
         # The same answer whether the call does not exist or is not yours: no probing.
         return json_error(404, "not_found", f"no call {uniqueid!r} that you may see")
     return JSONResponse(call_json(call, ingestor.tz))
-
-
-def _visible_extension(request: Request) -> str | None:
-    auth = current_auth(request)
-    assert auth is not None
-    return audience_extension(auth.user.audience)
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -23,8 +23,15 @@ from dashboard.history import (
     parse_filters,
 )
 from dashboard.ingest import Ingestor
-from dashboard.pushes import audience_extension
-from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, json_error, require
+from dashboard.security import (
+    STAFF,
+    SUPERVISORS,
+    client_ip,
+    current_auth,
+    json_error,
+    require,
+    user_scope,
+)
 from dashboard.views.api import call_json
 from dashboard.views.pages import page, toast
 
@@ -45,12 +52,6 @@ CSV_COLUMNS = (
 )
 
 
-def _scope(request: Request) -> str | None:
-    auth = current_auth(request)
-    assert auth is not None
-    return audience_extension(auth.user.audience)
-
-
 def _filters(request: Request) -> Filters:
     ingestor: Ingestor = request.app.state.ingestor
     return parse_filters(request.query_params, ingestor.tz, ingestor.local_date())
@@ -59,7 +60,7 @@ def _filters(request: Request) -> Filters:
 @require(*STAFF)
 async def calls_page(request: Request) -> Response:
     history: History = request.app.state.history
-    scope = _scope(request)
+    scope = user_scope(request)
     try:
         filters = _filters(request)
         found = history.page(filters, scope, request.query_params.get("after"))
@@ -89,7 +90,7 @@ async def calls_page(request: Request) -> Response:
 @require(*STAFF)
 async def calls_csv(request: Request) -> Response:
     history: History = request.app.state.history
-    scope = _scope(request)
+    scope = user_scope(request)
     try:
         filters = _filters(request)
     except FilterError as problem:
@@ -136,7 +137,7 @@ def spreadsheet_safe(value: str) -> str:
 @require(*STAFF)
 async def calls_api(request: Request) -> Response:
     history: History = request.app.state.history
-    scope = _scope(request)
+    scope = user_scope(request)
     try:
         filters = _filters(request)
         size = int(request.query_params.get("limit", "50") or 50)

@@ -10,7 +10,6 @@ from starlette.responses import HTMLResponse, Response
 from dashboard.callbacks import Callbacks
 from dashboard.contacts import Contacts
 from dashboard.ingest import Ingestor
-from dashboard.pushes import audience_extension
 from dashboard.security import STAFF, client_ip, current_auth, json_error, require
 from dashboard.views.pages import page
 
@@ -24,7 +23,7 @@ async def missed_page(request: Request) -> Response:
     ingestor: Ingestor = request.app.state.ingestor
     auth = current_auth(request)
     assert auth is not None
-    scope = audience_extension(auth.user.audience)
+    scope = auth.user.scope
     entries = callbacks.worklist(ingestor.clock() - LOOK_BACK, scope)
     names = {entry.call.number: contacts.find(entry.call.number) for entry in entries}
     return page(
@@ -45,7 +44,7 @@ async def mark_done(request: Request) -> Response:
     assert auth is not None
     form = await request.form()
     key = str(form.get("number_key", ""))
-    scope = audience_extension(auth.user.audience)
+    scope = auth.user.scope
     if not key or not callbacks.may_mark(key, scope):
         return json_error(404, "not_found", "no such missed call to return that you may see")
     callbacks.mark_done(key, auth.user.name, ingestor.clock())

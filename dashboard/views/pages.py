@@ -10,7 +10,6 @@ from starlette.responses import HTMLResponse
 
 from dashboard.auth import User
 from dashboard.ingest import Ingestor
-from dashboard.pushes import audience_extension
 from dashboard.security import current_auth
 
 
@@ -30,7 +29,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 
 def _popups(ingestor: Ingestor, user: User | None) -> list[Markup]:
     """The pop-ups to show now (the page's first paint, before its socket says more)."""
-    extension = audience_extension(user.audience) if user else None
+    extension = user.scope if user else None
     if extension is None or ingestor.popups is None:
         return []
     popups = ingestor.popups

@@ -6,7 +6,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from dashboard.ingest import Ingestor
-from dashboard.pushes import audience_extension
 from dashboard.security import STAFF, current_auth, require
 
 MIN_DIGITS = 3
@@ -17,7 +16,7 @@ async def search(request: Request) -> Response:
     ingestor: Ingestor = request.app.state.ingestor
     auth = current_auth(request)
     assert auth is not None
-    extension = audience_extension(auth.user.audience)  # an agent searches its own calls
+    extension = auth.user.scope  # an agent searches its own calls
     typed = request.query_params.get("number", "")[:40]
     digits = "".join(ch for ch in typed if ch.isascii() and ch.isdigit())
     live, recent = [], []

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dashboard.hub import FrameSink, Hub, Subscriber
 from dashboard.ingest import Ingestor
-from dashboard.pushes import POPUPS_ONLY, audience_extension
+from dashboard.pushes import POPUPS_ONLY
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.views.pages import page
 from dashboard.websocket_protocol import FRAMES_EXTENSION
@@ -37,7 +37,7 @@ def board_page(request: Request, template: str, *, controls: bool) -> Response:
     ingestor: Ingestor = request.app.state.ingestor
     auth = current_auth(request)
     assert auth is not None
-    extension = audience_extension(auth.user.audience)
+    extension = auth.user.scope
     ingestor.grid.names = request.app.state.accounts.extension_names()
     return page(
         request,

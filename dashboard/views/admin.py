@@ -8,7 +8,7 @@ from starlette.responses import Response
 from dashboard.audit import AuditLog
 from dashboard.auth import AuthError, Role
 from dashboard.kiosk import Kiosks
-from dashboard.security import client_ip, current_auth, require
+from dashboard.security import client_ip, current_auth, end_revoked_viewers, require
 from dashboard.views.pages import page
 
 PAGE_SIZE = 100
@@ -38,11 +38,9 @@ async def kiosk_links(request: Request) -> Response:
         remote = client_ip(request, request.app.state.settings.trusted_proxy_networks)
         try:
             if form.get("revoke"):
-                link_id = int(str(form.get("revoke", "0")))
-                screen = next((link for link in kiosks.links() if link.id == link_id), None)
-                owners = _owners_of(request, screen.user) if screen else set()
-                revoked = kiosks.revoke(link_id)
-                request.app.state.hub.evict_where(lambda viewer: viewer.owner in owners, 1008)
+                revoked = kiosks.revoke(int(str(form.get("revoke", "0"))))
+                # Its account is disabled, its sessions ended: its sockets close now.
+                end_revoked_viewers(request.app.state.hub, request.app.state.accounts, now)
                 message = f"Revoked the link for {revoked.label}: that screen is signed out."
                 request.app.state.audit.record(
                     now, auth.user.name, "kiosk revoke", target=revoked.label, remote=remote
@@ -64,15 +62,6 @@ async def kiosk_links(request: Request) -> Response:
         message=message,
         tz=request.app.state.settings.timezone,
     )
-
-
-def _owners_of(request: Request, user_name: str) -> set[str]:
-    """The session digests of a user: its live sockets are owned by them."""
-    rows = request.app.state.store.db.execute(
-        "SELECT id_hash FROM sessions JOIN users ON users.id = user_id WHERE users.name = ?",
-        [user_name],
-    ).fetchall()
-    return {row[0] for row in rows}
 
 
 @require(Role.ADMIN)

@@ -22,6 +22,9 @@ from dashboard.pbx import CDRShapeError, PBXError, Synapse
 
 log = logging.getLogger(__name__)
 EXPIRED = "Expired"
+# A live call is looked up from the day before it started to the day after: a call that
+# crosses midnight, or a PBX whose clock is some hours off, files it under another day.
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass
@@ -109,7 +112,7 @@ class CdrSync:
                 for c in to_ask
                 if c.extension == extension and c.started_at
             ]
-            await self.sync(min(days), max(days), [extension])
+            await self.sync(min(days) - ONE_DAY, max(days) + ONE_DAY, [extension])
         for call in to_ask:
             self._asked[call.key] = now
         closed = 0

@@ -1,15 +1,29 @@
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Say the order's seed first thing, even under -q, so a failure can be replayed."""
+    seed = getattr(session.config.option, "randomly_seed", None)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if seed is not None and reporter is not None:
+        reporter.write_line(
+            f"tests in a random order; replay it with: pytest --randomly-seed={seed}"
+        )
+
 
 # The vendor guide's samples, as restated in shared/synapse-api.md.
 CALL_START = (
@@ -33,11 +47,71 @@ CALL_CONNECT = (
 )
 
 
+@dataclass(frozen=True)
+class Moment:
+    """When a test runs: a wall-clock time in the PBX's zone (the zone the PBX reports in)."""
+
+    label: str
+    zone: str
+    wall: datetime  # naive: the PBX's local time
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone)
+
+    @property
+    def at(self) -> datetime:
+        """The same instant in UTC, as the dashboard's clock gives it."""
+        return self.wall.replace(tzinfo=self.tz).astimezone(UTC)
+
+    @property
+    def today(self) -> date:
+        return self.wall.date()
+
+    def __str__(self) -> str:
+        return self.label
+
+
+USUAL = Moment("usual", "Asia/Kolkata", datetime(2026, 11, 27, 15, 30))  # 10:00 UTC
+EDGES = (
+    USUAL,
+    Moment("month-end", "Asia/Kolkata", datetime(2026, 11, 30, 23, 59)),
+    Moment("year-end", "Asia/Kolkata", datetime(2026, 12, 31, 23, 59)),
+    # Just past midnight at the PBX, while UTC is still on 31 December, 18:30.
+    Moment("pbx-midnight", "Asia/Kolkata", datetime(2027, 1, 1, 0, 0, 30)),
+    # London's clocks jump from 01:00 to 02:00: a day of 23 hours, an hour after the jump.
+    Moment("dst-spring", "Europe/London", datetime(2027, 3, 28, 3, 0)),
+    Moment("dst-spring-late", "Europe/London", datetime(2027, 3, 28, 23, 59)),
+    # London's clocks fall back from 02:00 to 01:00: a day of 25 hours, at its end.
+    Moment("dst-autumn-late", "Europe/London", datetime(2026, 10, 25, 23, 59)),
+)
+# A date-sensitive test takes this mark and runs at every edge (its `moment`, `clock` and
+# `settings` fixtures follow).
+at_edges = pytest.mark.parametrize("moment", EDGES, indirect=True, ids=str)
+
+
+def pbx_time(moment: datetime, tz: ZoneInfo) -> str:
+    """An instant as the PBX writes it in an event: local time, YYYYMMDDHH:MM:SS."""
+    return moment.astimezone(tz).strftime("%Y%m%d%H:%M:%S")
+
+
+def just_finished(now: datetime, tz: ZoneInfo, **fields: str) -> dict[str, str]:
+    """The guide's CallFinish sample (8 s ringing, 7 s talking) for a call that ended `now`."""
+    started = now - timedelta(seconds=15)
+    times = {
+        "starttime": pbx_time(started, tz),
+        "answertime": pbx_time(started + timedelta(seconds=8), tz),
+        "endtime": pbx_time(now, tz),
+    }
+    sample: dict[str, str] = json.loads(CALL_FINISH)
+    return sample | times | fields
+
+
 class FakeClock:
     """A clock the test moves by hand."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+        self.now = start or USUAL.at
 
     def __call__(self) -> datetime:
         return self.now
@@ -47,16 +121,22 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def moment(request: pytest.FixtureRequest) -> Moment:
+    """The usual moment, or each edge for a test marked `at_edges`."""
+    return getattr(request, "param", USUAL)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def clock(moment: Moment) -> FakeClock:
+    return FakeClock(moment.at)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, moment: Moment) -> Settings:
     return Settings(
         db_path=str(tmp_path / "dashboard.db"),
         synapse_url="http://192.168.1.51",
-        synapse_timezone="Asia/Kolkata",
+        synapse_timezone=moment.zone,
         finished_linger_seconds=5,
         password_kdf_n=2**10,  # fast hashing for tests; the default is 2**15
         sign_in_delay_seconds=0,

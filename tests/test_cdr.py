@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import CALL_FINISH, CALL_START, FakeClock, sign_in
+from tests.conftest import CALL_FINISH, CALL_START, FakeClock, Moment, at_edges, pbx_time, sign_in
 from tests.servers import ThreadedServer
 
 RECORD = {k: v for k, v in json.loads(CALL_FINISH).items() if k != "event"}
@@ -37,12 +36,18 @@ class FakeCdr:
     def __init__(self) -> None:
         self.answer: Any = []
         self.asked: list[dict[str, str]] = []
+        self.by_date = False  # answer only the records dated within the days asked, as a PBX
 
     def app(self) -> Starlette:
         async def cdr(request: Request) -> Response:
-            self.asked.append(dict(request.query_params))
+            asked = dict(request.query_params)
+            self.asked.append(asked)
             if isinstance(self.answer, str):
                 return PlainTextResponse(self.answer)
+            if self.by_date:
+                first, last = (asked[name].replace("-", "") for name in ("fromdate", "todate"))
+                dated = [r for r in self.answer if first <= r["starttime"][:8] <= last]
+                return JSONResponse(dated)
             return JSONResponse(self.answer)
 
         return Starlette(routes=[Route("/SukamAsteriskAPI/asteriskapi/cdr.php", cdr)])
@@ -126,6 +131,7 @@ def test_what_cannot_be_read_is_reported(
     assert refused.status_code == 403
 
 
+@at_edges
 def test_live_calls_with_no_news_are_reconciled_then_expired(
     dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer], clock: FakeClock
 ) -> None:
@@ -181,6 +187,7 @@ def test_the_command_line_sync(
     )
 
 
+@at_edges
 def test_events_lost_on_the_way_come_back_from_the_simulators_cdr(
     settings: Settings, clock: FakeClock
 ) -> None:
@@ -190,7 +197,7 @@ def test_events_lost_on_the_way_come_back_from_the_simulators_cdr(
         lost.append(event)  # the dashboard never hears of these
 
     pbx = SimulatedPBX(
-        drop, tz=ZoneInfo("Asia/Kolkata"), traffic=Traffic(seed=2, host="192.168.1.51")
+        drop, tz=settings.timezone, traffic=Traffic(seed=2, host="192.168.1.51"), clock=clock
     )
     with ThreadedServer(create_simulator_app(pbx, ["127.0.0.1"])) as server:
         params = {"extension": "70", "number": "9876543210", "ring": "0.05", "talk": "0.05"}
@@ -218,6 +225,7 @@ def test_events_lost_on_the_way_come_back_from_the_simulators_cdr(
             assert refused.status_code == 400
 
 
+@at_edges
 def test_reconciliation_asks_once_in_a_while_and_recent_news_keeps_a_call(
     dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer], clock: FakeClock
 ) -> None:
@@ -245,3 +253,46 @@ def test_reconciliation_asks_once_in_a_while_and_recent_news_keeps_a_call(
     assert reconcile() == 0
     sign_in(dashboard, "supervisor")
     assert [c["uniqueid"] for c in dashboard.get("/api/calls/active").json()["calls"]] == ["8.1"]
+
+
+@at_edges
+@pytest.mark.parametrize(
+    "pbx_clock_off_by", [timedelta(hours=3), timedelta(hours=-3)], ids=["ahead", "behind"]
+)
+def test_a_live_call_is_looked_up_from_the_day_before_to_the_day_after(
+    dashboard: TestClient,
+    pbx: tuple[FakeCdr, ThreadedServer],
+    clock: FakeClock,
+    moment: Moment,
+    pbx_clock_off_by: timedelta,
+) -> None:
+    """The PBX dates its records by its own clock: hours off, or a call that crosses midnight,
+    files the record under another day than the one the dashboard saw the call start on."""
+    fake = pbx[0]
+    fake.by_date = True
+    start = json.loads(CALL_START) | {"uniqueid": "7.1"}
+    assert dashboard.get("/synapse/events?data=" + quote(json.dumps(start))).status_code == 200
+    at_pbx = clock.now + pbx_clock_off_by
+    fake.answer = [
+        RECORD
+        | {
+            "uniqueid": "7.1",
+            "starttime": pbx_time(at_pbx, moment.tz),
+            "answertime": pbx_time(at_pbx + timedelta(seconds=8), moment.tz),
+            "endtime": pbx_time(at_pbx + timedelta(seconds=15), moment.tz),
+        }
+    ]
+    clock.advance(31 * 60)
+    cdr = dashboard.app.state.cdr  # type: ignore[attr-defined]
+
+    async def reconcile() -> int:
+        return int(await cdr.reconcile(clock.now, timedelta(minutes=30), timedelta(hours=4)))
+
+    assert dashboard.portal.call(reconcile) == 1  # type: ignore[union-attr]
+    day = moment.today
+    assert [(a["fromdate"], a["todate"]) for a in fake.asked] == [
+        ((day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat())
+    ]
+    sign_in(dashboard, "supervisor")
+    call = dashboard.get("/api/calls/7.1").json()
+    assert (call["status"], call["disposition"]) == ("finished", "answered")

@@ -21,6 +21,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.traffic import Traffic, event_url
 from dashboard.store import Store
 from tests.servers import DashboardProcess
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -31,11 +32,15 @@ def server(tmp_path: Path) -> Iterator[DashboardProcess]:
     process.stop()
 
 
+STORM_SECONDS = 300  # the storm takes about 30 s; a sender stuck for this long is a failure
+
+
 def traffic_events(calls: int) -> list[dict[str, str]]:
+    """Calls as the PBX would send them now: the real server keeps the real time."""
     traffic = Traffic(seed=7)
     events: list[tuple[float, int, dict[str, str]]] = []
+    start = datetime.now(UTC).replace(microsecond=0)
     for n in range(calls):
-        start = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
         planned = traffic.plan_call(start)
         for offset, event in traffic.call_events(planned, start, ZoneInfo("UTC")):
             events.append((n * 0.5 + offset, n, event))
@@ -51,8 +56,7 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged(
     killed = threading.Event()
 
     def kill_when_due() -> None:
-        while len(acknowledged) < kill_after:
-            killed.wait(0.001)
+        wait_until(lambda: len(acknowledged) >= kill_after, 60, "half the events", 0.001)
         server.kill()
         killed.set()
 
@@ -66,7 +70,7 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged(
                 break  # the server died under us: this event was not acknowledged
             assert response.status_code == 200, response.text
             acknowledged.append(event)
-    killer.join()
+    killer.join(90)
     assert killed.is_set() and kill_after <= len(acknowledged) < len(events)
 
     server.start()
@@ -102,14 +106,17 @@ def test_a_storm_of_10000_events_through_several_sigkills(
     rnd = random.Random(11)
     queue = list(reversed(events))
 
+    give_up_at = time.monotonic() + STORM_SECONDS
+
     def send_all() -> None:
         with httpx.Client(timeout=10) as client:
-            while True:
+            while time.monotonic() < give_up_at:
                 with lock:
                     if not queue:
                         return
                     event = queue.pop()
-                while True:  # the PBX's retry of an event that was not acknowledged
+                # The PBX's retries of an event that was not acknowledged.
+                while time.monotonic() < give_up_at:
                     try:
                         response = client.get(event_url(server.events_url, event))
                     except httpx.TransportError:
@@ -124,11 +131,12 @@ def test_a_storm_of_10000_events_through_several_sigkills(
     for sender in senders:
         sender.start()
     while any(sender.is_alive() for sender in senders):
+        assert time.monotonic() < give_up_at + 15, "the senders never finished"
         if kills < 4 and len(acknowledged) > (kills + 1) * 1800 + rnd.randrange(400):
             server.kill()
             kills += 1
             server.start()
-        time.sleep(0.01)  # watching a condition (how far the storm got), no deadline needed
+        time.sleep(0.01)  # watching how far the storm got (the senders have a deadline)
     assert kills == 4 and len(acknowledged) == len({(e["uniqueid"], e["event"]) for e in events})
 
     server.cli("user", "add", "checker", "--role", "supervisor", "--password", "correct horse 1")

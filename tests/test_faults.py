@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import CALL_START, FakeClock, sign_in
+from tests.conftest import CALL_START, FakeClock, Moment, at_edges, sign_in
 from tests.servers import ThreadedServer
 
 SENT: list[dict[str, str]] = []
@@ -31,10 +30,11 @@ async def record(event: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def pbx() -> Iterator[ThreadedServer]:
+def pbx(moment: Moment, clock: FakeClock) -> Iterator[ThreadedServer]:
+    """The simulator on the dashboard's clock and in its zone: both agree on the time."""
     SENT.clear()
     simulator = SimulatedPBX(
-        record, tz=ZoneInfo("Asia/Kolkata"), traffic=Traffic(seed=5, host="192.168.1.51")
+        record, tz=moment.tz, traffic=Traffic(seed=5, host="192.168.1.51"), clock=clock
     )
     with ThreadedServer(create_simulator_app(simulator, ["127.0.0.1"])) as server:
         yield server
@@ -85,6 +85,7 @@ def test_a_misbehaving_pbx_is_a_clear_error_within_the_timeout_and_the_board_goe
     assert originate(dashboard, csrf)[0] == 200
 
 
+@at_edges
 def test_events_the_pbx_loses_are_reconciled_from_its_records(
     dashboard: TestClient, pbx: ThreadedServer, clock: FakeClock
 ) -> None:

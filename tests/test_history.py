@@ -5,28 +5,36 @@ from __future__ import annotations
 import csv
 import io
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
 
 from dashboard.calls import Call, Status
 from dashboard.history import FilterError, parse_filters
-from tests.conftest import CALL_FINISH, CALL_START, sign_in
+from tests.conftest import CALL_FINISH, CALL_START, USUAL, Moment, at_edges, sign_in
 
-KOLKATA = ZoneInfo("Asia/Kolkata")
-NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # the FakeClock's time
-TODAY = NOW.astimezone(KOLKATA).date()
+NOW = USUAL.at
 
 
-def history_calls(count: int = 300) -> list[Call]:
+def day_edges(moment: Moment) -> list[datetime]:
+    """Local midnights the periods start or end at, and the last microsecond before each."""
+    midnights = [
+        datetime.combine(moment.today - timedelta(days=days), time(), moment.tz)
+        for days in (0, 1, 6, 7, 29, 30)
+    ]
+    return [t for m in midnights for t in (m, m - timedelta(microseconds=1))]
+
+
+def history_calls(moment: Moment, count: int = 300) -> list[Call]:
+    """Calls over the 40 days before the moment, some of them at the edges of its days."""
     rnd = random.Random(4)
+    starts = [moment.at - timedelta(minutes=rnd.randrange(0, 60 * 24 * 40)) for _ in range(count)]
+    starts[: len(day_edges(moment))] = day_edges(moment)
     calls = []
-    for n in range(count):
-        started = NOW - timedelta(minutes=rnd.randrange(0, 60 * 24 * 40))
+    for n, started in enumerate(starts):
         answered = rnd.random() < 0.6
         duration = rnd.randrange(0, 600)
         calls.append(
@@ -51,16 +59,16 @@ def history_calls(count: int = 300) -> list[Call]:
 
 
 @pytest.fixture
-def filled(client: TestClient) -> tuple[TestClient, list[Call]]:
-    calls = history_calls()
+def filled(client: TestClient, moment: Moment) -> tuple[TestClient, list[Call]]:
+    calls = history_calls(moment)
     client.app.state.store.record_events(  # type: ignore[attr-defined]
         [(call.first_seen_at, "CallFinish", "{}", call) for call in calls]
     )
     return client, calls
 
 
-def expected(calls: list[Call], **params: str) -> set[str]:
-    filters = parse_filters(params, KOLKATA, TODAY)
+def expected(calls: list[Call], moment: Moment, **params: str) -> set[str]:
+    filters = parse_filters(params, moment.tz, moment.today)
     keep = []
     for call in calls:
         started = call.started_at
@@ -95,31 +103,52 @@ def every_page(client: TestClient, **params: str) -> list[str]:
             return seen
 
 
-FILTER_SETS = [
-    {"period": "all"},
+PERIODS = [
     {"period": "today"},
     {"period": "yesterday"},
     {"period": "7d"},
     {"period": "30d", "extension": "70"},
-    {
-        "period": "custom",
-        "from": (TODAY - timedelta(days=20)).isoformat(),
-        "to": (TODAY - timedelta(days=10)).isoformat(),
-    },
+    {"period": "custom", "from": "-20", "to": "-10"},  # days before today
+    {"period": "custom", "from": "-1", "to": "0"},
+]
+FILTER_SETS = [
+    {"period": "all"},
     {"period": "all", "direction": "incoming", "disposition": "no_answer"},
     {"period": "all", "number": "98123"},
     {"period": "all", "min_duration": "300", "host": "192.168.1.52"},
 ]
 
 
+def on_days_of(moment: Moment, params: dict[str, str]) -> dict[str, str]:
+    """A custom period's days, given as days before the moment's day, as dates."""
+    days = {
+        name: (moment.today + timedelta(days=int(params[name]))).isoformat()
+        for name in ("from", "to")
+        if name in params
+    }
+    return params | days
+
+
+@at_edges
+@pytest.mark.parametrize("params", PERIODS)
+def test_every_period_over_every_page_finds_exactly_the_calls_of_its_days(
+    filled: tuple[TestClient, list[Call]], moment: Moment, params: dict[str, str]
+) -> None:
+    client, calls = filled
+    params = on_days_of(moment, params)
+    seen = every_page(client, **params)
+    assert len(seen) == len(set(seen)), "a call was repeated across pages"
+    assert set(seen) == expected(calls, moment, **params)
+
+
 @pytest.mark.parametrize("params", FILTER_SETS)
 def test_every_filter_over_every_page_finds_exactly_the_matching_calls(
-    filled: tuple[TestClient, list[Call]], params: dict[str, str]
+    filled: tuple[TestClient, list[Call]], moment: Moment, params: dict[str, str]
 ) -> None:
     client, calls = filled
     seen = every_page(client, **params)
     assert len(seen) == len(set(seen)), "a call was repeated across pages"
-    assert set(seen) == expected(calls, **params)
+    assert set(seen) == expected(calls, moment, **params)
 
 
 @pytest.mark.parametrize("sort", ["started", "duration", "extension", "number"])
@@ -141,13 +170,16 @@ def test_sorted_pages_are_in_order_and_complete(
     assert values == sorted(values, reverse=order == "desc")
 
 
-def test_the_export_holds_every_matching_row(filled: tuple[TestClient, list[Call]]) -> None:
+def test_the_export_holds_every_matching_row(
+    filled: tuple[TestClient, list[Call]], moment: Moment
+) -> None:
     client, calls = filled
     response = client.get("/calls.csv", params={"period": "30d", "direction": "outgoing"})
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert {row["uniqueid"] for row in rows} == expected(calls, period="30d", direction="outgoing")
-    assert len(rows) == len(expected(calls, period="30d", direction="outgoing"))
+    matching = expected(calls, moment, period="30d", direction="outgoing")
+    assert {row["uniqueid"] for row in rows} == matching
+    assert len(rows) == len(matching)
     page = client.get("/calls", params={"period": "30d", "direction": "outgoing"}).text
     assert f"Export all {len(rows):,} as CSV" in page
 
@@ -210,13 +242,24 @@ def test_a_call_page_shows_every_field_and_the_events(client: TestClient) -> Non
     assert page.count("<td>CallStart</td>") == 1 and page.count("<td>CallFinish</td>") == 1
 
 
-def test_parse_filters_reads_periods_in_the_pbx_zone() -> None:
-    filters = parse_filters({"period": "yesterday"}, KOLKATA, date(2026, 11, 27))
-    assert filters.start == datetime(2026, 11, 26, tzinfo=KOLKATA)
-    assert filters.end == datetime(2026, 11, 27, tzinfo=KOLKATA)
+HOURS_IN_THE_DAY = {"dst-spring": 23, "dst-spring-late": 23, "dst-autumn-late": 25}
+
+
+@at_edges
+def test_parse_filters_reads_periods_in_the_pbx_zone(moment: Moment) -> None:
+    tz, today = moment.tz, moment.today
+    filters = parse_filters({"period": "yesterday"}, tz, today)
+    assert filters.start == datetime.combine(today - timedelta(days=1), time(), tz)
+    assert filters.end == datetime.combine(today, time(), tz)
+    filters = parse_filters({"period": "today"}, tz, today)
+    assert filters.start is not None and filters.end is not None
+    assert filters.start <= moment.at < filters.end
+    length = filters.end.astimezone(UTC) - filters.start.astimezone(UTC)  # in real hours
+    assert length == timedelta(hours=HOURS_IN_THE_DAY.get(moment.label, 24))
+    assert (filters.start.astimezone(tz).hour, filters.end.astimezone(tz).hour) == (0, 0)
+    filters = parse_filters({"period": "7d"}, tz, today)
+    assert filters.start == datetime.combine(today - timedelta(days=6), time(), tz)
     with pytest.raises(FilterError):
         parse_filters(
-            {"period": "custom", "from": "2026-11-27", "to": "2026-11-01"},
-            KOLKATA,
-            date(2026, 11, 27),
+            {"period": "custom", "from": today.isoformat(), "to": "2026-01-01"}, tz, today
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +17,15 @@ from dashboard.hub import Hub
 from dashboard.ingest import Accepted, Ingestor
 from dashboard.settings import Settings
 from dashboard.store import Store
-from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, sign_in
+from tests.conftest import (
+    CALL_CONNECT,
+    CALL_START,
+    FakeClock,
+    Moment,
+    at_edges,
+    just_finished,
+    sign_in,
+)
 from tests.test_calls import CONNECT, FINISH, START
 
 CONNECTED = json.loads(CALL_CONNECT)
@@ -45,15 +53,8 @@ def test_one_bad_event_in_a_batch_does_not_spoil_the_others(client: TestClient) 
 
 
 def today_finish(clock: FakeClock, settings: Settings, **fields: str) -> dict[str, str]:
-    day = clock.now.astimezone(settings.timezone).strftime("%Y%m%d")
-    finish = json.loads(CALL_FINISH) | {
-        "starttime": f"{day}10:00:00",
-        "answertime": f"{day}10:00:05",
-        "endtime": f"{day}10:01:05",
-        "billableseconds": "60",
-        "direction": "Incoming",
-    }
-    return finish | fields
+    """An incoming call's CDR: it ended now, today at the PBX."""
+    return just_finished(clock.now, settings.timezone, direction="Incoming") | fields
 
 
 def counters(client: TestClient) -> tuple[int, int, str]:
@@ -64,6 +65,7 @@ def counters(client: TestClient) -> tuple[int, int, str]:
     return answered, missed, average
 
 
+@at_edges
 def test_a_corrected_cdr_moves_the_counters_by_what_it_changed(
     settings: Settings, clock: FakeClock
 ) -> None:
@@ -76,20 +78,29 @@ def test_a_corrected_cdr_moves_the_counters_by_what_it_changed(
         send(client, missed)
         assert counters(client) == (0, 1, "-")
         send(client, today_finish(clock, settings))  # the PBX's corrected record
-        assert counters(client) == (1, 0, "1:00")
+        assert counters(client) == (1, 0, "0:07")
     with TestClient(create_app(settings, clock=clock)) as client:  # the same after a restart
         sign_in(client)
-        assert counters(client) == (1, 0, "1:00")
+        assert counters(client) == (1, 0, "0:07")
 
 
+@at_edges
 def test_at_midnight_the_counters_start_again_and_are_pushed(
-    client: TestClient, clock: FakeClock, settings: Settings
+    client: TestClient, clock: FakeClock, settings: Settings, moment: Moment
 ) -> None:
     send(client, today_finish(clock, settings))
+    sweep = client.app.state.ingestor.sweep  # type: ignore[attr-defined]
+    midnight = datetime.combine(moment.today + timedelta(days=1), time(), moment.tz)
     with client.websocket_connect("/ws") as viewer:
         assert 'data-counter="answered">1<' in viewer.receive_text()
-        clock.advance(timedelta(days=1).total_seconds())
-        client.portal.call(client.app.state.ingestor.sweep)  # type: ignore[union-attr, attr-defined]
+        clock.now = midnight.astimezone(UTC) - timedelta(microseconds=1)
+        client.portal.call(sweep)  # type: ignore[union-attr]
+        gone = viewer.receive_text()  # the finished call's time on the board is up: no more
+        assert gone.endswith('hx-swap-oob="delete"></div>') and "counters" not in gone
+        sign_in(client)  # a day on, the session has run out
+        assert 'data-counter="answered">1<' in client.get("/").text  # still today
+        clock.now = midnight.astimezone(UTC)
+        client.portal.call(sweep)  # type: ignore[union-attr]
         pushed = viewer.receive_text()
         assert (
             pushed.startswith('<section id="counters"') and 'data-counter="answered">0<' in pushed

@@ -10,9 +10,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
-from tests.conftest import CALL_FINISH, FakeClock, sign_in
-
-KOLKATA = ZoneInfo("Asia/Kolkata")  # the PBX zone of the `settings` fixture
+from tests.conftest import CALL_FINISH, FakeClock, Moment, at_edges, pbx_time, sign_in
 
 
 def send(client: TestClient, event: dict[str, Any]) -> None:
@@ -21,10 +19,11 @@ def send(client: TestClient, event: dict[str, Any]) -> None:
     )
 
 
-def cdr(clock: FakeClock, uniqueid: str, minutes_ago: int, **fields: str) -> dict[str, Any]:
+def cdr(
+    clock: FakeClock, tz: ZoneInfo, uniqueid: str, minutes_ago: int, **fields: str
+) -> dict[str, Any]:
     """A CallFinish of a call that started `minutes_ago` (times in the PBX's zone)."""
-    when = (clock.now - timedelta(minutes=minutes_ago)).astimezone(KOLKATA)
-    text = when.strftime("%Y%m%d%H:%M:%S")
+    text = pbx_time(clock.now - timedelta(minutes=minutes_ago), tz)
     return (
         json.loads(CALL_FINISH)
         | {
@@ -51,49 +50,53 @@ def numbers(client: TestClient) -> list[str]:
     ]
 
 
+@at_edges
 def test_a_missed_caller_stays_on_the_list_until_called_back(
-    client: TestClient, clock: FakeClock
+    client: TestClient, clock: FakeClock, moment: Moment
 ) -> None:
-    send(client, cdr(clock, "1.1", 50))
-    send(client, cdr(clock, "1.2", 40))
-    send(client, cdr(clock, "2.1", 30, number="5550100"))
+    send(client, cdr(clock, moment.tz, "1.1", 50))
+    send(client, cdr(clock, moment.tz, "1.2", 40))
+    send(client, cdr(clock, moment.tz, "2.1", 30, number="5550100"))
     send(
         client,
         cdr(
             clock,
+            moment.tz,
             "2.2",
             35,
             number="5550111",
             disposition="ANSWERED",
-            answertime="2026112715:19:29",
+            answertime=pbx_time(clock.now, moment.tz),
         ),
     )  # answered: not missed
     assert numbers(client) == ["5550100", "9876543210"]
     assert ">2</td>" in client.get("/missed").text  # two tries from 98765 43210
     # An outgoing call to that number that is not answered does not return it...
-    send(client, cdr(clock, "3.1", 20, direction="Outgoing", number="+91 98765 43210"))
+    send(client, cdr(clock, moment.tz, "3.1", 20, direction="Outgoing", number="+91 98765 43210"))
     assert numbers(client) == ["5550100", "9876543210"]
     # ...one that is answered does, whichever way the number is written.
     send(
         client,
         cdr(
             clock,
+            moment.tz,
             "3.2",
             10,
             direction="Outgoing",
             number="+91 98765 43210",
             disposition="ANSWERED",
-            answertime="2026112715:19:29",
+            answertime=pbx_time(clock.now, moment.tz),
         ),
     )
     assert numbers(client) == ["5550100"]
 
 
+@at_edges
 def test_marking_done_is_recorded_and_a_new_miss_brings_it_back(
-    client: TestClient, clock: FakeClock
+    client: TestClient, clock: FakeClock, moment: Moment
 ) -> None:
     csrf = sign_in(client, "supervisor")
-    send(client, cdr(clock, "1.1", 50))
+    send(client, cdr(clock, moment.tz, "1.1", 50))
     response = client.post(
         "/missed/done",
         data={"number_key": "9876543210"},
@@ -104,7 +107,7 @@ def test_marking_done_is_recorded_and_a_new_miss_brings_it_back(
     done = client.app.state.callbacks.done("9876543210")  # type: ignore[attr-defined]
     assert done is not None and done[0] == "supervisor-user"
     clock.advance(60)
-    send(client, cdr(clock, "1.9", 0))
+    send(client, cdr(clock, moment.tz, "1.9", 0))
     assert numbers(client) == ["9876543210"]
     assert (
         client.post(
@@ -114,9 +117,11 @@ def test_marking_done_is_recorded_and_a_new_miss_brings_it_back(
     )
 
 
-def test_agents_see_only_their_own_missed_calls(anonymous: TestClient, clock: FakeClock) -> None:
-    send(anonymous, cdr(clock, "1.1", 50))
-    send(anonymous, cdr(clock, "1.2", 40, number="5550100", extension="46"))
+def test_agents_see_only_their_own_missed_calls(
+    anonymous: TestClient, clock: FakeClock, moment: Moment
+) -> None:
+    send(anonymous, cdr(clock, moment.tz, "1.1", 50))
+    send(anonymous, cdr(clock, moment.tz, "1.2", 40, number="5550100", extension="46"))
     csrf = sign_in(anonymous, "agent")  # extension 70
     assert numbers(anonymous) == ["9876543210"]
     refused = anonymous.post(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from datetime import UTC, date, datetime, time, timedelta
+from collections import Counter
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,7 @@ from starlette.testclient import TestClient
 from dashboard.calls import Call, Status
 from dashboard.reports import ReportError, build_report
 from dashboard.store import Store
-from tests.conftest import sign_in
+from tests.conftest import Moment, at_edges, sign_in
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -96,10 +97,19 @@ def test_bad_periods_are_refused(store: Store) -> None:
         build_report(store.db.conn, date(2024, 1, 1), date(2026, 1, 1), KOLKATA, time(0))
 
 
-def test_the_reports_page_and_its_csv_tables(client: TestClient) -> None:
-    started = datetime(2026, 11, 27, 9, tzinfo=UTC)
-    call = finished("p.1", started, "70", answered=True)
-    client.app.state.store.record_event(started, "CallFinish", "{}", call)  # type: ignore[attr-defined]
+@at_edges
+def test_the_reports_page_and_its_csv_tables(client: TestClient, moment: Moment) -> None:
+    midnight = datetime.combine(moment.today, time(), moment.tz)  # today's first moment
+    calls = [
+        finished("p.1", moment.at - timedelta(minutes=1), "70", answered=True),
+        finished("p.2", midnight, "70", answered=False),
+        finished("p.3", midnight - timedelta(microseconds=1), "70", answered=False),
+        finished("p.4", midnight - timedelta(days=6), "70", answered=True),  # the first day
+        finished("p.5", midnight - timedelta(days=6, microseconds=1), "70", answered=True),
+    ]
+    client.app.state.store.record_events(  # type: ignore[attr-defined]
+        [(call.first_seen_at, "CallFinish", "{}", call) for call in calls]
+    )
     page = client.get("/reports", params={"period": "7d"})
     assert page.status_code == 200 and "<svg" in page.text and "By extension" in page.text
     daily = list(
@@ -107,8 +117,14 @@ def test_the_reports_page_and_its_csv_tables(client: TestClient) -> None:
             io.StringIO(client.get("/reports.csv", params={"period": "7d", "table": "daily"}).text)
         )
     )
-    assert daily[0][:4] == ["day", "calls", "answered", "missed"] and len(daily) == 8
-    assert daily[-1][1:3] == ["1", "1"]
+    assert daily[0][:4] == ["day", "calls", "answered", "missed"]
+    days = [moment.today - timedelta(days=n) for n in range(6, -1, -1)]
+    on_day = Counter(
+        call.start_time.astimezone(moment.tz).date() for call in calls if call.start_time
+    )
+    assert [(row[0], int(row[1])) for row in daily[1:]] == [
+        (day.isoformat(), on_day[day]) for day in days
+    ]
     heat = client.get("/reports.csv", params={"period": "7d", "table": "heatmap"}).text
     assert heat.splitlines()[0].startswith("weekday,00:00")
     assert client.get("/reports", params={"period": "all"}).status_code == 422

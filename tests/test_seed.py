@@ -18,6 +18,7 @@ from dashboard.ingest import replay
 from dashboard.seed import DEFAULT_EXTENSIONS, SeedError, cmd_seed, seed
 from dashboard.settings import Settings
 from dashboard.store import CALL_COLUMNS, Store, call_row
+from tests.conftest import Moment, at_edges
 
 KOLKATA = "Asia/Kolkata"
 NOW = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)
@@ -242,3 +243,17 @@ def test_the_command_seeds_the_configured_database(
     assert {call.host for call in calls} == {"10.0.0.9"}
     assert {call.extension for call in calls} == {"201", "202"}
     assert cmd_seed(argparse.Namespace(calls=-1, days=5), settings) == 2
+
+
+@at_edges
+def test_seeding_at_any_moment_fills_the_days_before_it(tmp_path: Path, moment: Moment) -> None:
+    settings = settings_for(tmp_path, moment.zone)
+    store = seeded(settings, calls=300, days=3, now=moment.at)
+    calls = store.all_calls()
+    for call in calls:
+        assert call.start_time and call.end_time and call.finish_seen_at
+        assert moment.at - timedelta(days=3) <= call.start_time <= call.end_time < moment.at
+        assert call.finish_seen_at < moment.at
+    days = {call.start_time.astimezone(moment.tz).date() for call in calls if call.start_time}
+    assert days <= {moment.today - timedelta(days=n) for n in range(4)}
+    assert_replay_matches(store, settings)

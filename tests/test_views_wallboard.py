@@ -7,7 +7,15 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, sign_in
+from tests.conftest import (
+    CALL_CONNECT,
+    CALL_FINISH,
+    CALL_START,
+    FakeClock,
+    at_edges,
+    just_finished,
+    sign_in,
+)
 
 HOSTILE_START = json.dumps(
     json.loads(CALL_START)
@@ -92,13 +100,9 @@ def test_caller_supplied_text_is_escaped_in_pages_and_pushes(client: TestClient)
         assert "&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in html
 
 
+@at_edges
 def test_todays_counters_survive_a_restart(settings: Settings, clock: FakeClock) -> None:
-    today = clock.now.astimezone(settings.timezone).strftime("%Y%m%d")
-    finish = json.loads(CALL_FINISH) | {
-        "starttime": f"{today}15:19:21",
-        "answertime": f"{today}15:19:29",
-        "endtime": f"{today}15:19:36",
-    }
+    finish = just_finished(clock.now, settings.timezone)
     missed = finish | {
         "uniqueid": "2.2",
         "direction": "Incoming",

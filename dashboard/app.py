@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.callbacks import Callbacks
-from dashboard.cdr import CdrSync
+from dashboard.cdr import CdrSync, Reconciler
 from dashboard.checkpoints import Checkpointer
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
@@ -30,13 +30,14 @@ from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.history import History
 from dashboard.hub import Hub
-from dashboard.ingest import Clock, Ingestor, utc_now
+from dashboard.ingest import Clock, assemble, utc_now
 from dashboard.kiosk import Kiosks
 from dashboard.metrics import Timings
 from dashboard.pbx import Synapse
 from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
+from dashboard.state import STATE_KEY, Parts
 from dashboard.store import Store
 from dashboard.thresholds import Thresholds
 from dashboard.views import (
@@ -69,70 +70,9 @@ def create_app(
     pbx_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
-        app.state.timings = timings = Timings()
-        hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
-        thresholds = Thresholds.from_settings(settings)
-        env = make_environment(settings.templates_dir, settings.timezone, thresholds)
-        fragments = Fragments(env)
-        address_book = Contacts(store.db, settings.phone_match_digits)
-        popups = Popups(settings, store, address_book, fragments)
-        ingestor = Ingestor(settings, store, hub, fragments, clock, popups, timings)
-        app.state.contacts = address_book
-        accounts = Accounts(
-            store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
-        )
-        app.state.settings = settings
-        app.state.store = store
-        app.state.hub = hub
-        app.state.ingestor = ingestor
-        app.state.accounts = accounts
-        app.state.kiosks = Kiosks(store.db, accounts)
-        app.state.history = History(store)
-        app.state.callbacks = Callbacks(store)
-        app.state.recording_listens = {}  # (user id, call) -> when last audited
-        app.state.audit = audit = AuditLog(store.db)
-        pbx_client = Synapse.make_client(pbx_transport)
-        app.state.recordings_client = recordings_client = httpx.AsyncClient(
-            timeout=httpx.Timeout(30, connect=2), follow_redirects=False
-        )
-        synapse = Synapse(
-            settings.synapse_url,
-            context=settings.synapse_context,
-            channel_template=settings.synapse_channel_template,
-            client=pbx_client,
-            total_timeout=settings.pbx_timeout_seconds,
-        )
-        app.state.controls = Controls(settings, synapse, audit, clock, timings=timings)
-        app.state.cdr = cdr_sync = CdrSync(ingestor, synapse)
-        app.state.kdf_limiter = anyio.CapacityLimiter(KDF_AT_ONCE)
-        checkpointer = Checkpointer(settings.db_path)
-        checkpointer.start()
-        store.db.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's thread does it
-        tasks = [
-            asyncio.create_task(ingestor.run_sweeper()),
-            asyncio.create_task(revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS)),
-            asyncio.create_task(housekeeping(accounts, clock)),
-            asyncio.create_task(
-                cdr_sync.run(
-                    RECONCILE_SECONDS,
-                    timedelta(minutes=settings.reconcile_after_minutes),
-                    timedelta(hours=settings.expire_after_hours),
-                )
-            ),
-        ]
-        try:
-            yield
-        finally:
-            hub.close_all()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await pbx_client.aclose()
-            await recordings_client.aclose()
-            await asyncio.to_thread(checkpointer.stop)  # a checkpoint may be under way
-            store.close()
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Parts]]:
+        async with contextlib.AsyncExitStack() as stack:
+            yield {STATE_KEY: await open_parts(stack, settings, clock, pbx_transport)}
 
     routes = [
         # First: the PBX's endpoint is matched on every call event.
@@ -181,6 +121,91 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+
+
+async def open_parts(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    clock: Clock,
+    pbx_transport: httpx.AsyncBaseTransport | None,
+) -> Parts:
+    """Every resource, each closed by `stack` (in reverse order) even if a later one fails
+    to open."""
+    store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
+    stack.callback(store.close)
+    checkpointer = Checkpointer(settings.db_path)
+    checkpointer.start()
+    stack.push_async_callback(asyncio.to_thread, checkpointer.stop)  # one may be under way
+    store.db.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's thread does it
+    pbx_client = await stack.enter_async_context(Synapse.make_client(pbx_transport))
+    recordings_client = await stack.enter_async_context(
+        httpx.AsyncClient(timeout=httpx.Timeout(30, connect=2), follow_redirects=False)
+    )
+    timings = Timings()
+    hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
+    stack.callback(hub.close_all)
+    thresholds = Thresholds.from_settings(settings)
+    fragments = Fragments(make_environment(settings.templates_dir, settings.timezone, thresholds))
+    contacts = Contacts(store.db, settings.phone_match_digits)
+    popups = Popups(settings, store, contacts, fragments)
+    ingestor = assemble(settings, store, hub, fragments, clock, popups, timings)
+    stack.callback(ingestor.publisher.close)
+    accounts = Accounts(
+        store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
+    )
+    audit = AuditLog(store.db)
+    synapse = Synapse(
+        settings.synapse_url,
+        context=settings.synapse_context,
+        channel_template=settings.synapse_channel_template,
+        client=pbx_client,
+        total_timeout=settings.pbx_timeout_seconds,
+    )
+    cdr_sync = CdrSync(ingestor, store, synapse, settings, clock)
+    reconciler = Reconciler(cdr_sync, ingestor)
+    parts = Parts(
+        settings=settings,
+        clock=clock,
+        store=store,
+        live=ingestor.live,
+        publisher=ingestor.publisher,
+        ingestor=ingestor,
+        fragments=fragments,
+        popups=popups,
+        hub=hub,
+        timings=timings,
+        accounts=accounts,
+        kiosks=Kiosks(store.db, accounts),
+        history=History(store),
+        callbacks=Callbacks(store),
+        contacts=contacts,
+        audit=audit,
+        controls=Controls(settings, synapse, audit, clock, timings=timings),
+        cdr=cdr_sync,
+        reconciler=reconciler,
+        recordings_client=recordings_client,
+        recording_listens={},
+        kdf_limiter=anyio.CapacityLimiter(KDF_AT_ONCE),
+    )
+    background = [
+        ingestor.run_sweeper(),
+        revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS),
+        housekeeping(accounts, clock),
+        reconciler.run(
+            RECONCILE_SECONDS,
+            timedelta(minutes=settings.reconcile_after_minutes),
+            timedelta(hours=settings.expire_after_hours),
+        ),
+    ]
+    tasks = [asyncio.create_task(job) for job in background]
+    stack.push_async_callback(_cancel, tasks)
+    return parts
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def housekeeping(accounts: Accounts, clock: Clock) -> None:

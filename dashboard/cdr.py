@@ -1,9 +1,10 @@
 """CDR sync and reconciliation: the PBX's call detail records merged into the history.
 
-Records go the road events go (`Ingestor.submit`: stored, then on the board), and only when
-they change something, so a sync run twice changes nothing. Calls left live with no news
-(a CallFinish lost while the dashboard was down) are first looked up in the CDR; past a
-configurable age they are closed as "expired", never as answered.
+Records go the road events go, and only when they change something, so a sync run twice
+changes nothing: in the serving dashboard, `Ingestor.submit` (stored, then on every board);
+from the command line, `StoredOnly` (stored; the serving dashboard's watcher shows them).
+Calls left live with no news are first looked up in the CDR; past a configurable age they
+are closed as "expired", never as answered.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from dashboard import calls
 from dashboard.calls import Call
-from dashboard.events import EventError, parse_event
-from dashboard.ingest import Ingestor
+from dashboard.events import CallEvent, EventError, parse_event
+from dashboard.ingest import Accepted, Clock, Ingestor
 from dashboard.pbx import CDRShapeError, PBXError, Synapse
+from dashboard.settings import Settings
+from dashboard.store import Store
 
 log = logging.getLogger(__name__)
 EXPIRED = "Expired"
@@ -43,18 +48,45 @@ class SyncResult:
         return text + (f"; {len(self.problems)} problems" if self.problems else "")
 
 
+class Road(Protocol):
+    """Where records go: the serving dashboard's ingest road, or `StoredOnly`."""
+
+    def known(self, key: tuple[str, str]) -> Call | None: ...
+
+    def submit(self, event: CallEvent, payload: str) -> Awaitable[Accepted]: ...
+
+
+class StoredOnly:
+    """The road of a process with no board (the command line): calls go straight to the
+    database, where a serving dashboard's watcher finds them and shows them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def known(self, key: tuple[str, str]) -> Call | None:
+        return self.store.get_call(key)
+
+    async def submit(self, event: CallEvent, payload: str) -> Accepted:
+        call = calls.apply(self.store.get_call(event.key), event)
+        [event_id] = self.store.record_events(
+            [(event.received_at, event.kind.value, payload, call)]
+        )
+        return Accepted(event_id, call)
+
+
 class CdrSync:
-    def __init__(self, ingestor: Ingestor, synapse: Synapse) -> None:
-        self.ingestor = ingestor
+    def __init__(
+        self, road: Road, store: Store, synapse: Synapse, settings: Settings, clock: Clock
+    ) -> None:
+        self.road = road
+        self.store = store
         self.synapse = synapse
-        self._asked: dict[tuple[str, str], datetime] = {}  # when each live call was looked up
+        self.settings = settings
+        self.clock = clock
 
     def extensions(self) -> list[str]:
         """Every extension worth asking about: configured, and seen in the history."""
-        rows = self.ingestor.store.db.execute(
-            "SELECT DISTINCT extension FROM calls WHERE extension IS NOT NULL"
-        ).fetchall()
-        return sorted({*self.ingestor.settings.extensions, *(row[0] for row in rows)})
+        return sorted({*self.settings.extensions, *self.store.known_extensions()})
 
     async def sync(
         self, first: date, last: date, extensions: list[str] | None = None
@@ -76,54 +108,60 @@ class CdrSync:
         try:
             event = parse_event(
                 obj,
-                tz=self.ingestor.tz,
-                default_host=self.ingestor.settings.synapse_host,
-                received_at=self.ingestor.clock(),
+                tz=self.settings.timezone,
+                default_host=self.settings.synapse_host,
+                received_at=self.clock(),
             )
         except EventError as error:
             result.problems.append(f"record {str(record.get('uniqueid'))[:40]}: {error.detail}")
             return
-        before = self.ingestor.board.get(event.key) or self.ingestor.store.get_call(event.key)
+        before = self.road.known(event.key)
         if before is not None and _same(calls.apply(before, event), before):
             result.unchanged += 1
             return
-        await self.ingestor.submit(event, json.dumps(obj, ensure_ascii=False))
+        await self.road.submit(event, json.dumps(obj, ensure_ascii=False))
         if before is None:
             result.added += 1
         else:
             result.updated += 1
 
+
+class Reconciler:
+    """Calls left live with no news (a CallFinish lost while the dashboard was down) are
+    looked up in the CDR; past a configurable age they are closed as "expired"."""
+
+    def __init__(self, sync: CdrSync, ingestor: Ingestor) -> None:
+        self.sync = sync
+        self.ingestor = ingestor
+        self._asked: dict[tuple[str, str], datetime] = {}  # when each live call was looked up
+
     async def reconcile(self, now: datetime, ask_after: timedelta, expire_after: timedelta) -> int:
         """Close calls left live with no news: from the CDR if it has them, else expired
         once old enough. Each call is looked up at most once per `ask_after`. Returns how
         many were closed."""
-        self.adopt_finished_elsewhere()
-        stale = [
-            call
-            for call in self.ingestor.board.live.values()
-            if now - (_last_news(call) or now) >= ask_after
-        ]
+        live = self.ingestor.live.board.live
+        stale = [call for call in live.values() if now - (_last_news(call) or now) >= ask_after]
         to_ask = [
             call for call in stale if now - self._asked.get(call.key, now - ask_after) >= ask_after
         ]
+        tz = self.sync.settings.timezone
         for extension in sorted({call.extension for call in to_ask if call.extension}):
             days = [
-                c.started_at.astimezone(self.ingestor.tz).date()
+                c.started_at.astimezone(tz).date()
                 for c in to_ask
                 if c.extension == extension and c.started_at
             ]
-            await self.sync(min(days) - ONE_DAY, max(days) + ONE_DAY, [extension])
+            await self.sync.sync(min(days) - ONE_DAY, max(days) + ONE_DAY, [extension])
         for call in to_ask:
             self._asked[call.key] = now
         closed = 0
         for call in stale:
-            current = self.ingestor.board.live.get(call.key)
+            current = live.get(call.key)
             if current is None:
                 closed += 1  # the CDR had it
             elif now - (_last_news(current) or now) >= expire_after:
                 await self.expire(current)
                 closed += 1
-        live = self.ingestor.board.live
         self._asked = {key: at for key, at in self._asked.items() if key in live}
         return closed
 
@@ -136,17 +174,13 @@ class CdrSync:
             "dashboard": "expired: no news from the PBX",
         }
         event = parse_event(
-            obj, tz=self.ingestor.tz, default_host=call.host, received_at=self.ingestor.clock()
+            obj,
+            tz=self.sync.settings.timezone,
+            default_host=call.host,
+            received_at=self.ingestor.clock(),
         )
         log.warning("expired call %s at %s: no news from the PBX", call.uniqueid, call.extension)
         await self.ingestor.submit(event, json.dumps(obj))
-
-    def adopt_finished_elsewhere(self) -> None:
-        """Calls a sync in another process (the command line) finished: off the board."""
-        for key, live in list(self.ingestor.board.live.items()):
-            stored = self.ingestor.store.get_call(key)
-            if stored is not None and not stored.is_live:
-                self.ingestor.board.update(live, stored, self.ingestor.clock())
 
     async def run(self, interval: float, ask_after: timedelta, expire_after: timedelta) -> None:
         while True:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from dashboard.calls import Board, Call, Change, DayCounters
+from dashboard.calls import Call, Change
 from dashboard.fragments import Fragments
-from dashboard.grid import Grid, Tile
+from dashboard.grid import Tile
+from dashboard.live import Live
 from dashboard.popup import Popups
 
 POPUPS_ONLY = "popups:"
@@ -33,27 +34,6 @@ def audience_extension(audience: str) -> str | None:
     """None for the audience that sees every call, else the one extension it may see."""
     audience = audience.removeprefix(POPUPS_ONLY)
     return audience.removeprefix("ext:") if audience.startswith("ext:") else None
-
-
-@dataclass
-class Today:
-    """Today's counters (in the PBX's zone): everyone's, and each extension's."""
-
-    everyone: DayCounters
-    by_extension: dict[str, DayCounters]
-
-    @property
-    def day(self) -> date:
-        return self.everyone.day
-
-    def of(self, extension: str | None) -> DayCounters:
-        if extension is None:
-            return self.everyone
-        return self.by_extension.setdefault(extension, DayCounters(self.day))
-
-    def counting(self, call: Call) -> list[DayCounters]:
-        """The counters a call counts in: everyone's, and its extension's."""
-        return [self.everyone, self.of(call.extension)] if call.extension else [self.everyone]
 
 
 @dataclass(frozen=True)
@@ -73,16 +53,14 @@ class Pushes:
     def __init__(
         self,
         fragments: Fragments,
-        board: Board,
-        grid: Grid,
-        today: Today,
+        live: Live,
         clock: Callable[[], datetime],
         popups: Popups | None = None,
     ) -> None:
         self.fragments = fragments
-        self.board = board
-        self.grid = grid
-        self.today = today
+        self.board = live.board  # read only: live state changes in `Live.apply` alone
+        self.grid = live.grid
+        self.today = live.today
         self.clock = clock
         self.popups = popups
         self._grid_shown: set[str] = set()  # the extensions every grid on screen has

@@ -30,6 +30,7 @@ from dashboard.auth import same_secret as same_secret
 from dashboard.events import redact_secrets
 from dashboard.hub import Hub
 from dashboard.ingest import Clock
+from dashboard.state import parts
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        accounts: Accounts = scope["app"].state.accounts
+        accounts: Accounts = parts(conn).accounts
         scope["auth"] = None
         bearer = _bearer(conn)
         if bearer is not None and (is_api(conn.url.path) or conn.url.path in ("/ws", "/metrics")):

@@ -19,6 +19,7 @@ import sqlite_utils
 
 from dashboard.calls import Call, DayCounters, Status
 from dashboard.contacts import phone_key
+from dashboard.events import CallEvent, parse_event
 
 CALL_COLUMNS: dict[str, type] = {
     "host": str,
@@ -82,6 +83,12 @@ class StoredEvent:
     uniqueid: str
     event: str
     payload: str
+
+    def parsed(self, tz: ZoneInfo, default_host: str) -> CallEvent:
+        """The event as it was read when it arrived (the payload is what was accepted)."""
+        return parse_event(
+            json.loads(self.payload), tz=tz, default_host=default_host, received_at=self.received_at
+        )
 
 
 class Store:
@@ -270,6 +277,27 @@ class Store:
             )
         for row in rows:
             yield StoredEvent(**{**row, "received_at": datetime.fromisoformat(row["received_at"])})
+
+    def known_extensions(self) -> list[str]:
+        """Every extension the history has a call of."""
+        rows = self.db.execute(
+            "SELECT DISTINCT extension FROM calls WHERE extension IS NOT NULL"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def last_event_id(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+    def event_keys_after(self, event_id: int) -> list[tuple[int, tuple[str, str]]]:
+        """The events stored after that one: their ids and calls, in order."""
+        rows = self.db.execute(
+            "SELECT id, host, uniqueid FROM events WHERE id > ? ORDER BY id", [event_id]
+        ).fetchall()
+        return [(row[0], (row[1], row[2])) for row in rows]
+
+    def data_version(self) -> int:
+        """Changes when another connection (another process) has committed."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     def rejections(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM rejected_events ORDER BY id"))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +14,7 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
+from dashboard.state import STATE_KEY, Parts
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -146,6 +148,11 @@ def settings(tmp_path: Path, moment: Moment) -> Settings:
 PASSWORD = "correct horse battery"
 
 
+def parts_of(client: TestClient) -> Parts:
+    """The running app's parts (what its lifespan opened), for a test to look inside."""
+    return cast(Parts, client.app_state[STATE_KEY])
+
+
 def sign_in(
     client: TestClient,
     role: str = "supervisor",
@@ -153,7 +160,7 @@ def sign_in(
     extension: str | None = None,
 ) -> str:
     """Create the user if need be, sign in through the real form; returns the CSRF token."""
-    accounts = client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = parts_of(client).accounts
     name = name or f"{role}-user"
     if accounts.find_user(name) is None:
         extension = extension or ("70" if role == "agent" else None)

@@ -24,7 +24,16 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import CALL_FINISH, CALL_START, FakeClock, Moment, at_edges, pbx_time, sign_in
+from tests.conftest import (
+    CALL_FINISH,
+    CALL_START,
+    FakeClock,
+    Moment,
+    at_edges,
+    parts_of,
+    pbx_time,
+    sign_in,
+)
 from tests.servers import ThreadedServer
 
 RECORD = {k: v for k, v in json.loads(CALL_FINISH).items() if k != "event"}
@@ -77,7 +86,7 @@ def sync(client: TestClient, csrf: str, **form: str) -> str:
 
 
 def events(client: TestClient) -> int:
-    return int(client.app.state.store.count("events"))  # type: ignore[attr-defined]
+    return int(parts_of(client).store.count("events"))
 
 
 @pytest.mark.parametrize(
@@ -110,7 +119,7 @@ def test_a_sync_merges_by_key_and_twice_changes_nothing(
     second = sync(dashboard, csrf)
     assert "2 records: 0 calls added, 0 updated, 2 already known" in second
     assert events(dashboard) == stored
-    audit = dashboard.app.state.audit.entries()  # type: ignore[attr-defined]
+    audit = parts_of(dashboard).audit.entries()
     assert audit[0].action == "cdr sync" and "already known" in audit[0].detail
 
 
@@ -141,7 +150,7 @@ def test_live_calls_with_no_news_are_reconciled_then_expired(
     for event in (lost, in_cdr):
         assert dashboard.get("/synapse/events?data=" + quote(json.dumps(event))).status_code == 200
     fake.answer = [RECORD | {"uniqueid": "9.2"}]
-    cdr = dashboard.app.state.cdr  # type: ignore[attr-defined]
+    cdr = parts_of(dashboard).reconciler
 
     def reconcile() -> int:
         async def run() -> int:
@@ -232,7 +241,7 @@ def test_reconciliation_asks_once_in_a_while_and_recent_news_keeps_a_call(
     fake = pbx[0]
     talking = json.loads(CALL_START) | {"uniqueid": "8.1"}
     assert dashboard.get("/synapse/events?data=" + quote(json.dumps(talking))).status_code == 200
-    cdr = dashboard.app.state.cdr  # type: ignore[attr-defined]
+    cdr = parts_of(dashboard).reconciler
 
     def reconcile() -> int:
         async def run() -> int:
@@ -283,7 +292,7 @@ def test_a_live_call_is_looked_up_from_the_day_before_to_the_day_after(
         }
     ]
     clock.advance(31 * 60)
-    cdr = dashboard.app.state.cdr  # type: ignore[attr-defined]
+    cdr = parts_of(dashboard).reconciler
 
     async def reconcile() -> int:
         return int(await cdr.reconcile(clock.now, timedelta(minutes=30), timedelta(hours=4)))

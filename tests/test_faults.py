@@ -19,7 +19,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import CALL_START, FakeClock, Moment, at_edges, sign_in
+from tests.conftest import CALL_START, FakeClock, Moment, at_edges, parts_of, sign_in
 from tests.servers import ThreadedServer
 
 SENT: list[dict[str, str]] = []
@@ -103,7 +103,7 @@ def test_events_the_pbx_loses_are_reconciled_from_its_records(
     start = json.loads(CALL_START) | {"uniqueid": rung["uniqueid"], "extension": "70"}
     assert dashboard.get("/synapse/events?data=" + quote(json.dumps(start))).status_code == 200
     clock.advance(31 * 60)
-    sync = dashboard.app.state.cdr  # type: ignore[attr-defined]
+    sync = parts_of(dashboard).reconciler
 
     async def reconcile() -> int:
         return int(await sync.reconcile(clock.now, timedelta(minutes=30), timedelta(hours=4)))

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from dashboard.calls import Call, Status
 from dashboard.history import FilterError, parse_filters
-from tests.conftest import CALL_FINISH, CALL_START, USUAL, Moment, at_edges, sign_in
+from tests.conftest import CALL_FINISH, CALL_START, USUAL, Moment, at_edges, parts_of, sign_in
 
 NOW = USUAL.at
 
@@ -61,7 +61,7 @@ def history_calls(moment: Moment, count: int = 300) -> list[Call]:
 @pytest.fixture
 def filled(client: TestClient, moment: Moment) -> tuple[TestClient, list[Call]]:
     calls = history_calls(moment)
-    client.app.state.store.record_events(  # type: ignore[attr-defined]
+    parts_of(client).store.record_events(
         [(call.first_seen_at, "CallFinish", "{}", call) for call in calls]
     )
     return client, calls
@@ -193,7 +193,7 @@ def test_a_formula_in_a_caller_id_is_defused_in_the_export(client: TestClient) -
         first_seen_at=NOW,
         cdr_seen=True,
     )
-    client.app.state.store.record_event(NOW, "CallFinish", "{}", hostile)  # type: ignore[attr-defined]
+    parts_of(client).store.record_event(NOW, "CallFinish", "{}", hostile)
     text = client.get("/calls.csv", params={"period": "all"}).text
     assert "'=HYPERLINK(1)" in text
 

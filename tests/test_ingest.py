@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
-from dashboard.ingest import Accepted, Ingestor
+from dashboard.ingest import Accepted, assemble
 from dashboard.settings import Settings
 from dashboard.store import Store
 from tests.conftest import (
@@ -24,6 +24,7 @@ from tests.conftest import (
     Moment,
     at_edges,
     just_finished,
+    parts_of,
     sign_in,
 )
 from tests.test_calls import CONNECT, FINISH, START
@@ -37,7 +38,7 @@ def send(client: TestClient, event: dict[str, Any]) -> None:
 
 
 def test_one_bad_event_in_a_batch_does_not_spoil_the_others(client: TestClient) -> None:
-    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
+    ingestor = parts_of(client).ingestor
     good = replace(START, uniqueid="good.1")
     unstorable = replace(START, uniqueid="bad.1", extra={"x": object()})
 
@@ -49,7 +50,7 @@ def test_one_bad_event_in_a_batch_does_not_spoil_the_others(client: TestClient) 
     assert isinstance(stored, Accepted) and stored.call.uniqueid == "good.1"
     assert isinstance(refused, TypeError)
     assert [c.uniqueid for c in ingestor.store.all_calls()] == ["good.1"]
-    assert list(ingestor.board.live) == [("192.168.1.51", "good.1")]
+    assert list(ingestor.live.board.live) == [("192.168.1.51", "good.1")]
 
 
 def today_finish(clock: FakeClock, settings: Settings, **fields: str) -> dict[str, str]:
@@ -89,7 +90,7 @@ def test_at_midnight_the_counters_start_again_and_are_pushed(
     client: TestClient, clock: FakeClock, settings: Settings, moment: Moment
 ) -> None:
     send(client, today_finish(clock, settings))
-    sweep = client.app.state.ingestor.sweep  # type: ignore[attr-defined]
+    sweep = parts_of(client).ingestor.sweep
     midnight = datetime.combine(moment.today + timedelta(days=1), time(), moment.tz)
     with client.websocket_connect("/ws") as viewer:
         assert 'data-counter="answered">1<' in viewer.receive_text()
@@ -108,7 +109,7 @@ def test_at_midnight_the_counters_start_again_and_are_pushed(
 
 
 def test_an_event_the_parser_trips_on_is_refused_and_kept(client: TestClient) -> None:
-    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
+    ingestor = parts_of(client).ingestor
     ingestor.settings = ingestor.settings.with_changes(synapse_url="http://[")  # a broken host
     response = client.get(
         "/synapse/events?data=" + quote(CALL_START, safe="").replace("asteriskhost", "x")
@@ -119,8 +120,8 @@ def test_an_event_the_parser_trips_on_is_refused_and_kept(client: TestClient) ->
 
 def test_a_batch_is_pushed_in_one_message_each_call_rendered_once(client: TestClient) -> None:
     """A burst (one group commit) costs one render per changed call, not per event."""
-    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
-    hub = ingestor.hub
+    ingestor = parts_of(client).ingestor
+    hub = ingestor.publisher.hub
     other = replace(START, uniqueid="other.1", number="9845011111")
 
     async def burst() -> list[str]:
@@ -142,12 +143,12 @@ def test_a_batch_is_pushed_in_one_message_each_call_rendered_once(client: TestCl
 def test_a_failed_commit_takes_back_what_viewers_were_shown(client: TestClient) -> None:
     """The push goes out before the commit: if the commit fails, the board is reloaded from
     the database and every viewer reconnects to it (1012); the PBX gets a 503."""
-    ingestor = client.app.state.ingestor  # type: ignore[attr-defined]
+    ingestor = parts_of(client).ingestor
     send(client, json.loads(CALL_START))
-    [key] = ingestor.board.live
+    [key] = ingestor.live.board.live
     events_before = ingestor.store.db["events"].count
 
-    with ingestor.hub.subscribe("all") as viewer:
+    with ingestor.publisher.hub.subscribe("all") as viewer:
         ingestor.store.db.execute("PRAGMA query_only = ON")  # every write now fails
         try:
             response = client.get("/synapse/events?data=" + quote(json.dumps(CONNECTED)))
@@ -155,10 +156,10 @@ def test_a_failed_commit_takes_back_what_viewers_were_shown(client: TestClient) 
             ingestor.store.db.execute("PRAGMA query_only = OFF")
     assert response.status_code == 503
     assert viewer.evicted.is_set() and viewer.close_code == 1012
-    assert ingestor.board.live[key].status.value == "ringing"  # as stored, not as shown
+    assert ingestor.live.board.live[key].status.value == "ringing"  # as stored, not as shown
     assert ingestor.store.db["events"].count == events_before
     send(client, CONNECTED)  # the PBX sends it again: now it is stored and shown
-    assert ingestor.board.live[key].status.value == "connected"
+    assert ingestor.live.board.live[key].status.value == "connected"
 
 
 async def test_changes_within_a_frame_are_pushed_together_each_call_once(
@@ -166,17 +167,17 @@ async def test_changes_within_a_frame_are_pushed_together_each_call_once(
 ) -> None:
     store = Store.open(settings.db_path)
     env = make_environment(settings.templates_dir, settings.timezone)
-    ingestor = Ingestor(
+    ingestor = assemble(
         settings, store, Hub(10, frame_interval=3600, frame_burst=1), Fragments(env), clock
     )
     try:
-        with ingestor.hub.subscribe("all") as viewer:
+        with ingestor.publisher.hub.subscribe("all") as viewer:
             await ingestor.submit(START, "{}")  # after a quiet spell: pushed at once
             assert 'data-number="9876543210"' in "".join(await viewer.next_batch())
             await ingestor.submit(CONNECT, "{}")  # within the frame: held back
             await ingestor.submit(FINISH, "{}")
             assert not viewer.backlog
-            ingestor.push_now()  # as a viewer's snapshot does
+            ingestor.publisher.push_now()  # as a viewer's snapshot does
             [message] = await viewer.next_batch()
             assert message.count('<article id="call-') == 1  # in its latest state
             assert "Answered" in message and message.count('id="counters"') == 1
@@ -190,16 +191,16 @@ async def test_a_page_rendered_before_a_deferred_push_does_not_cut_its_grid(
     """A new extension's push brings the whole grid, even if a page showed it meanwhile."""
     store = Store.open(settings.db_path)
     env = make_environment(settings.templates_dir, settings.timezone)
-    ingestor = Ingestor(
+    ingestor = assemble(
         settings, store, Hub(10, frame_interval=3600, frame_burst=1), Fragments(env), clock
     )
     try:
-        with ingestor.hub.subscribe("all") as viewer:
+        with ingestor.publisher.hub.subscribe("all") as viewer:
             await ingestor.submit(START, "{}")
             await viewer.next_batch()
             await ingestor.submit(replace(START, uniqueid="new.1", extension="99"), "{}")
-            ingestor.pushes.grid_html()  # someone opens the wallboard page
-            ingestor.push_now()
+            ingestor.publisher.pushes.grid_html()  # someone opens the wallboard page
+            ingestor.publisher.push_now()
             [message] = await viewer.next_batch()
             assert 'id="grid"' in message  # not just extension 99's tile
     finally:

@@ -8,13 +8,13 @@ from urllib.parse import quote
 from starlette.testclient import TestClient
 
 from dashboard.metrics import Histogram
-from tests.conftest import CALL_START, PASSWORD
+from tests.conftest import CALL_START, PASSWORD, parts_of
 
 
 def test_metrics_count_events_viewers_and_time_writes(anonymous: TestClient) -> None:
     anonymous.get("/synapse/events?data=" + quote(CALL_START))
     anonymous.get("/synapse/events?data=nonsense")
-    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    accounts = parts_of(anonymous).accounts
     accounts.add_user("prometheus", "supervisor", PASSWORD)
     token = accounts.create_token("prometheus")
     bearer = {"authorization": f"Bearer {token}"}
@@ -34,7 +34,7 @@ def test_metrics_count_events_viewers_and_time_writes(anonymous: TestClient) -> 
 
 def test_metrics_are_not_for_everyone(anonymous: TestClient) -> None:
     assert anonymous.get("/metrics", follow_redirects=False).status_code == 303
-    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    accounts = parts_of(anonymous).accounts
     accounts.add_user("tv", "viewer", PASSWORD)
     assert (
         anonymous.get(

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
-from tests.conftest import CALL_FINISH, FakeClock, Moment, at_edges, pbx_time, sign_in
+from tests.conftest import CALL_FINISH, FakeClock, Moment, at_edges, parts_of, pbx_time, sign_in
 
 
 def send(client: TestClient, event: dict[str, Any]) -> None:
@@ -104,7 +104,7 @@ def test_marking_done_is_recorded_and_a_new_miss_brings_it_back(
     )
     assert (response.status_code, response.text) == (200, "")
     assert numbers(client) == []
-    done = client.app.state.callbacks.done("9876543210")  # type: ignore[attr-defined]
+    done = parts_of(client).callbacks.done("9876543210")
     assert done is not None and done[0] == "supervisor-user"
     clock.advance(60)
     send(client, cdr(clock, moment.tz, "1.9", 0))

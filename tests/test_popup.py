@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.contacts import phone_key
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, FakeClock, sign_in
+from tests.conftest import CALL_START, FakeClock, parts_of, sign_in
 
 RINGING = json.loads(CALL_START) | {
     "direction": "Incoming",
@@ -39,7 +39,7 @@ def agent(settings: Settings, clock: FakeClock) -> Any:
 def test_an_incoming_call_pops_up_for_the_agent_it_rings(
     agent: TestClient, clock: FakeClock
 ) -> None:
-    contacts = agent.app.state.contacts  # type: ignore[attr-defined]
+    contacts = parts_of(agent).contacts
     contacts.import_csv("number,name,company\n09876543210,Asha Rao,Acme Ltd\n")
     send(agent, RINGING | {"uniqueid": "400.1"})  # the same number, an hour before
     send(agent, RINGING | {"uniqueid": "400.1", "event": "CallFinish", "disposition": "ANSWERED"})

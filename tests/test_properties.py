@@ -19,6 +19,7 @@ from dashboard.calls import Call, apply
 from dashboard.events import CallEvent, EventKind
 from dashboard.ingest import replay
 from dashboard.settings import Settings
+from tests.conftest import parts_of
 
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
 digits = st.text("0123456789", min_size=1, max_size=12)
@@ -194,8 +195,8 @@ def test_the_fuzzed_calls_replay_to_what_is_stored(
         assert_answered_well(client.get("/synapse/events", params={"data": json.dumps(obj)}))
     valid = {"event": "CallStart", "uniqueid": "replay.1"}  # so one call at least is stored
     assert client.get("/synapse/events", params={"data": json.dumps(valid)}).status_code == 200
-    app = client.app
-    stored = {call.key: call for call in app.state.store.all_calls()}  # type: ignore[attr-defined]
-    recomputed = replay(app.state.store, app.state.settings)  # type: ignore[attr-defined]
+    state = parts_of(client)
+    stored = {call.key: call for call in state.store.all_calls()}
+    recomputed = replay(state.store, state.settings)
     assert stored == recomputed
     assert stored

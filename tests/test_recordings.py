@@ -30,7 +30,7 @@ from dashboard.simulator.audio import Recordings, recording_wav
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import FakeClock, sign_in
+from tests.conftest import FakeClock, parts_of, sign_in
 from tests.servers import ThreadedServer, free_port
 
 PBX_HOST = "192.168.1.51"
@@ -95,14 +95,7 @@ def dashboard(
     """A dashboard whose PBX (SYNAPSE_URL) is the simulator."""
     wired = settings.with_changes(synapse_url=simulator[0].base_url)
     with TestClient(create_app(wired, clock=clock)) as client:
-        state = client.app.state  # type: ignore[attr-defined]
-        own_client = None
-        if not hasattr(state, "recordings_client"):
-            own_client = httpx.AsyncClient(timeout=httpx.Timeout(30, connect=2))
-            state.recordings_client = own_client
         yield client
-        if own_client is not None and client.portal is not None:
-            client.portal.call(own_client.aclose)
 
 
 def forward(client: TestClient, event: dict[str, str]) -> None:
@@ -129,7 +122,7 @@ def with_link(event: dict[str, str], uniqueid: str, link: str | None) -> dict[st
 
 def audit(client: TestClient) -> list[tuple[str, str, str, str]]:
     """The recording entries of the audit log, oldest first."""
-    entries = client.app.state.audit.entries()  # type: ignore[attr-defined]
+    entries = parts_of(client).audit.entries()
     return [
         (e.user, e.action, e.target, e.result)
         for e in reversed(entries)
@@ -231,7 +224,7 @@ def test_a_recording_link_to_another_host_is_refused_fetched_never_and_logged(
         fetched.append(request)
         return httpx.Response(200, content=b"RIFF")
 
-    state = supervisor.app.state  # type: ignore[attr-defined]
+    state = parts_of(supervisor)
     monkeypatch.setattr(
         state, "recordings_client", httpx.AsyncClient(transport=httpx.MockTransport(spy))
     )
@@ -369,7 +362,7 @@ def test_the_player_partial_renders_its_controls(
 ) -> None:
     from dashboard.calls import Call
 
-    env = supervisor.app.state.ingestor.fragments.env  # type: ignore[attr-defined]
+    env = parts_of(supervisor).fragments.env
     template = env.from_string(
         '{% from "partials/player.html" import player %}{{ player(call, can_download) }}'
     )

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from dashboard.calls import Call, Status
 from dashboard.reports import ReportError, build_report
 from dashboard.store import Store
-from tests.conftest import Moment, at_edges, sign_in
+from tests.conftest import Moment, at_edges, parts_of, sign_in
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -107,7 +107,7 @@ def test_the_reports_page_and_its_csv_tables(client: TestClient, moment: Moment)
         finished("p.4", midnight - timedelta(days=6), "70", answered=True),  # the first day
         finished("p.5", midnight - timedelta(days=6, microseconds=1), "70", answered=True),
     ]
-    client.app.state.store.record_events(  # type: ignore[attr-defined]
+    parts_of(client).store.record_events(
         [(call.first_seen_at, "CallFinish", "{}", call) for call in calls]
     )
     page = client.get("/reports", params={"period": "7d"})

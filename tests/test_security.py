@@ -14,7 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 from dashboard.app import create_app
 from dashboard.security import RedactSecrets, end_revoked_viewers
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, PASSWORD, FakeClock, sign_in
+from tests.conftest import CALL_START, PASSWORD, FakeClock, parts_of, sign_in
 
 AT_46 = json.dumps(json.loads(CALL_START) | {"uniqueid": "46.1", "extension": "46"})
 ROLES = ["admin", "supervisor", "agent", "viewer"]
@@ -111,13 +111,13 @@ def test_a_user_disabled_elsewhere_loses_page_api_and_socket_at_once(
     anonymous: TestClient,
 ) -> None:
     sign_in(anonymous, "supervisor", name="sam")
-    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    accounts = parts_of(anonymous).accounts
     with anonymous.websocket_connect("/ws") as viewer:
         viewer.receive_text()
         accounts.disable_user("sam")  # as `dashboard user disable` does, from another process
         evicted = anonymous.portal.call(  # type: ignore[union-attr]
             end_revoked_viewers,
-            anonymous.app.state.hub,
+            parts_of(anonymous).hub,
             accounts,
             FakeClock().now,  # type: ignore[attr-defined]
         )
@@ -129,7 +129,7 @@ def test_a_user_disabled_elsewhere_loses_page_api_and_socket_at_once(
 
 
 def test_api_tokens_act_with_their_users_role_until_revoked(anonymous: TestClient) -> None:
-    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    accounts = parts_of(anonymous).accounts
     accounts.add_user("script", "agent", PASSWORD, "70")
     send(anonymous, CALL_START)
     send(anonymous, AT_46)
@@ -148,7 +148,7 @@ def test_api_tokens_act_with_their_users_role_until_revoked(anonymous: TestClien
 
 
 def test_sign_in_failures_are_slowed_then_locked_and_audited(anonymous: TestClient) -> None:
-    accounts = anonymous.app.state.accounts  # type: ignore[attr-defined]
+    accounts = parts_of(anonymous).accounts
     accounts.add_user("sam", "admin", PASSWORD)
 
     def attempt(password: str) -> int:
@@ -160,7 +160,7 @@ def test_sign_in_failures_are_slowed_then_locked_and_audited(anonymous: TestClie
 
     assert [attempt("wrong password") for _ in range(5)] == [401] * 5
     assert attempt(PASSWORD) == 429  # locked, even with the right password
-    audit = anonymous.app.state.audit.entries()  # type: ignore[attr-defined]
+    audit = parts_of(anonymous).audit.entries()
     assert [(e.user, e.action, e.result) for e in audit] == [
         ("sam", "sign-in", "locked"),
         *[("sam", "sign-in", "failed")] * 5,
@@ -169,7 +169,7 @@ def test_sign_in_failures_are_slowed_then_locked_and_audited(anonymous: TestClie
 
 
 def test_the_login_form_needs_its_own_csrf_token(anonymous: TestClient) -> None:
-    anonymous.app.state.accounts.add_user("sam", "admin", PASSWORD)  # type: ignore[attr-defined]
+    parts_of(anonymous).accounts.add_user("sam", "admin", PASSWORD)
     anonymous.get("/login")
     response = anonymous.post(
         "/login",
@@ -181,7 +181,7 @@ def test_the_login_form_needs_its_own_csrf_token(anonymous: TestClient) -> None:
 
 
 def test_sign_in_redirects_only_within_the_site(anonymous: TestClient) -> None:
-    anonymous.app.state.accounts.add_user("sam", "admin", PASSWORD)  # type: ignore[attr-defined]
+    parts_of(anonymous).accounts.add_user("sam", "admin", PASSWORD)
     for target, expected in [
         ("/admin/audit", "/admin/audit"),
         ("//evil.example", "/"),
@@ -235,13 +235,13 @@ def test_the_event_token(settings: Settings, url: str, status: int) -> None:
         if status == 403:
             assert response.json()["error"] == "forbidden"
             assert "s3cret" not in response.text
-            assert client.app.state.store.count("events") == 0  # type: ignore[attr-defined]
+            assert parts_of(client).store.count("events") == 0
 
 
 def test_a_refused_event_is_kept_without_its_token(settings: Settings) -> None:
     with TestClient(create_app(settings.with_changes(synapse_event_token="s3cret"))) as client:
         assert client.get("/synapse/events/s3cret?token=s3cret&data=nonsense").status_code == 400
-        [kept] = client.app.state.store.rejections()  # type: ignore[attr-defined]
+        [kept] = parts_of(client).store.rejections()
         assert (
             "s3cret" not in json.dumps(kept) and kept["query"] == "token=[redacted]&data=nonsense"
         )
@@ -280,7 +280,7 @@ def test_the_session_cookie_is_secure_behind_an_https_proxy(
 ) -> None:
     proxied = settings.with_changes(trusted_proxies=("172.16.0.1",))
     with TestClient(create_app(proxied), client=(peer, 40000)) as client:
-        client.app.state.accounts.add_user("sam", "admin", PASSWORD)  # type: ignore[attr-defined]
+        parts_of(client).accounts.add_user("sam", "admin", PASSWORD)
         https = {"x-forwarded-proto": "https"}
         token = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
         response = client.post(

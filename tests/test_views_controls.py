@@ -19,7 +19,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import FakeClock, sign_in
+from tests.conftest import FakeClock, parts_of, sign_in
 from tests.servers import ThreadedServer, free_port
 
 PBX_HOST = "192.168.1.51"
@@ -116,7 +116,7 @@ def test_a_supervisor_hangs_up_and_the_call_leaves_when_the_pbx_says_so(
     assert finish["disposition"] == "No Answer"
     forward(dashboard, finish)
     assert live(dashboard) == []
-    audit = dashboard.app.state.audit.entries()  # type: ignore[attr-defined]
+    audit = parts_of(dashboard).audit.entries()
     assert [(e.action, e.result) for e in audit[:2]] == [
         ("hangup", "pbx_refused"),
         ("hangup", "ok"),
@@ -242,7 +242,7 @@ def test_a_pbx_that_is_down_gets_a_clear_error_and_the_board_keeps_working(
         assert "Could not reach the PBX" in toast.text
         forward(client, {"event": "CallStart", "uniqueid": "1.1", "extension": "70"})
         assert [c["uniqueid"] for c in live(client)] == ["1.1"]
-        audit = client.app.state.audit.entries()  # type: ignore[attr-defined]
+        audit = parts_of(client).audit.entries()
         assert (audit[0].action, audit[0].result) == ("originate", "pbx_unreachable")
 
 

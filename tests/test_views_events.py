@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.events import redact_secrets
 from dashboard.settings import Settings
-from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, sign_in
+from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, sign_in
 
 
 def send(client: TestClient, sample: str) -> Any:
@@ -21,7 +21,7 @@ def send(client: TestClient, sample: str) -> Any:
 
 
 def tables(client: TestClient) -> dict[str, list[dict[str, Any]]]:
-    db = client.app.state.store.db  # type: ignore[attr-defined]
+    db = parts_of(client).store.db
     return {name: list(db.query(f"SELECT * FROM {name}")) for name in ("calls", "events")}
 
 
@@ -125,10 +125,10 @@ def test_bad_input_gets_a_reason_is_kept_and_changes_nothing_else(
     assert response.status_code == status
     assert response.json()["error"] == reason and response.json()["detail"]
     assert tables(client) == before
-    rejected = client.app.state.store.rejections()  # type: ignore[attr-defined]
+    rejected = parts_of(client).store.rejections()
     assert [(r["reason"], r["method"]) for r in rejected] == [(reason, method)]
     assert rejected[0]["query"] == redact_secrets(url.partition("?")[2][:4096])
-    assert client.app.state.ingestor.rejected == {reason: 1}  # type: ignore[attr-defined]
+    assert parts_of(client).ingestor.rejected == {reason: 1}
 
 
 def test_a_query_over_the_limit_is_refused(settings: Settings, clock: FakeClock) -> None:
@@ -163,9 +163,9 @@ def test_a_restart_keeps_live_calls_and_every_acknowledged_event(
 
 
 def test_an_event_that_cannot_be_stored_is_not_acknowledged(client: TestClient) -> None:
-    client.app.state.store.db.execute("DROP TABLE events")  # type: ignore[attr-defined]
+    parts_of(client).store.db.execute("DROP TABLE events")
     response = client.get("/synapse/events?data=" + quote(CALL_START, safe=""))
     assert response.status_code == 503
     assert response.json()["error"] == "storage_unavailable"
     assert client.get("/api/calls/active").json() == {"calls": []}
-    assert client.app.state.store.count("calls") == 0  # type: ignore[attr-defined]
+    assert parts_of(client).store.count("calls") == 0

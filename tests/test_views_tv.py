@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, FakeClock, sign_in
+from tests.conftest import CALL_START, FakeClock, parts_of, sign_in
 
 AT_70 = json.loads(CALL_START) | {"direction": "Incoming", "number": "9876543210"}
 
@@ -76,7 +76,7 @@ def test_a_wall_screen_link_signs_in_for_good_until_revoked(board: TestClient) -
     with board.websocket_connect("/ws?view=tv") as tv:
         tv.receive_text()
         csrf = sign_in(board, "admin")  # the admin, at another browser
-        [screen] = board.app.state.kiosks.links()  # type: ignore[attr-defined]
+        [screen] = parts_of(board).kiosks.links()
         revoked = board.post("/admin/kiosks", data={"revoke": screen.id, "csrf_token": csrf})
         assert "Revoked the link for Sales &lt;TV&gt;" in revoked.text
         with pytest.raises(WebSocketDisconnect) as closed:

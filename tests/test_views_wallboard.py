@@ -14,6 +14,7 @@ from tests.conftest import (
     FakeClock,
     at_edges,
     just_finished,
+    parts_of,
     sign_in,
 )
 
@@ -66,7 +67,7 @@ def test_a_viewer_gets_a_snapshot_then_one_fragment_per_event(
         assert 'data-counter="answered">0<' in finished  # the sample call is from 2015
 
         clock.advance(10)
-        client.portal.call(client.app.state.ingestor.sweep)  # type: ignore[union-attr, attr-defined]
+        client.portal.call(parts_of(client).ingestor.sweep)  # type: ignore[union-attr]
         removed = viewer.receive_text()
         assert removed.endswith('hx-swap-oob="delete"></div>')
 
@@ -85,7 +86,7 @@ def test_every_viewer_receives_the_same_fragment(client: TestClient) -> None:
         one.receive_text(), two.receive_text()
         send(client, CALL_START)
         assert one.receive_text() == two.receive_text()
-        assert client.app.state.hub.stats()["viewers"] == 2  # type: ignore[attr-defined]
+        assert parts_of(client).hub.stats()["viewers"] == 2
 
 
 def test_caller_supplied_text_is_escaped_in_pages_and_pushes(client: TestClient) -> None:

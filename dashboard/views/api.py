@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from dashboard.auth import Role
 from dashboard.calls import Call
-from dashboard.ingest import Ingestor
 from dashboard.metrics import Timings, counter, gauge
 from dashboard.security import STAFF, current_auth, json_error, require, user_scope
+from dashboard.state import parts
 
 
 def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
@@ -54,33 +54,33 @@ def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
 
 @require(*STAFF)
 async def active_calls(request: Request) -> Response:
-    ingestor: Ingestor = request.app.state.ingestor
+    state = parts(request)
     extension = user_scope(request)
-    live = [call for call in ingestor.board.snapshot(extension) if call.is_live]
-    return JSONResponse({"calls": [call_json(call, ingestor.tz) for call in live]})
+    live = [call for call in state.live.board.snapshot(extension) if call.is_live]
+    return JSONResponse({"calls": [call_json(call, state.settings.timezone) for call in live]})
 
 
 @require(*STAFF)
 async def call_detail(request: Request) -> Response:
-    ingestor: Ingestor = request.app.state.ingestor
+    state = parts(request)
     uniqueid = request.path_params["uniqueid"]
     host = request.query_params.get("host")
     if host is not None:
-        call = ingestor.store.get_call((host, uniqueid))
+        call = state.store.get_call((host, uniqueid))
     else:
-        call = ingestor.store.get_call_by_uniqueid(uniqueid)
+        call = state.store.get_call_by_uniqueid(uniqueid)
     auth = current_auth(request)
     if call is None or auth is None or not auth.user.may_see_extension(call.extension):
         # The same answer whether the call does not exist or is not yours: no probing.
         return json_error(404, "not_found", f"no call {uniqueid!r} that you may see")
-    return JSONResponse(call_json(call, ingestor.tz))
+    return JSONResponse(call_json(call, state.settings.timezone))
 
 
 async def healthz(request: Request) -> JSONResponse:
     """For load balancers and monitors: public, so it tells nothing about calls."""
-    ingestor: Ingestor = request.app.state.ingestor
+    state = parts(request)
     try:
-        ingestor.store.db.execute("SELECT 1").fetchone()
+        state.store.db.execute("SELECT 1").fetchone()
     except Exception:  # report, never raise: the probe must get an answer
         return JSONResponse({"ok": False, "database": "unavailable"}, status_code=503)
     return JSONResponse({"ok": True})
@@ -89,8 +89,8 @@ async def healthz(request: Request) -> JSONResponse:
 @require(Role.ADMIN, Role.SUPERVISOR)
 async def metrics(request: Request) -> Response:
     """Prometheus text format; scrape it with a supervisor's API token (Bearer)."""
-    state = request.app.state
-    ingestor: Ingestor = state.ingestor
+    state = parts(request)
+    ingestor = state.ingestor
     hub = state.hub
     timings: Timings = state.timings
     lines = [

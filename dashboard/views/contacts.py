@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from dashboard.contacts import Contacts, ImportResult
-from dashboard.ingest import Ingestor
 from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
+from dashboard.state import parts
 from dashboard.views.pages import page
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
@@ -16,7 +16,7 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 
 @require(*STAFF)
 async def contacts_page(request: Request) -> Response:
-    contacts: Contacts = request.app.state.contacts
+    contacts: Contacts = parts(request).contacts
     query = request.query_params.get("q", "")[:100]
     return page(
         request, "contacts.html", contacts=contacts.search(query), q=query, total=contacts.count()
@@ -25,8 +25,8 @@ async def contacts_page(request: Request) -> Response:
 
 @require(*SUPERVISORS)
 async def import_contacts(request: Request) -> Response:
-    contacts: Contacts = request.app.state.contacts
-    ingestor: Ingestor = request.app.state.ingestor
+    contacts: Contacts = parts(request).contacts
+    state = parts(request)
     result = ImportResult()
     async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("file")
@@ -40,14 +40,14 @@ async def import_contacts(request: Request) -> Response:
                 result = contacts.import_csv(raw.decode("utf-8", errors="replace"))
     auth = current_auth(request)
     assert auth is not None
-    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
-    request.app.state.audit.record(
-        ingestor.clock(),
+    remote = client_ip(request, state.settings.trusted_proxy_networks)
+    parts(request).audit.record(
+        state.clock(),
         auth.user.name,
         "contacts-import",
         detail=result.summary(),
         result="ok" if result.added or result.updated else "nothing imported",
         remote=remote,
     )
-    html = ingestor.fragments.page("partials/import_result.html", result=result)
+    html = state.fragments.page("partials/import_result.html", result=result)
     return HTMLResponse(html)

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from dashboard.auth import User
 from dashboard.calls import Call
 from dashboard.control import ControlError, Controls, Done
-from dashboard.ingest import Ingestor
 from dashboard.security import STAFF, client_ip, current_auth, require
+from dashboard.state import parts
 from dashboard.views.pages import toast
 
 Command = Callable[[Controls, User, str], Awaitable[Done]]
@@ -53,10 +53,10 @@ async def transfer(request: Request) -> Response:
 
 
 async def _run(request: Request, command: Command) -> Response:
-    controls: Controls = request.app.state.controls
+    controls: Controls = parts(request).controls
     auth = current_auth(request)
     assert auth is not None
-    remote = client_ip(request, request.app.state.settings.trusted_proxy_networks)
+    remote = client_ip(request, parts(request).settings.trusted_proxy_networks)
     try:
         done = await command(controls, auth.user, remote)
     except ControlError as error:
@@ -98,5 +98,5 @@ def _text(data: dict[str, Any], name: str) -> str:
 
 
 def _call(request: Request) -> Call | None:
-    ingestor: Ingestor = request.app.state.ingestor
-    return ingestor.board.find(request.path_params["uniqueid"], request.query_params.get("host"))
+    state = parts(request)
+    return state.live.board.find(request.path_params["uniqueid"], request.query_params.get("host"))

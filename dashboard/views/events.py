@@ -12,12 +12,13 @@ from starlette.responses import JSONResponse
 from dashboard.events import TOKEN_PARAM, EventError
 from dashboard.ingest import Ingestor
 from dashboard.security import client_ip, sender_refusal
+from dashboard.state import parts
 
 log = logging.getLogger(__name__)
 
 
 async def synapse_events(request: Request) -> JSONResponse:
-    ingestor: Ingestor = request.app.state.ingestor
+    ingestor: Ingestor = parts(request).ingestor
     raw_query = request.scope.get("query_string", b"").decode("utf-8", errors="replace")
     settings = ingestor.settings
     remote = client_ip(request, settings.trusted_proxy_networks)

@@ -22,7 +22,6 @@ from dashboard.history import (
     History,
     parse_filters,
 )
-from dashboard.ingest import Ingestor
 from dashboard.security import (
     STAFF,
     SUPERVISORS,
@@ -32,6 +31,7 @@ from dashboard.security import (
     require,
     user_scope,
 )
+from dashboard.state import parts
 from dashboard.views.api import call_json
 from dashboard.views.pages import page, toast
 
@@ -53,13 +53,13 @@ CSV_COLUMNS = (
 
 
 def _filters(request: Request) -> Filters:
-    ingestor: Ingestor = request.app.state.ingestor
-    return parse_filters(request.query_params, ingestor.tz, ingestor.local_date())
+    state = parts(request)
+    return parse_filters(request.query_params, state.settings.timezone, state.today())
 
 
 @require(*STAFF)
 async def calls_page(request: Request) -> Response:
-    history: History = request.app.state.history
+    history: History = parts(request).history
     scope = user_scope(request)
     try:
         filters = _filters(request)
@@ -89,13 +89,13 @@ async def calls_page(request: Request) -> Response:
 
 @require(*STAFF)
 async def calls_csv(request: Request) -> Response:
-    history: History = request.app.state.history
+    history: History = parts(request).history
     scope = user_scope(request)
     try:
         filters = _filters(request)
     except FilterError as problem:
         return json_error(422, "bad_filter", str(problem))
-    tz = request.app.state.ingestor.tz
+    tz = parts(request).settings.timezone
 
     async def rows() -> AsyncIterator[str]:
         # On the event loop, a page of calls at a time (each an indexed query): the export
@@ -136,7 +136,7 @@ def spreadsheet_safe(value: str) -> str:
 
 @require(*STAFF)
 async def calls_api(request: Request) -> Response:
-    history: History = request.app.state.history
+    history: History = parts(request).history
     scope = user_scope(request)
     try:
         filters = _filters(request)
@@ -146,7 +146,7 @@ async def calls_api(request: Request) -> Response:
         return json_error(422, "bad_filter", str(problem))
     except ValueError:
         return json_error(422, "bad_filter", "limit must be a whole number")
-    tz = request.app.state.ingestor.tz
+    tz = parts(request).settings.timezone
     return JSONResponse(
         {
             "calls": [call_json(call, tz) for call in found.calls],
@@ -157,10 +157,10 @@ async def calls_api(request: Request) -> Response:
 
 @require(*STAFF)
 async def call_page(request: Request) -> Response:
-    ingestor: Ingestor = request.app.state.ingestor
+    state = parts(request)
     uniqueid = request.path_params["uniqueid"]
     host = request.query_params.get("host")
-    store = ingestor.store
+    store = state.store
     call: Call | None = (
         store.get_call((host, uniqueid)) if host else store.get_call_by_uniqueid(uniqueid)
     )
@@ -173,7 +173,7 @@ async def call_page(request: Request) -> Response:
         "call.html",
         call=call,
         events=list(store.events(call.key)),
-        fields=call_json(call, ingestor.tz),
+        fields=call_json(call, state.settings.timezone),
         controls=auth.user.may_control,
     )
 
@@ -181,8 +181,8 @@ async def call_page(request: Request) -> Response:
 @require(*SUPERVISORS)
 async def cdr_sync(request: Request) -> Response:
     """The supervisors' button: fetch the PBX's records for some days into the history."""
-    sync: CdrSync = request.app.state.cdr
-    ingestor: Ingestor = request.app.state.ingestor
+    sync: CdrSync = parts(request).cdr
+    state = parts(request)
     auth = current_auth(request)
     assert auth is not None
     form = await request.form()
@@ -197,9 +197,9 @@ async def cdr_sync(request: Request) -> Response:
     if last < first or (last - first).days > 30:
         return toast(request, False, "Fetch one to 31 days at a time.")
     result = await sync.sync(first, last, [extension] if extension else None)
-    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
-    request.app.state.audit.record(
-        ingestor.clock(),
+    remote = client_ip(request, state.settings.trusted_proxy_networks)
+    parts(request).audit.record(
+        state.clock(),
         auth.user.name,
         "cdr sync",
         target=f"{first}..{last} {extension or 'all'}",

@@ -12,8 +12,8 @@ from starlette.responses import RedirectResponse, Response
 from dashboard.audit import AuditLog
 from dashboard.auth import SESSION_COOKIE, Accounts, new_token, same_secret, verify_password
 from dashboard.hub import Hub
-from dashboard.ingest import Ingestor
 from dashboard.security import EVERYONE, client_ip, current_auth, is_https, require
+from dashboard.state import parts
 from dashboard.views.pages import page
 
 LOGIN_CSRF_COOKIE = "dashboard_login_csrf"
@@ -47,7 +47,7 @@ def _login_page(request: Request, message: str = "", status_code: int = 200) -> 
         httponly=True,
         samesite="strict",
         path="/login",
-        secure=is_https(request, request.app.state.settings.trusted_proxy_networks),
+        secure=is_https(request, parts(request).settings.trusted_proxy_networks),
     )
     return response
 
@@ -55,14 +55,14 @@ def _login_page(request: Request, message: str = "", status_code: int = 200) -> 
 async def login(request: Request) -> Response:
     if request.method == "GET":
         return _login_page(request)
-    accounts: Accounts = request.app.state.accounts
-    audit: AuditLog = request.app.state.audit
-    ingestor: Ingestor = request.app.state.ingestor
+    accounts: Accounts = parts(request).accounts
+    audit: AuditLog = parts(request).audit
+    state = parts(request)
     form = await request.form()
     name = str(form.get("name", "")).strip().lower()[:64]
     password = str(form.get("password", ""))[:1024]
-    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
-    now = ingestor.clock()
+    remote = client_ip(request, state.settings.trusted_proxy_networks)
+    now = state.clock()
     if not same_secret(
         str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")
     ):
@@ -78,11 +78,11 @@ async def login(request: Request) -> Response:
     # The slow hash runs off the event loop (a few at a time: each takes 32 MiB), so a
     # sign-in never stalls the wallboards.
     valid = await anyio.to_thread.run_sync(
-        verify_password, password, stored_hash, limiter=request.app.state.kdf_limiter
+        verify_password, password, stored_hash, limiter=parts(request).kdf_limiter
     )
     if not valid or user is None or user.disabled:
         audit.record(now, name, "sign-in", result="failed", remote=remote)
-        delay = ingestor.settings.sign_in_delay_seconds * accounts.failures(name)
+        delay = state.settings.sign_in_delay_seconds * accounts.failures(name)
         await asyncio.sleep(delay)  # each failure answers more slowly than the last
         return _login_page(request, "Wrong user name or password.", 401)
     accounts.sign_in_succeeded(name)
@@ -95,7 +95,7 @@ async def login(request: Request) -> Response:
         max_age=int(accounts.session_lifetime.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=is_https(request, request.app.state.settings.trusted_proxy_networks),
+        secure=is_https(request, parts(request).settings.trusted_proxy_networks),
         path="/",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
@@ -106,16 +106,14 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     auth = current_auth(request)
     assert auth is not None
-    accounts: Accounts = request.app.state.accounts
-    hub: Hub = request.app.state.hub
+    accounts: Accounts = parts(request).accounts
+    hub: Hub = parts(request).hub
     if auth.session is not None:
         accounts.end_session(auth.session.id_hash)
         session_id = auth.session.id_hash
         hub.evict_where(lambda viewer: viewer.owner == session_id, POLICY_VIOLATION)
-    remote = client_ip(request, request.app.state.settings.trusted_proxy_networks)
-    request.app.state.audit.record(
-        request.app.state.ingestor.clock(), auth.user.name, "sign-out", remote=remote
-    )
+    remote = client_ip(request, parts(request).settings.trusted_proxy_networks)
+    parts(request).audit.record(parts(request).clock(), auth.user.name, "sign-out", remote=remote)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -9,8 +9,8 @@ from starlette.responses import HTMLResponse, Response
 
 from dashboard.callbacks import Callbacks
 from dashboard.contacts import Contacts
-from dashboard.ingest import Ingestor
 from dashboard.security import STAFF, client_ip, current_auth, json_error, require
+from dashboard.state import parts
 from dashboard.views.pages import page
 
 LOOK_BACK = timedelta(days=14)
@@ -18,13 +18,13 @@ LOOK_BACK = timedelta(days=14)
 
 @require(*STAFF)
 async def missed_page(request: Request) -> Response:
-    callbacks: Callbacks = request.app.state.callbacks
-    contacts: Contacts = request.app.state.contacts
-    ingestor: Ingestor = request.app.state.ingestor
+    callbacks: Callbacks = parts(request).callbacks
+    contacts: Contacts = parts(request).contacts
+    state = parts(request)
     auth = current_auth(request)
     assert auth is not None
     scope = auth.user.scope
-    entries = callbacks.worklist(ingestor.clock() - LOOK_BACK, scope)
+    entries = callbacks.worklist(state.clock() - LOOK_BACK, scope)
     names = {entry.call.number: contacts.find(entry.call.number) for entry in entries}
     return page(
         request,
@@ -38,8 +38,8 @@ async def missed_page(request: Request) -> Response:
 
 @require(*STAFF)
 async def mark_done(request: Request) -> Response:
-    callbacks: Callbacks = request.app.state.callbacks
-    ingestor: Ingestor = request.app.state.ingestor
+    callbacks: Callbacks = parts(request).callbacks
+    state = parts(request)
     auth = current_auth(request)
     assert auth is not None
     form = await request.form()
@@ -47,9 +47,9 @@ async def mark_done(request: Request) -> Response:
     scope = auth.user.scope
     if not key or not callbacks.may_mark(key, scope):
         return json_error(404, "not_found", "no such missed call to return that you may see")
-    callbacks.mark_done(key, auth.user.name, ingestor.clock())
-    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
-    request.app.state.audit.record(
-        ingestor.clock(), auth.user.name, "callback done", target=key, remote=remote
+    callbacks.mark_done(key, auth.user.name, state.clock())
+    remote = client_ip(request, state.settings.trusted_proxy_networks)
+    parts(request).audit.record(
+        state.clock(), auth.user.name, "callback done", target=key, remote=remote
     )
     return HTMLResponse("")  # htmx removes the row

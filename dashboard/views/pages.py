@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from dashboard.auth import User
-from dashboard.ingest import Ingestor
 from dashboard.security import current_auth
+from dashboard.state import Parts, parts
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    ingestor: Ingestor = request.app.state.ingestor
+    state = parts(request)
     auth = current_auth(request)
     context.setdefault("user", auth.user if auth else None)
     context.setdefault("csrf", auth.session.csrf_token if auth and auth.session else "")
@@ -22,19 +22,19 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     # An agent's pages show the call pop-up: the wallboard through its own socket, other
     # pages through a socket that carries pop-ups only.
     context.setdefault("own_socket", False)
-    context.setdefault("popups", _popups(ingestor, auth.user if auth else None))
-    html = ingestor.fragments.page(template, **context)
+    context.setdefault("popups", _popups(state, auth.user if auth else None))
+    html = state.fragments.page(template, **context)
     return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
 
 
-def _popups(ingestor: Ingestor, user: User | None) -> list[Markup]:
+def _popups(state: Parts, user: User | None) -> list[Markup]:
     """The pop-ups to show now (the page's first paint, before its socket says more)."""
     extension = user.scope if user else None
-    if extension is None or ingestor.popups is None:
+    if extension is None:
         return []
-    popups = ingestor.popups
+    popups = state.popups
     ringing = [
-        call for call in ingestor.board.snapshot(extension) if popups.pops_up(call, extension)
+        call for call in state.live.board.snapshot(extension) if popups.pops_up(call, extension)
     ]
     return [Markup(popups.render(call)) for call in ringing]
 
@@ -42,6 +42,6 @@ def _popups(ingestor: Ingestor, user: User | None) -> list[Markup]:
 def toast(request: Request, ok: bool, message: str, reply: str = "") -> HTMLResponse:
     """How an action went, for htmx to show where the person clicked (always a 2xx: htmx
     swaps only those by default)."""
-    ingestor: Ingestor = request.app.state.ingestor
-    html = ingestor.fragments.page("partials/toast.html", ok=ok, message=message, reply=reply)
+    state = parts(request)
+    html = state.fragments.page("partials/toast.html", ok=ok, message=message, reply=reply)
     return HTMLResponse(html)

@@ -28,6 +28,7 @@ from dashboard.recordings import (
 )
 from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
 from dashboard.settings import Settings
+from dashboard.state import parts
 from dashboard.store import Store
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,8 @@ async def _serve(
         )
     if not call.recordlink:
         raise RecordingError(404, "no_recording", "no recording for this call")
-    settings: Settings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.recordings_client
+    settings: Settings = parts(request).settings
+    client: httpx.AsyncClient = parts(request).recordings_client
     method = "HEAD" if request.method == "HEAD" else "GET"
     return await open_recording(
         client, call.recordlink, settings.synapse_url, byte_range, method=method
@@ -91,7 +92,7 @@ async def _serve(
 
 
 def _find_call(request: Request) -> Call | None:
-    store: Store = request.app.state.store
+    store: Store = parts(request).store
     uniqueid = request.path_params["uniqueid"]
     host = request.query_params.get("host")
     return store.get_call((host, uniqueid)) if host else store.get_call_by_uniqueid(uniqueid)
@@ -106,7 +107,7 @@ def _target(request: Request) -> str:
 
 
 def _first_listen(request: Request, user: User) -> bool:
-    heard: dict[tuple[int, str], float] = request.app.state.recording_listens
+    heard: dict[tuple[int, str], float] = parts(request).recording_listens
     now = time.monotonic()
     if len(heard) > MAX_LISTENS_KEPT:
         for key in [key for key, at in heard.items() if now - at > LISTEN_WINDOW]:
@@ -118,9 +119,9 @@ def _first_listen(request: Request, user: User) -> bool:
 
 
 def _audit(request: Request, user: User, download: bool, result: str, detail: str) -> None:
-    settings: Settings = request.app.state.settings
-    request.app.state.audit.record(
-        request.app.state.ingestor.clock(),
+    settings: Settings = parts(request).settings
+    parts(request).audit.record(
+        parts(request).clock(),
         user.name,
         "recording download" if download else "recording play",
         target=_target(request),

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dashboard.history import PRESETS, FilterError, parse_filters
-from dashboard.ingest import Ingestor
 from dashboard.reports import SORTABLE, WEEKDAYS, Figures, Report, ReportError, build_report
 from dashboard.security import SUPERVISORS, json_error, require
+from dashboard.state import parts
 from dashboard.views.history import spreadsheet_safe
 from dashboard.views.pages import page
 
@@ -22,19 +22,19 @@ TABLES = ("extensions", "daily", "heatmap")
 
 
 async def _report(request: Request) -> tuple[Report, str, str]:
-    ingestor: Ingestor = request.app.state.ingestor
-    settings = ingestor.settings
+    state = parts(request)
+    settings = state.settings
     params = request.query_params
     # "Today" is the business day under way: at 03:00 with days starting at 06:00, yesterday's.
     day_start = timedelta(hours=settings.day_starts.hour, minutes=settings.day_starts.minute)
-    today = (ingestor.clock().astimezone(ingestor.tz) - day_start).date()
+    today = (state.clock().astimezone(state.settings.timezone) - day_start).date()
     filters = parse_filters(
         {
             "period": params.get("period") or "30d",
             "from": params.get("from", ""),
             "to": params.get("to", ""),
         },
-        ingestor.tz,
+        state.settings.timezone,
         today,
     )
     if filters.period == "all":
@@ -50,7 +50,9 @@ async def _report(request: Request) -> tuple[Report, str, str]:
         # Python, and the event loop must keep serving events and wallboards meanwhile.
         conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
         try:
-            return build_report(conn, first, last, ingestor.tz, settings.day_starts, extensions)
+            return build_report(
+                conn, first, last, settings.timezone, settings.day_starts, extensions
+            )
         finally:
             conn.close()
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dashboard.ingest import Ingestor
 from dashboard.security import STAFF, current_auth, require
+from dashboard.state import parts
 
 MIN_DIGITS = 3
 
 
 @require(*STAFF)
 async def search(request: Request) -> Response:
-    ingestor: Ingestor = request.app.state.ingestor
+    state = parts(request)
     auth = current_auth(request)
     assert auth is not None
     extension = auth.user.scope  # an agent searches its own calls
@@ -23,11 +23,11 @@ async def search(request: Request) -> Response:
     if len(digits) >= MIN_DIGITS:
         live = [
             call
-            for call in ingestor.board.snapshot(extension)
+            for call in state.live.board.snapshot(extension)
             if call.is_live and digits in "".join(ch for ch in call.number or "" if ch.isdigit())
         ]
-        recent = ingestor.store.calls_with_number(digits, extension)
-    html = ingestor.fragments.page(
+        recent = state.store.calls_with_number(digits, extension)
+    html = state.fragments.page(
         "partials/search_results.html",
         typed=typed,
         digits=digits,

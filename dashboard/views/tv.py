@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dashboard.auth import SESSION_COOKIE, Accounts
-from dashboard.ingest import Ingestor
 from dashboard.kiosk import KIOSK_SESSION, Kiosks
 from dashboard.security import EVERYONE, client_ip, is_https, require
+from dashboard.state import parts
 from dashboard.views.pages import page
 from dashboard.views.wallboard import board_page
 
@@ -21,18 +21,18 @@ async def tv(request: Request) -> Response:
 
 async def kiosk(request: Request) -> Response:
     """GET shows a page that signs in by itself (a GET changes nothing); POST signs in."""
-    kiosks: Kiosks = request.app.state.kiosks
+    kiosks: Kiosks = parts(request).kiosks
     token = request.path_params["token"]
     user = kiosks.user_for(token)
     if user is None:
         return page(request, "kiosk.html", status_code=404, valid=False, action="")
     if request.method == "GET":
         return page(request, "kiosk.html", valid=True, action=request.url.path)
-    accounts: Accounts = request.app.state.accounts
-    ingestor: Ingestor = request.app.state.ingestor
-    remote = client_ip(request, ingestor.settings.trusted_proxy_networks)
-    token_value, _ = accounts.start_session(user, ingestor.clock(), remote, KIOSK_SESSION)
-    request.app.state.audit.record(ingestor.clock(), user.name, "kiosk sign-in", remote=remote)
+    accounts: Accounts = parts(request).accounts
+    state = parts(request)
+    remote = client_ip(request, state.settings.trusted_proxy_networks)
+    token_value, _ = accounts.start_session(user, state.clock(), remote, KIOSK_SESSION)
+    parts(request).audit.record(state.clock(), user.name, "kiosk sign-in", remote=remote)
     response = RedirectResponse("/tv", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -41,6 +41,6 @@ async def kiosk(request: Request) -> Response:
         httponly=True,
         samesite="lax",
         path="/",
-        secure=is_https(request, ingestor.settings.trusted_proxy_networks),
+        secure=is_https(request, state.settings.trusted_proxy_networks),
     )
     return response

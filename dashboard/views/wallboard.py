@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dashboard.hub import FrameSink, Hub, Subscriber
-from dashboard.ingest import Ingestor
 from dashboard.pushes import POPUPS_ONLY
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
+from dashboard.state import parts
 from dashboard.views.pages import page
 from dashboard.websocket_protocol import FRAMES_EXTENSION
 
@@ -34,32 +34,32 @@ async def wallboard(request: Request) -> Response:
 
 def board_page(request: Request, template: str, *, controls: bool) -> Response:
     """A page showing the live board as the signed-in user may see it (wallboard or TV)."""
-    ingestor: Ingestor = request.app.state.ingestor
+    state = parts(request)
     auth = current_auth(request)
     assert auth is not None
     extension = auth.user.scope
-    ingestor.grid.names = request.app.state.accounts.extension_names()
+    state.live.grid.names = parts(request).accounts.extension_names()
     return page(
         request,
         template,
-        calls=ingestor.board.snapshot(extension),
-        counts=ingestor.board.counts(extension),
-        day=ingestor.today.of(extension),
-        longest=ingestor.board.longest_ringing(extension),
-        now=ingestor.clock(),
+        calls=state.live.board.snapshot(extension),
+        counts=state.live.board.counts(extension),
+        day=state.live.today.of(extension),
+        longest=state.live.board.longest_ringing(extension),
+        now=state.clock(),
         oob=False,
         controls=controls,
         own_socket=True,
-        grid=Markup(ingestor.pushes.grid_html()) if extension is None else "",
-        linger=ingestor.settings.finished_linger_seconds,
-        timezone=ingestor.settings.synapse_timezone,
+        grid=Markup(state.publisher.pushes.grid_html()) if extension is None else "",
+        linger=state.settings.finished_linger_seconds,
+        timezone=state.settings.synapse_timezone,
     )
 
 
 async def live_socket(websocket: WebSocket) -> None:
-    ingestor: Ingestor = websocket.app.state.ingestor
-    hub: Hub = websocket.app.state.hub
-    settings = ingestor.settings
+    state = parts(websocket)
+    hub: Hub = parts(websocket).hub
+    settings = state.settings
     if not origin_allowed(websocket, settings.allowed_origins, settings.trusted_proxy_networks):
         await websocket.close(code=POLICY_VIOLATION)  # before accepting: the handshake fails
         return
@@ -69,7 +69,7 @@ async def live_socket(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason="sign in first")
         return
     audience = auth.user.audience
-    ingestor.grid.names = websocket.app.state.accounts.extension_names()
+    state.live.grid.names = parts(websocket).accounts.extension_names()
     if websocket.query_params.get("view") == "tv" and audience == "all":
         audience = "view"  # a TV shows every call, without controls
     if websocket.query_params.get("only") == "popups":
@@ -78,7 +78,7 @@ async def live_socket(websocket: WebSocket) -> None:
     sink: FrameSink | None = extensions.get(FRAMES_EXTENSION, {}).get("sink")
     # Rendering the snapshot and subscribing happen with no await in between, so no
     # event can slip between the snapshot and the first pushed fragment.
-    snapshot = ingestor.snapshot(audience)
+    snapshot = state.ingestor.snapshot(audience)
     with hub.subscribe(audience, auth.owner, sink, first=snapshot) as subscriber:
         async with anyio.create_task_group() as tasks:
 

@@ -1,0 +1,71 @@
+"""Noticing what other processes commit: a `dashboard cdr sync` run from a shell while the
+dashboard serves writes calls through its own connection, and the board must show them.
+
+SQLite's `PRAGMA data_version` changes when another connection has committed; only then are
+the events appended since the last look read, and each call they touched is compared with
+what live state knows. The call as live state knew it is the board's, or else the replay of
+its events up to the last look (the invariant the store keeps: a call is the fold of its
+events), so counters take back exactly what the call counted for before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dashboard import calls
+from dashboard.calls import Board, Call
+from dashboard.live import CallChange
+from dashboard.settings import Settings
+from dashboard.store import Store
+
+
+class Watcher:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.caught_up()
+
+    def caught_up(self) -> None:
+        """Live state reflects everything stored now (start-up, a reload)."""
+        self._version = self.store.data_version()
+        self._seen = self.store.last_event_id()
+        self._own: set[int] = set()  # events this process stored past `_seen`
+
+    def note_own(self, ids: list[int]) -> None:
+        """Events this process just stored (and already showed)."""
+        if not ids:
+            return
+        if self.store.data_version() == self._version:  # no one else wrote meanwhile
+            self._seen = max(self._seen, *ids)
+        else:
+            self._own.update(ids)
+
+    def foreign_changes(self, board: Board, now: datetime) -> list[CallChange]:
+        """The calls other processes changed since the last look, as changes to live state."""
+        version = self.store.data_version()
+        if version == self._version:
+            return []
+        self._version = version
+        seen, own = self._seen, self._own
+        touched: dict[tuple[str, str], None] = {}
+        for event_id, key in self.store.event_keys_after(seen):
+            self._seen = max(self._seen, event_id)
+            if event_id not in own:
+                touched[key] = None
+        self._own = set()
+        changes = []
+        for key in touched:
+            after = self.store.get_call(key)
+            before = board.get(key) or self._replayed(key, up_to=seen)
+            if after is not None and after != before:
+                changes.append(CallChange(before, after, now))
+        return changes
+
+    def _replayed(self, key: tuple[str, str], up_to: int) -> Call | None:
+        call = None
+        for stored in self.store.events(key):
+            if stored.id > up_to:
+                break
+            event = stored.parsed(self.settings.timezone, self.settings.synapse_host)
+            call = calls.apply(call, event)
+        return call

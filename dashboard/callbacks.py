@@ -12,12 +12,8 @@ from datetime import datetime
 import sqlite_utils
 
 from dashboard.calls import Call
+from dashboard.schema import answered_sql, missed_sql
 from dashboard.store import Store, _iso, row_to_call
-
-ANSWERED = (
-    "(c.disposition = 'answered' OR (c.disposition IS NULL"
-    " AND (c.answer_time IS NOT NULL OR c.connect_seen_at IS NOT NULL)))"
-)
 
 
 @dataclass(frozen=True)
@@ -40,16 +36,13 @@ class Callbacks:
     def worklist(
         self, since: datetime, scope: str | None = None, limit: int = 200
     ) -> list[ToCallBack]:
-        missed = ANSWERED.replace("c.", "m.")
-        returned = ANSWERED.replace("c.", "o.")
         sql = f"""
             SELECT m.number_key, COUNT(*), MAX(m.started_at) FROM calls m
-            WHERE m.status = 'finished' AND m.direction = 'incoming' AND m.number_key IS NOT NULL
-              AND NOT {missed} AND COALESCE(m.disposition, '') != 'expired'
+            WHERE m.status = 'finished' AND m.number_key IS NOT NULL AND {missed_sql("m")}
               AND m.started_at >= ? {"AND m.extension = ?" if scope else ""}
               AND NOT EXISTS (SELECT 1 FROM calls o WHERE o.number_key = m.number_key
                               AND o.direction = 'outgoing' AND o.started_at > m.started_at
-                              AND {returned})
+                              AND {answered_sql("o")})
               AND NOT EXISTS (SELECT 1 FROM callbacks_done d WHERE d.number_key = m.number_key
                               AND d.done_at >= m.started_at)
             GROUP BY m.number_key ORDER BY MAX(m.started_at) DESC LIMIT ?"""

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboard.events import CallEvent, EventKind
+from dashboard.schema import is_answered, is_missed
 
 
 class Status(StrEnum):
@@ -107,16 +108,11 @@ class Call:
 
     @property
     def answered(self) -> bool:
-        if self.disposition:
-            return self.disposition == "answered"
-        return self.answered_at is not None
+        return is_answered(self.disposition, self.answered_at)
 
     @property
     def missed(self) -> bool:
-        """An incoming call nobody answered (one the dashboard expired is not known to be)."""
-        if self.status is not Status.FINISHED or self.direction != "incoming":
-            return False
-        return not self.answered and self.disposition != "expired"
+        return is_missed(self.status.value, self.direction, self.disposition, self.answered)
 
     @property
     def state_since(self) -> datetime | None:

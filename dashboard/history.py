@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboard.calls import Call
+from dashboard.schema import answered_sql
 from dashboard.store import Store, _iso, row_to_call
 
 PRESETS = {
@@ -178,8 +179,8 @@ class History:
                 params.append(value)
         if filters.disposition == "no_answer":  # unanswered calls without a CDR count too
             clauses.append(
-                "(disposition = 'no_answer' OR (disposition IS NULL AND status = 'finished'"
-                " AND answer_time IS NULL AND connect_seen_at IS NULL))"
+                "(disposition = 'no_answer' OR (COALESCE(disposition, '') = ''"
+                f" AND status = 'finished' AND NOT {answered_sql()}))"
             )
         elif filters.disposition:
             clauses.append("disposition = ?")

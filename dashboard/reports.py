@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dashboard.schema import answered_sql, missed_sql
 from dashboard.store import _iso
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -121,7 +122,8 @@ def build_report(
     start, end = period_bounds(first, last, tz, day_starts)
     chosen = tuple(sorted(set(extensions), key=lambda e: (not e.isdigit(), e.zfill(10))))
     sql = (
-        "SELECT started_at, answered_at, extension, direction, disposition, billable_seconds"
+        "SELECT started_at, answered_at, extension, direction, billable_seconds,"
+        f" {answered_sql()}, {missed_sql()}"
         " FROM calls WHERE +status = 'finished' AND started_at >= ? AND started_at < ?"
     )
     params: list[object] = [_iso(start), _iso(end)]
@@ -135,10 +137,8 @@ def build_report(
         day += timedelta(days=1)
     shift = timedelta(hours=day_starts.hour, minutes=day_starts.minute)
     rows = conn.execute(sql, params)
-    for started, answered_at, extension, direction, disposition, billable in rows:
+    for started, answered_at, extension, direction, billable, answered, missed in rows:
         local = datetime.fromisoformat(started).astimezone(tz)
-        answered = disposition == "answered" if disposition else answered_at is not None
-        missed = not answered and direction == "incoming" and disposition != "expired"
         ring = (
             (datetime.fromisoformat(answered_at) - datetime.fromisoformat(started)).total_seconds()
             if answered and answered_at

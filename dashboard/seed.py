@@ -22,6 +22,7 @@ import argparse
 import functools
 import heapq
 import math
+import operator
 import random
 import re
 import sys
@@ -40,6 +41,7 @@ DEFAULT_EXTENSIONS = tuple(str(n) for n in (*range(40, 60), *range(70, 80)))
 DEFAULT_DAYS = 90
 CHUNK = 20_000
 PREFIX = "seed-"  # real uniqueids are "<epoch>.<sequence>": these never collide with them
+in_column_order = operator.itemgetter(*CALL_COLUMNS)  # a row by column name, as a tuple
 INSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
 )
@@ -415,34 +417,36 @@ class _Writer:
                 )
             )
             self.rows.append(
-                (
-                    host,
-                    uniqueid,
-                    "finished",
-                    "incoming" if incoming else "outgoing",
-                    number,
-                    extension,
-                    None,  # hangupchannel: only CallStart/CallConnect carry it
-                    None,
-                    start_text,
-                    answer_text,
-                    end_text,
-                    received_text,  # first_seen_at: the CallFinish was the first event
-                    None,
-                    received_text,
-                    start_text,  # started_at
-                    answer_text,  # answered_at
-                    end_text,  # ended_at
-                    ring + talk,
-                    talk,
-                    disposition,
-                    disposition_raw,
-                    recordlink,
-                    1,
-                    "{}",
-                    received_text,  # updated_at
-                    key or None,
-                    received_text,  # last_seen_at
+                in_column_order(
+                    {
+                        "host": host,
+                        "uniqueid": uniqueid,
+                        "status": "finished",
+                        "direction": "incoming" if incoming else "outgoing",
+                        "number": number,
+                        "extension": extension,
+                        "hangupchannel": None,  # only CallStart/CallConnect carry them
+                        "redirectchannel": None,
+                        "start_time": start_text,
+                        "answer_time": answer_text,
+                        "end_time": end_text,
+                        "first_seen_at": received_text,  # the CallFinish was the first event
+                        "connect_seen_at": None,
+                        "finish_seen_at": received_text,
+                        "last_seen_at": received_text,
+                        "started_at": start_text,
+                        "answered_at": answer_text,
+                        "ended_at": end_text,
+                        "duration": ring + talk,
+                        "billable_seconds": talk,
+                        "disposition": disposition,
+                        "disposition_raw": disposition_raw,
+                        "recordlink": recordlink,
+                        "cdr_seen": 1,
+                        "extra": "{}",
+                        "updated_at": received_text,
+                        "number_key": key or None,
+                    }
                 )
             )
             if incoming and not answered and random_() < CALLBACK_SHARE:

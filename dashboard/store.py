@@ -7,9 +7,11 @@ before the PBX gets its 2xx. WAL mode, so readers never block the writer.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import operator
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,45 +22,9 @@ import sqlite_utils
 from dashboard.calls import Call, DayCounters, Status
 from dashboard.contacts import phone_key
 from dashboard.events import CallEvent, parse_event
+from dashboard.schema import COLUMNS, SQL_TYPES
 
-CALL_COLUMNS: dict[str, type] = {
-    "host": str,
-    "uniqueid": str,
-    "status": str,
-    "direction": str,
-    "number": str,
-    "extension": str,
-    "hangupchannel": str,
-    "redirectchannel": str,
-    "start_time": str,
-    "answer_time": str,
-    "end_time": str,
-    "first_seen_at": str,
-    "connect_seen_at": str,
-    "finish_seen_at": str,
-    "started_at": str,
-    "answered_at": str,
-    "ended_at": str,
-    "duration": int,
-    "billable_seconds": int,
-    "disposition": str,
-    "disposition_raw": str,
-    "recordlink": str,
-    "cdr_seen": int,
-    "extra": str,
-    "updated_at": str,
-    "number_key": str,
-    "last_seen_at": str,
-}
-TIME_COLUMNS = (
-    "start_time",
-    "answer_time",
-    "end_time",
-    "first_seen_at",
-    "connect_seen_at",
-    "finish_seen_at",
-    "last_seen_at",
-)
+CALL_COLUMNS: dict[str, type] = {field.name: SQL_TYPES[field.kind] for field in COLUMNS}
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
@@ -344,46 +310,40 @@ def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _stored_json(extra: Any) -> str:
+    # ASCII escapes: any JSON string survives, lone surrogates included.
+    return json.dumps(extra, sort_keys=True) if extra else "{}"
+
+
+_TO_COLUMN: dict[str, Callable[[Any], Any]] = {"time": _iso, "bool": int, "json": _stored_json}
+_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {"time": _parse, "bool": bool, "json": json.loads}
+_CALL_ATTRIBUTES = [field.attribute for field in COLUMNS if field.attribute]
+_read_attributes = operator.attrgetter(*_CALL_ATTRIBUTES)
+_CONVERTED = [  # (position in the row, converter) for the columns that need one
+    (n, _TO_COLUMN[field.kind]) for n, field in enumerate(COLUMNS) if field.kind in _TO_COLUMN
+]
+_STORE_ONLY = [(n, field.name) for n, field in enumerate(COLUMNS) if not field.attribute]
+_INIT_FIELDS = {field.name for field in dataclasses.fields(Call)}
+_READ = [  # (column, converter) of the columns a Call is built from
+    (field.name, _FROM_COLUMN.get(field.kind)) for field in COLUMNS if field.name in _INIT_FIELDS
+]
+
+
 def call_row(call: Call, updated_at: datetime, number_key: str | None = None) -> tuple[Any, ...]:
     """The `calls` row of a call, in CALL_COLUMNS order (on every event's path: kept cheap)."""
-    # ASCII escapes: any JSON string survives, lone surrogates included.
-    extra = json.dumps(call.extra, sort_keys=True) if call.extra else "{}"
-    return (
-        call.host,
-        call.uniqueid,
-        call.status.value,
-        call.direction,
-        call.number,
-        call.extension,
-        call.hangupchannel,
-        call.redirectchannel,
-        _iso(call.start_time),
-        _iso(call.answer_time),
-        _iso(call.end_time),
-        _iso(call.first_seen_at),
-        _iso(call.connect_seen_at),
-        _iso(call.finish_seen_at),
-        _iso(call.started_at),
-        _iso(call.answered_at),
-        _iso(call.ended_at),
-        call.duration,
-        call.billable_seconds,
-        call.disposition,
-        call.disposition_raw,
-        call.recordlink,
-        int(call.cdr_seen),
-        extra,
-        _iso(updated_at),
-        number_key,
-        _iso(call.last_seen_at),
-    )
+    values = list(_read_attributes(call))
+    known_here = {"updated_at": updated_at, "number_key": number_key}
+    for position, name in _STORE_ONLY:  # the columns a call does not know, in their places
+        values.insert(position, known_here[name])
+    for position, convert in _CONVERTED:
+        values[position] = convert(values[position])
+    return tuple(values)
 
 
 def row_to_call(row: dict[str, Any]) -> Call:
-    derived = ("started_at", "answered_at", "ended_at", "updated_at", "number_key")
-    fields = {name: value for name, value in row.items() if name not in derived}
-    fields.update({name: _parse(row[name]) for name in TIME_COLUMNS})
-    fields.update(
-        status=Status(row["status"]), cdr_seen=bool(row["cdr_seen"]), extra=json.loads(row["extra"])
-    )
+    fields = {
+        name: convert(row[name]) if convert and row[name] is not None else row[name]
+        for name, convert in _READ
+    }
+    fields["status"] = Status(row["status"])
     return Call(**fields)

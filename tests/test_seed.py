@@ -56,7 +56,8 @@ def kolkata(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Store, 
 
 def stored_rows(store: Store) -> dict[tuple[str, str], tuple[object, ...]]:
     cursor = store.db.conn.execute(f"SELECT {', '.join(CALL_COLUMNS)} FROM calls")
-    return {(row[0], row[1]): tuple(row) for row in cursor}
+    host, uniqueid = list(CALL_COLUMNS).index("host"), list(CALL_COLUMNS).index("uniqueid")
+    return {(row[host], row[uniqueid]): tuple(row) for row in cursor}
 
 
 def assert_replay_matches(store: Store, settings: Settings) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,43 +11,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from dashboard.auth import Role
 from dashboard.calls import Call
 from dashboard.metrics import Timings, counter, gauge
+from dashboard.schema import JSON_FIELDS, json_value
 from dashboard.security import STAFF, current_auth, json_error, require, user_scope
 from dashboard.state import parts
 
 
 def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
-    """Every stored field of a call; times in ISO 8601 in the PBX's time zone."""
-
-    def iso(moment: datetime | None) -> str | None:
-        return moment.astimezone(tz).isoformat() if moment else None
-
+    """Every stored field of a call (see `schema.FIELDS`); times in ISO 8601 in the PBX's
+    time zone."""
     return {
-        "host": call.host,
-        "uniqueid": call.uniqueid,
-        "status": call.status.value,
-        "direction": call.direction,
-        "number": call.number,
-        "extension": call.extension,
-        "hangupchannel": call.hangupchannel,
-        "redirectchannel": call.redirectchannel,
-        "started_at": iso(call.started_at),
-        "answered_at": iso(call.answered_at),
-        "ended_at": iso(call.ended_at),
-        "start_time": iso(call.start_time),
-        "answer_time": iso(call.answer_time),
-        "end_time": iso(call.end_time),
-        "first_seen_at": iso(call.first_seen_at),
-        "connect_seen_at": iso(call.connect_seen_at),
-        "finish_seen_at": iso(call.finish_seen_at),
-        "duration": call.duration,
-        "billable_seconds": call.billable_seconds,
-        "disposition": call.disposition,
-        "disposition_raw": call.disposition_raw,
-        "recordlink": call.recordlink,
-        "cdr_seen": call.cdr_seen,
-        "answered": call.answered,
-        "missed": call.missed,
-        "extra": dict(call.extra),
+        field.name: json_value(field.kind, getattr(call, field.name), tz) for field in JSON_FIELDS
     }
 
 

@@ -22,6 +22,7 @@ from dashboard.history import (
     History,
     parse_filters,
 )
+from dashboard.schema import CSV_HEADINGS
 from dashboard.security import (
     STAFF,
     SUPERVISORS,
@@ -34,22 +35,6 @@ from dashboard.security import (
 from dashboard.state import parts
 from dashboard.views.api import call_json
 from dashboard.views.pages import page, toast
-
-CSV_COLUMNS = (
-    "started_at",
-    "answered_at",
-    "ended_at",
-    "direction",
-    "number",
-    "extension",
-    "status",
-    "disposition",
-    "duration",
-    "billable_seconds",
-    "host",
-    "uniqueid",
-    "recordlink",
-)
 
 
 def _filters(request: Request) -> Filters:
@@ -102,7 +87,7 @@ async def calls_csv(request: Request) -> Response:
         # never holds the whole result, and never shares the connection with another thread.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(CSV_HEADINGS)
         for n, call in enumerate(history.every(filters, scope), start=1):
             writer.writerow(_csv_row(call_json(call, tz)))
             if n % 500 == 0:
@@ -122,7 +107,7 @@ async def calls_csv(request: Request) -> Response:
 def _csv_row(data: dict[str, Any]) -> list[str]:
     return [
         spreadsheet_safe("" if data[column] is None else str(data[column]))
-        for column in CSV_COLUMNS
+        for column in CSV_HEADINGS
     ]
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlite_utils
 
+from dashboard.audience import EVERY_CALL, Audience
+
 SESSION_COOKIE = "dashboard_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -51,12 +53,12 @@ class User:
         return (self.extension or "") if self.role is Role.AGENT else None
 
     @property
-    def audience(self) -> str:
-        """Which pushed fragments this user gets: every call with controls ("all"), every
-        call read-only ("view"), or one extension's calls ("ext:70")."""
+    def audience(self) -> Audience:
+        """Which pushed fragments this user gets: every call with controls, every call
+        read-only (a viewer), or one extension's calls (an agent)."""
         if self.scope is not None:
-            return f"ext:{self.scope}"
-        return "view" if self.role is Role.VIEWER else "all"
+            return Audience(extension=self.scope)
+        return EVERY_CALL.read_only() if self.role is Role.VIEWER else EVERY_CALL
 
     @property
     def may_control(self) -> bool:

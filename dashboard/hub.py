@@ -22,9 +22,11 @@ import logging
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from dashboard.audience import EVERY_CALL, CloseCode
 
 log = logging.getLogger(__name__)
 # Under a burst, a viewer gets one frame per interval, holding everything published
@@ -61,7 +63,7 @@ def text_frame(text: str) -> bytes:
 
 @dataclass(eq=False)
 class Subscriber:
-    audience: str
+    audience: Hashable
     limit: int
     owner: str = ""  # whose credentials opened it (a session), to end it when they are revoked
     sink: FrameSink | None = None
@@ -69,10 +71,10 @@ class Subscriber:
     oldest: float = 0.0  # when the oldest message of the backlog was queued (perf_counter)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     evicted: asyncio.Event = field(default_factory=asyncio.Event)
-    # 1013 "try again later" for a viewer that fell behind, 1012 "restarting" on shut-down:
+    # "try again later" for a viewer that fell behind, "restarting" on shut-down:
     # both make the htmx ws extension reconnect, and a reconnect starts with a snapshot;
-    # 1008 "policy violation" for revoked credentials, which must not reconnect.
-    close_code: int = 1013
+    # "policy violation" for revoked credentials, which must not reconnect.
+    close_code: int = CloseCode.TRY_AGAIN_LATER
     unsent: int = 0  # sink: messages written since its buffer was last empty
     skip: int = 0  # sink: messages already pending when it subscribed (in its first message)
 
@@ -123,16 +125,16 @@ class Hub:
         self._allowed_at = time.perf_counter()
         self.subscribers: set[Subscriber] = set()
         self.evictions = 0
-        self._sinks: dict[str, set[Subscriber]] = {}  # audience -> its viewers with a sink
+        self._sinks: dict[Hashable, set[Subscriber]] = {}  # audience -> its viewers with a sink
         self._queues: set[Subscriber] = set()  # viewers with a backlog
-        self._pending: dict[str, list[str]] = {}  # audience -> messages for its sinks
+        self._pending: dict[Hashable, list[str]] = {}  # audience -> messages for its sinks
         self._pending_since = 0.0
         self._flush: asyncio.Handle | None = None
 
     @contextlib.contextmanager
     def subscribe(
         self,
-        audience: str = "all",
+        audience: Hashable = EVERY_CALL,
         owner: str = "",
         sink: FrameSink | None = None,
         first: str | None = None,
@@ -164,16 +166,16 @@ class Hub:
             if not sinks:
                 del self._sinks[subscriber.audience]
 
-    def publish(self, render: Callable[[str], str | None] | str) -> int:
+    def publish(self, render: Callable[[Any], str | None] | str) -> int:
         """Deliver a message to every subscriber; returns how many it is bound for.
 
         `render` is the message, or a function of the audience returning it (or
         None when that audience must not see it); it is called once per audience,
         never once per viewer.
         """
-        rendered: dict[str, str | None] = {}
+        rendered: dict[Hashable, str | None] = {}
 
-        def message_for(audience: str) -> str | None:
+        def message_for(audience: Hashable) -> str | None:
             if audience not in rendered:
                 rendered[audience] = render if isinstance(render, str) else render(audience)
             return rendered[audience]
@@ -195,7 +197,7 @@ class Hub:
             self._spend_frame()
         return delivered + queued
 
-    def _queue_for_sinks(self, audience: str, message: str) -> None:
+    def _queue_for_sinks(self, audience: Hashable, message: str) -> None:
         if not self._pending:
             self._pending_since = time.perf_counter()
         self._pending.setdefault(audience, []).append(message)
@@ -265,14 +267,14 @@ class Hub:
         if pending and self.observe_fanout is not None:
             self.observe_fanout(time.perf_counter() - self._pending_since)
 
-    def evict(self, subscriber: Subscriber, close_code: int = 1013) -> None:
+    def evict(self, subscriber: Subscriber, close_code: int = CloseCode.TRY_AGAIN_LATER) -> None:
         if subscriber in self.subscribers:
             self._forget(subscriber)
-            if close_code == 1013:
+            if close_code == CloseCode.TRY_AGAIN_LATER:
                 self.evictions += 1
             subscriber.close_code = close_code
             subscriber.evicted.set()
-            if close_code == 1013 and subscriber.sink is not None:
+            if close_code == CloseCode.TRY_AGAIN_LATER and subscriber.sink is not None:
                 subscriber.sink.abort()
 
     def evict_where(self, predicate: Callable[[Subscriber], bool], close_code: int) -> int:
@@ -282,10 +284,10 @@ class Hub:
         return len(chosen)
 
     def close_all(self) -> None:
-        """Close every viewer with 1012, to come back to a fresh snapshot (on shut-down, or
+        """Close every viewer ("restarting"), to come back to a fresh snapshot (on shut-down, or
         when the board had to be reloaded)."""
         self._pending.clear()  # what they would have been sent is in their next snapshot
-        self.evict_where(lambda _: True, close_code=1012)
+        self.evict_where(lambda _: True, close_code=CloseCode.SERVICE_RESTART)
 
     def stats(self) -> dict[str, Any]:
         return {"viewers": len(self.subscribers), "evictions": self.evictions}

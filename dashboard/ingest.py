@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from dashboard import calls
+from dashboard.audience import Audience
 from dashboard.calls import Board, Call
 from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
@@ -225,7 +226,7 @@ class Ingestor:
             except Exception:  # the sweeper must outlive any one failure
                 log.exception("sweeping the board failed")
 
-    def snapshot(self, audience: str) -> str:
+    def snapshot(self, audience: Audience) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
         if self._needs_reload:  # a failed commit: not a board to show anyone
             with contextlib.suppress(Exception):

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 
+from dashboard.audience import Audience
 from dashboard.calls import Call, Change
 from dashboard.hub import Hub
 from dashboard.pushes import Pushes
@@ -59,7 +60,7 @@ class Publisher:
         if gone:
             self.hub.publish(self.pushes.removals(gone))
 
-    def snapshot(self, audience: str) -> str:
+    def snapshot(self, audience: Audience) -> str:
         """What a viewer of that audience receives first on (re)connecting."""
         self.push_now()
         return self.pushes.snapshot(audience)

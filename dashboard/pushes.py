@@ -1,8 +1,8 @@
 """What each audience is pushed when the board changes, rendered once per audience.
 
-An audience is a kind of viewer: "all" sees every call with its controls, "view" every
-call read-only (a TV), "ext:N" only extension N's calls (an agent). With the "popups:"
-prefix, it is a page other than the wallboard, which shows only the agent's pop-ups.
+An audience (audience.py) is a kind of viewer: every call with its controls, every call
+read-only (a TV), or one extension's calls (an agent); or, on a page other than the
+wallboard, only the agent's pop-ups.
 
 A push covers a whole batch of events: a call changed several times in it is rendered
 once, in its latest state, and the counters and the grid's tiles once for the batch.
@@ -15,25 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from dashboard.audience import Audience
 from dashboard.calls import Call, Change
 from dashboard.fragments import Fragments
 from dashboard.grid import Tile
 from dashboard.live import Live
 from dashboard.popup import Popups
 
-POPUPS_ONLY = "popups:"
-Render = Callable[[str], str | None]  # audience -> its message, or None: nothing for it
-
-
-def audience_controls(audience: str) -> bool:
-    """Whether that audience's pages show call controls (a TV's read-only board does not)."""
-    return audience != "view"
-
-
-def audience_extension(audience: str) -> str | None:
-    """None for the audience that sees every call, else the one extension it may see."""
-    audience = audience.removeprefix(POPUPS_ONLY)
-    return audience.removeprefix("ext:") if audience.startswith("ext:") else None
+Render = Callable[[Audience], str | None]  # audience -> its message, or None: nothing for it
 
 
 @dataclass(frozen=True)
@@ -86,39 +75,39 @@ class Pushes:
                 self.popups.change(extension, step.before, step.change.call) if self.popups else ""
             )
 
-        def render(audience: str) -> str | None:
+        def render(audience: Audience) -> str | None:
             parts = [self._call_push(audience, step, popup) for step in steps.values()]
             calls = "".join(call for call, _ in parts)
             popups = "".join(popup for _, popup in parts)
-            if audience.startswith(POPUPS_ONLY):
+            if audience.popups_only:
                 return popups or None
             if not calls:
                 return None
-            extension = audience_extension(audience)
+            extension = audience.extension
             grid_part = grid() if extension is None else ""
             return calls + self.counters(extension, oob=True) + popups + grid_part
 
         return render
 
     def _call_push(
-        self, audience: str, step: Step, popup: Callable[[str, tuple[str, str]], str]
+        self, audience: Audience, step: Step, popup: Callable[[str, tuple[str, str]], str]
     ) -> tuple[str, str]:
         """One call's fragment and pop-up part for an audience (its counters and grid come
         once for the batch)."""
-        extension = audience_extension(audience)
+        extension = audience.extension
         before, call = step.before, step.change.call
         if extension is None:
             return self.fragments.call_changed(
-                call, step.change.added, controls=audience_controls(audience)
+                call, step.change.added, controls=audience.controls
             ), ""
         popup_part = popup(extension, call.key)
-        if audience.startswith(POPUPS_ONLY):
+        if audience.popups_only:
             return "", popup_part
         if call.extension == extension:
             # A call transferred to this extension is new to its agent's board.
             moved_here = before is not None and before.extension != extension
             added = step.change.added or moved_here
-            controls = audience_controls(audience)
+            controls = audience.controls
             return self.fragments.call_changed(call, added, controls=controls), popup_part
         if before is not None and before.extension == extension:  # transferred away
             return self.fragments.call_removed(call), popup_part
@@ -140,28 +129,28 @@ class Pushes:
         """Finished calls leaving the board, in one message however many leave at once."""
         removals = {call.key: self.fragments.call_removed(call) for call in gone}
 
-        def render(audience: str) -> str | None:
-            if audience.startswith(POPUPS_ONLY):
+        def render(audience: Audience) -> str | None:
+            if audience.popups_only:
                 return None
-            extension = audience_extension(audience)
+            extension = audience.extension
             visible = [removals[call.key] for call in gone if extension in (None, call.extension)]
             return "".join(visible) or None
 
         return render
 
-    def new_day(self, audience: str) -> str | None:
-        if audience.startswith(POPUPS_ONLY):
+    def new_day(self, audience: Audience) -> str | None:
+        if audience.popups_only:
             return None
-        return self.counters(audience_extension(audience), oob=True)
+        return self.counters(audience.extension, oob=True)
 
-    def snapshot(self, audience: str) -> str:
+    def snapshot(self, audience: Audience) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
-        extension = audience_extension(audience)
+        extension = audience.extension
         popups = self.popups.snapshot(self.board, extension) if extension and self.popups else ""
-        if audience.startswith(POPUPS_ONLY):
+        if audience.popups_only:
             return popups
         calls = self.fragments.live_calls(
-            self.board, extension=extension, controls=audience_controls(audience), oob=True
+            self.board, extension=extension, controls=audience.controls, oob=True
         )
         grid = self._pushed_grid() if extension is None else ""
         return calls + self.counters(extension, oob=True) + popups + grid

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dashboard.audience import CloseCode
 from dashboard.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -312,4 +313,6 @@ def end_revoked_viewers(hub: Hub, accounts: Accounts, now: datetime) -> int:
     revoked = owners - accounts.valid_owners(owners, now)
     if not revoked:
         return 0
-    return hub.evict_where(lambda viewer: viewer.owner in revoked, close_code=1008)
+    return hub.evict_where(
+        lambda viewer: viewer.owner in revoked, close_code=CloseCode.POLICY_VIOLATION
+    )

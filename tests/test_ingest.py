@@ -12,6 +12,7 @@ from urllib.parse import quote
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
+from dashboard.audience import EVERY_CALL
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
 from dashboard.ingest import Accepted, assemble
@@ -125,7 +126,7 @@ def test_a_batch_is_pushed_in_one_message_each_call_rendered_once(client: TestCl
     other = replace(START, uniqueid="other.1", number="9845011111")
 
     async def burst() -> list[str]:
-        with hub.subscribe("all") as viewer:
+        with hub.subscribe(EVERY_CALL) as viewer:
             await asyncio.gather(
                 ingestor.submit(START, "{}"),
                 ingestor.submit(CONNECT, "{}"),
@@ -148,7 +149,7 @@ def test_a_failed_commit_takes_back_what_viewers_were_shown(client: TestClient) 
     [key] = ingestor.live.board.live
     events_before = ingestor.store.db["events"].count
 
-    with ingestor.publisher.hub.subscribe("all") as viewer:
+    with ingestor.publisher.hub.subscribe(EVERY_CALL) as viewer:
         ingestor.store.db.execute("PRAGMA query_only = ON")  # every write now fails
         try:
             response = client.get("/synapse/events?data=" + quote(json.dumps(CONNECTED)))
@@ -171,7 +172,7 @@ async def test_changes_within_a_frame_are_pushed_together_each_call_once(
         settings, store, Hub(10, frame_interval=3600, frame_burst=1), Fragments(env), clock
     )
     try:
-        with ingestor.publisher.hub.subscribe("all") as viewer:
+        with ingestor.publisher.hub.subscribe(EVERY_CALL) as viewer:
             await ingestor.submit(START, "{}")  # after a quiet spell: pushed at once
             assert 'data-number="9876543210"' in "".join(await viewer.next_batch())
             await ingestor.submit(CONNECT, "{}")  # within the frame: held back
@@ -195,7 +196,7 @@ async def test_a_page_rendered_before_a_deferred_push_does_not_cut_its_grid(
         settings, store, Hub(10, frame_interval=3600, frame_burst=1), Fragments(env), clock
     )
     try:
-        with ingestor.publisher.hub.subscribe("all") as viewer:
+        with ingestor.publisher.hub.subscribe(EVERY_CALL) as viewer:
             await ingestor.submit(START, "{}")
             await viewer.next_batch()
             await ingestor.submit(replace(START, uniqueid="new.1", extension="99"), "{}")

@@ -9,6 +9,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from dashboard.audience import CloseCode
 from dashboard.audit import AuditLog
 from dashboard.auth import SESSION_COOKIE, Accounts, new_token, same_secret, verify_password
 from dashboard.hub import Hub
@@ -17,7 +18,6 @@ from dashboard.state import parts
 from dashboard.views.pages import page
 
 LOGIN_CSRF_COOKIE = "dashboard_login_csrf"
-POLICY_VIOLATION = 1008
 
 
 def safe_next(target: str | None) -> str:
@@ -111,7 +111,7 @@ async def logout(request: Request) -> Response:
     if auth.session is not None:
         accounts.end_session(auth.session.id_hash)
         session_id = auth.session.id_hash
-        hub.evict_where(lambda viewer: viewer.owner == session_id, POLICY_VIOLATION)
+        hub.evict_where(lambda viewer: viewer.owner == session_id, CloseCode.POLICY_VIOLATION)
     remote = client_ip(request, parts(request).settings.trusted_proxy_networks)
     parts(request).audit.record(parts(request).clock(), auth.user.name, "sign-out", remote=remote)
     response = RedirectResponse("/login", status_code=303)

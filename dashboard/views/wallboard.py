@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from dashboard.audience import CloseCode
 from dashboard.hub import FrameSink, Hub, Subscriber
-from dashboard.pushes import POPUPS_ONLY
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.state import parts
 from dashboard.views.pages import page
@@ -22,7 +22,6 @@ from dashboard.websocket_protocol import FRAMES_EXTENSION
 
 Observe = Callable[[float], None] | None
 CLOSE_TIMEOUT = 1.0
-POLICY_VIOLATION = 1008
 
 
 @require(*EVERYONE)
@@ -61,19 +60,21 @@ async def live_socket(websocket: WebSocket) -> None:
     hub: Hub = parts(websocket).hub
     settings = state.settings
     if not origin_allowed(websocket, settings.allowed_origins, settings.trusted_proxy_networks):
-        await websocket.close(code=POLICY_VIOLATION)  # before accepting: the handshake fails
+        await websocket.close(
+            code=CloseCode.POLICY_VIOLATION
+        )  # before accepting: the handshake fails
         return
     await websocket.accept()
     auth = current_auth(websocket)
     if auth is None:
-        await websocket.close(code=POLICY_VIOLATION, reason="sign in first")
+        await websocket.close(code=CloseCode.POLICY_VIOLATION, reason="sign in first")
         return
     audience = auth.user.audience
     state.live.grid.names = parts(websocket).accounts.extension_names()
-    if websocket.query_params.get("view") == "tv" and audience == "all":
-        audience = "view"  # a TV shows every call, without controls
+    if websocket.query_params.get("view") == "tv" and audience.extension is None:
+        audience = audience.read_only()  # a TV shows every call, without controls
     if websocket.query_params.get("only") == "popups":
-        audience = POPUPS_ONLY + audience  # another page of the app: only the pop-ups
+        audience = audience.popups()  # another page of the app: only the pop-ups
     extensions = websocket.scope.get("extensions") or {}
     sink: FrameSink | None = extensions.get(FRAMES_EXTENSION, {}).get("sink")
     # Rendering the snapshot and subscribing happen with no await in between, so no

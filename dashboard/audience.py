@@ -1,0 +1,34 @@
+"""Who a live viewer is (what it is pushed) and how its socket is ended.
+
+Viewers of one audience are pushed the very same bytes, so an audience is everything a push
+depends on: which calls, whether with controls, whether the whole board or pop-ups only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+
+@dataclass(frozen=True)
+class Audience:
+    extension: str | None = None  # None: every call; else that extension's alone (an agent)
+    controls: bool = True  # False: a read-only board (a TV, a viewer)
+    popups_only: bool = False  # a page other than the wallboard: only the agent's pop-ups
+
+    def read_only(self) -> Audience:
+        return replace(self, controls=False)
+
+    def popups(self) -> Audience:
+        return replace(self, popups_only=True)
+
+
+EVERY_CALL = Audience()
+
+
+class CloseCode(IntEnum):
+    """Why the dashboard ends a live socket (RFC 6455 7.4); htmx reconnects unless 1008."""
+
+    POLICY_VIOLATION = 1008  # not signed in, a foreign origin, revoked credentials
+    SERVICE_RESTART = 1012  # shut-down, or a board reloaded: come back to a fresh snapshot
+    TRY_AGAIN_LATER = 1013  # a viewer that fell behind: come back to a fresh snapshot

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -26,6 +26,7 @@ from dashboard.cdr import CdrSync, Reconciler
 from dashboard.checkpoints import Checkpointer
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
+from dashboard.errors import Refusal
 from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.history import History
@@ -55,9 +56,10 @@ from dashboard.views import (
     tv,
     wallboard,
 )
+from dashboard.views.pages import error_page
 
 log = logging.getLogger(__name__)
-JSON_PREFIXES = ("/api/", "/synapse/")
+HTTP_REASONS = {404: "not_found", 405: "method_not_allowed"}
 REVALIDATE_SECONDS = 2.0
 HOUSEKEEPING_SECONDS = 600.0
 RECONCILE_SECONDS = 60.0
@@ -114,12 +116,12 @@ def create_app(
         middleware.append(
             Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
         )
-    middleware.append(Middleware(AuthMiddleware, clock=clock))
+    middleware.append(Middleware(AuthMiddleware, clock=clock, refuse=error_page))
     return Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={Refusal: refused, HTTPException: http_error, Exception: server_error},
     )
 
 
@@ -217,28 +219,22 @@ async def housekeeping(accounts: Accounts, clock: Clock) -> None:
             log.exception("housekeeping failed")
 
 
+async def refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    return error_page(request, exc)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if request.url.path.startswith(JSON_PREFIXES):
-        reason = (
-            "not_found"
-            if exc.status_code == 404
-            else "method_not_allowed"
-            if exc.status_code == 405
-            else "bad_request"
-        )
-        return JSONResponse(
-            {"error": reason, "detail": exc.detail},
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
-    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    reason = HTTP_REASONS.get(exc.status_code, "bad_request")
+    return error_page(request, Refusal(exc.status_code, reason, exc.detail, headers=exc.headers))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     path = redact_secrets(request.url.path)
     log.error("unexpected error on %s %s", request.method, path, exc_info=exc)
-    return JSONResponse(
-        {"error": "internal", "detail": "the dashboard could not handle this request; see its log"},
-        status_code=500,
-    )
+    refusal = Refusal(500, "internal", "the dashboard could not handle this request; see its log")
+    try:
+        return error_page(request, refusal)
+    except Exception:  # the page itself could not be rendered: the JSON says as much
+        return refusal.json()

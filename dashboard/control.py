@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dashboard.audit import AuditLog
 from dashboard.auth import User
 from dashboard.calls import Call
+from dashboard.errors import Refusal
 from dashboard.ingest import Clock
 from dashboard.metrics import Timings
 from dashboard.pbx import Accepted, PBXError, Synapse
@@ -26,14 +27,8 @@ NUMBER_PUNCTUATION = str.maketrans("", "", " -.()/")
 MAX_EXTENSION_DIGITS = 10
 
 
-class ControlError(Exception):
-    """A command refused before or by the PBX; `status` and `error` are what the API answers."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.error = error
-        self.detail = detail
+class ControlError(Refusal):
+    """A command refused before or by the PBX."""
 
 
 @dataclass(frozen=True)

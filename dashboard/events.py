@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
 from zoneinfo import ZoneInfo
 
+from dashboard.errors import Refusal
+
 
 class EventKind(StrEnum):
     START = "CallStart"
@@ -27,14 +29,12 @@ class EventKind(StrEnum):
     FINISH = "CallFinish"
 
 
-class EventError(ValueError):
-    """An event the dashboard refuses; `reason` is a stable machine-readable code."""
+class EventError(Refusal):
+    """An event the dashboard refuses; `reason` (its `error`) is kept with the event."""
 
-    def __init__(self, reason: str, detail: str, status: int = 400) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.status = status
+    @property
+    def reason(self) -> str:
+        return self.error
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def extract_json(raw_query: str, body: bytes, max_bytes: int) -> tuple[str, dict
     """Find the event's JSON object in a request: a query parameter, the query, or the body.
     Returns the JSON text that was read, and the object."""
     if len(raw_query) + len(body) > max_bytes:
-        raise EventError("payload_too_large", f"the event is larger than {max_bytes} bytes", 413)
+        raise EventError(413, "payload_too_large", f"the event is larger than {max_bytes} bytes")
     seen_any = False
     for text in itertools.chain(_query_candidates(raw_query), _body_candidates(body)):
         seen_any = True
@@ -130,8 +130,8 @@ def extract_json(raw_query: str, body: bytes, max_bytes: int) -> tuple[str, dict
         if loaded is not None:
             return loaded
     if not seen_any:
-        raise EventError("empty", "the request carries no event: expected a JSON object")
-    raise EventError("not_json", "the request carries no JSON object")
+        raise EventError(400, "empty", "the request carries no event: expected a JSON object")
+    raise EventError(400, "not_json", "the request carries no JSON object")
 
 
 def _body_candidates(body: bytes) -> Iterator[str]:
@@ -207,19 +207,19 @@ def parse_event(
     """Turn one decoded JSON object into a `CallEvent`, or raise `EventError`."""
     kind_name = _text(obj, "event")
     if kind_name is None:
-        raise EventError("missing_field", "the event has no 'event' field", 422)
+        raise EventError(422, "missing_field", "the event has no 'event' field")
     kind = KINDS.get(kind_name.lower())
     if kind is None:
         raise EventError(
+            422,
             "unknown_event",
             f"unknown event {kind_name[:40]!r}: expected CallStart, CallConnect or CallFinish",
-            422,
         )
     uniqueid = _text(obj, "uniqueid")
     if uniqueid is None:
-        raise EventError("missing_field", "the event has no 'uniqueid' field", 422)
+        raise EventError(422, "missing_field", "the event has no 'uniqueid' field")
     if len(uniqueid) > MAX_UNIQUEID:
-        raise EventError("bad_value", f"'uniqueid' is longer than {MAX_UNIQUEID} characters", 422)
+        raise EventError(422, "bad_value", f"'uniqueid' is longer than {MAX_UNIQUEID} characters")
     disposition_raw = _text(obj, "disposition")
     direction = _text(obj, "direction")
     fields: dict[str, Any] = {name: _text(obj, name) for name in TEXT_FIELDS}
@@ -254,14 +254,14 @@ def _text(obj: Mapping[str, Any], name: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise EventError("wrong_type", f"'{name}' must be a string, not {_json_type(value)}", 422)
+        raise EventError(422, "wrong_type", f"'{name}' must be a string, not {_json_type(value)}")
     if len(value) > MAX_TEXT:
-        raise EventError("bad_value", f"'{name}' is longer than {MAX_TEXT} characters", 422)
+        raise EventError(422, "bad_value", f"'{name}' is longer than {MAX_TEXT} characters")
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate, from a \ud800-style escape
-            raise EventError("bad_value", f"'{name}' is not valid Unicode text", 422) from None
+            raise EventError(422, "bad_value", f"'{name}' is not valid Unicode text") from None
     return value.strip() or None
 
 
@@ -273,7 +273,7 @@ def _seconds(obj: Mapping[str, Any], name: str) -> int | None:
     if text is None:
         return None
     if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        raise EventError("bad_value", f"'{name}' must be whole seconds, got {text[:40]!r}", 422)
+        raise EventError(422, "bad_value", f"'{name}' must be whole seconds, got {text[:40]!r}")
     return int(text)
 
 
@@ -284,10 +284,10 @@ def _time(obj: Mapping[str, Any], name: str, tz: ZoneInfo) -> datetime | None:
     moment = _read_time(text, tz)
     if moment is None:
         raise EventError(
-            "bad_value", f"'{name}' is not a time like 2015050515:19:21, got {text[:40]!r}", 422
+            422, "bad_value", f"'{name}' is not a time like 2015050515:19:21, got {text[:40]!r}"
         )
     if moment.year not in YEARS:  # checked before any conversion, which could overflow
-        raise EventError("bad_value", f"'{name}' is not a plausible time: {text[:40]!r}", 422)
+        raise EventError(422, "bad_value", f"'{name}' is not a plausible time: {text[:40]!r}")
     return moment
 
 

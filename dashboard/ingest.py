@@ -107,7 +107,7 @@ class Ingestor:
         except Exception as unexpected:  # a gap in the parser: still a refusal, never a 500
             log.exception("could not read an event")
             refusal = EventError(
-                "bad_value", f"the event could not be read: {unexpected}"[:300], 422
+                422, "bad_value", f"the event could not be read: {unexpected}"[:300]
             )
             self.reject(refusal, now, raw_query=raw_query, body=body, method=method, remote=remote)
             raise refusal from None

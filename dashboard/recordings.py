@@ -16,8 +16,10 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 import httpx
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+from dashboard.errors import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 UNSAFE_URL_CHARS = re.compile(r"[^\x21-\x7e]|\\")  # spaces, controls, non-ASCII, backslash
 
 
-class RecordingError(Exception):
+class RecordingError(Refusal):
     """Why a recording cannot be served: the HTTP answer, and `error` for the audit log."""
 
     def __init__(
@@ -42,19 +44,8 @@ class RecordingError(Exception):
         reason: str = "",
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.error = error
-        self.detail = detail  # for the user
+        super().__init__(status, error, detail, headers=headers)  # `detail`: for the user
         self.reason = reason or detail  # for the log and the audit: may name hosts
-        self.headers = dict(headers or {})
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(
-            {"error": self.error, "detail": self.detail},
-            status_code=self.status,
-            headers=self.headers,
-        )
 
 
 # -- ranges --------------------------------------------------------------------------------

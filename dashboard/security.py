@@ -13,7 +13,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, quote
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.audience import CloseCode
@@ -28,12 +28,14 @@ from dashboard.auth import (
     token_digest,
 )
 from dashboard.auth import same_secret as same_secret
+from dashboard.errors import Refusal
 from dashboard.events import redact_secrets
 from dashboard.hub import Hub
 from dashboard.ingest import Clock
 from dashboard.state import parts
 
 log = logging.getLogger(__name__)
+Refuse = Callable[[Request, Refusal], Response]
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # The PBX cannot send a CSRF token; the login form carries its own (a pre-session cookie).
@@ -84,10 +86,6 @@ def is_api(path: str) -> bool:
     return path.startswith("/api/")
 
 
-def json_error(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
-
-
 # -- middleware ----------------------------------------------------------------------------
 
 
@@ -112,9 +110,10 @@ class AuthMiddleware:
     """Puts the signed-in user (or None) in `scope["auth"]`; refuses unsafe requests
     made with a session cookie but without that session's CSRF token."""
 
-    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+    def __init__(self, app: ASGIApp, clock: Clock, refuse: Refuse) -> None:
         self.app = app
         self.clock = clock
+        self.refuse = refuse  # how a refusal is answered (a page for people, JSON for programs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -127,9 +126,9 @@ class AuthMiddleware:
         if bearer is not None and (is_api(conn.url.path) or conn.url.path in ("/ws", "/metrics")):
             user = accounts.token_user(bearer)
             if user is None:
-                response: Response = json_error(
+                response: Response = Refusal(
                     401, "unauthorized", "the API token is unknown or revoked"
-                )
+                ).json()
                 await response(scope, receive, send)
                 return
             scope["auth"] = Auth(user, None, token_digest(bearer))
@@ -147,9 +146,10 @@ class AuthMiddleware:
         ):
             receive, token = await _csrf_token(conn, receive)
             if not same_secret(token, auth.session.csrf_token):
-                response = forbidden(
-                    conn.url.path, "the CSRF token is missing or wrong: reload the page"
+                refusal = Refusal(
+                    403, "forbidden", "the CSRF token is missing or wrong: reload the page"
                 )
+                response = self.refuse(Request(scope, receive), refusal)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -195,12 +195,6 @@ async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, 
 # -- guards --------------------------------------------------------------------------------
 
 
-def forbidden(path: str, detail: str) -> Response:
-    if is_api(path):
-        return json_error(403, "forbidden", detail)
-    return PlainTextResponse(f"Forbidden: {detail}", status_code=403)
-
-
 def require(*roles: Role) -> Callable[[Handler], Handler]:
     """Only signed-in users with one of `roles`: pages send others to /login, the API says 401."""
 
@@ -210,13 +204,13 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
             auth = current_auth(request)
             if auth is None:
                 if is_api(request.url.path):
-                    return json_error(
+                    raise Refusal(
                         401, "unauthorized", "sign in, or send Authorization: Bearer TOKEN"
                     )
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
             if auth.user.role not in roles:
-                return forbidden(request.url.path, f"a {auth.user.role} may not do this")
+                raise Refusal(403, "forbidden", f"the {auth.user.role} role may not do this")
             return await handler(request)
 
         return guarded

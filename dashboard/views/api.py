@@ -10,9 +10,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from dashboard.auth import Role
 from dashboard.calls import Call
+from dashboard.errors import Refusal
 from dashboard.metrics import Timings, counter, gauge
 from dashboard.schema import JSON_FIELDS, json_value
-from dashboard.security import STAFF, current_auth, json_error, require, user_scope
+from dashboard.security import STAFF, current_auth, require, user_scope
 from dashboard.state import parts
 
 
@@ -44,7 +45,7 @@ async def call_detail(request: Request) -> Response:
     auth = current_auth(request)
     if call is None or auth is None or not auth.user.may_see_extension(call.extension):
         # The same answer whether the call does not exist or is not yours: no probing.
-        return json_error(404, "not_found", f"no call {uniqueid!r} that you may see")
+        return Refusal(404, "not_found", f"no call {uniqueid!r} that you may see").json()
     return JSONResponse(call_json(call, state.settings.timezone))
 
 

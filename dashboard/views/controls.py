@@ -59,15 +59,15 @@ async def _run(request: Request, command: Command) -> Response:
     remote = client_ip(request, parts(request).settings.trusted_proxy_networks)
     try:
         done = await command(controls, auth.user, remote)
-    except ControlError as error:
-        return _answer(request, error.status, {"error": error.error, "detail": error.detail})
-    return _answer(request, 200, {"ok": True, "detail": done.message, "pbx_reply": done.reply})
+    except ControlError as error:  # a click (htmx) is answered where it was made
+        return toast(request, False, error.detail) if _clicked(request) else error.json()
+    if _clicked(request):
+        return toast(request, True, done.message, done.reply)
+    return JSONResponse({"ok": True, "detail": done.message, "pbx_reply": done.reply})
 
 
-def _answer(request: Request, status: int, body: dict[str, Any]) -> Response:
-    if request.headers.get("hx-request") != "true":
-        return JSONResponse(body, status_code=status)
-    return toast(request, status == 200, body["detail"], body.get("pbx_reply", ""))
+def _clicked(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
 
 
 async def _input(request: Request) -> dict[str, Any]:

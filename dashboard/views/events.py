@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from dashboard.errors import Refusal
 from dashboard.events import TOKEN_PARAM, EventError
 from dashboard.ingest import Ingestor
 from dashboard.security import client_ip, sender_refusal
@@ -29,7 +30,7 @@ async def synapse_events(request: Request) -> JSONResponse:
     if refusal is not None:
         ingestor.refused_senders += 1
         log.warning("refused call events from %s: %s", remote, refusal)  # never the token
-        return JSONResponse({"error": "forbidden", "detail": refusal}, status_code=403)
+        return Refusal(403, "forbidden", refusal).json()
     try:
         body = await read_body(request, settings.max_event_bytes)
     except EventError as error:  # refused unread: too large
@@ -41,22 +42,18 @@ async def synapse_events(request: Request) -> JSONResponse:
             method=request.method,
             remote=remote,
         )
-        return refusal_response(error)
+        return error.json()
     try:
         accepted = await ingestor.ingest(raw_query, body, method=request.method, remote=remote)
     except EventError as error:
-        return refusal_response(error)
+        return error.json()
     except sqlite3.Error as error:
         log.error("could not store an event: %s", error)
         detail = "the event could not be stored; send it again later"
-        return JSONResponse({"error": "storage_unavailable", "detail": detail}, status_code=503)
+        return Refusal(503, "storage_unavailable", detail).json()
     return JSONResponse(
         {"ok": True, "event_id": accepted.event_id, "status": accepted.call.status.value}
     )
-
-
-def refusal_response(error: EventError) -> JSONResponse:
-    return JSONResponse({"error": error.reason, "detail": error.detail}, status_code=error.status)
 
 
 def _query_token(raw_query: str) -> str | None:
@@ -69,7 +66,7 @@ def _query_token(raw_query: str) -> str | None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (without reading it all) one larger than `limit`."""
-    too_large = EventError("payload_too_large", f"the event is larger than {limit} bytes", 413)
+    too_large = EventError(413, "payload_too_large", f"the event is larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from dashboard.calls import Call
 from dashboard.cdr import CdrSync
+from dashboard.errors import Refusal
 from dashboard.history import (
     DIRECTIONS,
     DISPOSITIONS,
@@ -28,7 +29,6 @@ from dashboard.security import (
     SUPERVISORS,
     client_ip,
     current_auth,
-    json_error,
     require,
     user_scope,
 )
@@ -79,7 +79,7 @@ async def calls_csv(request: Request) -> Response:
     try:
         filters = _filters(request)
     except FilterError as problem:
-        return json_error(422, "bad_filter", str(problem))
+        return Refusal(422, "bad_filter", str(problem)).json()
     tz = parts(request).settings.timezone
 
     async def rows() -> AsyncIterator[str]:
@@ -128,9 +128,9 @@ async def calls_api(request: Request) -> Response:
         size = int(request.query_params.get("limit", "50") or 50)
         found = history.page(filters, scope, request.query_params.get("after"), size)
     except FilterError as problem:
-        return json_error(422, "bad_filter", str(problem))
+        return Refusal(422, "bad_filter", str(problem)).json()
     except ValueError:
-        return json_error(422, "bad_filter", "limit must be a whole number")
+        return Refusal(422, "bad_filter", "limit must be a whole number").json()
     tz = parts(request).settings.timezone
     return JSONResponse(
         {

@@ -9,7 +9,8 @@ from starlette.responses import HTMLResponse, Response
 
 from dashboard.callbacks import Callbacks
 from dashboard.contacts import Contacts
-from dashboard.security import STAFF, client_ip, current_auth, json_error, require
+from dashboard.errors import Refusal
+from dashboard.security import STAFF, client_ip, current_auth, require
 from dashboard.state import parts
 from dashboard.views.pages import page
 
@@ -46,7 +47,7 @@ async def mark_done(request: Request) -> Response:
     key = str(form.get("number_key", ""))
     scope = auth.user.scope
     if not key or not callbacks.may_mark(key, scope):
-        return json_error(404, "not_found", "no such missed call to return that you may see")
+        raise Refusal(404, "not_found", "no such missed call to return that you may see")
     callbacks.mark_done(key, auth.user.name, state.clock())
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     parts(request).audit.record(

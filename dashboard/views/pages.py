@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from dashboard.auth import User
+from dashboard.errors import Refusal, machine_read
 from dashboard.security import current_auth
 from dashboard.state import Parts, parts
 
@@ -45,3 +47,19 @@ def toast(request: Request, ok: bool, message: str, reply: str = "") -> HTMLResp
     state = parts(request)
     html = state.fragments.page("partials/toast.html", ok=ok, message=message, reply=reply)
     return HTMLResponse(html)
+
+
+def error_page(request: Request, refusal: Refusal) -> Response:
+    """A refusal as people see it, an HTML page; JSON where programs read (see errors.py)."""
+    if machine_read(request.url.path):
+        return refusal.json()
+    response = page(
+        request,
+        "error.html",
+        status_code=refusal.status,
+        title=HTTPStatus(refusal.status).phrase,
+        error=refusal.error,
+        detail=refusal.detail,
+    )
+    response.headers.update(refusal.headers)
+    return response

@@ -59,7 +59,7 @@ async def recording(request: Request) -> Response:
             )
         if audited or (sends_audio and problem.error == "refused"):
             _audit(request, user, download, problem.error, problem.reason)
-        return problem.response()
+        return problem.json()
     if audited:
         _audit(request, user, download, "ok", response.headers.get("content-range", ""))
     if check:

@@ -11,9 +11,10 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dashboard.errors import Refusal
 from dashboard.history import PRESETS, FilterError, parse_filters
 from dashboard.reports import SORTABLE, WEEKDAYS, Figures, Report, ReportError, build_report
-from dashboard.security import SUPERVISORS, json_error, require
+from dashboard.security import SUPERVISORS, require
 from dashboard.state import parts
 from dashboard.views.history import spreadsheet_safe
 from dashboard.views.pages import page
@@ -128,11 +129,11 @@ def _trend(report: Report) -> dict[str, object]:
 async def reports_csv(request: Request) -> Response:
     table = request.query_params.get("table", "extensions")
     if table not in TABLES:
-        return json_error(422, "bad_table", f"table must be one of {', '.join(TABLES)}")
+        return Refusal(422, "bad_table", f"table must be one of {', '.join(TABLES)}").json()
     try:
         report, _, _ = await _report(request)
     except (FilterError, ReportError) as problem:
-        return json_error(422, "bad_filter", str(problem))
+        return Refusal(422, "bad_filter", str(problem)).json()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if table == "heatmap":

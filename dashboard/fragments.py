@@ -51,6 +51,8 @@ class Fragments:
     def __init__(self, env: jinja2.Environment) -> None:
         self.env = env
         self._call = env.get_template("partials/call.html")
+        self._call_push = env.get_template("partials/call_push.html")
+        self._call_removed = env.get_template("partials/call_removed.html")
         self._counters = env.get_template("partials/counters.html")
         self._live_calls = env.get_template("partials/live_calls.html")
         self._tile = env.get_template("partials/tile.html")
@@ -94,13 +96,11 @@ class Fragments:
 
     def call_changed(self, call: Call, added: bool, *, controls: bool) -> str:
         """A changed call's push: its partial, inserted into the list or replacing itself."""
-        if added:
-            partial = self.call(call, controls=controls)
-            return f'<div hx-swap-oob="afterbegin:#live-calls">{partial}</div>'
-        return self.call(call, oob="true", controls=controls)
+        oob = "" if added else "true"
+        return self._call_push.render(call=call, added=added, oob=oob, controls=controls)
 
     def call_removed(self, call: Call) -> str:
-        return f'<div id="{call_dom_id(call)}" hx-swap-oob="delete"></div>'
+        return self._call_removed.render(call=call)
 
     def page(self, template: str, /, **context: Any) -> str:
         return self.env.get_template(template).render(**context)

@@ -16,7 +16,7 @@ from dashboard.views.wallboard import board_page
 @require(*EVERYONE)
 async def tv(request: Request) -> Response:
     """The board for a wall screen: dark, large, read-only, with a clock."""
-    return board_page(request, "tv.html", controls=False)
+    return board_page(request, tv=True, controls=False)
 
 
 async def kiosk(request: Request) -> Response:

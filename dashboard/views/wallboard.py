@@ -28,11 +28,11 @@ CLOSE_TIMEOUT = 1.0
 async def wallboard(request: Request) -> Response:
     auth = current_auth(request)
     assert auth is not None
-    return board_page(request, "wallboard.html", controls=auth.user.may_control)
+    return board_page(request, tv=False, controls=auth.user.may_control)
 
 
-def board_page(request: Request, template: str, *, controls: bool) -> Response:
-    """A page showing the live board as the signed-in user may see it (wallboard or TV)."""
+def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
+    """The live board as the signed-in user may see it, on a desk or (`tv`) on a TV."""
     state = parts(request)
     auth = current_auth(request)
     assert auth is not None
@@ -40,7 +40,8 @@ def board_page(request: Request, template: str, *, controls: bool) -> Response:
     state.live.grid.names = parts(request).accounts.extension_names()
     return page(
         request,
-        template,
+        "wallboard.html",
+        tv=tv,
         calls=state.live.board.snapshot(extension),
         counts=state.live.board.counts(extension),
         day=state.live.today.of(extension),

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -146,6 +147,15 @@ def settings(tmp_path: Path, moment: Moment) -> Settings:
 
 
 PASSWORD = "correct horse battery"
+
+
+def send(client: TestClient, event: dict[str, Any] | str) -> dict[str, Any]:
+    """Send a call event as the PBX does (a GET of the Remote APP URL); it must be stored."""
+    text = event if isinstance(event, str) else json.dumps(event)
+    response = client.get("/synapse/events?data=" + quote(text, safe=""))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def parts_of(client: TestClient) -> Parts:

@@ -26,16 +26,12 @@ from tests.conftest import (
     at_edges,
     just_finished,
     parts_of,
+    send,
     sign_in,
 )
 from tests.test_calls import CONNECT, FINISH, START
 
 CONNECTED = json.loads(CALL_CONNECT)
-
-
-def send(client: TestClient, event: dict[str, Any]) -> None:
-    query = "data=" + quote(json.dumps(event), safe="")
-    assert client.get("/synapse/events?" + query).status_code == 200
 
 
 def test_one_bad_event_in_a_batch_does_not_spoil_the_others(client: TestClient) -> None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
-from tests.conftest import CALL_FINISH, FakeClock, Moment, at_edges, parts_of, pbx_time, sign_in
-
-
-def send(client: TestClient, event: dict[str, Any]) -> None:
-    assert (
-        client.get("/synapse/events?data=" + quote(json.dumps(event), safe="")).status_code == 200
-    )
+from tests.conftest import (
+    CALL_FINISH,
+    FakeClock,
+    Moment,
+    at_edges,
+    parts_of,
+    pbx_time,
+    send,
+    sign_in,
+)
 
 
 def cdr(

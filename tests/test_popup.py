@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
@@ -12,7 +11,7 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.contacts import phone_key
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, FakeClock, parts_of, sign_in
+from tests.conftest import CALL_START, FakeClock, parts_of, send, sign_in
 
 RINGING = json.loads(CALL_START) | {
     "direction": "Incoming",
@@ -20,12 +19,6 @@ RINGING = json.loads(CALL_START) | {
     "uniqueid": "500.1",
     "extension": "70",
 }
-
-
-def send(client: TestClient, event: dict[str, Any]) -> None:
-    assert (
-        client.get("/synapse/events?data=" + quote(json.dumps(event), safe="")).status_code == 200
-    )
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ with byte ranges; only from the configured PBX; only to those who may see the ca
 from __future__ import annotations
 
 import io
-import json
 import threading
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -30,7 +29,7 @@ from dashboard.simulator.audio import Recordings, recording_wav
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import FakeClock, parts_of, sign_in
+from tests.conftest import FakeClock, parts_of, send, sign_in
 from tests.servers import ThreadedServer, free_port
 
 PBX_HOST = "192.168.1.51"
@@ -98,11 +97,6 @@ def dashboard(
         yield client
 
 
-def forward(client: TestClient, event: dict[str, str]) -> None:
-    response = client.get("/synapse/events?data=" + quote(json.dumps(event), safe=""))
-    assert response.status_code == 200, response.text
-
-
 def url(event: dict[str, str]) -> str:
     return f"/recordings/{quote(event['uniqueid'])}?host={quote(event['asteriskhost'])}"
 
@@ -133,7 +127,7 @@ def audit(client: TestClient) -> list[tuple[str, str, str, str]]:
 @pytest.fixture
 def supervisor(dashboard: TestClient, recorded: dict[str, dict[str, str]]) -> TestClient:
     for event in recorded.values():
-        forward(dashboard, event)
+        send(dashboard, event)
     sign_in(dashboard, "supervisor")
     return dashboard
 
@@ -238,7 +232,7 @@ def test_a_recording_link_to_another_host_is_refused_fetched_never_and_logged(
         "evil-5": "file:///etc/passwd.wav",
     }
     for uniqueid, link in links.items():
-        forward(supervisor, with_link(base, uniqueid, link))
+        send(supervisor, with_link(base, uniqueid, link))
         response = supervisor.get(f"/recordings/{uniqueid}?host={PBX_HOST}")
         assert response.status_code == 403, (link, response.text)
         assert response.json() == {
@@ -258,7 +252,7 @@ def test_a_recording_the_pbx_no_longer_has_says_so(
 ) -> None:
     base = recorded[AGENT_EXTENSION]
     gone = base["recordlink"].rsplit("/", 1)[0] + "/gone.wav"
-    forward(supervisor, with_link(base, "gone-1", gone))
+    send(supervisor, with_link(base, "gone-1", gone))
     response = supervisor.get(f"/recordings/gone-1?host={PBX_HOST}")
     assert response.status_code == 404
     assert response.json() == {"error": "missing", "detail": "the PBX no longer has this recording"}
@@ -270,7 +264,7 @@ def test_a_recording_the_pbx_no_longer_has_says_so(
 def test_a_call_without_a_recording_is_404(
     supervisor: TestClient, recorded: dict[str, dict[str, str]]
 ) -> None:
-    forward(supervisor, with_link(recorded[AGENT_EXTENSION], "none-1", None))
+    send(supervisor, with_link(recorded[AGENT_EXTENSION], "none-1", None))
     response = supervisor.get(f"/recordings/none-1?host={PBX_HOST}")
     assert response.status_code == 404
     assert response.json()["detail"] == "no recording for this call"
@@ -293,7 +287,7 @@ def test_an_agent_hears_their_own_calls_only_and_may_not_download(
     dashboard: TestClient, recorded: dict[str, dict[str, str]]
 ) -> None:
     for event in recorded.values():
-        forward(dashboard, event)
+        send(dashboard, event)
     sign_in(dashboard, "agent")
     own, other = recorded[AGENT_EXTENSION], recorded[OTHER_EXTENSION]
     assert dashboard.get(url(own)).content == at_pbx(own)

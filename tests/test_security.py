@@ -14,7 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 from dashboard.app import create_app
 from dashboard.security import RedactSecrets, end_revoked_viewers
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, PASSWORD, FakeClock, parts_of, sign_in
+from tests.conftest import CALL_START, PASSWORD, FakeClock, parts_of, send, sign_in
 
 AT_46 = json.dumps(json.loads(CALL_START) | {"uniqueid": "46.1", "extension": "46"})
 ROLES = ["admin", "supervisor", "agent", "viewer"]
@@ -26,10 +26,6 @@ MATRIX = {
     "/api/calls/1430819361.25418": (401, 200, 200, 200, 403),
     "/api/calls/46.1": (401, 200, 200, 404, 403),
 }
-
-
-def send(client: TestClient, sample: str) -> None:
-    assert client.get("/synapse/events?data=" + quote(sample, safe="")).status_code == 200
 
 
 @pytest.mark.parametrize("role", [None, *ROLES])

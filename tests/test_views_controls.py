@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -19,7 +19,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import FakeClock, parts_of, sign_in
+from tests.conftest import FakeClock, parts_of, send, sign_in
 from tests.servers import ThreadedServer, free_port
 
 PBX_HOST = "192.168.1.51"
@@ -67,18 +67,13 @@ def dashboard(
         yield client
 
 
-def forward(client: TestClient, event: dict[str, str]) -> None:
-    query = "data=" + quote(json.dumps(event), safe="")
-    assert client.get("/synapse/events?" + query).status_code == 200
-
-
 def ringing_call(
     server: ThreadedServer, recorder: Recorder, client: TestClient, extension: str = "70"
 ) -> dict[str, str]:
     """An incoming call ringing at the PBX for a long while, shown on the dashboard."""
     params = {"extension": extension, "number": "9876543210", "ring": "600", "talk": "60"}
     call: dict[str, str] = httpx.post(server.base_url + "/simulator/ring", params=params).json()
-    forward(client, recorder.wait_for("CallStart", call["uniqueid"]))
+    send(client, recorder.wait_for("CallStart", call["uniqueid"]))
     return call
 
 
@@ -114,7 +109,7 @@ def test_a_supervisor_hangs_up_and_the_call_leaves_when_the_pbx_says_so(
     assert "The PBX at" in again.text and "no such channel" in again.text  # already hung up
     finish = recorder.wait_for("CallFinish", call["uniqueid"])
     assert finish["disposition"] == "No Answer"
-    forward(dashboard, finish)
+    send(dashboard, finish)
     assert live(dashboard) == []
     audit = parts_of(dashboard).audit.entries()
     assert [(e.action, e.result) for e in audit[:2]] == [
@@ -149,7 +144,7 @@ def test_a_transfer_moves_the_call_when_the_pbx_reports_it(
     while moved["extension"] != "46" and time.monotonic() < deadline:
         time.sleep(0.01)  # polling a condition, with a deadline
         moved = [e for e in recorder.events if e["event"] == "CallStart"][-1]
-    forward(dashboard, moved)
+    send(dashboard, moved)
     assert [(c["uniqueid"], c["extension"]) for c in live(dashboard)] == [(call["uniqueid"], "46")]
 
 
@@ -240,7 +235,7 @@ def test_a_pbx_that_is_down_gets_a_clear_error_and_the_board_keeps_working(
         toast = client.post("/api/originate", data=body, headers={**headers, "hx-request": "true"})
         assert toast.status_code == 200 and 'class="toast is-error"' in toast.text
         assert "Could not reach the PBX" in toast.text
-        forward(client, {"event": "CallStart", "uniqueid": "1.1", "extension": "70"})
+        send(client, {"event": "CallStart", "uniqueid": "1.1", "extension": "70"})
         assert [c["uniqueid"] for c in live(client)] == ["1.1"]
         audit = parts_of(client).audit.entries()
         assert (audit[0].action, audit[0].result) == ("originate", "pbx_unreachable")

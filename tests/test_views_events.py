@@ -11,13 +11,7 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.events import redact_secrets
 from dashboard.settings import Settings
-from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, sign_in
-
-
-def send(client: TestClient, sample: str) -> Any:
-    response = client.get("/synapse/events?data=" + quote(sample, safe=""))
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, send, sign_in
 
 
 def tables(client: TestClient) -> dict[str, list[dict[str, Any]]]:

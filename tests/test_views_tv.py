@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,15 +12,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, FakeClock, parts_of, sign_in
+from tests.conftest import CALL_START, FakeClock, parts_of, send, sign_in
 
 AT_70 = json.loads(CALL_START) | {"direction": "Incoming", "number": "9876543210"}
-
-
-def send(client: TestClient, event: dict[str, Any]) -> None:
-    assert (
-        client.get("/synapse/events?data=" + quote(json.dumps(event), safe="")).status_code == 200
-    )
 
 
 @pytest.fixture

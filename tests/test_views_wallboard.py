@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 from starlette.testclient import TestClient
 
@@ -15,6 +14,7 @@ from tests.conftest import (
     at_edges,
     just_finished,
     parts_of,
+    send,
     sign_in,
 )
 
@@ -26,10 +26,6 @@ HOSTILE_START = json.dumps(
         "extension": '"><script>alert(2)</script>',
     }
 )
-
-
-def send(client: TestClient, sample: str) -> None:
-    assert client.get("/synapse/events?data=" + quote(sample, safe="")).status_code == 200
 
 
 def test_the_page_shows_live_calls_and_counters(client: TestClient) -> None:

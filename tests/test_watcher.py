@@ -9,8 +9,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,7 +21,7 @@ from dashboard.cdr import StoredOnly
 from dashboard.events import parse_event
 from dashboard.settings import Settings
 from dashboard.store import Store
-from tests.conftest import CALL_START, FakeClock, at_edges, just_finished, parts_of, sign_in
+from tests.conftest import CALL_START, FakeClock, at_edges, just_finished, parts_of, send, sign_in
 from tests.servers import DashboardProcess, ThreadedServer
 from tests.test_cdr import FakeCdr
 from tests.waiting import wait_until
@@ -42,11 +40,6 @@ def shell(settings: Settings) -> Iterator[Store]:
     store = Store.open(settings.db_path)
     yield store
     store.close()
-
-
-def send(client: TestClient, event: dict[str, Any]) -> None:
-    response = client.get("/synapse/events?data=" + quote(json.dumps(event), safe=""))
-    assert response.status_code == 200, response.text
 
 
 def write_from_the_shell(

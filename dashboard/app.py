@@ -150,11 +150,13 @@ async def open_parts(
     fragments = Fragments(make_environment(settings.templates_dir, settings.timezone, thresholds))
     contacts = Contacts(store.db, settings.phone_match_digits)
     popups = Popups(settings, store, contacts, fragments)
-    ingestor = assemble(settings, store, hub, fragments, clock, popups, timings)
-    stack.callback(ingestor.publisher.close)
     accounts = Accounts(
         store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
     )
+    ingestor = assemble(
+        settings, store, hub, fragments, clock, popups, timings, accounts.extension_names
+    )
+    stack.callback(ingestor.publisher.close)
     audit = AuditLog(store.db)
     synapse = Synapse(
         settings.synapse_url,

@@ -75,8 +75,10 @@ class Ingestor:
         publisher: Publisher,
         clock: Clock = utc_now,
         timings: Timings | None = None,
+        names: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.settings = settings
+        self.names = names  # extension -> the name of its user
         self.tz = settings.timezone
         self.store = store
         self.live = live
@@ -166,12 +168,25 @@ class Ingestor:
         self.publisher.publish(self.live.apply(changes))
 
     def adopt_foreign(self) -> int:
-        """What other processes stored (a CDR sync from the command line) onto live state and
-        every screen, by the same road as events; returns how many calls it changed."""
+        """What other processes stored (a CDR sync, a user added, from the command line) onto
+        live state and every screen, by the same road as events; returns how many calls it
+        changed."""
         changes = self.watcher.foreign_changes(self.live.board, self.clock())
+        if changes is None:
+            return 0
+        if self.refresh_names():
+            self.publisher.grid()
         if changes:
             self._show(changes)
         return len(changes)
+
+    def refresh_names(self) -> bool:
+        """The grid's names for extensions (its users'), as stored now; True if they changed."""
+        names = self.names() if self.names else {}
+        if names == self.live.grid.names:
+            return False
+        self.live.set_names(names)
+        return True
 
     def _reload(self) -> None:
         """Back to what the database holds, and every viewer back to a fresh snapshot."""
@@ -251,6 +266,7 @@ def assemble(
     clock: Clock = utc_now,
     popups: Popups | None = None,
     timings: Timings | None = None,
+    names: Callable[[], dict[str, str]] | None = None,
 ) -> Ingestor:
     """The road's parts, from the database's state: live state, its publisher, the road."""
     today = clock().astimezone(settings.timezone).date()
@@ -261,7 +277,9 @@ def assemble(
         stored_state(store, today, settings.timezone),
     )
     publisher = Publisher(hub, Pushes(fragments, live, clock, popups))
-    return Ingestor(settings, store, live, publisher, clock, timings)
+    ingestor = Ingestor(settings, store, live, publisher, clock, timings, names)
+    ingestor.refresh_names()
+    return ingestor
 
 
 def replay(store: Store, settings: Settings) -> dict[tuple[str, str], Call]:

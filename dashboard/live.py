@@ -75,6 +75,10 @@ class Live:
         self.start_day(*state.today)
         self.grid.last_end = dict(state.last_end)
 
+    def set_names(self, names: dict[str, str]) -> None:
+        """The grid's names for extensions (their users')."""
+        self.grid.names = dict(names)
+
     def start_day(self, everyone: DayCounters, by_extension: dict[str, DayCounters]) -> None:
         self.today.everyone, self.today.by_extension = everyone, by_extension
 

@@ -53,6 +53,10 @@ class Publisher:
         except Exception:
             log.exception("could not push %d changes", len(changes))
 
+    def grid(self) -> None:
+        """The whole grid again (its extensions or names changed)."""
+        self.hub.publish(self.pushes.whole_grid)
+
     def new_day(self) -> None:
         self.hub.publish(self.pushes.new_day)
 

@@ -138,6 +138,11 @@ class Pushes:
 
         return render
 
+    def whole_grid(self, audience: Audience) -> str | None:
+        if audience.popups_only or audience.extension is not None:
+            return None
+        return self._pushed_grid()
+
     def new_day(self, audience: Audience) -> str | None:
         if audience.popups_only:
             return None

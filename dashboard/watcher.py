@@ -40,11 +40,12 @@ class Watcher:
         else:
             self._own.update(ids)
 
-    def foreign_changes(self, board: Board, now: datetime) -> list[CallChange]:
-        """The calls other processes changed since the last look, as changes to live state."""
+    def foreign_changes(self, board: Board, now: datetime) -> list[CallChange] | None:
+        """The calls other processes changed since the last look, as changes to live state;
+        None when no other process has committed since."""
         version = self.store.data_version()
         if version == self._version:
-            return []
+            return None
         self._version = version
         seen, own = self._seen, self._own
         touched: dict[tuple[str, str], None] = {}

@@ -178,3 +178,30 @@ def test_a_sync_from_the_shell_reaches_a_running_dashboards_screens(tmp_path: Pa
                 assert http.get("/api/calls/active").json() == {"calls": []}
         finally:
             server.stop()
+
+
+def test_a_user_added_from_the_shell_names_its_tile_on_every_wall(
+    tmp_path: Path,
+) -> None:
+    server = DashboardProcess(tmp_path, DASHBOARD_EXTENSIONS="70,71")
+    server.start()
+    try:
+        server.cli("user", "add", "wall", "--role", "supervisor", "--password", "correct horse 1")
+        token = server.cli("token", "create", "wall").strip()
+        url = server.base_url.replace("http", "ws") + "/ws"
+        with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as viewer:
+            assert 'class="tile-name"></span>' in str(viewer.recv(timeout=10))
+            server.cli(
+                "user", "add", "asha", "--role", "agent", "--extension", "71",
+                "--password", "correct horse 2",
+            )  # fmt: skip
+            seen = ""
+
+            def named() -> bool:
+                nonlocal seen
+                seen += str(viewer.recv(timeout=3))
+                return 'class="tile-name">asha</span>' in seen
+
+            wait_until(named, 3, "the wall to show asha's name on extension 71")
+    finally:
+        server.stop()

@@ -37,7 +37,7 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
     auth = current_auth(request)
     assert auth is not None
     extension = auth.user.scope
-    state.live.grid.names = parts(request).accounts.extension_names()
+    state.ingestor.refresh_names()  # a user added since: its name on its tile
     return page(
         request,
         "wallboard.html",
@@ -71,7 +71,7 @@ async def live_socket(websocket: WebSocket) -> None:
         await websocket.close(code=CloseCode.POLICY_VIOLATION, reason="sign in first")
         return
     audience = auth.user.audience
-    state.live.grid.names = parts(websocket).accounts.extension_names()
+    state.ingestor.refresh_names()
     if websocket.query_params.get("view") == "tv" and audience.extension is None:
         audience = audience.read_only()  # a TV shows every call, without controls
     if websocket.query_params.get("only") == "popups":

@@ -1,16 +1,8 @@
-"""Users, roles, sessions, CSRF and API tokens.
-
-Secrets are never stored: passwords as scrypt hashes, session ids and API
-tokens as SHA-256 digests of random tokens (they carry 256 bits of entropy,
-so a fast hash is enough for them). Every check is a constant-time compare.
-"""
+"""Users, roles, sessions, CSRF and API tokens (their secrets: passwords.py; failed
+sign-ins: signins.py)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,12 +11,12 @@ from typing import Any
 import sqlite_utils
 
 from dashboard.audience import EVERY_CALL, Audience
+from dashboard.passwords import hash_password, new_token, token_digest
+from dashboard.signins import SignIns
 
 SESSION_COOKIE = "dashboard_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
-MAX_FAILURES_BEFORE_LOCK = 5
-LOCK_MINUTES = 15
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 
 
@@ -81,49 +73,6 @@ class Session:
     expires_at: datetime
 
 
-# -- secrets -------------------------------------------------------------------------------
-
-
-def hash_password(password: str, n: int = 2**15) -> str:
-    salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, n)
-    return f"scrypt${n}$8$1${_b64(salt)}${_b64(digest)}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt" or (r, p) != ("8", "1"):
-            return False
-        return hmac.compare_digest(_scrypt(password, _unb64(salt), int(n)), _unb64(digest))
-    except ValueError:
-        return False
-
-
-def _scrypt(password: str, salt: bytes, n: int) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, maxmem=256 * 2**20, dklen=32)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def same_secret(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 # -- the accounts database -----------------------------------------------------------------
 
 
@@ -137,6 +86,7 @@ class Accounts:
         self.kdf_n = kdf_n
         self.session_lifetime = timedelta(hours=session_hours)
         self._decoy_hash = hash_password(new_token(), kdf_n)
+        self.sign_ins = SignIns(db)
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -180,13 +130,6 @@ class Accounts:
             if_not_exists=True,
         )
         self.db.table("api_tokens").create_index(["token_hash"], unique=True, if_not_exists=True)
-        self.db.table("sign_in_failures").create(
-            {"name": str, "failures": int, "locked_until": str, "last_at": str},
-            pk="name",
-            if_not_exists=True,
-        )
-        if "last_at" not in self.db.table("sign_in_failures").columns_dict:  # older databases
-            self.db.table("sign_in_failures").add_column("last_at", str)
 
     # users
 
@@ -279,65 +222,10 @@ class Accounts:
             return None, self._decoy_hash
         return _user(rows[0]), rows[0]["password_hash"]
 
-    def sign_in_succeeded(self, name: str) -> None:
-        self.db.execute("DELETE FROM sign_in_failures WHERE name = ?", [name.strip().lower()])
-
-    def begin_sign_in(self, name: str, now: datetime) -> datetime | None:
-        """Count an attempt *before* its password is checked, so that guesses sent all at
-        once are counted too. Returns when the name's lock ends if it is (or now becomes)
-        locked: then the password must not be checked at all."""
-        key = name.strip().lower()
-        locked = self.locked_until(key, now)
-        if locked is not None:
-            return locked
-        attempts = self.failures(key) + 1
-        until = (
-            now + timedelta(minutes=LOCK_MINUTES) if attempts > MAX_FAILURES_BEFORE_LOCK else None
-        )
-        self.db.execute(
-            "INSERT INTO sign_in_failures (name, failures, locked_until, last_at)"
-            " VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET failures = excluded.failures,"
-            " locked_until = excluded.locked_until, last_at = excluded.last_at",
-            [key, 0 if until else attempts, until.isoformat() if until else None, now.isoformat()],
-        )
-        return until
-
     def purge(self, now: datetime) -> None:
         """Forget expired sessions and stale sign-in counts (the tables stay small)."""
         self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now.isoformat()])
-        self.db.execute(
-            "DELETE FROM sign_in_failures WHERE (locked_until IS NULL OR locked_until < ?)"
-            " AND last_at < ?",
-            [now.isoformat(), (now - timedelta(days=1)).isoformat()],
-        )
-
-    def failures(self, name: str) -> int:
-        row = next(
-            iter(
-                self.db.query(
-                    "SELECT failures FROM sign_in_failures WHERE name = ?", [name.strip().lower()]
-                )
-            ),
-            None,
-        )
-        return int(row["failures"]) if row else 0
-
-    def locked_until(self, name: str, now: datetime) -> datetime | None:
-        row = next(
-            iter(
-                self.db.query(
-                    "SELECT locked_until FROM sign_in_failures WHERE name = ?",
-                    [name.strip().lower()],
-                )
-            ),
-            None,
-        )
-        if row and row["locked_until"]:
-            until = datetime.fromisoformat(row["locked_until"])
-            if until > now:
-                return until
-        return None
+        self.sign_ins.purge(now)
 
     # sessions
 

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
-from dashboard.auth import Accounts, AuthError, Role, User, new_token, token_digest
+from dashboard.auth import Accounts, AuthError, Role, User
+from dashboard.passwords import new_token, token_digest
 
 KIOSK_SESSION = timedelta(days=3650)  # "never expires until revoked"
 

@@ -25,13 +25,13 @@ from dashboard.auth import (
     Role,
     Session,
     User,
-    token_digest,
 )
-from dashboard.auth import same_secret as same_secret
 from dashboard.errors import Refusal
 from dashboard.events import redact_secrets
 from dashboard.hub import Hub
 from dashboard.ingest import Clock
+from dashboard.passwords import same_secret as same_secret
+from dashboard.passwords import token_digest
 from dashboard.state import parts
 
 log = logging.getLogger(__name__)

@@ -6,15 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from dashboard.auth import (
-    Accounts,
-    AuthError,
-    Role,
-    User,
-    hash_password,
-    token_digest,
-    verify_password,
-)
+from dashboard.auth import Accounts, AuthError, Role, User
+from dashboard.passwords import hash_password, token_digest, verify_password
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -61,26 +54,26 @@ def test_credentials_and_the_lock_after_repeated_failures() -> None:
     assert found == user and verify_password(PASSWORD, stored)
     unknown, decoy = store.credentials("nobody")
     assert unknown is None and not verify_password(PASSWORD, decoy)
-    assert [store.begin_sign_in("sup", NOW) for _ in range(5)] == [None] * 5
-    assert store.failures("sup") == 5
+    assert [store.sign_ins.begin("sup", NOW) for _ in range(5)] == [None] * 5
+    assert store.sign_ins.failures("sup") == 5
     locked = NOW + timedelta(minutes=15)
-    assert store.begin_sign_in("sup", NOW) == locked  # the sixth attempt is not even checked
-    assert store.begin_sign_in("sup", NOW + timedelta(minutes=5)) == locked  # never lowered
-    assert store.locked_until("sup", NOW + timedelta(minutes=16)) is None
-    assert store.begin_sign_in("sup", NOW + timedelta(minutes=16)) is None
-    store.sign_in_succeeded("sup")
-    assert store.failures("sup") == 0
+    assert store.sign_ins.begin("sup", NOW) == locked  # the sixth attempt is not even checked
+    assert store.sign_ins.begin("sup", NOW + timedelta(minutes=5)) == locked  # never lowered
+    assert store.sign_ins.locked_until("sup", NOW + timedelta(minutes=16)) is None
+    assert store.sign_ins.begin("sup", NOW + timedelta(minutes=16)) is None
+    store.sign_ins.succeeded("sup")
+    assert store.sign_ins.failures("sup") == 0
 
 
 def test_housekeeping_forgets_expired_sessions_and_stale_counts() -> None:
     store = accounts()
     user = store.add_user("sup", "supervisor", PASSWORD)
     store.start_session(user, NOW, "")
-    store.begin_sign_in("someone", NOW)
+    store.sign_ins.begin("someone", NOW)
     store.purge(NOW + timedelta(hours=1))
-    assert (store.db.table("sessions").count, store.failures("someone")) == (1, 1)
+    assert (store.db.table("sessions").count, store.sign_ins.failures("someone")) == (1, 1)
     store.purge(NOW + timedelta(days=2))
-    assert (store.db.table("sessions").count, store.failures("someone")) == (0, 0)
+    assert (store.db.table("sessions").count, store.sign_ins.failures("someone")) == (0, 0)
 
 
 def test_sessions_end_on_sign_out_password_change_and_disable() -> None:

@@ -11,8 +11,9 @@ from starlette.responses import RedirectResponse, Response
 
 from dashboard.audience import CloseCode
 from dashboard.audit import AuditLog
-from dashboard.auth import SESSION_COOKIE, Accounts, new_token, same_secret, verify_password
+from dashboard.auth import SESSION_COOKIE, Accounts
 from dashboard.hub import Hub
+from dashboard.passwords import new_token, same_secret, verify_password
 from dashboard.security import EVERYONE, client_ip, current_auth, is_https, require
 from dashboard.state import parts
 from dashboard.views.pages import page
@@ -67,7 +68,7 @@ async def login(request: Request) -> Response:
         str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")
     ):
         return _login_page(request, "The sign-in form expired: please try again.", 403)
-    locked_until = accounts.begin_sign_in(name, now)
+    locked_until = accounts.sign_ins.begin(name, now)
     if locked_until is not None:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
         audit.record(now, name, "sign-in", result="locked", remote=remote)
@@ -82,10 +83,10 @@ async def login(request: Request) -> Response:
     )
     if not valid or user is None or user.disabled:
         audit.record(now, name, "sign-in", result="failed", remote=remote)
-        delay = state.settings.sign_in_delay_seconds * accounts.failures(name)
+        delay = state.settings.sign_in_delay_seconds * accounts.sign_ins.failures(name)
         await asyncio.sleep(delay)  # each failure answers more slowly than the last
         return _login_page(request, "Wrong user name or password.", 401)
-    accounts.sign_in_succeeded(name)
+    accounts.sign_ins.succeeded(name)
     token, _ = accounts.start_session(user, now, remote)
     audit.record(now, user.name, "sign-in", remote=remote)
     response = RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import logging
 import os
 import secrets
@@ -13,15 +12,24 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dashboard.auth import Accounts, AuthError, Role
+from dashboard.cli_accounts import (
+    accounts_of,
+    cmd_kiosk_create,
+    cmd_kiosk_list,
+    cmd_kiosk_revoke,
+    cmd_token_create,
+    cmd_token_revoke,
+    cmd_user_add,
+    cmd_user_disable,
+    cmd_user_list,
+    cmd_user_passwd,
+)
 from dashboard.events import redact_secrets
 from dashboard.settings import Settings, SettingsError
 from dashboard.store import Store
-
-if TYPE_CHECKING:
-    from dashboard.kiosk import Kiosks
 
 DEMO_EXTENSION = "70"
 DEMO_HISTORY = 3000
@@ -227,7 +235,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     _demo_history(settings)
     print(f"\nDemo: open http://{local}:{args.port}/ and sign in as one of:", flush=True)
-    for role, name, password in create_demo_users(_accounts(settings)):
+    for role, name, password in create_demo_users(accounts_of(settings)):
         print(f"  {role.value:<11} user {name:<16} password {password}", flush=True)
     print(f"The simulated Synapse answers on {settings.synapse_url}; calls start in a moment.\n")
     events_url = f"http://{local}:{args.port}/synapse/events/{token}"
@@ -369,92 +377,6 @@ def cmd_cdr_sync(args: argparse.Namespace, settings: Settings) -> int:
         return 1 if result.problems else 0
 
     return asyncio.run(run())
-
-
-def _kiosks(settings: Settings) -> Kiosks:
-    from dashboard.kiosk import Kiosks
-
-    accounts = _accounts(settings)
-    return Kiosks(accounts.db, accounts)
-
-
-def cmd_kiosk_create(args: argparse.Namespace, settings: Settings) -> int:
-    link, token = _kiosks(settings).create(args.label, "command line")
-    print(f"/kiosk/{token}")
-    print(f"(open http://<dashboard>/kiosk/... once on the {link.label} screen)", file=sys.stderr)
-    return 0
-
-
-def cmd_kiosk_list(args: argparse.Namespace, settings: Settings) -> int:
-    for link in _kiosks(settings).links():
-        state = f"revoked {link.revoked_at:%Y-%m-%d}" if link.revoked_at else "active"
-        print(f"{link.id:>4}  {link.label:<30} {state}")
-    return 0
-
-
-def cmd_kiosk_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    link = _kiosks(settings).revoke(args.id)
-    print(f"revoked the link for {link.label}; that screen is signed out")
-    return 0
-
-
-def _accounts(settings: Settings) -> Accounts:
-    return Accounts(Store.open(settings.db_path).db, kdf_n=settings.password_kdf_n)
-
-
-def _new_password(given: str | None) -> str:
-    if given is not None:
-        return given
-    first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Again: "):
-        raise AuthError("the two passwords differ")
-    return first
-
-
-def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
-    user = _accounts(settings).add_user(
-        args.name, args.role, _new_password(args.password), args.extension
-    )
-    extension = f", extension {user.extension}" if user.extension else ""
-    print(f"added {user.name} ({user.role}{extension})")
-    return 0
-
-
-def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
-    for user in _accounts(settings).users():
-        state = "disabled" if user.disabled else "active"
-        print(f"{user.name:<24} {user.role:<11} {user.extension or '-':<8} {state}")
-    return 0
-
-
-def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    user = _accounts(settings).set_password(args.name, _new_password(args.password))
-    print(f"password changed for {user.name}; their sessions are ended")
-    return 0
-
-
-def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
-    user = _accounts(settings).disable_user(args.name)
-    print(f"disabled {user.name}; their sessions and tokens are ended")
-    return 0
-
-
-def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    print(_accounts(settings).create_token(args.name, args.label))
-    return 0
-
-
-def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    accounts = _accounts(settings)
-    if args.user:
-        print(f"revoked {accounts.revoke_tokens_of(args.user)} token(s) of {args.user}")
-        return 0
-    if not args.token:
-        raise AuthError("give the token to revoke, or --user NAME")
-    if not accounts.revoke_token(args.token):
-        raise AuthError("no such active token")
-    print("revoked")
-    return 0
 
 
 if __name__ == "__main__":

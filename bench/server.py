@@ -43,7 +43,7 @@ def viewer_token(db_path: str) -> str:
     try:
         accounts = Accounts(store.db)
         accounts.add_user("bench", "viewer", secrets.token_urlsafe(24))
-        return accounts.create_token("bench", "bench viewers")
+        return accounts.tokens.create("bench", "bench viewers")
     finally:
         store.close()
 

@@ -1,68 +1,25 @@
-"""Users, roles, sessions, CSRF and API tokens (their secrets: passwords.py; failed
-sign-ins: signins.py)."""
+"""Users, roles, sessions and CSRF (secrets: passwords.py; failed sign-ins: signins.py;
+API tokens: tokens.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from dashboard.audience import EVERY_CALL, Audience
 from dashboard.passwords import hash_password, new_token, token_digest
 from dashboard.signins import SignIns
+from dashboard.tokens import ApiTokens
+from dashboard.users import AuthError as AuthError
+from dashboard.users import Role as Role
+from dashboard.users import User as User
+from dashboard.users import now_iso, user_from_row
 
 SESSION_COOKIE = "dashboard_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    SUPERVISOR = "supervisor"
-    AGENT = "agent"
-    VIEWER = "viewer"
-
-
-class AuthError(ValueError):
-    """A request about accounts that cannot be carried out; the message says why."""
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    role: Role
-    extension: str | None
-    disabled: bool
-
-    @property
-    def scope(self) -> str | None:
-        """The one extension whose calls this user may see; None: every call."""
-        return (self.extension or "") if self.role is Role.AGENT else None
-
-    @property
-    def audience(self) -> Audience:
-        """Which pushed fragments this user gets: every call with controls, every call
-        read-only (a viewer), or one extension's calls (an agent)."""
-        if self.scope is not None:
-            return Audience(extension=self.scope)
-        return EVERY_CALL.read_only() if self.role is Role.VIEWER else EVERY_CALL
-
-    @property
-    def may_control(self) -> bool:
-        return self.role is not Role.VIEWER
-
-    def may_control_call(self, extension: str | None) -> bool:
-        return self.may_control and self.may_see_extension(extension)
-
-    def may_see_extension(self, extension: str | None) -> bool:
-        return self.role is not Role.AGENT or (
-            extension is not None and extension == self.extension
-        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +44,7 @@ class Accounts:
         self.session_lifetime = timedelta(hours=session_hours)
         self._decoy_hash = hash_password(new_token(), kdf_n)
         self.sign_ins = SignIns(db)
+        self.tokens = ApiTokens(db, self._existing)
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -117,19 +75,6 @@ class Accounts:
             pk="id_hash",
             if_not_exists=True,
         )
-        self.db.table("api_tokens").create(
-            {
-                "id": int,
-                "user_id": int,
-                "token_hash": str,
-                "label": str,
-                "created_at": str,
-                "revoked_at": str,
-            },
-            pk="id",
-            if_not_exists=True,
-        )
-        self.db.table("api_tokens").create_index(["token_hash"], unique=True, if_not_exists=True)
 
     # users
 
@@ -158,7 +103,7 @@ class Accounts:
                 role_value.value,
                 extension or None,
                 hash_password(password, self.kdf_n),
-                _now_iso(),
+                now_iso(),
             ],
         )
         user = self.find_user(name)
@@ -167,11 +112,11 @@ class Accounts:
 
     def find_user(self, name: str) -> User | None:
         rows = list(self.db.query("SELECT * FROM users WHERE name = ?", [name.strip().lower()]))
-        return _user(rows[0]) if rows else None
+        return user_from_row(rows[0]) if rows else None
 
     def get_user(self, user_id: int) -> User | None:
         rows = list(self.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
-        return _user(rows[0]) if rows else None
+        return user_from_row(rows[0]) if rows else None
 
     def extension_names(self) -> dict[str, str]:
         """Extension -> the name of the (enabled) user it belongs to, for the grid."""
@@ -182,7 +127,7 @@ class Accounts:
         return {extension: name for extension, name in rows}
 
     def users(self) -> list[User]:
-        return [_user(row) for row in self.db.query("SELECT * FROM users ORDER BY name")]
+        return [user_from_row(row) for row in self.db.query("SELECT * FROM users ORDER BY name")]
 
     def set_password(self, name: str, password: str) -> User:
         user = self._existing(name)
@@ -202,7 +147,7 @@ class Accounts:
             self.end_sessions(user.id)
             self.db.execute(
                 "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                [_now_iso(), user.id],
+                [now_iso(), user.id],
             )
         return user
 
@@ -220,7 +165,7 @@ class Accounts:
         rows = list(self.db.query("SELECT * FROM users WHERE name = ?", [name.strip().lower()]))
         if not rows:
             return None, self._decoy_hash
-        return _user(rows[0]), rows[0]["password_hash"]
+        return user_from_row(rows[0]), rows[0]["password_hash"]
 
     def purge(self, now: datetime) -> None:
         """Forget expired sessions and stale sign-in counts (the tables stay small)."""
@@ -264,7 +209,7 @@ class Accounts:
         expires = datetime.fromisoformat(row["expires_at"])
         if row["disabled"] or expires <= now:
             return None
-        return Session(row["id_hash"], _user(row), row["csrf_token"], expires)
+        return Session(row["id_hash"], user_from_row(row), row["csrf_token"], expires)
 
     def valid_owners(self, owners: set[str], now: datetime) -> set[str]:
         """Which of these socket owners (session digests, or "token:DIGEST" for API tokens) are
@@ -272,7 +217,7 @@ class Accounts:
         valid: set[str] = set()
         for owner in owners:
             if owner.startswith("token:"):
-                if self.token_user_by_digest(owner.removeprefix("token:")) is not None:
+                if self.tokens.user_by_digest(owner.removeprefix("token:")) is not None:
                     valid.add(owner)
                 continue
             rows = list(
@@ -296,60 +241,9 @@ class Accounts:
     def end_sessions(self, user_id: int) -> None:
         self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
 
-    # API tokens
-
-    def create_token(self, name: str, label: str = "") -> str:
-        user = self._existing(name)
-        if user.disabled:
-            raise AuthError(f"user {name!r} is disabled")
-        token = "syn_" + new_token()
-        self.db.execute(
-            "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
-            [user.id, token_digest(token), label, _now_iso()],
-        )
-        return token
-
-    def revoke_token(self, token: str) -> bool:
-        cursor = self.db.execute(
-            "UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-            [_now_iso(), token_digest(token)],
-        )
-        return cursor.rowcount > 0
-
-    def revoke_tokens_of(self, name: str) -> int:
-        user = self._existing(name)
-        cursor = self.db.execute(
-            "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            [_now_iso(), user.id],
-        )
-        return cursor.rowcount
-
-    def token_user(self, token: str) -> User | None:
-        return self.token_user_by_digest(token_digest(token))
-
-    def token_user_by_digest(self, digest: str) -> User | None:
-        rows = list(
-            self.db.query(
-                "SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
-                " WHERE token_hash = ? AND revoked_at IS NULL",
-                [digest],
-            )
-        )
-        if not rows or rows[0]["disabled"]:
-            return None
-        return _user(rows[0])
-
 
 def check_password_strength(password: str) -> None:
     if len(password) < 10:
         raise AuthError("a password needs at least 10 characters")
     if len(password) > 1024:
         raise AuthError("a password may not be longer than 1024 characters")
-
-
-def _user(row: dict[str, Any]) -> User:
-    return User(row["id"], row["name"], Role(row["role"]), row["extension"], bool(row["disabled"]))
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()

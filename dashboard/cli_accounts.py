@@ -79,18 +79,18 @@ def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    print(accounts_of(settings).create_token(args.name, args.label))
+    print(accounts_of(settings).tokens.create(args.name, args.label))
     return 0
 
 
 def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     accounts = accounts_of(settings)
     if args.user:
-        print(f"revoked {accounts.revoke_tokens_of(args.user)} token(s) of {args.user}")
+        print(f"revoked {accounts.tokens.revoke_all_of(args.user)} token(s) of {args.user}")
         return 0
     if not args.token:
         raise AuthError("give the token to revoke, or --user NAME")
-    if not accounts.revoke_token(args.token):
+    if not accounts.tokens.revoke(args.token):
         raise AuthError("no such active token")
     print("revoked")
     return 0

@@ -212,7 +212,7 @@ class Ingestor:
     ) -> None:
         self.rejected[error.reason] = self.rejected.get(error.reason, 0) + 1
         log.warning("refused an event from %s: %s (%s)", remote, error.reason, error.detail)
-        self.store.record_rejection(
+        self.store.rejected.record(
             now,
             error.reason,
             error.detail,

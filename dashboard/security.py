@@ -124,7 +124,7 @@ class AuthMiddleware:
         scope["auth"] = None
         bearer = _bearer(conn)
         if bearer is not None and (is_api(conn.url.path) or conn.url.path in ("/ws", "/metrics")):
-            user = accounts.token_user(bearer)
+            user = accounts.tokens.user(bearer)
             if user is None:
                 response: Response = Refusal(
                     401, "unauthorized", "the API token is unknown or revoked"

@@ -22,6 +22,7 @@ import sqlite_utils
 from dashboard.calls import Call, DayCounters, Status
 from dashboard.contacts import phone_key
 from dashboard.events import CallEvent, parse_event
+from dashboard.rejected import Rejected
 from dashboard.schema import COLUMNS, SQL_TYPES
 
 CALL_COLUMNS: dict[str, type] = {field.name: SQL_TYPES[field.kind] for field in COLUMNS}
@@ -70,6 +71,7 @@ class Store:
         self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         self.db.execute("PRAGMA busy_timeout = 5000")
         self._create_schema()
+        self.rejected = Rejected(self.db)
 
     @classmethod
     def open(cls, path: str, synchronous: str = "NORMAL", phone_digits: int = 10) -> Store:
@@ -96,21 +98,6 @@ class Store:
             if_not_exists=True,
         )
         db.table("events").create_index(["host", "uniqueid"], if_not_exists=True)
-        db.table("rejected_events").create(
-            {
-                "id": int,
-                "received_at": str,
-                "reason": str,
-                "detail": str,
-                "method": str,
-                "query": str,
-                "body": str,
-                "size": int,
-                "remote": str,
-            },
-            pk="id",
-            if_not_exists=True,
-        )
         db.table("calls").create(
             CALL_COLUMNS,
             pk=("host", "uniqueid"),
@@ -160,25 +147,6 @@ class Store:
                 ids.append(int(self.db.conn.execute(INSERT_EVENT, event).lastrowid or 0))
                 self.db.conn.execute(UPSERT_CALL, call)
         return ids
-
-    def record_rejection(
-        self,
-        received_at: datetime,
-        reason: str,
-        detail: str,
-        *,
-        method: str,
-        query: str,
-        body: str,
-        size: int,
-        remote: str,
-    ) -> None:
-        self.db.execute(
-            "INSERT INTO rejected_events"
-            " (received_at, reason, detail, method, query, body, size, remote)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_iso(received_at), reason, detail, method, query, body, size, remote),
-        )
 
     # -- reads -------------------------------------------------------------------------
 
@@ -264,9 +232,6 @@ class Store:
     def data_version(self) -> int:
         """Changes when another connection (another process) has committed."""
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
-
-    def rejections(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM rejected_events ORDER BY id"))
 
     def count(self, table: str) -> int:
         return self.db.table(table).count

@@ -100,17 +100,17 @@ def test_sessions_end_on_sign_out_password_change_and_disable() -> None:
 def test_api_tokens_are_stored_hashed_and_revocable() -> None:
     store = accounts()
     user = store.add_user("sup", "supervisor", PASSWORD)
-    token = store.create_token("sup", "wallboard script")
+    token = store.tokens.create("sup", "wallboard script")
     stored = [row["token_hash"] for row in store.db.query("SELECT token_hash FROM api_tokens")]
     assert stored == [token_digest(token)]
-    assert store.token_user(token) == user
+    assert store.tokens.user(token) == user
     assert store.valid_owners({f"token:{token_digest(token)}"}, NOW) == {
         f"token:{token_digest(token)}"
     }
-    assert store.revoke_token(token) and not store.revoke_token(token)
-    assert store.token_user(token) is None
-    other = store.create_token("sup")
+    assert store.tokens.revoke(token) and not store.tokens.revoke(token)
+    assert store.tokens.user(token) is None
+    other = store.tokens.create("sup")
     store.disable_user("sup")
-    assert store.token_user(other) is None
+    assert store.tokens.user(other) is None
     with pytest.raises(AuthError, match="disabled"):
-        store.create_token("sup")
+        store.tokens.create("sup")

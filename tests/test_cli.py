@@ -74,9 +74,9 @@ def test_tokens_are_printed_once_and_revoked(db: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert main(["token", "create", "sam"]) == 0
     token = capsys.readouterr().out.strip()
-    assert token.startswith("syn_") and accounts(db).token_user(token) is not None
+    assert token.startswith("syn_") and accounts(db).tokens.user(token) is not None
     assert main(["token", "revoke", token]) == 0
-    assert accounts(db).token_user(token) is None
+    assert accounts(db).tokens.user(token) is None
     assert main(["token", "revoke", token]) == 1
     main(["token", "create", "sam"])
     assert main(["token", "revoke", "--user", "sam"]) == 0

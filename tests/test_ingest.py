@@ -112,7 +112,7 @@ def test_an_event_the_parser_trips_on_is_refused_and_kept(client: TestClient) ->
         "/synapse/events?data=" + quote(CALL_START, safe="").replace("asteriskhost", "x")
     )
     assert response.status_code == 422 and response.json()["error"] == "bad_value"
-    assert [r["reason"] for r in ingestor.store.rejections()] == ["bad_value"]
+    assert [r["reason"] for r in ingestor.store.rejected.all()] == ["bad_value"]
 
 
 def test_a_batch_is_pushed_in_one_message_each_call_rendered_once(client: TestClient) -> None:

@@ -16,7 +16,7 @@ def test_metrics_count_events_viewers_and_time_writes(anonymous: TestClient) -> 
     anonymous.get("/synapse/events?data=nonsense")
     accounts = parts_of(anonymous).accounts
     accounts.add_user("prometheus", "supervisor", PASSWORD)
-    token = accounts.create_token("prometheus")
+    token = accounts.tokens.create("prometheus")
     bearer = {"authorization": f"Bearer {token}"}
     with anonymous.websocket_connect("/ws", headers=bearer) as viewer:
         viewer.receive_text()
@@ -38,7 +38,7 @@ def test_metrics_are_not_for_everyone(anonymous: TestClient) -> None:
     accounts.add_user("tv", "viewer", PASSWORD)
     assert (
         anonymous.get(
-            "/metrics", headers={"authorization": f"Bearer {accounts.create_token('tv')}"}
+            "/metrics", headers={"authorization": f"Bearer {accounts.tokens.create('tv')}"}
         ).status_code
         == 403
     )

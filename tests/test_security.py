@@ -129,12 +129,12 @@ def test_api_tokens_act_with_their_users_role_until_revoked(anonymous: TestClien
     accounts.add_user("script", "agent", PASSWORD, "70")
     send(anonymous, CALL_START)
     send(anonymous, AT_46)
-    token = accounts.create_token("script")
+    token = accounts.tokens.create("script")
     bearer = {"authorization": f"Bearer {token}"}
     calls = anonymous.get("/api/calls/active", headers=bearer).json()["calls"]
     assert [call["extension"] for call in calls] == ["70"]
     assert anonymous.get("/", headers=bearer, follow_redirects=False).status_code == 303
-    accounts.revoke_token(token)
+    accounts.tokens.revoke(token)
     refused = anonymous.get("/api/calls/active", headers=bearer)
     assert (refused.status_code, refused.json()["error"]) == (401, "unauthorized")
     assert (
@@ -237,7 +237,7 @@ def test_the_event_token(settings: Settings, url: str, status: int) -> None:
 def test_a_refused_event_is_kept_without_its_token(settings: Settings) -> None:
     with TestClient(create_app(settings.with_changes(synapse_event_token="s3cret"))) as client:
         assert client.get("/synapse/events/s3cret?token=s3cret&data=nonsense").status_code == 400
-        [kept] = parts_of(client).store.rejections()
+        [kept] = parts_of(client).store.rejected.all()
         assert (
             "s3cret" not in json.dumps(kept) and kept["query"] == "token=[redacted]&data=nonsense"
         )

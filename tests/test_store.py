@@ -54,10 +54,10 @@ def test_live_calls_excludes_finished_ones() -> None:
 
 def test_rejections_are_kept_with_the_raw_request() -> None:
     store = memory_store()
-    store.record_rejection(
+    store.rejected.record(
         T0, "not_json", "no JSON", method="GET", query="data=x", body="", size=6, remote="10.0.0.9"
     )
-    assert store.rejections() == [
+    assert store.rejected.all() == [
         {
             "id": 1,
             "received_at": "2026-11-27T10:00:00.000000+00:00",

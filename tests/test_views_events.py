@@ -119,7 +119,7 @@ def test_bad_input_gets_a_reason_is_kept_and_changes_nothing_else(
     assert response.status_code == status
     assert response.json()["error"] == reason and response.json()["detail"]
     assert tables(client) == before
-    rejected = parts_of(client).store.rejections()
+    rejected = parts_of(client).store.rejected.all()
     assert [(r["reason"], r["method"]) for r in rejected] == [(reason, method)]
     assert rejected[0]["query"] == redact_secrets(url.partition("?")[2][:4096])
     assert parts_of(client).ingestor.rejected == {reason: 1}

@@ -129,7 +129,10 @@ class Ingestor:
         push_first = not retry
         if self._needs_reload:
             self._reload()  # a failed reload: no event is applied to state not known right
-        self.adopt_foreign()  # another process's news first: these events come after it
+        try:  # another process's news first: these events come after it
+            self.adopt_foreign()
+        except Exception:  # never a reason to refuse the PBX's events
+            log.exception("could not read what other processes stored")
         self._roll_day()  # before storing, so a reloaded day does not count these calls twice
         latest: dict[tuple[str, str], Call] = {}
         changes: list[CallChange] = []

@@ -70,7 +70,7 @@ class Store:
         # The -wal file keeps the size of its biggest burst unless told otherwise.
         self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         self.db.execute("PRAGMA busy_timeout = 5000")
-        self._create_schema()
+        create_schema(self.db)
         self.rejected = Rejected(self.db)
 
     @classmethod
@@ -81,42 +81,6 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
-
-    def _create_schema(self) -> None:
-        db = self.db
-        db.table("events").create(
-            {
-                "id": int,
-                "received_at": str,
-                "host": str,
-                "uniqueid": str,
-                "event": str,
-                "payload": str,
-            },
-            pk="id",
-            not_null={"received_at", "host", "uniqueid", "event", "payload"},
-            if_not_exists=True,
-        )
-        db.table("events").create_index(["host", "uniqueid"], if_not_exists=True)
-        db.table("calls").create(
-            CALL_COLUMNS,
-            pk=("host", "uniqueid"),
-            not_null={"host", "uniqueid", "status", "cdr_seen", "extra"},
-            if_not_exists=True,
-        )
-        for column in ("number_key", "last_seen_at"):  # databases made before them
-            if column not in db.table("calls").columns_dict:
-                db.table("calls").add_column(column, str)
-        # Live calls are few among a million finished ones: index only them.
-        db.execute("DROP INDEX IF EXISTS idx_calls_status")
-        db.execute(
-            "CREATE INDEX IF NOT EXISTS idx_calls_live ON calls (status) WHERE status != 'finished'"
-        )
-        db.table("calls").create_index(["started_at"], if_not_exists=True)
-        db.table("calls").create_index(["number_key", "started_at"], if_not_exists=True)
-        db.table("calls").create_index(["extension", "started_at"], if_not_exists=True)
-        db.table("calls").create_index(["duration"], if_not_exists=True)
-        db.table("calls").create_index(["uniqueid"], if_not_exists=True)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -261,6 +225,43 @@ class Store:
             " WHERE status = 'finished' AND extension IS NOT NULL GROUP BY extension"
         ).fetchall()
         return {extension: datetime.fromisoformat(ended) for extension, ended in rows if ended}
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """The event log and the calls table, with their indexes (older databases updated)."""
+    db.table("events").create(
+        {
+            "id": int,
+            "received_at": str,
+            "host": str,
+            "uniqueid": str,
+            "event": str,
+            "payload": str,
+        },
+        pk="id",
+        not_null={"received_at", "host", "uniqueid", "event", "payload"},
+        if_not_exists=True,
+    )
+    db.table("events").create_index(["host", "uniqueid"], if_not_exists=True)
+    db.table("calls").create(
+        CALL_COLUMNS,
+        pk=("host", "uniqueid"),
+        not_null={"host", "uniqueid", "status", "cdr_seen", "extra"},
+        if_not_exists=True,
+    )
+    for column in ("number_key", "last_seen_at"):  # databases made before them
+        if column not in db.table("calls").columns_dict:
+            db.table("calls").add_column(column, str)
+    # Live calls are few among a million finished ones: index only them.
+    db.execute("DROP INDEX IF EXISTS idx_calls_status")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_calls_live ON calls (status) WHERE status != 'finished'"
+    )
+    db.table("calls").create_index(["started_at"], if_not_exists=True)
+    db.table("calls").create_index(["number_key", "started_at"], if_not_exists=True)
+    db.table("calls").create_index(["extension", "started_at"], if_not_exists=True)
+    db.table("calls").create_index(["duration"], if_not_exists=True)
+    db.table("calls").create_index(["uniqueid"], if_not_exists=True)
 
 
 def _iso(moment: datetime | None) -> str | None:

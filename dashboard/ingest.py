@@ -43,7 +43,7 @@ from dashboard.publisher import Publisher
 from dashboard.pushes import Pushes
 from dashboard.settings import Settings
 from dashboard.store import Store
-from dashboard.watcher import Watcher
+from dashboard.watcher import Watcher, fold
 from dashboard.writer import GroupCommit
 
 log = logging.getLogger(__name__)
@@ -287,8 +287,4 @@ def assemble(
 
 def replay(store: Store, settings: Settings) -> dict[tuple[str, str], Call]:
     """Every call recomputed from the stored events alone (to check or rebuild `calls`)."""
-    result: dict[tuple[str, str], Call] = {}
-    for stored in store.events():
-        event = stored.parsed(settings.timezone, settings.synapse_host)
-        result[event.key] = calls.apply(result.get(event.key), event)
-    return result
+    return fold(store.events(), settings)

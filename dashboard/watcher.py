@@ -10,13 +10,15 @@ events), so counters take back exactly what the call counted for before.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from datetime import datetime
 
 from dashboard import calls
 from dashboard.calls import Board, Call
 from dashboard.live import CallChange
 from dashboard.settings import Settings
-from dashboard.store import Store
+from dashboard.store import Store, StoredEvent
 
 
 class Watcher:
@@ -63,10 +65,14 @@ class Watcher:
         return changes
 
     def _replayed(self, key: tuple[str, str], up_to: int) -> Call | None:
-        call = None
-        for stored in self.store.events(key):
-            if stored.id > up_to:
-                break
-            event = stored.parsed(self.settings.timezone, self.settings.synapse_host)
-            call = calls.apply(call, event)
-        return call
+        events = itertools.takewhile(lambda stored: stored.id <= up_to, self.store.events(key))
+        return fold(events, self.settings).get(key)
+
+
+def fold(events: Iterable[StoredEvent], settings: Settings) -> dict[tuple[str, str], Call]:
+    """Calls recomputed from stored events alone, applied in the order they were stored."""
+    result: dict[tuple[str, str], Call] = {}
+    for stored in events:
+        event = stored.parsed(settings.timezone, settings.synapse_host)
+        result[event.key] = calls.apply(result.get(event.key), event)
+    return result

@@ -1,9 +1,10 @@
 """Acting on calls: the rules around the PBX commands.
 
-Who may do what (an agent only from and on its own extension), what may be dialled
-(digits, length, blocked prefixes), how often (per-user rate, commands in flight), and
-an audit entry for every attempt. The PBX only *accepts* a command here: what then
-happens to the call comes back as call events, like every other change.
+Who may do what (an agent only from and on its own extension), where the PBX may be asked
+to ring (destinations.py: one policy for originate, callback and transfer), how often
+(per-user rates, calls out in flight), and an audit entry for every attempt. The PBX only
+*accepts* a command here: what then happens to the call comes back as call events, like
+every other change.
 """
 
 from __future__ import annotations
@@ -11,20 +12,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from dashboard.audit import AuditLog
 from dashboard.auth import User
 from dashboard.calls import Call
+from dashboard.destinations import External, extension_number
 from dashboard.errors import Refusal
 from dashboard.ingest import Clock
 from dashboard.metrics import Timings
 from dashboard.pbx import Accepted, PBXError, Synapse
 from dashboard.settings import Settings
-
-NUMBER_PUNCTUATION = str.maketrans("", "", " -.()/")
-MAX_EXTENSION_DIGITS = 10
 
 
 class ControlError(Refusal):
@@ -37,43 +36,14 @@ class Done:
     reply: str  # what the PBX answered
 
 
-def dial_number(raw: str, settings: Settings) -> str:
-    """The number to dial, or a ControlError saying why it may not be."""
-    number = raw.strip().translate(NUMBER_PUNCTUATION)
-    digits = number.removeprefix("+")
-    if not (digits.isascii() and digits.isdigit()):
-        raise ControlError(422, "bad_number", "a number is digits, with an optional leading +")
-    if not settings.dial_min_digits <= len(digits) <= settings.dial_max_digits:
-        raise ControlError(
-            422,
-            "bad_number",
-            f"a number has {settings.dial_min_digits} to {settings.dial_max_digits} digits",
-        )
-    for prefix in settings.blocked_prefixes:
-        if _international(number).startswith(_international(prefix)):
-            raise ControlError(
-                422, "blocked_number", f"calls to numbers starting with {prefix} are not allowed"
-            )
-    return number
-
-
-def _international(number: str) -> str:
-    """+ and 00 both start an international number: compare them as one."""
-    return "00" + number[1:] if number.startswith("+") else number
-
-
-def extension_number(raw: str | None) -> str:
-    extension = (raw or "").strip()
-    if not (extension.isascii() and extension.isdigit()) or len(extension) > MAX_EXTENSION_DIGITS:
-        raise ControlError(422, "bad_extension", "an extension is 1 to 10 digits")
-    return extension
-
-
 class RateLimit:
     """At most `per_minute` commands per user in any 60 seconds."""
 
-    def __init__(self, per_minute: int, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_minute: int, what: str, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.per_minute = per_minute
+        self.what = what  # "calls", "transfers"
         self.monotonic = monotonic
         self.recent: dict[int, deque[float]] = defaultdict(deque)
 
@@ -87,7 +57,7 @@ class RateLimit:
             raise ControlError(
                 429,
                 "rate_limited",
-                f"at most {self.per_minute} calls a minute: try again in {wait} s",
+                f"at most {self.per_minute} {self.what} a minute: try again in {wait} s",
             )
         recent.append(now)
 
@@ -99,6 +69,7 @@ class Controls:
         synapse: Synapse,
         audit: AuditLog,
         clock: Clock,
+        known_extensions: Callable[[], Collection[str]] = frozenset,
         monotonic: Callable[[], float] = time.monotonic,
         timings: Timings | None = None,
     ) -> None:
@@ -107,7 +78,9 @@ class Controls:
         self.synapse = synapse
         self.audit = audit
         self.clock = clock
-        self.rate = RateLimit(settings.originates_per_minute, monotonic)
+        self.known_extensions = known_extensions
+        self.dial_rate = RateLimit(settings.originates_per_minute, "calls", monotonic)
+        self.transfer_rate = RateLimit(settings.transfers_per_minute, "transfers", monotonic)
         self.in_flight = 0
         self.outcomes: dict[tuple[str, str], int] = defaultdict(int)  # (action, outcome) -> count
 
@@ -126,19 +99,11 @@ class Controls:
                     422, "bad_extension", "say which extension dials: fill in the dial box's From"
                 )
             from_extension = extension_number(extension)
-            to_number = dial_number(number, self.settings)
-            if self.in_flight >= self.settings.originates_in_flight:
-                raise ControlError(
-                    429, "busy", "too many calls are being placed: try again shortly"
-                )
-            self.rate.take(user.id)
-            self.in_flight += 1
-            try:
+            to_number = self.settings.dial_rules.number(number)
+            with self._dialling_out(user):
                 reply = await self._send(
                     "originate", self.synapse.originate(from_extension, to_number)
                 )
-            finally:
-                self.in_flight -= 1
             note.detail = f"PBX: {reply}"
             return Done(f"Calling {to_number} from extension {from_extension}", reply)
 
@@ -160,18 +125,53 @@ class Controls:
             user, "transfer", f"{_describe(call)} -> {new_extension[:12]}", remote
         ) as note:
             live = self._controllable(user, call)
-            to_extension = extension_number(new_extension)
-            if to_extension == live.extension:
-                raise ControlError(422, "bad_extension", f"the call is already at {to_extension}")
             if not live.redirectchannel:
                 raise ControlError(
                     409, "no_channel", "the PBX has not said which channel to transfer"
                 )
+            rules = self.settings.transfer_rules
+            target = rules.target(new_extension, self.known_extensions())
+            if isinstance(target, External):
+                self._may_transfer_out(user)
+                number = self.settings.dial_rules.number(target.number)
+                with self._dialling_out(user):
+                    reply = await self._send(
+                        "transfer", self.synapse.transfer(live.redirectchannel, number)
+                    )
+                note.detail = f"PBX: {reply}"
+                return Done(f"Transfer to {number} sent to the PBX", reply)
+            if target.extension == live.extension:
+                raise ControlError(
+                    422, "bad_extension", f"the call is already at {target.extension}"
+                )
+            self.transfer_rate.take(user.id)
             reply = await self._send(
-                "transfer", self.synapse.transfer(live.redirectchannel, to_extension)
+                "transfer", self.synapse.transfer(live.redirectchannel, target.extension)
             )
             note.detail = f"PBX: {reply}"
-            return Done(f"Transfer to {to_extension} sent to the PBX", reply)
+            return Done(f"Transfer to {target.extension} sent to the PBX", reply)
+
+    def _may_transfer_out(self, user: User) -> None:
+        allowed = self.settings.transfer_out
+        if allowed == "nobody" or (allowed == "supervisors" and user.role == "agent"):
+            raise ControlError(
+                403,
+                "transfer_out_forbidden",
+                "transfers to outside numbers are not allowed"
+                + (" for agents" if allowed == "supervisors" else ""),
+            )
+
+    @contextlib.contextmanager
+    def _dialling_out(self, user: User) -> Iterator[None]:
+        """A call out of the PBX: at most so many at once, and so many a minute per user."""
+        if self.in_flight >= self.settings.originates_in_flight:
+            raise ControlError(429, "busy", "too many calls are being placed: try again shortly")
+        self.dial_rate.take(user.id)
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
     def _controllable(self, user: User, call: Call | None) -> Call:
         if call is None or not user.may_see_extension(call.extension):
@@ -215,7 +215,7 @@ class Controls:
 
         try:
             yield note
-        except ControlError as error:
+        except Refusal as error:
             record(error.error, error.detail)
             raise
         except BaseException as error:  # cancelled, or a fault of ours: still on the record

@@ -79,6 +79,10 @@ class Live:
         """The grid's names for extensions (their users')."""
         self.grid.names = dict(names)
 
+    def known_extensions(self) -> list[str]:
+        """The grid's extensions: configured, the users', seen today or on a live call."""
+        return self.grid.known(self.board, self.today.by_extension)
+
     def start_day(self, everyone: DayCounters, by_extension: dict[str, DayCounters]) -> None:
         self.today.everyone, self.today.by_extension = everyone, by_extension
 

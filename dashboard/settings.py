@@ -10,6 +10,7 @@ import functools
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time
@@ -17,8 +18,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dashboard.destinations import (
+    MAX_EXTENSION_DIGITS,
+    DialPattern,
+    DialRules,
+    NumberPlan,
+    PatternError,
+    TransferRules,
+)
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = Path(__file__).resolve().parent.parent
+TRANSFER_OUT = ("nobody", "supervisors", "everyone")
 
 
 class SettingsError(ValueError):
@@ -50,8 +61,20 @@ class Settings:
     dial_min_digits: int = 3
     dial_max_digits: int = 15
     blocked_prefixes: tuple[str, ...] = ()
+    # When set, only numbers matching one of these Asterisk patterns may be dialled.
+    dial_allow: tuple[str, ...] = ()
+    # How numbers are written at the PBX, so that +44, 0044 and (in the UK) 0 compare as one.
+    country_code: str = ""
+    national_prefix: str = ""  # "": 1 in North America, else 0
+    international_prefixes: tuple[str, ...] = ()  # (): 011 in North America, else 00
     originates_per_minute: int = 6  # per user
     originates_in_flight: int = 4  # at once, everyone together
+    # Transfers: a target of at most `extension_digits` digits is an extension (one the
+    # dashboard knows, or matching `transfer_internal`); longer, it is an external number.
+    transfer_internal: tuple[str, ...] = ()
+    extension_digits: int = 6
+    transfer_out: str = "supervisors"  # who may transfer to external numbers
+    transfers_per_minute: int = 20  # per user, to extensions
     # The call pop-up: a link to the CRM ({number} is replaced), and how numbers are matched.
     crm_url_template: str = ""
     # The last N digits identify a number: +91 98765 43210 is 09876543210.
@@ -130,6 +153,50 @@ class Settings:
             raise SettingsError("ringing thresholds: 0 < DASHBOARD_RINGING_WARN <= ..._ALERT")
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
+        self._check_destinations()
+
+    def _check_destinations(self) -> None:
+        for prefix in self.blocked_prefixes:
+            if not re.fullmatch(r"\+?[0-9]*", prefix) or prefix in ("", "+0"):
+                raise SettingsError(
+                    f"DASHBOARD_BLOCKED_PREFIXES: {prefix!r} is not digits with an optional +"
+                )
+        for name, patterns in (
+            ("DASHBOARD_DIAL_ALLOW", self.dial_allow),
+            ("DASHBOARD_TRANSFER_INTERNAL", self.transfer_internal),
+        ):
+            for pattern in patterns:
+                try:
+                    DialPattern.parse(pattern)
+                except PatternError as exc:
+                    raise SettingsError(f"{name}: {exc}") from exc
+        if self.country_code and not re.fullmatch(r"[1-9][0-9]{0,2}", self.country_code):
+            raise SettingsError("SYNAPSE_COUNTRY_CODE: a country code is 1 to 3 digits, e.g. 91")
+        for name, codes in (
+            ("SYNAPSE_NATIONAL_PREFIX", (self.national_prefix,) if self.national_prefix else ()),
+            ("SYNAPSE_INTERNATIONAL_PREFIXES", self.international_prefixes),
+        ):
+            if any(not re.fullmatch(r"[0-9]{1,4}", code) for code in codes):
+                raise SettingsError(f"{name}: an access code is 1 to 4 digits, e.g. 00")
+        if self.transfer_out not in TRANSFER_OUT:
+            raise SettingsError("DASHBOARD_TRANSFER_OUT must be nobody, supervisors or everyone")
+        if not 1 <= self.extension_digits <= MAX_EXTENSION_DIGITS:
+            raise SettingsError(f"DASHBOARD_EXTENSION_DIGITS must be 1 to {MAX_EXTENSION_DIGITS}")
+
+    @functools.cached_property
+    def dial_rules(self) -> DialRules:
+        plan = NumberPlan.for_country(
+            self.country_code, self.national_prefix, self.international_prefixes
+        )
+        allow = tuple(DialPattern.parse(pattern) for pattern in self.dial_allow)
+        return DialRules(
+            plan, self.blocked_prefixes, allow, self.dial_min_digits, self.dial_max_digits
+        )
+
+    @functools.cached_property
+    def transfer_rules(self) -> TransferRules:
+        internal = tuple(DialPattern.parse(pattern) for pattern in self.transfer_internal)
+        return TransferRules(self.dial_rules, internal, self.extension_digits)
 
     @functools.cached_property
     def event_allow_networks(self) -> list[Network]:
@@ -198,6 +265,16 @@ class Settings:
             session_hours=number("DASHBOARD_SESSION_HOURS", defaults.session_hours),
             simulator_events_url=text("SIMULATOR_EVENTS_URL", defaults.simulator_events_url),
             blocked_prefixes=items("DASHBOARD_BLOCKED_PREFIXES"),
+            dial_allow=items("DASHBOARD_DIAL_ALLOW"),
+            country_code=text("SYNAPSE_COUNTRY_CODE", "").removeprefix("+"),
+            national_prefix=text("SYNAPSE_NATIONAL_PREFIX", ""),
+            international_prefixes=items("SYNAPSE_INTERNATIONAL_PREFIXES"),
+            transfer_internal=items("DASHBOARD_TRANSFER_INTERNAL"),
+            extension_digits=int(number("DASHBOARD_EXTENSION_DIGITS", defaults.extension_digits)),
+            transfer_out=text("DASHBOARD_TRANSFER_OUT", defaults.transfer_out).lower(),
+            transfers_per_minute=int(
+                number("DASHBOARD_TRANSFERS_PER_MINUTE", defaults.transfers_per_minute)
+            ),
             originates_per_minute=int(
                 number("DASHBOARD_ORIGINATES_PER_MINUTE", defaults.originates_per_minute)
             ),

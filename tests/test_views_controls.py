@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.settings import Settings
+from dashboard.settings import Settings, parse_extensions
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
@@ -61,7 +61,10 @@ def dashboard(
     settings: Settings, clock: FakeClock, simulator: tuple[ThreadedServer, SimulatedPBX]
 ) -> Iterator[TestClient]:
     wired = settings.with_changes(
-        synapse_url=simulator[0].base_url, blocked_prefixes=("00", "+1900"), originates_per_minute=3
+        synapse_url=simulator[0].base_url,
+        blocked_prefixes=("00", "+1900"),
+        originates_per_minute=3,
+        extensions=parse_extensions("40-59,70"),
     )
     with TestClient(create_app(wired, clock=clock)) as client:
         yield client
@@ -125,9 +128,18 @@ def test_a_transfer_moves_the_call_when_the_pbx_reports_it(
     csrf = sign_in(dashboard, "supervisor")
     call = ringing_call(simulator[0], recorder, dashboard)
     url = f"/api/calls/{call['uniqueid']}/transfer"
-    for bad in ("", "4x6", "12345678901", "70"):
+    refusals = {}
+    for bad in ("", "4x6", "70", "999", "1234567890123456"):
         refused = dashboard.post(url, json={"extension": bad}, headers={"x-csrf-token": csrf})
-        assert (refused.status_code, refused.json()["error"]) == (422, "bad_extension"), bad
+        refusals[bad] = (refused.status_code, refused.json()["error"])
+    assert refusals == {
+        "": (422, "bad_extension"),
+        "4x6": (422, "bad_extension"),
+        "70": (422, "bad_extension"),  # where it already is
+        "999": (422, "unknown_extension"),  # short: an extension, and not one on the grid
+        "1234567890123456": (422, "bad_number"),  # long: a number, and too long for one
+    }
+    assert commands(simulator[0]) == []
     accepted = dashboard.post(url, json={"extension": "46"}, headers={"x-csrf-token": csrf})
     assert accepted.json()["detail"] == "Transfer to 46 sent to the PBX"
     assert commands(simulator[0]) == [
@@ -271,3 +283,143 @@ def test_an_oversized_command_is_refused_unread(dashboard: TestClient) -> None:
     body = b'{"extension": "70", "number": "' + b"9" * 20_000 + b'"}'
     response = dashboard.post("/api/originate", content=body, headers=headers)
     assert (response.status_code, response.json()["error"]) == (413, "too_large")
+
+
+def transfer(client: TestClient, call: dict[str, str], target: str, csrf: str) -> tuple[int, str]:
+    response = client.post(
+        f"/api/calls/{call['uniqueid']}/transfer",
+        json={"extension": target},
+        headers={"x-csrf-token": csrf},
+    )
+    body = response.json()
+    return response.status_code, body.get("error") or body["detail"]
+
+
+def test_a_transfer_out_obeys_every_dialling_rule(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    mine = ringing_call(simulator[0], recorder, dashboard, extension="70")
+    agent = sign_in(dashboard, "agent")  # extension 70
+    assert transfer(dashboard, mine, "0019005551", agent) == (403, "transfer_out_forbidden")
+    assert transfer(dashboard, mine, "9876543210", agent) == (403, "transfer_out_forbidden")
+    supervisor = sign_in(dashboard, "supervisor")
+    outcomes = [
+        transfer(dashboard, mine, number, supervisor)
+        for number in ("0019005551", "+19005551234", "19005551234", "01119005551234", "98765x")
+    ]
+    assert outcomes == [
+        (422, "blocked_number"),
+        (422, "blocked_number"),
+        (422, "blocked_number"),  # +1900 blocked, written without + or an access code
+        (422, "blocked_number"),  # ... or with North America's access code
+        (422, "bad_extension"),
+    ]
+    assert transfer(dashboard, mine, "98765 43210", supervisor) == (
+        200,
+        "Transfer to 9876543210 sent to the PBX",
+    )
+    assert commands(simulator[0]) == [
+        {
+            "action": "Transfer",
+            "transferchannel": mine["redirectchannel"],
+            "newextension": "9876543210",
+            "context": "DLPN_all",
+        }
+    ]
+
+
+def test_transfers_out_share_the_callers_dialling_rate(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    call = ringing_call(simulator[0], recorder, dashboard, extension="70")
+    csrf = sign_in(dashboard, "supervisor")
+    body = {"extension": "70", "number": "9876543210"}
+    for _ in range(2):
+        placed = dashboard.post("/api/originate", json=body, headers={"x-csrf-token": csrf})
+        assert placed.status_code == 200
+    assert transfer(dashboard, call, "9876543211", csrf)[0] == 200  # the third of 3 a minute
+    assert transfer(dashboard, call, "9876543212", csrf) == (429, "rate_limited")
+    assert [c["action"] for c in commands(simulator[0])] == ["Originate", "Originate", "Transfer"]
+
+
+def test_transfers_to_extensions_are_rate_limited_too(
+    settings: Settings,
+    clock: FakeClock,
+    simulator: tuple[ThreadedServer, SimulatedPBX],
+    recorder: Recorder,
+) -> None:
+    wired = settings.with_changes(
+        synapse_url=simulator[0].base_url,
+        transfers_per_minute=5,
+        extensions=parse_extensions("40-59,70"),
+    )
+    with TestClient(create_app(wired, clock=clock)) as client:
+        call = ringing_call(simulator[0], recorder, client, extension="70")
+        csrf = sign_in(client, "supervisor")
+        statuses = [transfer(client, call, "46", csrf)[0] for _ in range(14)]
+        assert statuses == [200] * 5 + [429] * 9
+        assert len(commands(simulator[0])) == 5
+        audit = [(e.action, e.result) for e in parts_of(client).audit.entries()]
+        assert audit.count(("transfer", "rate_limited")) == 9
+
+
+OUT_TO_NINES = {"transfer_out": "everyone", "dial_allow": ("_9XXXXXXXXX",)}
+
+
+@pytest.mark.parametrize(
+    ("changes", "target", "outcome"),
+    [
+        (
+            {"transfer_out": "everyone"},
+            "9876543210",
+            (200, "Transfer to 9876543210 sent to the PBX"),
+        ),
+        ({"transfer_out": "nobody"}, "9876543210", (403, "transfer_out_forbidden")),
+        (OUT_TO_NINES, "8876543210", (422, "not_allowed_number")),
+        (OUT_TO_NINES, "+919876543210", (422, "not_allowed_number")),
+        (OUT_TO_NINES, "9876543210", (200, "Transfer to 9876543210 sent to the PBX")),
+        ({"dial_allow": ("_9XXXXXXXXX",)}, "9876543210", (403, "transfer_out_forbidden")),
+        ({"transfer_internal": ("_8XX",)}, "812", (200, "Transfer to 812 sent to the PBX")),
+        ({}, "812", (422, "unknown_extension")),
+        ({"extension_digits": 3}, "8123", (403, "transfer_out_forbidden")),  # a number now
+    ],
+)
+def test_what_an_agent_may_transfer_to_is_configurable(
+    settings: Settings,
+    clock: FakeClock,
+    simulator: tuple[ThreadedServer, SimulatedPBX],
+    recorder: Recorder,
+    changes: dict[str, Any],
+    target: str,
+    outcome: tuple[int, str],
+) -> None:
+    wired = settings.with_changes(synapse_url=simulator[0].base_url, **changes)
+    with TestClient(create_app(wired, clock=clock)) as client:
+        call = ringing_call(simulator[0], recorder, client, extension="70")
+        assert transfer(client, call, target, sign_in(client, "agent")) == outcome
+        sent = [c["newextension"] for c in commands(simulator[0])]
+        assert sent == ([target] if outcome[0] == 200 else [])
+
+
+def test_an_allow_list_limits_click_to_call_and_callback(
+    settings: Settings, clock: FakeClock, simulator: tuple[ThreadedServer, SimulatedPBX]
+) -> None:
+    wired = settings.with_changes(
+        synapse_url=simulator[0].base_url, dial_allow=("_9XXXXXXXXX", "_0[1-9]X.")
+    )
+    with TestClient(create_app(wired, clock=clock)) as client:
+        headers = {"x-csrf-token": sign_in(client, "agent")}
+        outcomes = {
+            number: client.post("/api/originate", json={"number": number}, headers=headers)
+            .json()
+            .get("error", "ok")
+            for number in ("9876543210", "98765432101", "0221234567", "0012125550100", "+919876")
+        }
+        assert outcomes == {
+            "9876543210": "ok",
+            "98765432101": "not_allowed_number",
+            "0221234567": "ok",
+            "0012125550100": "not_allowed_number",
+            "+919876": "not_allowed_number",
+        }
+        assert [c["number"] for c in commands(simulator[0])] == ["9876543210", "0221234567"]

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from dashboard.auth import User
 from dashboard.calls import Call
 from dashboard.control import ControlError, Controls, Done
+from dashboard.errors import Refusal
 from dashboard.security import STAFF, client_ip, current_auth, require
 from dashboard.state import parts
 from dashboard.views.pages import toast
@@ -59,7 +60,7 @@ async def _run(request: Request, command: Command) -> Response:
     remote = client_ip(request, parts(request).settings.trusted_proxy_networks)
     try:
         done = await command(controls, auth.user, remote)
-    except ControlError as error:  # a click (htmx) is answered where it was made
+    except Refusal as error:  # a click (htmx) is answered where it was made
         return toast(request, False, error.detail) if _clicked(request) else error.json()
     if _clicked(request):
         return toast(request, True, done.message, done.reply)

@@ -89,6 +89,8 @@ def test_only_admins_manage_wall_screens_and_read_settings(board: TestClient) ->
     settings_page = board.get("/admin/settings").text
     assert "0:15 / 0:30" in settings_page and "10:00 / 20:00" in settings_page
     assert "40, 70" in settings_page and "Group Sales" in settings_page
+    assert "no country set: +, 00 and 011 all count as international" in settings_page
+    assert "Transfers to outside numbers</th><td>supervisors and admins<" in settings_page
 
 
 def test_live_search_finds_the_caller_now_and_before(board: TestClient) -> None:

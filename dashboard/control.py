@@ -154,8 +154,8 @@ class Controls:
     def _may_transfer_out(self, user: User) -> None:
         allowed = self.settings.transfer_out
         if allowed == "nobody" or (allowed == "supervisors" and user.role == "agent"):
-            raise ControlError(
-                403,
+            raise ControlError(  # a destination refused, like a blocked number: 422
+                422,
                 "transfer_out_forbidden",
                 "transfers to outside numbers are not allowed"
                 + (" for agents" if allowed == "supervisors" else ""),

@@ -300,8 +300,8 @@ def test_a_transfer_out_obeys_every_dialling_rule(
 ) -> None:
     mine = ringing_call(simulator[0], recorder, dashboard, extension="70")
     agent = sign_in(dashboard, "agent")  # extension 70
-    assert transfer(dashboard, mine, "0019005551", agent) == (403, "transfer_out_forbidden")
-    assert transfer(dashboard, mine, "9876543210", agent) == (403, "transfer_out_forbidden")
+    assert transfer(dashboard, mine, "0019005551", agent) == (422, "transfer_out_forbidden")
+    assert transfer(dashboard, mine, "9876543210", agent) == (422, "transfer_out_forbidden")
     supervisor = sign_in(dashboard, "supervisor")
     outcomes = [
         transfer(dashboard, mine, number, supervisor)
@@ -374,14 +374,14 @@ OUT_TO_NINES = {"transfer_out": "everyone", "dial_allow": ("_9XXXXXXXXX",)}
             "9876543210",
             (200, "Transfer to 9876543210 sent to the PBX"),
         ),
-        ({"transfer_out": "nobody"}, "9876543210", (403, "transfer_out_forbidden")),
+        ({"transfer_out": "nobody"}, "9876543210", (422, "transfer_out_forbidden")),
         (OUT_TO_NINES, "8876543210", (422, "not_allowed_number")),
         (OUT_TO_NINES, "+919876543210", (422, "not_allowed_number")),
         (OUT_TO_NINES, "9876543210", (200, "Transfer to 9876543210 sent to the PBX")),
-        ({"dial_allow": ("_9XXXXXXXXX",)}, "9876543210", (403, "transfer_out_forbidden")),
+        ({"dial_allow": ("_9XXXXXXXXX",)}, "9876543210", (422, "transfer_out_forbidden")),
         ({"transfer_internal": ("_8XX",)}, "812", (200, "Transfer to 812 sent to the PBX")),
         ({}, "812", (422, "unknown_extension")),
-        ({"extension_digits": 3}, "8123", (403, "transfer_out_forbidden")),  # a number now
+        ({"extension_digits": 3}, "8123", (422, "transfer_out_forbidden")),  # a number now
     ],
 )
 def test_what_an_agent_may_transfer_to_is_configurable(

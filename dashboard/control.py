@@ -62,6 +62,35 @@ class RateLimit:
         recent.append(now)
 
 
+class Repeats:
+    """The same command from the same user within `window` seconds is a double click (or a
+    script retrying): refused, because a second Originate dials the customer twice."""
+
+    def __init__(self, window: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self.monotonic = monotonic
+        self.seen: dict[tuple[object, ...], float] = {}
+
+    def refuse_repeat(self, keys: Collection[tuple[object, ...]]) -> None:
+        now = self.monotonic()
+        self.seen = {key: at for key, at in self.seen.items() if now - at < self.window}
+        for key in keys:
+            if key in self.seen:
+                ago = max(1, round(now - self.seen[key]))
+                raise ControlError(
+                    409,
+                    "duplicate",
+                    f"the same command was sent {ago} s ago: it is not sent twice",
+                )
+
+    def note(self, keys: Collection[tuple[object, ...]]) -> None:
+        now = self.monotonic()
+        self.seen.update(dict.fromkeys(keys, now))
+
+
+REPEAT_WINDOW_SECONDS = 5.0
+
+
 class Controls:
     def __init__(
         self,
@@ -81,10 +110,18 @@ class Controls:
         self.known_extensions = known_extensions
         self.dial_rate = RateLimit(settings.originates_per_minute, "calls", monotonic)
         self.transfer_rate = RateLimit(settings.transfers_per_minute, "transfers", monotonic)
+        self.repeats = Repeats(REPEAT_WINDOW_SECONDS, monotonic)
         self.in_flight = 0
         self.outcomes: dict[tuple[str, str], int] = defaultdict(int)  # (action, outcome) -> count
 
-    async def originate(self, user: User, extension: str | None, number: str, remote: str) -> Done:
+    async def originate(
+        self,
+        user: User,
+        extension: str | None,
+        number: str,
+        remote: str,
+        idempotency_key: str = "",
+    ) -> Done:
         target = f"{extension or user.extension or '?'} -> {number.strip()[:40]}"
         with self._audited(user, "originate", target, remote) as note:
             if not user.may_control:
@@ -100,7 +137,10 @@ class Controls:
                 )
             from_extension = extension_number(extension)
             to_number = self.settings.dial_rules.number(number)
-            with self._dialling_out(user):
+            once: list[tuple[object, ...]] = [(user.id, "originate", from_extension, to_number)]
+            if idempotency_key:
+                once.append((user.id, "key", idempotency_key[:100]))
+            with self._dialling_out(user, once):
                 reply = await self._send(
                     "originate", self.synapse.originate(from_extension, to_number)
                 )
@@ -134,7 +174,7 @@ class Controls:
             if isinstance(target, External):
                 self._may_transfer_out(user)
                 number = self.settings.dial_rules.number(target.number)
-                with self._dialling_out(user):
+                with self._dialling_out(user, [(user.id, "transfer", live.uniqueid, number)]):
                     reply = await self._send(
                         "transfer", self.synapse.transfer(live.redirectchannel, number)
                     )
@@ -144,7 +184,10 @@ class Controls:
                 raise ControlError(
                     422, "bad_extension", f"the call is already at {target.extension}"
                 )
+            once = [(user.id, "transfer", live.uniqueid, target.extension)]
+            self.repeats.refuse_repeat(once)
             self.transfer_rate.take(user.id)
+            self.repeats.note(once)
             reply = await self._send(
                 "transfer", self.synapse.transfer(live.redirectchannel, target.extension)
             )
@@ -162,11 +205,14 @@ class Controls:
             )
 
     @contextlib.contextmanager
-    def _dialling_out(self, user: User) -> Iterator[None]:
-        """A call out of the PBX: at most so many at once, and so many a minute per user."""
+    def _dialling_out(self, user: User, once: Collection[tuple[object, ...]]) -> Iterator[None]:
+        """A call out of the PBX: at most so many at once, so many a minute per user, and
+        not the same one twice in a few seconds."""
         if self.in_flight >= self.settings.originates_in_flight:
             raise ControlError(429, "busy", "too many calls are being placed: try again shortly")
+        self.repeats.refuse_repeat(once)
         self.dial_rate.take(user.id)
+        self.repeats.note(once)
         self.in_flight += 1
         try:
             yield

@@ -106,3 +106,20 @@ def test_an_incoming_call_pops_up_for_the_agent_it_rings(
     asha.screenshot(path=str(ARTIFACTS / "agent-popup.png"), animations="disabled")
     popup.get_by_role("button", name="Dismiss").click()
     expect(popup).to_have_count(0)
+
+
+def test_a_double_click_on_call_dials_once(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    page = open_board(browser, dashboard, "asha")
+    page.locator("#dial-number").fill("98765 43210")
+    page.locator("#dial").get_by_role("button").dblclick()
+    expect(page.locator("#toasts")).to_contain_text(
+        "Calling 9876543210 from extension 70", timeout=EXPECT_MS
+    )
+    expect(page.locator("#dial button")).to_be_enabled(timeout=EXPECT_MS)
+    page.locator("#dial").get_by_role("button").click()  # a third press, at once: refused
+    expect(page.locator("#toasts")).to_contain_text("not sent twice", timeout=EXPECT_MS)
+    originates = [query for query in simulator.commands() if "Originate" in query]
+    assert len(originates) == 1, originates

@@ -15,6 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
+from dashboard.control import ControlError, Repeats
 from dashboard.settings import Settings, parse_extensions
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
@@ -224,12 +225,15 @@ def test_dialling_is_rate_limited_per_user(
     dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX]
 ) -> None:
     headers = {"x-csrf-token": sign_in(dashboard, "supervisor")}
-    body = {"extension": "70", "number": "9876543210"}
     statuses = [
-        dashboard.post("/api/originate", json=body, headers=headers).status_code for _ in range(4)
+        dashboard.post(
+            "/api/originate", json={"extension": "70", "number": f"987654321{n}"}, headers=headers
+        ).status_code
+        for n in range(4)
     ]
     assert statuses == [200, 200, 200, 429]
     assert len(commands(simulator[0])) == 3
+    body = {"extension": "70", "number": "9876543219"}
     refused = dashboard.post("/api/originate", json=body, headers=headers).json()
     assert refused["error"] == "rate_limited" and "try again in" in refused["detail"]
 
@@ -244,6 +248,7 @@ def test_a_pbx_that_is_down_gets_a_clear_error_and_the_board_keeps_working(
         response = client.post("/api/originate", json=body, headers=headers)
         assert (response.status_code, response.json()["error"]) == (502, "pbx_unreachable")
         assert "Could not reach the PBX at http://127.0.0.1:" in response.json()["detail"]
+        body["number"] = "9876543211"  # not the same call again: that is a double click
         toast = client.post("/api/originate", data=body, headers={**headers, "hx-request": "true"})
         assert toast.status_code == 200 and 'class="toast is-error"' in toast.text
         assert "Could not reach the PBX" in toast.text
@@ -333,8 +338,8 @@ def test_transfers_out_share_the_callers_dialling_rate(
 ) -> None:
     call = ringing_call(simulator[0], recorder, dashboard, extension="70")
     csrf = sign_in(dashboard, "supervisor")
-    body = {"extension": "70", "number": "9876543210"}
-    for _ in range(2):
+    for number in ("9876543210", "9876543219"):
+        body = {"extension": "70", "number": number}
         placed = dashboard.post("/api/originate", json=body, headers={"x-csrf-token": csrf})
         assert placed.status_code == 200
     assert transfer(dashboard, call, "9876543211", csrf)[0] == 200  # the third of 3 a minute
@@ -356,7 +361,7 @@ def test_transfers_to_extensions_are_rate_limited_too(
     with TestClient(create_app(wired, clock=clock)) as client:
         call = ringing_call(simulator[0], recorder, client, extension="70")
         csrf = sign_in(client, "supervisor")
-        statuses = [transfer(client, call, "46", csrf)[0] for _ in range(14)]
+        statuses = [transfer(client, call, str(40 + n), csrf)[0] for n in range(14)]
         assert statuses == [200] * 5 + [429] * 9
         assert len(commands(simulator[0])) == 5
         audit = [(e.action, e.result) for e in parts_of(client).audit.entries()]
@@ -423,3 +428,47 @@ def test_an_allow_list_limits_click_to_call_and_callback(
             "+919876": "not_allowed_number",
         }
         assert [c["number"] for c in commands(simulator[0])] == ["9876543210", "0221234567"]
+
+
+def test_a_double_click_places_one_call(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    headers = {"x-csrf-token": sign_in(dashboard, "supervisor")}
+    body = {"extension": "70", "number": "9876543210"}
+    first = dashboard.post("/api/originate", json=body, headers=headers)
+    second = dashboard.post("/api/originate", json=body, headers=headers)
+    assert (first.status_code, second.status_code) == (200, 409)
+    assert second.json() == {
+        "error": "duplicate",
+        "detail": "the same command was sent 1 s ago: it is not sent twice",
+    }
+    keyed = {**headers, "idempotency-key": "click-1"}
+    other = {"extension": "70", "number": "9876543211"}
+    assert dashboard.post("/api/originate", json=other, headers=keyed).status_code == 200
+    again = dashboard.post(
+        "/api/originate", json={**other, "number": "9876543212"}, headers=keyed
+    )  # a retry with the same key is the same action, whatever it says
+    assert (again.status_code, again.json()["error"]) == (409, "duplicate")
+    assert [c["number"] for c in commands(simulator[0])] == ["9876543210", "9876543211"]
+    call = ringing_call(simulator[0], recorder, dashboard, extension="70")
+    twice = [transfer(dashboard, call, "46", headers["x-csrf-token"])[0] for _ in range(2)]
+    assert twice == [200, 409]
+    results = [(e.action, e.result) for e in parts_of(dashboard).audit.entries()]
+    assert results.count(("originate", "duplicate")) == 2
+    assert results.count(("transfer", "duplicate")) == 1
+
+
+def test_the_same_command_may_be_sent_again_after_a_few_seconds() -> None:
+    seconds = [100.0]
+    repeats = Repeats(5.0, monotonic=lambda: seconds[0])
+    outcomes = []
+    for at in (100.0, 104.9, 105.1):
+        seconds[0] = at
+        try:
+            repeats.refuse_repeat([("same",)])
+        except ControlError as refused:
+            outcomes.append(refused.status)
+        else:
+            repeats.note([("same",)])
+            outcomes.append(200)
+    assert outcomes == [200, 409, 200]

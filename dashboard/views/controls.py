@@ -31,7 +31,8 @@ async def originate(request: Request) -> Response:
     async def command(controls: Controls, user: User, remote: str) -> Done:
         data = await _input(request)
         extension = _text(data, "extension") or None
-        return await controls.originate(user, extension, _text(data, "number"), remote)
+        key = request.headers.get("idempotency-key") or _text(data, "idempotency_key")
+        return await controls.originate(user, extension, _text(data, "number"), remote, key)
 
     return await _run(request, command)
 

@@ -26,6 +26,7 @@ from dashboard.destinations import (
     PatternError,
     TransferRules,
 )
+from dashboard.extension_ranges import parse_ranges
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = Path(__file__).resolve().parent.parent
@@ -311,17 +312,10 @@ class Settings:
 
 def parse_extensions(spec: str) -> tuple[str, ...]:
     """ "40-59, 70, 80-82" -> ("40", ..., "59", "70", "80", "81", "82")."""
-    extensions: list[str] = []
-    for part in (piece.strip() for piece in spec.split(",")):
-        if not part:
-            continue
-        first, _, last = part.partition("-")
-        if not (first.isdigit() and (not last or last.isdigit())):
-            raise SettingsError(f"DASHBOARD_EXTENSIONS: {part!r} is not an extension or a range")
-        if last and (int(last) < int(first) or int(last) - int(first) > 10_000):
-            raise SettingsError(f"DASHBOARD_EXTENSIONS: {part!r} is not a sensible range")
-        extensions.extend(str(n) for n in range(int(first), int(last or first) + 1))
-    return tuple(dict.fromkeys(extensions))
+    try:
+        return parse_ranges(spec)
+    except ValueError as exc:
+        raise SettingsError(f"DASHBOARD_EXTENSIONS: {exc}") from exc
 
 
 def parse_groups(spec: str) -> tuple[tuple[str, tuple[str, ...]], ...]:

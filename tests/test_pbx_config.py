@@ -1,0 +1,121 @@
+"""The PBXs from a TOML file: what it gives, and every mistake named with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.extension_ranges import parse_ranges
+from dashboard.pbx_config import ConfigError, ConfigFile, PBXConfig, read_config
+
+NAMES = {"DASHBOARD_EXTENSIONS", "DASHBOARD_BLOCKED_PREFIXES", "DASHBOARD_ALERT_SOUND"}
+
+TWO_SITES = """\
+# two offices
+DASHBOARD_BLOCKED_PREFIXES = ["00", "+1900"]
+DASHBOARD_ALERT_SOUND = true
+
+[[pbx]]
+name = "head-office"
+url = "http://192.168.1.51/"
+extensions = "40-42, 70"
+timezone = "Asia/Kolkata"
+event_token = "a-long-secret"
+event_allow = ["192.168.1.51"]
+
+[[pbx]]
+name = "Branch"
+url = "https://pbx.branch.example:8443"
+host = "10.2.0.5"
+context = "from-internal"
+channel_template = "PJSIP/{extension}"
+extensions = ["50-51"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dashboard.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_file_describes_each_pbx_and_other_settings(tmp_path: Path) -> None:
+    assert read_config(write(tmp_path, TWO_SITES), NAMES) == ConfigFile(
+        settings={"DASHBOARD_BLOCKED_PREFIXES": "00,+1900", "DASHBOARD_ALERT_SOUND": "on"},
+        pbxs=(
+            PBXConfig(
+                name="head-office",
+                url="http://192.168.1.51",
+                host="192.168.1.51",
+                timezone="Asia/Kolkata",
+                extensions=("40", "41", "42", "70"),
+                event_token="a-long-secret",
+                event_allow=("192.168.1.51",),
+            ),
+            PBXConfig(
+                name="Branch",
+                url="https://pbx.branch.example:8443",
+                host="10.2.0.5",
+                context="from-internal",
+                channel_template="PJSIP/{extension}",
+                extensions=("50", "51"),
+            ),
+        ),
+    )
+
+
+def test_one_pbx_may_own_every_extension(tmp_path: Path) -> None:
+    config = read_config(write(tmp_path, '[[pbx]]\nname = "only"\nurl = "http://pbx"\n'), NAMES)
+    assert config.pbxs == (PBXConfig(name="only", url="http://pbx", host="pbx"),)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("timezone = ", "zone = "), ":9: unknown key 'zone' in [[pbx]] (known: name, url,"),
+        (('extensions = ["50-51"]', 'extensions = "51-50"'), ":19: extensions: '51-50' is not a"),
+        (('extensions = ["50-51"]', 'extensions = "42-45"'), ":19: extension 42 is already owned"),
+        (('name = "Branch"', 'name = "Head-Office"'), ":14: name 'head-office' is already that"),
+        (('host = "10.2.0.5"', 'host = "192.168.1.51"'), ":16: host '192.168.1.51' is already"),
+        (("DASHBOARD_ALERT_SOUND", "DASHBOARD_ALERT_SOUNDS"), ":3: unknown setting 'DASHBOARD_"),
+        (('url = "https://pbx.branch', 'url = "ftp://pbx.branch'), ":15: url: 'ftp://pbx.branch"),
+        (('"Asia/Kolkata"', '"Asia/Nowhere"'), ":9: timezone: unknown time zone 'Asia/Nowhere'"),
+        (('"PJSIP/{extension}"', '"PJSIP/{ext}"'), ":18: channel_template: it must hold"),
+        (('["192.168.1.51"]', '["192.168.1.510"]'), ":11: event_allow: '192.168.1.510' is not"),
+        (('name = "Branch"\n', ""), ":13: a [[pbx]] needs a name"),
+        (('extensions = ["50-51"]\n', ""), ":13: with several PBXs, say which extensions 'Branch'"),
+        (("extensions = ", "extensions = 4 #"), ":8: extensions must be a string or a list of"),
+    ],
+)
+def test_a_mistake_stops_start_up_naming_its_line(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    old, new = edit
+    assert old in TWO_SITES
+    path = write(tmp_path, TWO_SITES.replace(old, new, 1))
+    with pytest.raises(ConfigError) as refused:
+        read_config(path, NAMES)
+    assert str(refused.value).startswith(f"{path}{message}"), str(refused.value)
+
+
+def test_a_file_that_is_not_toml_is_named_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[pbx]]\nname = "a"\nurl = http://pbx\n')
+    with pytest.raises(ConfigError) as refused:
+        read_config(path, NAMES)
+    assert str(refused.value) == f"{path}: Invalid value (at line 3, column 7)"
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        read_config(tmp_path / "nope.toml", NAMES)
+    assert str(refused.value) == (
+        f"DASHBOARD_CONFIG: cannot read {tmp_path / 'nope.toml'}: No such file or directory"
+    )
+
+
+def test_extension_ranges() -> None:
+    assert parse_ranges(" 40-42, 70,41 , ") == ("40", "41", "42", "70")
+    for bad in ("4x", "50-40", "1-20000", "-5", "40-"):
+        with pytest.raises(ValueError):
+            parse_ranges(bad)

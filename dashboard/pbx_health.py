@@ -1,0 +1,143 @@
+"""What the dashboard knows of each PBX's health: its events, its API, its commands, its clock.
+
+The worst failure a wallboard can have is silence: a PBX that stops sending events while the
+board still looks live. So each PBX keeps when its last event came and how many came in the
+last hour, what the last probe of its API said (and how long it took), how its commands
+fared, and how far its clock is from ours; `problems` says, per PBX, what every board must
+show in a banner. Pure: the time is passed in.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+HOUR = timedelta(hours=1)
+SKEW_SAMPLES = 21
+
+
+@dataclass
+class Health:
+    name: str
+    host: str
+    last_event_at: datetime | None = None
+    recent_events: deque[datetime] = field(default_factory=deque)
+    api_ok: bool | None = None  # None: not probed yet
+    api_checked_at: datetime | None = None
+    api_down_since: datetime | None = None
+    round_trip_ms: float | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    commands_accepted: int = 0
+    commands_failed: int = 0
+    unheard_calls: int = 0  # calls in its CDR that no event told of, at the last check
+    silent_since: datetime | None = None
+    skews: deque[float] = field(default_factory=lambda: deque(maxlen=SKEW_SAMPLES))
+
+    def events_in_last_hour(self, now: datetime) -> int:
+        while self.recent_events and now - self.recent_events[0] > HOUR:
+            self.recent_events.popleft()
+        return len(self.recent_events)
+
+    @property
+    def clock_skew_seconds(self) -> float | None:
+        """How far ahead of ours the PBX's clock runs (the median of recent events)."""
+        return round(statistics.median(self.skews), 1) if self.skews else None
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    since: datetime
+    what: str  # "is not answering", "has stopped sending call events"
+
+
+class HealthBoard:
+    def __init__(self, pbxs: Iterable[tuple[str, str]]) -> None:
+        self.by_name = {name: Health(name, host) for name, host in pbxs}
+
+    def note_event(self, name: str, arrived_at: datetime, pbx_time: datetime | None) -> None:
+        health = self.by_name[name]
+        health.last_event_at = arrived_at
+        health.recent_events.append(arrived_at)
+        health.events_in_last_hour(arrived_at)
+        health.silent_since = None
+        health.unheard_calls = 0
+        if pbx_time is not None:
+            health.skews.append((pbx_time - arrived_at).total_seconds())
+
+    def note_probe(
+        self, name: str, at: datetime, round_trip_ms: float | None, error: str = ""
+    ) -> bool:
+        """The API answered (error empty) or not; True when that changed."""
+        health = self.by_name[name]
+        ok = not error
+        changed = health.api_ok is not ok
+        health.api_ok, health.api_checked_at = ok, at
+        health.round_trip_ms = round_trip_ms if ok else None
+        if ok:
+            health.api_down_since = None
+        else:
+            health.api_down_since = health.api_down_since or at
+            health.last_error, health.last_error_at = error, at
+        return changed
+
+    def note_command(self, name: str, at: datetime, error: str = "") -> None:
+        health = self.by_name[name]
+        if error:
+            health.commands_failed += 1
+            health.last_error, health.last_error_at = error, at
+        else:
+            health.commands_accepted += 1
+
+    def note_unheard(self, name: str, at: datetime, calls: int) -> bool:
+        """The CDR holds `calls` that no event told of: the PBX is silent to us. True when
+        that changed."""
+        health = self.by_name[name]
+        was_silent = health.silent_since is not None
+        health.unheard_calls = calls
+        if calls:
+            health.silent_since = health.silent_since or health.last_event_at or at
+        else:
+            health.silent_since = None
+        return was_silent is not (health.silent_since is not None)
+
+    def problems(self) -> list[Problem]:
+        found = []
+        for health in self.by_name.values():
+            if health.api_down_since is not None:
+                found.append(Problem(health.name, health.api_down_since, "is not answering"))
+            elif health.silent_since is not None:
+                found.append(
+                    Problem(health.name, health.silent_since, "has stopped sending call events")
+                )
+        return found
+
+    def as_json(self, now: datetime) -> list[dict[str, object]]:
+        return [_json(health, now) for health in self.by_name.values()]
+
+
+def _json(health: Health, now: datetime) -> dict[str, object]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "name": health.name,
+        "host": health.host,
+        "last_event_at": iso(health.last_event_at),
+        "events_last_hour": health.events_in_last_hour(now),
+        "api_ok": health.api_ok,
+        "api_checked_at": iso(health.api_checked_at),
+        "api_down_since": iso(health.api_down_since),
+        "round_trip_ms": health.round_trip_ms,
+        "commands_accepted": health.commands_accepted,
+        "commands_failed": health.commands_failed,
+        "last_error": health.last_error or None,
+        "last_error_at": iso(health.last_error_at),
+        "unheard_calls": health.unheard_calls,
+        "silent_since": iso(health.silent_since),
+        "clock_skew_seconds": health.clock_skew_seconds,
+    }

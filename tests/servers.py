@@ -148,11 +148,13 @@ class ThreadedServer:
 
 class RawServer:
     """A TCP server that answers every connection with `reply` (None: never answers), to play
-    a broken or hung PBX. Counts the connections it got."""
+    a broken or hung PBX, or a canary that tells exactly what reached it: it counts the
+    connections it got and keeps each request's first line, byte for byte."""
 
     def __init__(self, reply: bytes | None) -> None:
         self.reply = reply
         self.connections = 0
+        self.request_lines: list[bytes] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -174,7 +176,7 @@ class RawServer:
             if self.reply is None:
                 self.held.append(conn)  # keep it open, say nothing
                 continue
-            conn.recv(65536)
+            self.request_lines.append(_request_line(conn))
             conn.sendall(self.reply)
             conn.close()
 
@@ -186,6 +188,17 @@ class RawServer:
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+def _request_line(conn: socket.socket) -> bytes:
+    """The first line of what the client sent, without its CRLF."""
+    received = b""
+    while b"\r\n" not in received and len(received) < 65536:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received.split(b"\r\n", 1)[0]
 
 
 class SimulatorProcess:

@@ -31,6 +31,7 @@ from dashboard.extension_ranges import parse_ranges
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = Path(__file__).resolve().parent.parent
 TRANSFER_OUT = ("nobody", "supervisors", "everyone")
+RECORDING_PREFIX = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*")
 
 
 class SettingsError(ValueError):
@@ -47,6 +48,8 @@ class Settings:
     synapse_timezone: str = "UTC"
     synapse_event_token: str = ""
     synapse_event_allow: tuple[str, ...] = ()
+    # Recording links are fetched only from under this folder of the PBX's web server.
+    recording_path_prefix: str = "/callrecord/"
     # Proxies whose X-Forwarded-For is believed; Host names and extra WebSocket origins allowed.
     trusted_proxies: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
@@ -152,6 +155,14 @@ class Settings:
             raise SettingsError("talk thresholds: 0 < DASHBOARD_TALK_WARN_MINUTES <= ..._ALERT_...")
         if not 0 < self.ringing_warn <= self.ringing_alert:
             raise SettingsError("ringing thresholds: 0 < DASHBOARD_RINGING_WARN <= ..._ALERT")
+        if not RECORDING_PREFIX.fullmatch(self.recording_path_prefix) or any(
+            set(segment) == {"."} for segment in self.recording_path_prefix.split("/")
+        ):
+            raise SettingsError(
+                "SYNAPSE_RECORDING_PREFIX must be a folder path that starts and ends with /, of"
+                " letters, digits and . _ ~ - (no empty, . or .. segment), e.g. /callrecord/:"
+                f" got {self.recording_path_prefix!r}"
+            )
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
         self._check_destinations()
@@ -260,6 +271,7 @@ class Settings:
             synapse_timezone=text("SYNAPSE_TIMEZONE", defaults.synapse_timezone),
             synapse_event_token=text("SYNAPSE_EVENT_TOKEN", ""),
             synapse_event_allow=items("SYNAPSE_EVENT_ALLOW"),
+            recording_path_prefix=text("SYNAPSE_RECORDING_PREFIX", defaults.recording_path_prefix),
             trusted_proxies=items("DASHBOARD_TRUSTED_PROXIES"),
             allowed_hosts=items("DASHBOARD_ALLOWED_HOSTS"),
             allowed_origins=items("DASHBOARD_ALLOWED_ORIGINS"),

@@ -38,6 +38,18 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
         ({"SYNAPSE_EVENT_ALLOW": "pbx.local"}, "SYNAPSE_EVENT_ALLOW"),
         ({"DASHBOARD_TRUSTED_PROXIES": "10.0.0.0/99"}, "DASHBOARD_TRUSTED_PROXIES"),
         ({"DASHBOARD_DB_SYNCHRONOUS": "SOMETIMES"}, "DASHBOARD_DB_SYNCHRONOUS"),
+        *(
+            ({"SYNAPSE_RECORDING_PREFIX": prefix}, "SYNAPSE_RECORDING_PREFIX")
+            for prefix in (
+                "callrecord/",
+                "/callrecord",
+                "/a//b/",
+                "/../",
+                "/a/./",
+                "/re%63/",
+                "/a b/",
+            )
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_their_name(
@@ -45,6 +57,14 @@ def test_bad_settings_are_refused_with_their_name(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ, env_file=tmp_path / "missing.env")
+
+
+def test_the_recording_folder_is_callrecord_unless_told(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    assert Settings.from_env({}, env_file=missing).recording_path_prefix == "/callrecord/"
+    told = Settings.from_env({"SYNAPSE_RECORDING_PREFIX": " /rec/2015/ "}, env_file=missing)
+    assert told.recording_path_prefix == "/rec/2015/"
+    assert Settings(recording_path_prefix="/").recording_path_prefix == "/"
 
 
 @pytest.mark.parametrize("template", ["SIP/{ext}", "SIP/70", "SIP/{extension}/{0}"])

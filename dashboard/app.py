@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -196,6 +197,7 @@ async def open_parts(
         reconciler=reconciler,
         recordings_client=recordings_client,
         recording_listens={},
+        recording_links_refused=Counter(),
         kdf_limiter=anyio.CapacityLimiter(KDF_AT_ONCE),
     )
     background = [

@@ -1,9 +1,10 @@
 """Call recordings, streamed from the PBX to signed-in users.
 
-A recording link comes from a call event, so it is never trusted: only http(s) links to
-the configured PBX (SYNAPSE_URL's host and port), with no user name in them, to an audio
-file, are fetched. The answer is streamed, never buffered whole, and honours one HTTP
-byte range so that a player can seek at once, even when the PBX itself ignores ranges.
+A recording link comes from a call event, so it is never trusted: only links that pass
+`recording_links.check_link` (an audio file under the PBX's recording folder, and nothing
+that a web server could read otherwise) are fetched, and exactly as they were checked. The
+answer is streamed, never buffered whole, and honours one HTTP byte range so that a player
+can seek at once, even when the PBX itself ignores ranges.
 """
 
 from __future__ import annotations
@@ -20,16 +21,20 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from dashboard.errors import Refusal
+from dashboard.recording_links import (
+    AUDIO_SUFFIXES,
+    UnsafeLink,
+    check_link,
+    request_for,
+    shown_link,
+)
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = (".wav", ".mp3", ".gsm", ".ogg", ".oga", ".opus", ".flac", ".m4a")
 DEFAULT_TYPE = "audio/wav"
-DEFAULT_PORTS = {"http": 80, "https": 443}
 # One range only; several ranges, or anything else, are ignored (RFC 9110 allows that).
 RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.IGNORECASE)
 CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
-UNSAFE_URL_CHARS = re.compile(r"[^\x21-\x7e]|\\")  # spaces, controls, non-ASCII, backslash
 
 
 class RecordingError(Refusal):
@@ -46,6 +51,21 @@ class RecordingError(Refusal):
     ) -> None:
         super().__init__(status, error, detail, headers=headers)  # `detail`: for the user
         self.reason = reason or detail  # for the log and the audit: may name hosts
+
+
+class LinkRefused(RecordingError):
+    """The call's recording link is not fetched: `cause` (one word, counted in /metrics)
+    and `link` as the log may show it."""
+
+    def __init__(self, unsafe: UnsafeLink, link: str) -> None:
+        super().__init__(
+            403,
+            "refused",
+            "the recording link does not point at the configured PBX, so it is not fetched",
+            reason=unsafe.reason,
+        )
+        self.cause = unsafe.cause
+        self.link = shown_link(link)
 
 
 # -- ranges --------------------------------------------------------------------------------
@@ -89,40 +109,6 @@ def parse_range(header: str | None) -> ByteRange | None:
     if last and int(last) < int(first):
         return None  # syntactically invalid: ignored
     return ByteRange(int(first), int(last) if last else None)
-
-
-# -- which links may be fetched ------------------------------------------------------------
-
-
-def link_refusal(link: str | None, synapse_url: str) -> str | None:
-    """Why the recording link must not be fetched, or None when it may be."""
-    if not link:
-        return "the call has no recording link"
-    if UNSAFE_URL_CHARS.search(link):
-        return "the recording link holds spaces, control or non-ASCII characters"
-    try:
-        url = httpx.URL(link)  # the parser that will fetch it, so no parser disagreement
-        port = url.port
-    except (httpx.InvalidURL, ValueError):
-        return "the recording link is not a valid URL"
-    pbx = urlsplit(synapse_url)
-    if url.scheme not in DEFAULT_PORTS:
-        return f"the recording link's scheme {url.scheme!r} is not http or https"
-    if url.userinfo:
-        return "the recording link carries a user name or password"
-    if not url.host or url.host.lower() != (pbx.hostname or "").lower():
-        return f"the recording link's host {url.host!r} is not the PBX's ({pbx.hostname!r})"
-    link_port = port or DEFAULT_PORTS[url.scheme]
-    try:
-        pbx_port = pbx.port
-    except ValueError:
-        return "SYNAPSE_URL has an invalid port"
-    # With no port in SYNAPSE_URL, only the standard web ports: not any service on the PBX.
-    if link_port not in ({pbx_port} if pbx_port else {80, 443}):
-        return f"the recording link's port {link_port} is not the PBX's"
-    if not url.path.lower().endswith(AUDIO_SUFFIXES):
-        return "the recording link does not name an audio file"
-    return None
 
 
 def pbx_auth(synapse_url: str) -> httpx.BasicAuth | None:
@@ -171,23 +157,23 @@ class RecordingResponse(StreamingResponse):
 
 async def open_recording(
     client: httpx.AsyncClient,
-    link: str | None,
-    synapse_url: str,
+    link: str,
+    pbx_url: str,
+    prefix: str,
     byte_range: ByteRange | None,
     *,
     method: str = "GET",
 ) -> RecordingResponse:
-    """The PBX's recording at `link` as a response to stream; raises RecordingError."""
-    refusal = link_refusal(link, synapse_url)
-    if refusal is not None:
-        raise RecordingError(
-            403,
-            "refused",
-            "the recording link does not point at the configured PBX, so it is not fetched",
-            reason=refusal,
-        )
-    assert link is not None
-    upstream = await _fetch(client, link, byte_range, method, pbx_auth(synapse_url))
+    """The recording at `link`, if it is one of the PBX at `pbx_url` under `prefix`, as a
+    response to stream; raises RecordingError (LinkRefused for a link not fetched)."""
+    headers = {"accept-encoding": "identity"}  # lengths and ranges count the file's bytes
+    if byte_range is not None:
+        headers["range"] = byte_range.header
+    try:
+        request = request_for(client, check_link(link, pbx_url, prefix), method, headers)
+    except UnsafeLink as unsafe:
+        raise LinkRefused(unsafe, link) from None
+    upstream = await _fetch(client, request, pbx_auth(pbx_url))
     try:
         reply = plan_reply(upstream.status_code, upstream.headers, byte_range)
     except BaseException:
@@ -197,16 +183,8 @@ async def open_recording(
 
 
 async def _fetch(
-    client: httpx.AsyncClient,
-    link: str,
-    byte_range: ByteRange | None,
-    method: str,
-    auth: httpx.BasicAuth | None,
+    client: httpx.AsyncClient, request: httpx.Request, auth: httpx.BasicAuth | None
 ) -> httpx.Response:
-    headers = {"accept-encoding": "identity"}  # lengths and ranges count the file's bytes
-    if byte_range is not None:
-        headers["range"] = byte_range.header
-    request = client.build_request(method, link, headers=headers)
     try:
         return await client.send(request, stream=True, auth=auth, follow_redirects=False)
     except httpx.TimeoutException as error:

@@ -3,6 +3,7 @@ instead of digging through one object for everything."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -56,6 +57,7 @@ class Parts:
     reconciler: Reconciler
     recordings_client: httpx.AsyncClient
     recording_listens: dict[tuple[int, str], float]  # (user id, call) -> when last audited
+    recording_links_refused: Counter[str]  # by cause, for /metrics
     kdf_limiter: anyio.CapacityLimiter
 
     def today(self) -> date:

@@ -15,6 +15,7 @@ import pytest
 from dashboard.calls import Call, Status
 from dashboard.contacts import phone_key
 from dashboard.ingest import replay
+from dashboard.recording_links import check_link
 from dashboard.seed import DEFAULT_EXTENSIONS, SeedError, cmd_seed, seed
 from dashboard.settings import Settings
 from dashboard.store import CALL_COLUMNS, Store, call_row
@@ -189,6 +190,17 @@ def test_events_carry_the_payload_a_pbx_sends(kolkata: tuple[Settings, Store, li
         call.start_time.astimezone(settings.timezone).strftime("%Y%m%d%H:%M:%S")
         == payload["starttime"]
     )
+
+
+def test_seeded_recording_links_pass_the_recording_check(
+    kolkata: tuple[Settings, Store, list[Call]],
+) -> None:
+    _, _, calls = kolkata
+    links = [call.recordlink for call in calls if call.recordlink]
+    assert len(links) > 1000
+    for link in links:
+        checked = check_link(link, f"http://{HOST}", Settings().recording_path_prefix)
+        assert str(checked.url) == link
 
 
 def test_seeding_twice_adds_calls_without_collisions(tmp_path: Path) -> None:

@@ -98,6 +98,11 @@ async def metrics(request: Request) -> Response:
                 for (action, outcome), n in state.controls.outcomes.items()
             },
         ),
+        *counter(
+            "dashboard_recording_links_refused_total",
+            "Recording links not fetched, by reason (a query, a dot segment, another host...).",
+            {(("reason", cause),): float(n) for cause, n in state.recording_links_refused.items()},
+        ),
         *timings.fanout.render(),
         *timings.pbx.render(),
         *timings.db_write.render(),

@@ -18,8 +18,10 @@ from starlette.responses import JSONResponse, Response
 
 from dashboard.auth import User
 from dashboard.calls import Call
+from dashboard.recording_links import shown_link
 from dashboard.recordings import (
     ByteRange,
+    LinkRefused,
     RecordingError,
     RecordingResponse,
     file_suffix,
@@ -53,10 +55,8 @@ async def recording(request: Request) -> Response:
     try:
         response = await _serve(request, call, user, byte_range, download=download)
     except RecordingError as problem:
-        if problem.error == "refused":
-            log.warning(
-                "refused to fetch the recording of %s: %s", _target(request), problem.reason
-            )
+        if isinstance(problem, LinkRefused):
+            _count_refusal(request, problem)
         if audited or (sends_audio and problem.error == "refused"):
             _audit(request, user, download, problem.error, problem.reason)
         return problem.json()
@@ -87,7 +87,12 @@ async def _serve(
     client: httpx.AsyncClient = parts(request).recordings_client
     method = "HEAD" if request.method == "HEAD" else "GET"
     return await open_recording(
-        client, call.recordlink, settings.synapse_url, byte_range, method=method
+        client,
+        call.recordlink,
+        settings.synapse_url,
+        settings.recording_path_prefix,
+        byte_range,
+        method=method,
     )
 
 
@@ -104,6 +109,17 @@ def _file_name(call: Call) -> str:
 
 def _target(request: Request) -> str:
     return str(request.path_params["uniqueid"])
+
+
+def _count_refusal(request: Request, refused: LinkRefused) -> None:
+    parts(request).recording_links_refused[refused.cause] += 1
+    log.warning(
+        "refused to fetch the recording of %s (%s): %s; the link: %s",
+        shown_link(_target(request)),
+        refused.cause,
+        refused.reason,
+        refused.link,
+    )
 
 
 def _first_listen(request: Request, user: User) -> bool:

@@ -36,6 +36,7 @@ from dashboard.ingest import Clock, assemble, utc_now
 from dashboard.kiosk import Kiosks
 from dashboard.metrics import Timings
 from dashboard.pbx import Synapse
+from dashboard.pbxs import PBXs
 from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
@@ -159,14 +160,13 @@ async def open_parts(
     )
     stack.callback(ingestor.publisher.close)
     audit = AuditLog(store.db)
-    synapse = Synapse(
-        settings.synapse_url,
-        context=settings.synapse_context,
-        channel_template=settings.synapse_channel_template,
-        client=pbx_client,
-        total_timeout=settings.pbx_timeout_seconds,
+    pbxs = PBXs(
+        settings.pbxs,
+        pbx_client,
+        timeout=settings.pbx_timeout_seconds,
+        hosts_listed=bool(settings.pbx_configs),
     )
-    cdr_sync = CdrSync(ingestor, store, synapse, settings, clock)
+    cdr_sync = CdrSync(ingestor, store, pbxs.all[0].synapse, settings, clock)
     reconciler = Reconciler(cdr_sync, ingestor)
     parts = Parts(
         settings=settings,
@@ -185,9 +185,10 @@ async def open_parts(
         callbacks=Callbacks(store),
         contacts=contacts,
         audit=audit,
+        pbxs=pbxs,
         controls=Controls(
             settings,
-            synapse,
+            pbxs,
             audit,
             clock,
             known_extensions=ingestor.live.known_extensions,

@@ -23,6 +23,7 @@ from dashboard.errors import Refusal
 from dashboard.ingest import Clock
 from dashboard.metrics import Timings
 from dashboard.pbx import Accepted, PBXError, Synapse
+from dashboard.pbxs import PBXs
 from dashboard.settings import Settings
 
 
@@ -87,6 +88,10 @@ class Repeats:
         now = self.monotonic()
         self.seen.update(dict.fromkeys(keys, now))
 
+    def forget(self, keys: Collection[tuple[object, ...]]) -> None:
+        for key in keys:
+            self.seen.pop(key, None)
+
 
 REPEAT_WINDOW_SECONDS = 5.0
 
@@ -95,7 +100,7 @@ class Controls:
     def __init__(
         self,
         settings: Settings,
-        synapse: Synapse,
+        pbxs: PBXs,
         audit: AuditLog,
         clock: Clock,
         known_extensions: Callable[[], Collection[str]] = frozenset,
@@ -104,7 +109,7 @@ class Controls:
     ) -> None:
         self.settings = settings
         self.timings = timings
-        self.synapse = synapse
+        self.pbxs = pbxs
         self.audit = audit
         self.clock = clock
         self.known_extensions = known_extensions
@@ -121,6 +126,7 @@ class Controls:
         number: str,
         remote: str,
         idempotency_key: str = "",
+        pbx_name: str | None = None,
     ) -> Done:
         target = f"{extension or user.extension or '?'} -> {number.strip()[:40]}"
         with self._audited(user, "originate", target, remote) as note:
@@ -137,12 +143,13 @@ class Controls:
                 )
             from_extension = extension_number(extension)
             to_number = self.settings.dial_rules.number(number)
+            pbx = self.pbxs.for_extension(from_extension, pbx_name)
             once: list[tuple[object, ...]] = [(user.id, "originate", from_extension, to_number)]
             if idempotency_key:
                 once.append((user.id, "key", idempotency_key[:100]))
             with self._dialling_out(user, once):
                 reply = await self._send(
-                    "originate", self.synapse.originate(from_extension, to_number)
+                    "originate", pbx.synapse.originate(from_extension, to_number)
                 )
             note.detail = f"PBX: {reply}"
             return Done(f"Calling {to_number} from extension {from_extension}", reply)
@@ -154,7 +161,8 @@ class Controls:
                 raise ControlError(
                     409, "no_channel", "the PBX has not said which channel to hang up"
                 )
-            reply = await self._send("hangup", self.synapse.hangup(live.hangupchannel))
+            synapse = self._synapse_of(live)
+            reply = await self._send("hangup", synapse.hangup(live.hangupchannel))
             note.detail = f"PBX: {reply}"
             return Done("Hang-up sent to the PBX", reply)
 
@@ -169,6 +177,7 @@ class Controls:
                 raise ControlError(
                     409, "no_channel", "the PBX has not said which channel to transfer"
                 )
+            synapse = self._synapse_of(live)
             rules = self.settings.transfer_rules
             target = rules.target(new_extension, self.known_extensions())
             if isinstance(target, External):
@@ -176,7 +185,7 @@ class Controls:
                 number = self.settings.dial_rules.number(target.number)
                 with self._dialling_out(user, [(user.id, "transfer", live.uniqueid, number)]):
                     reply = await self._send(
-                        "transfer", self.synapse.transfer(live.redirectchannel, number)
+                        "transfer", synapse.transfer(live.redirectchannel, number)
                     )
                 note.detail = f"PBX: {reply}"
                 return Done(f"Transfer to {number} sent to the PBX", reply)
@@ -188,11 +197,25 @@ class Controls:
             self.repeats.refuse_repeat(once)
             self.transfer_rate.take(user.id)
             self.repeats.note(once)
-            reply = await self._send(
-                "transfer", self.synapse.transfer(live.redirectchannel, target.extension)
-            )
+            try:
+                reply = await self._send(
+                    "transfer", synapse.transfer(live.redirectchannel, target.extension)
+                )
+            except ControlError:
+                self.repeats.forget(once)
+                raise
             note.detail = f"PBX: {reply}"
             return Done(f"Transfer to {target.extension} sent to the PBX", reply)
+
+    def _synapse_of(self, call: Call) -> Synapse:
+        pbx = self.pbxs.of_host(call.host)
+        if pbx is None:
+            raise ControlError(
+                409,
+                "watch_only",
+                f"the call is on {call.host}, a PBX not configured here: it is only watched",
+            )
+        return pbx.synapse
 
     def _may_transfer_out(self, user: User) -> None:
         allowed = self.settings.transfer_out
@@ -216,6 +239,9 @@ class Controls:
         self.in_flight += 1
         try:
             yield
+        except ControlError:
+            self.repeats.forget(once)  # told it failed, the user may deliberately try again
+            raise
         finally:
             self.in_flight -= 1
 

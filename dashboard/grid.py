@@ -1,7 +1,8 @@
 """The extension grid: every known extension as a tile (idle, ringing or on a call).
 
-Known extensions are the configured ones, the users' own, and every extension seen today
-or on a live call. Pure: the tiles are computed from the board and today's counters.
+Known extensions are the configured ones (and those each PBX owns), the users' own, and
+every extension seen today or on a live call. Pure: the tiles are computed from the board
+and today's counters.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class Tile:
 
 class Grid:
     def __init__(self, settings: Settings) -> None:
-        self.configured = settings.extensions
+        owned = (extension for pbx in settings.pbxs for extension in pbx.extensions)
+        self.configured = tuple(dict.fromkeys((*settings.extensions, *owned)))
         self.group_of = {
             ext: name for name, members in settings.extension_groups for ext in members
         }

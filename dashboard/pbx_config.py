@@ -64,7 +64,8 @@ class PBXConfig:
         object.__setattr__(self, "owned", frozenset(self.extensions))
 
     def owns(self, extension: str) -> bool:
-        return extension in self.owned
+        """Without a list of extensions (one PBX alone), every extension is its own."""
+        return not self.extensions or extension in self.owned
 
 
 def pbx_problems(pbx: PBXConfig) -> list[tuple[str, str]]:

@@ -27,10 +27,12 @@ from dashboard.destinations import (
     TransferRules,
 )
 from dashboard.extension_ranges import parse_ranges
+from dashboard.pbx_config import ConfigError, PBXConfig, read_config
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = Path(__file__).resolve().parent.parent
 TRANSFER_OUT = ("nobody", "supervisors", "everyone")
+SINGLE_PBX_NAME = "synapse"
 RECORDING_PREFIX = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*")
 
 
@@ -109,6 +111,12 @@ class Settings:
     viewer_queue_size: int = 256
     finished_linger_seconds: float = 8.0
     max_event_bytes: int = 64 * 1024
+    # DASHBOARD_CONFIG: the file the PBXs (and maybe other settings) came from.
+    config_path: str = ""
+    pbx_configs: tuple[PBXConfig, ...] = ()
+    # With PBXs in the file, events from any other host are refused, unless this is on:
+    # then they are shown, watch-only (no commands).
+    allow_unknown_hosts: bool = False
     templates_dir: Path = field(default=ROOT / "templates")
     static_dir: Path = field(default=ROOT / "static")
 
@@ -234,13 +242,43 @@ class Settings:
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @functools.cached_property
+    def pbxs(self) -> tuple[PBXConfig, ...]:
+        """The PBXs served: the configuration file's, or the one the SYNAPSE_* variables
+        describe (which owns every extension and every host)."""
+        if self.pbx_configs:
+            return self.pbx_configs
+        only = PBXConfig(
+            name=SINGLE_PBX_NAME,
+            url=self.synapse_url,
+            host=self.synapse_host,
+            context=self.synapse_context,
+            channel_template=self.synapse_channel_template,
+            timezone=self.synapse_timezone,
+            event_token=self.synapse_event_token,
+            event_allow=self.synapse_event_allow,
+        )
+        return (only,)
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
     ) -> Settings:
+        """The environment (or `.env`) over the `DASHBOARD_CONFIG` file, if one is named."""
         values = dict(read_env_file(env_file or Path(".env")))
         values.update(os.environ if environ is None else environ)
+        config_path = values.get("DASHBOARD_CONFIG", "").strip()
+        if not config_path:
+            return cls.from_values(values)
+        try:
+            config = read_config(Path(config_path), setting_names())
+        except ConfigError as exc:
+            raise SettingsError(str(exc)) from exc
+        settings = cls.from_values({**config.settings, **values})
+        return replace(settings, config_path=config_path, pbx_configs=config.pbxs)
 
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> Settings:
         def text(name: str, default: str) -> str:
             return values.get(name, default).strip() or default
 
@@ -319,7 +357,29 @@ class Settings:
             finished_linger_seconds=number(
                 "DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds
             ),
+            allow_unknown_hosts=values.get("DASHBOARD_ALLOW_UNKNOWN_HOSTS", "").strip().lower()
+            in ("1", "yes", "on", "true"),
         )
+
+
+class _Reading(dict[str, str]):
+    """A mapping that remembers every name asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+@functools.cache
+def setting_names() -> frozenset[str]:
+    """Every environment variable the settings are read from."""
+    reading = _Reading()
+    Settings.from_values(reading)
+    return frozenset(reading.asked)
 
 
 def parse_extensions(spec: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from dashboard.ingest import Ingestor
 from dashboard.kiosk import Kiosks
 from dashboard.live import Live
 from dashboard.metrics import Timings
+from dashboard.pbxs import PBXs
 from dashboard.popup import Popups
 from dashboard.publisher import Publisher
 from dashboard.settings import Settings
@@ -52,6 +53,7 @@ class Parts:
     callbacks: Callbacks
     contacts: Contacts
     audit: AuditLog
+    pbxs: PBXs
     controls: Controls
     cdr: CdrSync
     reconciler: Reconciler

@@ -8,6 +8,7 @@ import pytest
 
 from dashboard.extension_ranges import parse_ranges
 from dashboard.pbx_config import ConfigError, ConfigFile, PBXConfig, read_config
+from dashboard.settings import Settings, SettingsError, setting_names
 
 NAMES = {"DASHBOARD_EXTENSIONS", "DASHBOARD_BLOCKED_PREFIXES", "DASHBOARD_ALERT_SOUND"}
 
@@ -119,3 +120,49 @@ def test_extension_ranges() -> None:
     for bad in ("4x", "50-40", "1-20000", "-5", "40-"):
         with pytest.raises(ValueError):
             parse_ranges(bad)
+
+
+def test_settings_come_from_the_file_and_the_environment_overrides_it(tmp_path: Path) -> None:
+    path = write(tmp_path, TWO_SITES)
+    settings = Settings.from_env(
+        {"DASHBOARD_CONFIG": str(path), "DASHBOARD_ALERT_SOUND": "off"}, env_file=tmp_path / "x"
+    )
+    assert (settings.blocked_prefixes, settings.alert_sound) == (("00", "+1900"), False)
+    assert [(pbx.name, pbx.host) for pbx in settings.pbxs] == [
+        ("head-office", "192.168.1.51"),
+        ("Branch", "10.2.0.5"),
+    ]
+    assert settings.config_path == str(path)
+
+
+def test_without_a_file_the_synapse_variables_describe_one_pbx(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "SYNAPSE_URL": "http://192.168.1.51",
+            "SYNAPSE_TIMEZONE": "Asia/Kolkata",
+            "SYNAPSE_EVENT_TOKEN": "secret",
+        },
+        env_file=tmp_path / "x",
+    )
+    assert settings.pbxs == (
+        PBXConfig(
+            name="synapse",
+            url="http://192.168.1.51",
+            host="192.168.1.51",
+            timezone="Asia/Kolkata",
+            event_token="secret",
+        ),
+    )
+
+
+def test_a_bad_file_stops_start_up(tmp_path: Path) -> None:
+    path = write(tmp_path, TWO_SITES.replace("DASHBOARD_ALERT_SOUND", "DASHBOARD_ALERT_SOUNDS"))
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"DASHBOARD_CONFIG": str(path)}, env_file=tmp_path / "x")
+    assert str(refused.value).startswith(f"{path}:3: unknown setting 'DASHBOARD_ALERT_SOUNDS'")
+
+
+def test_every_setting_read_from_the_environment_may_be_in_the_file() -> None:
+    names = setting_names()
+    assert {"SYNAPSE_URL", "DASHBOARD_BLOCKED_PREFIXES", "DASHBOARD_ALLOW_UNKNOWN_HOSTS"} <= names
+    assert "DASHBOARD_CONFIG" not in names

@@ -32,7 +32,8 @@ async def originate(request: Request) -> Response:
         data = await _input(request)
         extension = _text(data, "extension") or None
         key = request.headers.get("idempotency-key") or _text(data, "idempotency_key")
-        return await controls.originate(user, extension, _text(data, "number"), remote, key)
+        pbx = _text(data, "pbx") or None
+        return await controls.originate(user, extension, _text(data, "number"), remote, key, pbx)
 
     return await _run(request, command)
 

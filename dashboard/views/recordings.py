@@ -85,11 +85,16 @@ async def _serve(
         raise RecordingError(404, "no_recording", "no recording for this call")
     settings: Settings = parts(request).settings
     client: httpx.AsyncClient = parts(request).recordings_client
+    pbx = parts(request).pbxs.of_host(call.host)
+    if pbx is None:
+        raise RecordingError(
+            403, "refused", f"the call is on {call.host}, a PBX not configured here"
+        )
     method = "HEAD" if request.method == "HEAD" else "GET"
     return await open_recording(
         client,
         call.recordlink,
-        settings.synapse_url,
+        pbx.config.url,
         settings.recording_path_prefix,
         byte_range,
         method=method,

@@ -1,0 +1,175 @@
+"""Many PBXs: each command and recording goes to the PBX that owns the call or the extension,
+over real HTTP to two simulated PBXs, and never to the other."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.errors import Refusal
+from dashboard.pbx import Synapse
+from dashboard.pbx_config import PBXConfig
+from dashboard.pbxs import PBXs
+from dashboard.settings import Settings
+from dashboard.simulator.pbx import SimulatedPBX
+from dashboard.simulator.server import create_simulator_app
+from dashboard.simulator.traffic import Traffic
+from tests.conftest import FakeClock, send, sign_in
+from tests.servers import ThreadedServer
+
+HEAD = PBXConfig(name="head-office", url="http://head", host="10.0.0.1", extensions=("70", "71"))
+BRANCH = PBXConfig(name="Branch", url="http://branch", host="10.0.0.2", extensions=("46",))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with Synapse.make_client() as client:
+        yield client
+
+
+def names(pbxs: PBXs, *calls: tuple[str, str | None]) -> list[str]:
+    found = []
+    for extension, name in calls:
+        try:
+            found.append(pbxs.for_extension(extension, name).name)
+        except Refusal as refused:
+            found.append(f"{refused.status} {refused.error}: {refused.detail}")
+    return found
+
+
+async def test_an_extension_is_placed_on_the_pbx_that_owns_it(http: httpx.AsyncClient) -> None:
+    pbxs = PBXs([HEAD, BRANCH], http, timeout=5, hosts_listed=True)
+    assert names(pbxs, ("70", None), ("46", None), ("46", "branch"), ("70", "Branch")) == [
+        "head-office",
+        "Branch",
+        "Branch",
+        "422 unknown_pbx: extension 70 is not on the PBX Branch",
+    ]
+    assert names(pbxs, ("99", None), ("70", "nowhere")) == [
+        "422 unknown_pbx: no PBX here has extension 99: name the PBX",
+        "422 unknown_pbx: there is no PBX 'nowhere' (known: head-office, Branch)",
+    ]
+    assert [pbxs.of_host(host) for host in ("10.0.0.2", "10.0.0.9", None)] == [
+        pbxs.all[1],
+        None,
+        None,
+    ]
+
+
+async def test_one_pbx_from_the_environment_owns_everything(http: httpx.AsyncClient) -> None:
+    only = PBXConfig(name="synapse", url="http://pbx", host="pbx")
+    pbxs = PBXs([only], http, timeout=5, hosts_listed=False)
+    assert names(pbxs, ("70", None), ("12345", None)) == ["synapse", "synapse"]
+    assert pbxs.of_host("anything") is pbxs.all[0]
+
+
+class Site:
+    def __init__(self, name: str, host: str, extensions: tuple[str, ...]) -> None:
+        self.events: list[dict[str, str]] = []
+        traffic = Traffic(seed=len(name), host=host)
+        self.pbx = SimulatedPBX(self.record, tz=ZoneInfo("UTC"), traffic=traffic)
+        self.server = ThreadedServer(create_simulator_app(self.pbx, ["127.0.0.1"]))
+        self.name, self.host, self.extensions = name, host, extensions
+
+    async def record(self, event: dict[str, str]) -> None:
+        self.events.append(event)
+
+    @property
+    def config(self) -> PBXConfig:
+        return PBXConfig(
+            name=self.name, url=self.server.base_url, host=self.host, extensions=self.extensions
+        )
+
+    def commands(self) -> list[dict[str, Any]]:
+        log = httpx.get(self.server.base_url + "/simulator/commands").json()["commands"]
+        return [json.loads(parse_qs(entry["query"])["actiondetails"][0]) for entry in log]
+
+
+@pytest.fixture
+def sites() -> Iterator[tuple[Site, Site]]:
+    head, branch = (
+        Site("head-office", "10.0.0.1", ("70", "71")),
+        Site("Branch", "10.0.0.2", ("46",)),
+    )
+    with head.server, branch.server:
+        yield head, branch
+
+
+def ringing(client: TestClient, site: Site, extension: str) -> dict[str, str]:
+    params = {"extension": extension, "number": "9876543210", "ring": "600", "talk": "60"}
+    call: dict[str, str] = httpx.post(
+        site.server.base_url + "/simulator/ring", params=params
+    ).json()
+    start = next(e for e in site.events if e["uniqueid"] == call["uniqueid"])
+    send(client, start)
+    return call
+
+
+def test_each_command_reaches_the_pbx_of_its_call_and_never_the_other(
+    settings: Settings, clock: FakeClock, sites: tuple[Site, Site]
+) -> None:
+    head, branch = sites
+    wired = settings.with_changes(pbx_configs=(head.config, branch.config))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        csrf = {"x-csrf-token": sign_in(client, "supervisor")}
+        at_branch = ringing(client, branch, "46")
+        hung = client.post(f"/api/calls/{at_branch['uniqueid']}/hangup", headers=csrf)
+        assert hung.status_code == 200, hung.text
+        at_head = ringing(client, head, "70")
+        moved = client.post(
+            f"/api/calls/{at_head['uniqueid']}/transfer", json={"extension": "71"}, headers=csrf
+        )
+        assert moved.status_code == 200, moved.text
+        for extension in ("46", "70"):
+            placed = client.post(
+                "/api/originate",
+                json={"extension": extension, "number": "9876543210"},
+                headers=csrf,
+            )
+            assert placed.status_code == 200, placed.text
+        named = client.post(
+            "/api/originate",
+            json={"extension": "46", "number": "9876543211", "pbx": "head-office"},
+            headers=csrf,
+        )
+        assert (named.status_code, named.json()["error"]) == (422, "unknown_pbx")
+    assert [(c["action"], c.get("extension")) for c in branch.commands()] == [
+        ("Hangup", None),
+        ("Originate", "SIP/46"),
+    ]
+    assert [(c["action"], c.get("extension")) for c in head.commands()] == [
+        ("Transfer", None),
+        ("Originate", "SIP/70"),
+    ]
+
+
+def test_a_call_from_a_host_no_pbx_has_is_only_watched(
+    settings: Settings, clock: FakeClock, sites: tuple[Site, Site]
+) -> None:
+    head, branch = sites
+    wired = settings.with_changes(
+        pbx_configs=(head.config, branch.config), allow_unknown_hosts=True
+    )
+    with TestClient(create_app(wired, clock=clock)) as client:
+        csrf = {"x-csrf-token": sign_in(client, "supervisor")}
+        send(
+            client,
+            {
+                "event": "CallStart",
+                "uniqueid": "9.1",
+                "extension": "46",
+                "asteriskhost": "10.9.9.9",
+                "hangupchannel": "SIP/46-1",
+            },
+        )
+        refused = client.post("/api/calls/9.1/hangup", headers=csrf)
+        assert (refused.status_code, refused.json()["error"]) == (409, "watch_only")
+    assert head.commands() == branch.commands() == []

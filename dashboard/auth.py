@@ -130,6 +130,7 @@ class Accounts:
         return [user_from_row(row) for row in self.db.query("SELECT * FROM users ORDER BY name")]
 
     def set_password(self, name: str, password: str) -> User:
+        """A new password ends every way in the old one opened: sessions and API tokens."""
         user = self._existing(name)
         check_password_strength(password)
         with self.db.atomic():
@@ -138,6 +139,7 @@ class Accounts:
                 [hash_password(password, self.kdf_n), user.id],
             )
             self.end_sessions(user.id)
+            self.tokens.revoke_user(user.id)
         return user
 
     def disable_user(self, name: str) -> User:
@@ -145,10 +147,7 @@ class Accounts:
         with self.db.atomic():
             self.db.execute("UPDATE users SET disabled = 1 WHERE id = ?", [user.id])
             self.end_sessions(user.id)
-            self.db.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                [now_iso(), user.id],
-            )
+            self.tokens.revoke_user(user.id)
         return user
 
     def _existing(self, name: str) -> User:

@@ -68,7 +68,7 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
     user = accounts_of(settings).set_password(args.name, _new_password(args.password))
-    print(f"password changed for {user.name}; their sessions are ended")
+    print(f"password changed for {user.name}; their sessions and API tokens are ended")
     return 0
 
 

@@ -83,6 +83,19 @@ def test_tokens_are_printed_once_and_revoked(db: Path, capsys: pytest.CaptureFix
     assert "revoked 1 token(s)" in capsys.readouterr().out
 
 
+def test_a_new_password_revokes_the_users_tokens(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["user", "add", "sam", "--role", "supervisor", "--password", PASSWORD])
+    main(["token", "create", "sam"])
+    token = capsys.readouterr().out.split()[-1]
+    assert main(["user", "passwd", "sam", "--password", PASSWORD + "!"]) == 0
+    assert capsys.readouterr().out == (
+        "password changed for sam; their sessions and API tokens are ended\n"
+    )
+    assert accounts(db).tokens.user(token) is None
+
+
 def test_serve_refuses_to_accept_events_from_anyone_unless_told(
     db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -143,6 +143,23 @@ def test_api_tokens_act_with_their_users_role_until_revoked(anonymous: TestClien
     )
 
 
+def test_a_password_change_ends_the_users_api_tokens_as_well_as_sessions(
+    anonymous: TestClient,
+) -> None:
+    accounts = parts_of(anonymous).accounts
+    sign_in(anonymous, "supervisor", name="sam")
+    token = accounts.tokens.create("sam", "wallboard script")
+    bearer = {"authorization": f"Bearer {token}"}
+    assert anonymous.get("/api/calls/active", headers=bearer).status_code == 200
+    accounts.set_password("sam", PASSWORD + " again")  # as `dashboard user passwd` does
+    refused = anonymous.get("/api/calls/active", headers=bearer)
+    assert (refused.status_code, refused.json()) == (
+        401,
+        {"error": "unauthorized", "detail": "the API token is unknown or revoked"},
+    )
+    assert anonymous.get("/", follow_redirects=False).status_code == 303  # the session too
+
+
 def test_sign_in_failures_are_slowed_then_locked_and_audited(anonymous: TestClient) -> None:
     accounts = parts_of(anonymous).accounts
     accounts.add_user("sam", "admin", PASSWORD)

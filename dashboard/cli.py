@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="the password (prompted for when not given)")
     add.set_defaults(handler=cmd_user_add)
     user.add_parser("list", help="list users").set_defaults(handler=cmd_user_list)
-    passwd = user.add_parser("passwd", help="set a user's password (ends their sessions and API tokens)")
+    passwd = user.add_parser(
+        "passwd", help="set a user's password (ends their sessions and API tokens)"
+    )
     passwd.add_argument("name")
     passwd.add_argument("--password", help="the new password (prompted for when not given)")
     passwd.set_defaults(handler=cmd_user_passwd)

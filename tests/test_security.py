@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import quote
@@ -18,7 +17,15 @@ from dashboard.app import create_app
 from dashboard.audit import AuditEntry
 from dashboard.security import RedactSecrets, end_revoked_viewers
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, PASSWORD, FakeClock, parts_of, send, sign_in
+from tests.conftest import (
+    CALL_START,
+    PASSWORD,
+    FakeClock,
+    parts_of,
+    send,
+    sign_in,
+    try_sign_in,
+)
 
 AT_46 = json.dumps(json.loads(CALL_START) | {"uniqueid": "46.1", "extension": "46"})
 ROLES = ["admin", "supervisor", "agent", "viewer"]
@@ -164,19 +171,6 @@ def test_a_password_change_ends_the_users_api_tokens_as_well_as_sessions(
     assert anonymous.get("/", follow_redirects=False).status_code == 303  # the session too
 
 
-def attempt(client: TestClient, name: str, password: str, address: str = "") -> tuple[int, str]:
-    """A sign-in through the form (from `address`, as a trusted proxy says): its status and
-    the message the page shows."""
-    client.cookies.clear()
-    headers = {"x-forwarded-for": address} if address else {}
-    form = client.get("/login", headers=headers).text
-    token = form.split('name="csrf_token" value="')[1].split('"')[0]
-    data = {"name": name, "password": password, "csrf_token": token}
-    response = client.post("/login", data=data, headers=headers, follow_redirects=False)
-    message = re.search(r'<p class="form-error" role="alert">([^<]*)</p>', response.text)
-    return response.status_code, message[1] if message else ""
-
-
 WRONG = (401, "Wrong user name or password.")
 A, B = "203.0.113.5", "198.51.100.7"  # two addresses signing in, behind the proxy
 
@@ -193,14 +187,14 @@ def test_sign_in_failures_lock_a_name_at_that_address_only(
     proxied: TestClient, clock: FakeClock
 ) -> None:
     parts_of(proxied).accounts.add_user("sam", "admin", PASSWORD)
-    assert [attempt(proxied, "sam", "wrong password", A) for _ in range(5)] == [WRONG] * 5
+    assert [try_sign_in(proxied, "sam", "wrong password", A) for _ in range(5)] == [WRONG] * 5
     locked = (429, "Too many failed sign-ins for this name from this address: try again in 15 min.")
-    assert attempt(proxied, "sam", PASSWORD, A) == locked  # even with the right password
-    assert attempt(proxied, "sam", PASSWORD, B) == (303, "")  # the owner, elsewhere
+    assert try_sign_in(proxied, "sam", PASSWORD, A) == locked  # even with the right password
+    assert try_sign_in(proxied, "sam", PASSWORD, B) == (303, "")  # the owner, elsewhere
     clock.advance(10 * 60)
-    assert attempt(proxied, "sam", PASSWORD, A)[1].endswith("try again in 5 min.")
+    assert try_sign_in(proxied, "sam", PASSWORD, A)[1].endswith("try again in 5 min.")
     clock.advance(5 * 60)
-    assert attempt(proxied, "sam", PASSWORD, A) == (303, "")
+    assert try_sign_in(proxied, "sam", PASSWORD, A) == (303, "")
     start = clock.now - timedelta(minutes=15)
     assert parts_of(proxied).audit.entries() == [
         AuditEntry(8, clock.now, "sam", "sign-in", "", "ok", A, ""),
@@ -232,12 +226,12 @@ def test_one_address_trying_many_names_is_refused_for_all_of_them(
     )
     with TestClient(create_app(limited, clock=clock), client=("10.0.0.1", 40000)) as client:
         parts_of(client).accounts.add_user("sam", "admin", PASSWORD)
-        sprayed = [attempt(client, name, "123456", A) for name in ("ann", "bob", "cy", "sam")]
+        sprayed = [try_sign_in(client, name, "123456", A) for name in ("ann", "bob", "cy", "sam")]
         assert sprayed == [WRONG] * 4
         refused = (429, "Too many failed sign-ins from this address: try again in 10 min.")
-        assert attempt(client, "sam", PASSWORD, A) == refused
-        assert attempt(client, "dee", "123456", A) == refused
-        assert attempt(client, "sam", PASSWORD, B) == (303, "")
+        assert try_sign_in(client, "sam", PASSWORD, A) == refused
+        assert try_sign_in(client, "dee", "123456", A) == refused
+        assert try_sign_in(client, "sam", PASSWORD, B) == (303, "")
         [lock] = [entry for entry in parts_of(client).audit.entries() if entry.result == "locked"]
         assert lock == AuditEntry(
             5,
@@ -258,7 +252,7 @@ def test_a_forwarded_for_from_an_untrusted_peer_does_not_escape_the_count(
     behind = settings.with_changes(trusted_proxies=("10.0.0.1",))
     with TestClient(create_app(behind, clock=clock), client=("192.0.2.66", 40000)) as client:
         parts_of(client).accounts.add_user("sam", "admin", PASSWORD)
-        tries = [attempt(client, "sam", "wrong password", f"10.9.9.{n}") for n in range(6)]
+        tries = [try_sign_in(client, "sam", "wrong password", f"10.9.9.{n}") for n in range(6)]
         assert tries == [WRONG] * 5 + [
             (429, "Too many failed sign-ins for this name from this address: try again in 15 min.")
         ]

@@ -272,6 +272,20 @@ def test_the_login_form_needs_its_own_csrf_token(anonymous: TestClient) -> None:
     assert "dashboard_session" not in response.cookies
 
 
+def test_the_login_form_without_its_cookie_is_refused_whatever_token_it_sends(
+    anonymous: TestClient,
+) -> None:
+    parts_of(anonymous).accounts.add_user("sam", "admin", PASSWORD)
+    for forged in ("", "-"):
+        anonymous.cookies.clear()  # a page of another site: no login cookie of ours
+        response = anonymous.post(
+            "/login",
+            data={"name": "sam", "password": PASSWORD, "csrf_token": forged},
+            follow_redirects=False,
+        )
+        assert (response.status_code, "dashboard_session" in response.cookies) == (403, False)
+
+
 def test_sign_in_redirects_only_within_the_site(anonymous: TestClient) -> None:
     parts_of(anonymous).accounts.add_user("sam", "admin", PASSWORD)
     for target, expected in [

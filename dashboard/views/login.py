@@ -13,10 +13,18 @@ from starlette.responses import RedirectResponse, Response
 
 from dashboard.audience import CloseCode
 from dashboard.audit import AuditLog
-from dashboard.auth import SESSION_COOKIE, Accounts
+from dashboard.auth import CSRF_FIELD, SESSION_COOKIE, Accounts
 from dashboard.hub import Hub
-from dashboard.passwords import new_token, same_secret, verify_password
-from dashboard.security import EVERYONE, client_ip, current_auth, is_https, require
+from dashboard.passwords import new_token, verify_password
+from dashboard.security import (
+    EVERYONE,
+    client_ip,
+    current_auth,
+    form_cookie_matches,
+    is_https,
+    require,
+    set_form_cookie,
+)
 from dashboard.signins import Lock, Scope
 from dashboard.state import parts
 from dashboard.views.pages import page
@@ -45,14 +53,7 @@ def _login_page(request: Request, message: str = "", status_code: int = 200) -> 
         next=safe_next(request.query_params.get("next")),
         name=request.query_params.get("name", ""),
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        path="/login",
-        secure=is_https(request, parts(request).settings.trusted_proxy_networks),
-    )
+    set_form_cookie(response, request, LOGIN_CSRF_COOKIE, token, "/login")
     return response
 
 
@@ -84,9 +85,7 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))[:1024]
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     now = state.clock()
-    if not same_secret(
-        str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")
-    ):
+    if not form_cookie_matches(request, LOGIN_CSRF_COOKIE, str(form.get(CSRF_FIELD, ""))):
         return _login_page(request, "The sign-in form expired: please try again.", 403)
     attempt = accounts.sign_ins.begin(name, remote, now)
     for lock in attempt.new_locks:

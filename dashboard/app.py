@@ -40,6 +40,7 @@ from dashboard.pbxs import PBXs
 from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
+from dashboard.signins import Limits
 from dashboard.state import STATE_KEY, Parts
 from dashboard.store import Store
 from dashboard.thresholds import Thresholds
@@ -153,7 +154,14 @@ async def open_parts(
     contacts = Contacts(store.db, settings.phone_match_digits)
     popups = Popups(settings, store, contacts, fragments)
     accounts = Accounts(
-        store.db, kdf_n=settings.password_kdf_n, session_hours=settings.session_hours
+        store.db,
+        kdf_n=settings.password_kdf_n,
+        session_hours=settings.session_hours,
+        sign_in_limits=Limits(
+            per_name=settings.sign_in_name_failures,
+            per_address=settings.sign_in_address_failures,
+            lock=timedelta(minutes=settings.sign_in_lock_minutes),
+        ),
     )
     ingestor = assemble(
         settings, store, hub, fragments, clock, popups, timings, accounts.extension_names

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from dashboard.passwords import hash_password, new_token, token_digest
-from dashboard.signins import SignIns
+from dashboard.signins import Limits, SignIns
 from dashboard.tokens import ApiTokens
 from dashboard.users import AuthError as AuthError
 from dashboard.users import Role as Role
@@ -37,13 +37,18 @@ class Accounts:
     """Users, sessions, API tokens and failed sign-ins, in the dashboard's SQLite database."""
 
     def __init__(
-        self, db: sqlite_utils.Database, *, kdf_n: int = 2**15, session_hours: float = 12
+        self,
+        db: sqlite_utils.Database,
+        *,
+        kdf_n: int = 2**15,
+        session_hours: float = 12,
+        sign_in_limits: Limits | None = None,
     ) -> None:
         self.db = db
         self.kdf_n = kdf_n
         self.session_lifetime = timedelta(hours=session_hours)
         self._decoy_hash = hash_password(new_token(), kdf_n)
-        self.sign_ins = SignIns(db)
+        self.sign_ins = SignIns(db, sign_in_limits)
         self.tokens = ApiTokens(db, self._existing)
         self._create_schema()
 
@@ -130,6 +135,7 @@ class Accounts:
         return [user_from_row(row) for row in self.db.query("SELECT * FROM users ORDER BY name")]
 
     def set_password(self, name: str, password: str) -> User:
+        """A new password ends every way in the old one opened: sessions and API tokens."""
         user = self._existing(name)
         check_password_strength(password)
         with self.db.atomic():
@@ -138,6 +144,7 @@ class Accounts:
                 [hash_password(password, self.kdf_n), user.id],
             )
             self.end_sessions(user.id)
+            self.tokens.revoke_user(user.id)
         return user
 
     def disable_user(self, name: str) -> User:
@@ -145,10 +152,7 @@ class Accounts:
         with self.db.atomic():
             self.db.execute("UPDATE users SET disabled = 1 WHERE id = ?", [user.id])
             self.end_sessions(user.id)
-            self.db.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                [now_iso(), user.id],
-            )
+            self.tokens.revoke_user(user.id)
         return user
 
     def _existing(self, name: str) -> User:

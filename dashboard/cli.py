@@ -26,6 +26,7 @@ from dashboard.cli_accounts import (
     cmd_user_disable,
     cmd_user_list,
     cmd_user_passwd,
+    cmd_user_unlock,
 )
 from dashboard.events import redact_secrets
 from dashboard.settings import Settings, SettingsError
@@ -115,13 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="the password (prompted for when not given)")
     add.set_defaults(handler=cmd_user_add)
     user.add_parser("list", help="list users").set_defaults(handler=cmd_user_list)
-    passwd = user.add_parser("passwd", help="set a user's password (ends their sessions)")
+    passwd = user.add_parser(
+        "passwd", help="set a user's password (ends their sessions and API tokens)"
+    )
     passwd.add_argument("name")
     passwd.add_argument("--password", help="the new password (prompted for when not given)")
     passwd.set_defaults(handler=cmd_user_passwd)
     disable = user.add_parser("disable", help="disable a user (ends their sessions and tokens)")
     disable.add_argument("name")
     disable.set_defaults(handler=cmd_user_disable)
+    unlock = user.add_parser(
+        "unlock", help="clear a name's failed sign-ins and locks, at every address"
+    )
+    unlock.add_argument("name")
+    unlock.add_argument(
+        "--address", help="also clear this address's own count and lock (for every name)"
+    )
+    unlock.set_defaults(handler=cmd_user_unlock)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True

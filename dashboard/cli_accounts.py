@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import UTC, datetime
 
+from dashboard.audit import AuditLog
 from dashboard.auth import Accounts, AuthError
 from dashboard.kiosk import Kiosks
 from dashboard.settings import Settings
+from dashboard.signins import Throttle, name_key
 from dashboard.store import Store
 
 
@@ -68,7 +71,7 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
     user = accounts_of(settings).set_password(args.name, _new_password(args.password))
-    print(f"password changed for {user.name}; their sessions are ended")
+    print(f"password changed for {user.name}; their sessions and API tokens are ended")
     return 0
 
 
@@ -76,6 +79,38 @@ def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
     user = accounts_of(settings).disable_user(args.name)
     print(f"disabled {user.name}; their sessions and tokens are ended")
     return 0
+
+
+def cmd_user_unlock(args: argparse.Namespace, settings: Settings) -> int:
+    """Forget a name's failed sign-ins and locks at every address (with --address, also
+    that address's own), each in the audit log."""
+    accounts = accounts_of(settings)
+    address = args.address.strip() if args.address else None
+    cleared = accounts.sign_ins.unlock(args.name, address)
+    audit = AuditLog(accounts.db)
+    now = datetime.now(UTC)
+    for row in cleared:
+        said = _cleared(row)
+        audit.record(
+            now,
+            "command line",
+            "sign-in unlock",
+            target=row.target,
+            remote=row.address,
+            detail=said,
+        )
+        print(said)
+    if not cleared:
+        print(f"nothing to clear: no failed sign-ins nor locks for {name_key(args.name)}")
+    return 0
+
+
+def _cleared(row: Throttle) -> str:
+    where = f"{row.target} from {row.address or 'an unknown address'}"
+    if row.locked_until is not None:
+        return f"unlocked {where} (it was locked until {row.locked_until.isoformat()})"
+    plural = "" if row.failures == 1 else "s"
+    return f"cleared {row.failures} failed sign-in{plural} of {where}"
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 Refuse = Callable[[Request, Refusal], Response]
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# The PBX cannot send a CSRF token; the login form carries its own (a pre-session cookie).
-# A kiosk link's token is its own proof, as a password is the login form's.
+# The PBX cannot send a CSRF token; the login form and the wall-screen page carry their own
+# (a pre-session cookie: see `set_form_cookie`).
 CSRF_EXEMPT = ("/synapse/events", "/login", "/kiosk/")
 MAX_FORM_BYTES = 1024 * 1024
 CONTENT_SECURITY_POLICY = (
@@ -153,6 +153,28 @@ class AuthMiddleware:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def set_form_cookie(
+    response: Response, conn: HTTPConnection, name: str, token: str, path: str
+) -> None:
+    """A form's CSRF token for a browser with no session yet (double submit): the form
+    carries `token`, and so does a SameSite=Strict cookie for `path`, which another site's
+    page can neither read nor send."""
+    response.set_cookie(
+        name,
+        token,
+        httponly=True,
+        samesite="strict",
+        path=path,
+        secure=is_https(conn, parts(conn).settings.trusted_proxy_networks),
+    )
+
+
+def form_cookie_matches(conn: HTTPConnection, name: str, given: str) -> bool:
+    """Whether a form came back with the token its page was given (and its cookie)."""
+    expected = conn.cookies.get(name, "")
+    return bool(expected) and same_secret(given, expected)
 
 
 def _bearer(conn: HTTPConnection) -> str | None:

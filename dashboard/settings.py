@@ -62,6 +62,11 @@ class Settings:
     simulator_events_url: str = "http://127.0.0.1:8000/synapse/events"
     # Each failed sign-in answers this many seconds later per failure so far (then a lock).
     sign_in_delay_seconds: float = 0.5
+    # Failed sign-ins before a name is refused from that address, before an address is
+    # refused for every name, and how long either lasts.
+    sign_in_name_failures: int = 5
+    sign_in_address_failures: int = 20
+    sign_in_lock_minutes: float = 15.0
     password_kdf_n: int = 2**15
     # Click-to-call: who may be dialled, and how often.
     dial_min_digits: int = 3
@@ -173,6 +178,13 @@ class Settings:
             )
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
+        if not 1 <= self.sign_in_name_failures <= self.sign_in_address_failures:
+            raise SettingsError(
+                "sign-in limits: 1 <= DASHBOARD_SIGNIN_NAME_FAILURES"
+                " <= DASHBOARD_SIGNIN_ADDRESS_FAILURES"
+            )
+        if self.sign_in_lock_minutes <= 0:
+            raise SettingsError("DASHBOARD_SIGNIN_LOCK_MINUTES must be more than 0")
         self._check_destinations()
 
     def _check_destinations(self) -> None:
@@ -314,6 +326,15 @@ class Settings:
             allowed_hosts=items("DASHBOARD_ALLOWED_HOSTS"),
             allowed_origins=items("DASHBOARD_ALLOWED_ORIGINS"),
             session_hours=number("DASHBOARD_SESSION_HOURS", defaults.session_hours),
+            sign_in_name_failures=int(
+                number("DASHBOARD_SIGNIN_NAME_FAILURES", defaults.sign_in_name_failures)
+            ),
+            sign_in_address_failures=int(
+                number("DASHBOARD_SIGNIN_ADDRESS_FAILURES", defaults.sign_in_address_failures)
+            ),
+            sign_in_lock_minutes=number(
+                "DASHBOARD_SIGNIN_LOCK_MINUTES", defaults.sign_in_lock_minutes
+            ),
             simulator_events_url=text("SIMULATOR_EVENTS_URL", defaults.simulator_events_url),
             blocked_prefixes=items("DASHBOARD_BLOCKED_PREFIXES"),
             dial_allow=items("DASHBOARD_DIAL_ALLOW"),

@@ -48,10 +48,13 @@ class ApiTokens:
         return cursor.rowcount > 0
 
     def revoke_all_of(self, name: str) -> int:
-        user = self._existing(name)
+        return self.revoke_user(self._existing(name).id)
+
+    def revoke_user(self, user_id: int) -> int:
+        """Revoke every active token of that user; returns how many."""
         cursor = self.db.execute(
             "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            [now_iso(), user.id],
+            [now_iso(), user_id],
         )
         return cursor.rowcount
 

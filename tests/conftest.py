@@ -190,6 +190,19 @@ def sign_in(
     return csrf[1]
 
 
+def try_sign_in(client: TestClient, name: str, password: str, address: str = "") -> tuple[int, str]:
+    """A sign-in through the form (from `address`, as a trusted proxy says): its status and
+    the message the page shows."""
+    client.cookies.clear()
+    headers = {"x-forwarded-for": address} if address else {}
+    form = client.get("/login", headers=headers).text
+    token = form.split('name="csrf_token" value="')[1].split('"')[0]
+    data = {"name": name, "password": password, "csrf_token": token}
+    response = client.post("/login", data=data, headers=headers, follow_redirects=False)
+    message = re.search(r'<p class="form-error" role="alert">([^<]*)</p>', response.text)
+    return response.status_code, message[1] if message else ""
+
+
 @pytest.fixture
 def anonymous(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
     """A client of a fresh dashboard, signed in as nobody."""

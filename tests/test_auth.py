@@ -8,9 +8,11 @@ import sqlite_utils
 
 from dashboard.auth import Accounts, AuthError, Role, User
 from dashboard.passwords import hash_password, token_digest, verify_password
+from dashboard.signins import Attempt, Limits, Lock, Scope, Throttle
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
+A, B = "203.0.113.5", "198.51.100.7"  # two addresses signing in
 
 
 def accounts() -> Accounts:
@@ -47,33 +49,104 @@ def test_adding_users_checks_what_it_is_given() -> None:
     assert store.users() == [agent]
 
 
-def test_credentials_and_the_lock_after_repeated_failures() -> None:
+def test_credentials_and_the_lock_after_repeated_failures_at_one_address() -> None:
     store = accounts()
     user = store.add_user("sup", "supervisor", PASSWORD)
     found, stored = store.credentials("SUP")
     assert found == user and verify_password(PASSWORD, stored)
     unknown, decoy = store.credentials("nobody")
     assert unknown is None and not verify_password(PASSWORD, decoy)
-    assert [store.sign_ins.begin("sup", NOW) for _ in range(5)] == [None] * 5
-    assert store.sign_ins.failures("sup") == 5
-    locked = NOW + timedelta(minutes=15)
-    assert store.sign_ins.begin("sup", NOW) == locked  # the sixth attempt is not even checked
-    assert store.sign_ins.begin("sup", NOW + timedelta(minutes=5)) == locked  # never lowered
-    assert store.sign_ins.locked_until("sup", NOW + timedelta(minutes=16)) is None
-    assert store.sign_ins.begin("sup", NOW + timedelta(minutes=16)) is None
-    store.sign_ins.succeeded("sup")
-    assert store.sign_ins.failures("sup") == 0
+    sign_ins = store.sign_ins
+    assert [sign_ins.begin("SUP", A, NOW) for _ in range(5)] == [
+        Attempt(None, (), failures) for failures in range(1, 6)
+    ]
+    lock = Lock(Scope.NAME, "sup", A, NOW + timedelta(minutes=15), 5)
+    assert sign_ins.begin("sup", A, NOW) == Attempt(lock, (lock,), 6)  # not even checked
+    later = NOW + timedelta(minutes=5)
+    still = Lock(Scope.NAME, "sup", A, lock.until, 0)
+    assert sign_ins.begin("sup", A, later) == Attempt(still, (), 0)  # never extended
+    assert sign_ins.begin("sup", B, later) == Attempt(None, (), 1)  # only at that address
+    assert sign_ins.rows() == [
+        Throttle(Scope.ADDRESS, "", B, 1, None, later),
+        Throttle(Scope.ADDRESS, "", A, 6, None, NOW),
+        Throttle(Scope.NAME, "sup", B, 1, None, later),
+        Throttle(Scope.NAME, "sup", A, 0, lock.until, NOW),
+    ]
+    sign_ins.succeeded("sup", B)  # clears that name there; the address takes its attempt back
+    assert sign_ins.rows() == [
+        Throttle(Scope.ADDRESS, "", B, 0, None, later),
+        Throttle(Scope.ADDRESS, "", A, 6, None, NOW),
+        Throttle(Scope.NAME, "sup", A, 0, lock.until, NOW),
+    ]
+    assert sign_ins.begin("sup", A, NOW + timedelta(minutes=16)) == Attempt(None, (), 1)
+
+
+def test_one_address_trying_many_names_is_refused_for_every_name() -> None:
+    sign_ins = accounts().sign_ins
+    assert [sign_ins.begin(f"user{n}", A, NOW) for n in range(20)] == [
+        Attempt(None, (), failures) for failures in range(1, 21)
+    ]
+    lock = Lock(Scope.ADDRESS, "", A, NOW + timedelta(minutes=15), 20)
+    assert sign_ins.begin("sup", A, NOW) == Attempt(lock, (lock,), 21)
+    still = Lock(Scope.ADDRESS, "", A, lock.until, 0)
+    assert sign_ins.begin("user0", A, NOW) == Attempt(still, (), 0)
+    assert sign_ins.begin("sup", B, NOW) == Attempt(None, (), 1)
+
+
+def test_a_count_is_forgotten_once_idle_as_long_as_a_lock() -> None:
+    limits = Limits(per_name=2, per_address=3, lock=timedelta(minutes=10))
+    sign_ins = Accounts(accounts().db, kdf_n=2**10, sign_in_limits=limits).sign_ins
+    assert sign_ins.begin("sup", A, NOW) == Attempt(None, (), 1)
+    assert sign_ins.begin("sup", A, NOW + timedelta(minutes=9)) == Attempt(None, (), 2)
+    assert sign_ins.begin("sup", A, NOW + timedelta(minutes=19)) == Attempt(None, (), 1)
+    assert sign_ins.begin("sup", A, NOW + timedelta(minutes=19)) == Attempt(None, (), 2)
+    lock = Lock(Scope.NAME, "sup", A, NOW + timedelta(minutes=29), 2)
+    assert sign_ins.begin("sup", A, NOW + timedelta(minutes=19)) == Attempt(lock, (lock,), 3)
+
+
+def test_unlocking_a_name_clears_it_at_every_address() -> None:
+    sign_ins = accounts().sign_ins
+    for _ in range(6):
+        sign_ins.begin("sup", A, NOW)
+    sign_ins.begin("sup", B, NOW)
+    sign_ins.begin("other", A, NOW)
+    until = NOW + timedelta(minutes=15)
+    assert sign_ins.unlock(" SUP ") == [
+        Throttle(Scope.NAME, "sup", B, 1, None, NOW),
+        Throttle(Scope.NAME, "sup", A, 0, until, NOW),
+    ]
+    assert sign_ins.unlock("sup") == []
+    assert sign_ins.rows() == [
+        Throttle(Scope.ADDRESS, "", B, 1, None, NOW),
+        Throttle(Scope.ADDRESS, "", A, 7, None, NOW),
+        Throttle(Scope.NAME, "other", A, 1, None, NOW),
+    ]
+    assert sign_ins.unlock("sup", A) == [Throttle(Scope.ADDRESS, "", A, 7, None, NOW)]
+
+
+def test_the_older_per_name_count_is_dropped() -> None:
+    db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
+    db.table("sign_in_failures").insert({"name": "sup", "failures": 5, "locked_until": None})
+    Accounts(db, kdf_n=2**10)
+    assert "sign_in_failures" not in db.table_names()
 
 
 def test_housekeeping_forgets_expired_sessions_and_stale_counts() -> None:
     store = accounts()
     user = store.add_user("sup", "supervisor", PASSWORD)
     store.start_session(user, NOW, "")
-    store.sign_ins.begin("someone", NOW)
-    store.purge(NOW + timedelta(hours=1))
-    assert (store.db.table("sessions").count, store.sign_ins.failures("someone")) == (1, 1)
+    for _ in range(6):
+        store.sign_ins.begin("sup", A, NOW)  # locked until NOW + 15 min
+    store.sign_ins.begin("someone", B, NOW + timedelta(minutes=10))
+    store.purge(NOW + timedelta(minutes=14))
+    assert (store.db.table("sessions").count, len(store.sign_ins.rows())) == (1, 4)
+    store.purge(NOW + timedelta(minutes=16))
+    assert store.sign_ins.rows() == [
+        Throttle(Scope.ADDRESS, "", B, 1, None, NOW + timedelta(minutes=10)),
+        Throttle(Scope.NAME, "someone", B, 1, None, NOW + timedelta(minutes=10)),
+    ]
     store.purge(NOW + timedelta(days=2))
-    assert (store.db.table("sessions").count, store.sign_ins.failures("someone")) == (0, 0)
+    assert (store.db.table("sessions").count, store.sign_ins.rows()) == (0, [])
 
 
 def test_sessions_end_on_sign_out_password_change_and_disable() -> None:

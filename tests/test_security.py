@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -12,9 +14,18 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
+from dashboard.audit import AuditEntry
 from dashboard.security import RedactSecrets, end_revoked_viewers
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, PASSWORD, FakeClock, parts_of, send, sign_in
+from tests.conftest import (
+    CALL_START,
+    PASSWORD,
+    FakeClock,
+    parts_of,
+    send,
+    sign_in,
+    try_sign_in,
+)
 
 AT_46 = json.dumps(json.loads(CALL_START) | {"uniqueid": "46.1", "extension": "46"})
 ROLES = ["admin", "supervisor", "agent", "viewer"]
@@ -143,25 +154,110 @@ def test_api_tokens_act_with_their_users_role_until_revoked(anonymous: TestClien
     )
 
 
-def test_sign_in_failures_are_slowed_then_locked_and_audited(anonymous: TestClient) -> None:
+def test_a_password_change_ends_the_users_api_tokens_as_well_as_sessions(
+    anonymous: TestClient,
+) -> None:
     accounts = parts_of(anonymous).accounts
-    accounts.add_user("sam", "admin", PASSWORD)
+    sign_in(anonymous, "supervisor", name="sam")
+    token = accounts.tokens.create("sam", "wallboard script")
+    bearer = {"authorization": f"Bearer {token}"}
+    assert anonymous.get("/api/calls/active", headers=bearer).status_code == 200
+    accounts.set_password("sam", PASSWORD + " again")  # as `dashboard user passwd` does
+    refused = anonymous.get("/api/calls/active", headers=bearer)
+    assert (refused.status_code, refused.json()) == (
+        401,
+        {"error": "unauthorized", "detail": "the API token is unknown or revoked"},
+    )
+    assert anonymous.get("/", follow_redirects=False).status_code == 303  # the session too
 
-    def attempt(password: str) -> int:
-        anonymous.cookies.clear()
-        form = anonymous.get("/login").text
-        token = form.split('name="csrf_token" value="')[1].split('"')[0]
-        data = {"name": "sam", "password": password, "csrf_token": token}
-        return anonymous.post("/login", data=data, follow_redirects=False).status_code
 
-    assert [attempt("wrong password") for _ in range(5)] == [401] * 5
-    assert attempt(PASSWORD) == 429  # locked, even with the right password
-    audit = parts_of(anonymous).audit.entries()
-    assert [(e.user, e.action, e.result) for e in audit] == [
-        ("sam", "sign-in", "locked"),
-        *[("sam", "sign-in", "failed")] * 5,
+WRONG = (401, "Wrong user name or password.")
+A, B = "203.0.113.5", "198.51.100.7"  # two addresses signing in, behind the proxy
+
+
+@pytest.fixture
+def proxied(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+    """A dashboard behind a trusted reverse proxy (10.0.0.1), which names each sender."""
+    behind = settings.with_changes(trusted_proxies=("10.0.0.1",))
+    with TestClient(create_app(behind, clock=clock), client=("10.0.0.1", 40000)) as client:
+        yield client
+
+
+def test_sign_in_failures_lock_a_name_at_that_address_only(
+    proxied: TestClient, clock: FakeClock
+) -> None:
+    parts_of(proxied).accounts.add_user("sam", "admin", PASSWORD)
+    assert [try_sign_in(proxied, "sam", "wrong password", A) for _ in range(5)] == [WRONG] * 5
+    locked = (429, "Too many failed sign-ins for this name from this address: try again in 15 min.")
+    assert try_sign_in(proxied, "sam", PASSWORD, A) == locked  # even with the right password
+    assert try_sign_in(proxied, "sam", PASSWORD, B) == (303, "")  # the owner, elsewhere
+    clock.advance(10 * 60)
+    assert try_sign_in(proxied, "sam", PASSWORD, A)[1].endswith("try again in 5 min.")
+    clock.advance(5 * 60)
+    assert try_sign_in(proxied, "sam", PASSWORD, A) == (303, "")
+    start = clock.now - timedelta(minutes=15)
+    assert parts_of(proxied).audit.entries() == [
+        AuditEntry(8, clock.now, "sam", "sign-in", "", "ok", A, ""),
+        AuditEntry(7, start, "sam", "sign-in", "", "ok", B, ""),
+        AuditEntry(
+            6,
+            start,
+            "sam",
+            "sign-in lock",
+            "sam",
+            "locked",
+            A,
+            f"5 failed sign-ins for sam from {A};"
+            f" refused there until {(start + timedelta(minutes=15)).isoformat()}",
+        ),
+        *[AuditEntry(n, start, "sam", "sign-in", "", "failed", A, "") for n in range(5, 0, -1)],
     ]
-    assert all(PASSWORD not in str(entry) for entry in audit)
+    assert all(PASSWORD not in str(entry) for entry in parts_of(proxied).audit.entries())
+
+
+def test_one_address_trying_many_names_is_refused_for_all_of_them(
+    settings: Settings, clock: FakeClock
+) -> None:
+    limited = settings.with_changes(
+        trusted_proxies=("10.0.0.1",),
+        sign_in_name_failures=2,
+        sign_in_address_failures=4,
+        sign_in_lock_minutes=10,
+    )
+    with TestClient(create_app(limited, clock=clock), client=("10.0.0.1", 40000)) as client:
+        parts_of(client).accounts.add_user("sam", "admin", PASSWORD)
+        sprayed = [try_sign_in(client, name, "123456", A) for name in ("ann", "bob", "cy", "sam")]
+        assert sprayed == [WRONG] * 4
+        refused = (429, "Too many failed sign-ins from this address: try again in 10 min.")
+        assert try_sign_in(client, "sam", PASSWORD, A) == refused
+        assert try_sign_in(client, "dee", "123456", A) == refused
+        assert try_sign_in(client, "sam", PASSWORD, B) == (303, "")
+        [lock] = [entry for entry in parts_of(client).audit.entries() if entry.result == "locked"]
+        assert lock == AuditEntry(
+            5,
+            clock.now,
+            "sam",
+            "sign-in lock",
+            "any name",
+            "locked",
+            A,
+            f"4 failed sign-ins for any name from {A};"
+            f" refused there until {(clock.now + timedelta(minutes=10)).isoformat()}",
+        )
+
+
+def test_a_forwarded_for_from_an_untrusted_peer_does_not_escape_the_count(
+    settings: Settings, clock: FakeClock
+) -> None:
+    behind = settings.with_changes(trusted_proxies=("10.0.0.1",))
+    with TestClient(create_app(behind, clock=clock), client=("192.0.2.66", 40000)) as client:
+        parts_of(client).accounts.add_user("sam", "admin", PASSWORD)
+        tries = [try_sign_in(client, "sam", "wrong password", f"10.9.9.{n}") for n in range(6)]
+        assert tries == [WRONG] * 5 + [
+            (429, "Too many failed sign-ins for this name from this address: try again in 15 min.")
+        ]
+        [lock] = [entry for entry in parts_of(client).audit.entries() if entry.result == "locked"]
+        assert lock.remote == "192.0.2.66"
 
 
 def test_the_login_form_needs_its_own_csrf_token(anonymous: TestClient) -> None:
@@ -174,6 +270,20 @@ def test_the_login_form_needs_its_own_csrf_token(anonymous: TestClient) -> None:
     )
     assert response.status_code == 403
     assert "dashboard_session" not in response.cookies
+
+
+def test_the_login_form_without_its_cookie_is_refused_whatever_token_it_sends(
+    anonymous: TestClient,
+) -> None:
+    parts_of(anonymous).accounts.add_user("sam", "admin", PASSWORD)
+    for forged in ("", "-"):
+        anonymous.cookies.clear()  # a page of another site: no login cookie of ours
+        response = anonymous.post(
+            "/login",
+            data={"name": "sam", "password": PASSWORD, "csrf_token": forged},
+            follow_redirects=False,
+        )
+        assert (response.status_code, "dashboard_session" in response.cookies) == (403, False)
 
 
 def test_sign_in_redirects_only_within_the_site(anonymous: TestClient) -> None:

@@ -19,6 +19,9 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
             "SYNAPSE_URL": "http://192.168.1.51/",
             "SYNAPSE_TIMEZONE": "Asia/Kolkata",
             "DASHBOARD_FINISHED_LINGER": "3",
+            "DASHBOARD_SIGNIN_NAME_FAILURES": "3",
+            "DASHBOARD_SIGNIN_ADDRESS_FAILURES": "50",
+            "DASHBOARD_SIGNIN_LOCK_MINUTES": "30",
         },
         env_file=env_file,
     )
@@ -28,6 +31,12 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
     assert settings.synapse_event_allow == ("10.0.0.0/8", "192.168.1.51")
     assert settings.finished_linger_seconds == 3.0
     assert str(settings.timezone) == "Asia/Kolkata"
+    limits = (
+        settings.sign_in_name_failures,
+        settings.sign_in_address_failures,
+        settings.sign_in_lock_minutes,
+    )
+    assert limits == (3, 50, 30.0)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +59,9 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
                 "/a b/",
             )
         ),
+        ({"DASHBOARD_SIGNIN_NAME_FAILURES": "0"}, "DASHBOARD_SIGNIN_NAME_FAILURES"),
+        ({"DASHBOARD_SIGNIN_NAME_FAILURES": "30"}, "<= DASHBOARD_SIGNIN_ADDRESS_FAILURES"),
+        ({"DASHBOARD_SIGNIN_LOCK_MINUTES": "0"}, "DASHBOARD_SIGNIN_LOCK_MINUTES"),
     ],
 )
 def test_bad_settings_are_refused_with_their_name(

@@ -61,7 +61,9 @@ def test_a_wall_screen_link_signs_in_for_good_until_revoked(board: TestClient) -
     board.cookies.clear()
     start = board.get(link[1])
     assert "data-autosubmit" in start.text and "dashboard_session" not in start.cookies
-    signed_in = board.post(link[1], follow_redirects=False)
+    signed_in = board.post(
+        link[1], data={"csrf_token": form_token(start.text)}, follow_redirects=False
+    )
     assert signed_in.headers["location"] == "/tv"
     assert "Max-Age=315360000" in signed_in.headers["set-cookie"]
     assert board.get("/tv").status_code == 200
@@ -79,6 +81,46 @@ def test_a_wall_screen_link_signs_in_for_good_until_revoked(board: TestClient) -
     board.cookies.set("dashboard_session", screen_cookie)
     assert board.get("/tv", follow_redirects=False).status_code == 303
     assert board.post(link[1], follow_redirects=False).status_code == 404
+
+
+def form_token(page: str) -> str:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    return token[1]
+
+
+CROSS_SITE = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+
+
+def test_another_site_cannot_sign_a_browser_in_as_a_wall_screen(board: TestClient) -> None:
+    _, token = parts_of(board).kiosks.create("Sales TV", "test")
+    link = f"/kiosk/{token}"
+    sign_in(board, "supervisor", name="sam")
+    own_page = board.get(link).text  # the attacker's own copy of the page, and its token
+    del board.cookies["dashboard_kiosk_csrf"]  # which the victim's browser does not have
+    for data in ({}, {"csrf_token": form_token(own_page)}):
+        refused = board.post(link, data=data, headers=CROSS_SITE, follow_redirects=False)
+        assert refused.status_code == 403
+        assert "did not come from this dashboard's own wall-screen page" in refused.text
+        assert "data-autosubmit" not in refused.text and "set-cookie" not in refused.headers
+    session = parts_of(board).accounts.session(board.cookies["dashboard_session"], FakeClock().now)
+    assert session is not None and session.user.name == "sam"  # still signed in as before
+    assert [entry.action for entry in parts_of(board).audit.entries()] == ["sign-in"]
+
+
+def test_a_wall_screen_page_starts_by_itself_only_when_opened_directly(board: TestClient) -> None:
+    _, token = parts_of(board).kiosks.create("Sales TV", "test")
+    link = f"/kiosk/{token}"
+    for headers in ({}, {"sec-fetch-site": "none"}, {"sec-fetch-site": "same-origin"}):
+        assert "data-autosubmit" in board.get(link, headers=headers).text
+    followed = board.get(link, headers=CROSS_SITE).text  # a link on another site
+    assert "data-autosubmit" not in followed and "Start the wallboard" in followed
+    sign_in(board, "supervisor", name="sam")
+    signed_in = board.get(link).text
+    assert "data-autosubmit" not in signed_in
+    assert "You are signed in as sam" in signed_in
+    started = board.post(link, data={"csrf_token": form_token(signed_in)}, follow_redirects=False)
+    assert (started.status_code, started.headers["location"]) == (303, "/tv")
 
 
 def test_only_admins_manage_wall_screens_and_read_settings(board: TestClient) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import anyio
@@ -11,10 +13,19 @@ from starlette.responses import RedirectResponse, Response
 
 from dashboard.audience import CloseCode
 from dashboard.audit import AuditLog
-from dashboard.auth import SESSION_COOKIE, Accounts
+from dashboard.auth import CSRF_FIELD, SESSION_COOKIE, Accounts
 from dashboard.hub import Hub
-from dashboard.passwords import new_token, same_secret, verify_password
-from dashboard.security import EVERYONE, client_ip, current_auth, is_https, require
+from dashboard.passwords import new_token, verify_password
+from dashboard.security import (
+    EVERYONE,
+    client_ip,
+    current_auth,
+    form_cookie_matches,
+    is_https,
+    require,
+    set_form_cookie,
+)
+from dashboard.signins import Lock, Scope
 from dashboard.state import parts
 from dashboard.views.pages import page
 
@@ -42,15 +53,25 @@ def _login_page(request: Request, message: str = "", status_code: int = 200) -> 
         next=safe_next(request.query_params.get("next")),
         name=request.query_params.get("name", ""),
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        path="/login",
-        secure=is_https(request, parts(request).settings.trusted_proxy_networks),
-    )
+    set_form_cookie(response, request, LOGIN_CSRF_COOKIE, token, "/login")
     return response
+
+
+def refused_message(lock: Lock, now: datetime) -> str:
+    minutes = max(1, math.ceil((lock.until - now).total_seconds() / 60))
+    where = (
+        "from this address" if lock.scope is Scope.ADDRESS else "for this name from this address"
+    )
+    return f"Too many failed sign-ins {where}: try again in {minutes} min."
+
+
+def lock_entry(lock: Lock) -> dict[str, str]:
+    """A lock as the audit log says it: whom, from where, how many failures, until when."""
+    detail = (
+        f"{lock.failures} failed sign-ins for {lock.target} from {lock.address or 'somewhere'};"
+        f" refused there until {lock.until.isoformat(timespec='seconds')}"
+    )
+    return {"target": lock.target, "remote": lock.address, "detail": detail}
 
 
 async def login(request: Request) -> Response:
@@ -64,17 +85,13 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))[:1024]
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     now = state.clock()
-    if not same_secret(
-        str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")
-    ):
+    if not form_cookie_matches(request, LOGIN_CSRF_COOKIE, str(form.get(CSRF_FIELD, ""))):
         return _login_page(request, "The sign-in form expired: please try again.", 403)
-    locked_until = accounts.sign_ins.begin(name, now)
-    if locked_until is not None:
-        minutes = max(1, round((locked_until - now).total_seconds() / 60))
-        audit.record(now, name, "sign-in", result="locked", remote=remote)
-        return _login_page(
-            request, f"Too many failed sign-ins: try again in {minutes} minutes.", 429
-        )
+    attempt = accounts.sign_ins.begin(name, remote, now)
+    for lock in attempt.new_locks:
+        audit.record(now, name, "sign-in lock", result="locked", **lock_entry(lock))
+    if attempt.refused is not None:
+        return _login_page(request, refused_message(attempt.refused, now), 429)
     user, stored_hash = accounts.credentials(name)
     # The slow hash runs off the event loop (a few at a time: each takes 32 MiB), so a
     # sign-in never stalls the wallboards.
@@ -83,10 +100,10 @@ async def login(request: Request) -> Response:
     )
     if not valid or user is None or user.disabled:
         audit.record(now, name, "sign-in", result="failed", remote=remote)
-        delay = state.settings.sign_in_delay_seconds * accounts.sign_ins.failures(name)
+        delay = state.settings.sign_in_delay_seconds * attempt.failures
         await asyncio.sleep(delay)  # each failure answers more slowly than the last
         return _login_page(request, "Wrong user name or password.", 401)
-    accounts.sign_ins.succeeded(name)
+    accounts.sign_ins.succeeded(name, remote)
     token, _ = accounts.start_session(user, now, remote)
     audit.record(now, user.name, "sign-in", remote=remote)
     response = RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from dashboard.auth import SESSION_COOKIE, Accounts
+from dashboard.auth import CSRF_FIELD, SESSION_COOKIE, Accounts
 from dashboard.kiosk import KIOSK_SESSION, Kiosks
-from dashboard.security import EVERYONE, client_ip, is_https, require
+from dashboard.passwords import new_token
+from dashboard.security import (
+    EVERYONE,
+    client_ip,
+    current_auth,
+    form_cookie_matches,
+    is_https,
+    require,
+    set_form_cookie,
+)
 from dashboard.state import parts
 from dashboard.views.pages import page
 from dashboard.views.wallboard import board_page
+
+KIOSK_CSRF_COOKIE = "dashboard_kiosk_csrf"
+KIOSK_CSRF_PATH = "/kiosk"
 
 
 @require(*EVERYONE)
@@ -20,14 +34,18 @@ async def tv(request: Request) -> Response:
 
 
 async def kiosk(request: Request) -> Response:
-    """GET shows a page that signs in by itself (a GET changes nothing); POST signs in."""
+    """GET shows a page that signs in (a GET changes nothing); POST signs in, only when it
+    comes from that page: another site could otherwise sign any browser in as a wall screen,
+    signing out whoever was signed in there."""
     kiosks: Kiosks = parts(request).kiosks
-    token = request.path_params["token"]
-    user = kiosks.user_for(token)
+    user = kiosks.user_for(request.path_params["token"])
     if user is None:
-        return page(request, "kiosk.html", status_code=404, valid=False, action="")
+        return _kiosk_template(request, 404, valid=False)
     if request.method == "GET":
-        return page(request, "kiosk.html", valid=True, action=request.url.path)
+        return _kiosk_page(request)
+    form = await request.form()
+    if not form_cookie_matches(request, KIOSK_CSRF_COOKIE, str(form.get(CSRF_FIELD, ""))):
+        return _kiosk_template(request, 403, refused=True)
     accounts: Accounts = parts(request).accounts
     state = parts(request)
     remote = client_ip(request, state.settings.trusted_proxy_networks)
@@ -43,4 +61,26 @@ async def kiosk(request: Request) -> Response:
         path="/",
         secure=is_https(request, state.settings.trusted_proxy_networks),
     )
+    response.delete_cookie(KIOSK_CSRF_COOKIE, path=KIOSK_CSRF_PATH)
     return response
+
+
+def _kiosk_page(request: Request) -> Response:
+    """The page starts the screen by itself when the link was opened directly (typed, a
+    bookmark, or from this dashboard) in a browser nobody is signed in on; otherwise it asks:
+    a link followed from another site must not sign someone out without a click."""
+    opened_directly = request.headers.get("sec-fetch-site", "none") in ("none", "same-origin")
+    token = new_token()
+    response = _kiosk_template(
+        request,
+        action=request.url.path,
+        kiosk_csrf=token,
+        autosubmit=opened_directly and current_auth(request) is None,
+    )
+    set_form_cookie(response, request, KIOSK_CSRF_COOKIE, token, KIOSK_CSRF_PATH)
+    return response
+
+
+def _kiosk_template(request: Request, status_code: int = 200, **context: Any) -> Response:
+    shown = {"valid": True, "refused": False, "action": "", "kiosk_csrf": "", "autosubmit": False}
+    return page(request, "kiosk.html", status_code, **(shown | context))

@@ -173,6 +173,7 @@ async def open_parts(
         pbx_client,
         timeout=settings.pbx_timeout_seconds,
         hosts_listed=bool(settings.pbx_configs),
+        clock=clock,
     )
     cdr_sync = CdrSync(ingestor, store, pbxs.all[0].synapse, settings, clock)
     reconciler = Reconciler(cdr_sync, ingestor)

@@ -16,6 +16,7 @@ import jinja2
 
 from dashboard.calls import Board, Call, DayCounters
 from dashboard.grid import Tile
+from dashboard.pbx_health import Problem
 from dashboard.thresholds import Thresholds
 
 
@@ -57,6 +58,7 @@ class Fragments:
         self._live_calls = env.get_template("partials/live_calls.html")
         self._tile = env.get_template("partials/tile.html")
         self._grid = env.get_template("partials/grid.html")
+        self._pbx_banner = env.get_template("partials/pbx_banner.html")
 
     def tile(self, tile: Tile, *, oob: bool = False) -> str:
         return self._tile.render(tile=tile, oob=oob)
@@ -93,6 +95,9 @@ class Fragments:
         oob: bool = False,
     ) -> str:
         return self._live_calls.render(calls=board.snapshot(extension), controls=controls, oob=oob)
+
+    def pbx_banner(self, problems: list[Problem], *, oob: bool = False) -> str:
+        return self._pbx_banner.render(problems=problems, oob=oob)
 
     def call_changed(self, call: Call, added: bool, *, controls: bool) -> str:
         """A changed call's push: its partial, inserted into the list or replacing itself."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -51,7 +52,10 @@ class Synapse:
         channel_template: str,
         client: httpx.AsyncClient,
         total_timeout: float = TOTAL_TIMEOUT,
+        observe: Callable[[str], None] | None = None,
     ) -> None:
+        """`observe` hears of every command: "" when accepted, else why not."""
+        self.observe = observe
         self.base_url = base_url.rstrip("/")
         self.context = context
         self.channel_template = channel_template
@@ -131,6 +135,17 @@ class Synapse:
         return f"{self.base_url}{ACTIONS_PATH}?actiondetails={quote(details, safe='')}"
 
     async def send(self, action: dict[str, str]) -> Accepted:
+        try:
+            accepted = await self._send(action)
+        except PBXError as error:
+            if self.observe:
+                self.observe(error.message)
+            raise
+        if self.observe:
+            self.observe("")
+        return accepted
+
+    async def _send(self, action: dict[str, str]) -> Accepted:
         started = time.perf_counter()
         pbx = self.shown_url
         try:

@@ -7,14 +7,16 @@ the PBX described by the SYNAPSE_* variables alone, it owns every host and exten
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
 from dashboard.errors import Refusal
 from dashboard.pbx import Synapse
 from dashboard.pbx_config import PBXConfig
+from dashboard.pbx_health import HealthBoard
 
 
 class PBXChoiceError(Refusal):
@@ -39,9 +41,17 @@ class PBXs:
         *,
         timeout: float,
         hosts_listed: bool,
+        clock: Callable[[], datetime],
     ) -> None:
         """`hosts_listed`: the PBXs came from a file, so a host none of them has is
-        unknown; otherwise the one PBX owns every host."""
+        unknown; otherwise the one PBX owns every host. Every command's outcome goes into
+        `health`."""
+        configs = list(configs)
+        self.health = HealthBoard((config.name, config.host) for config in configs)
+
+        def observer(name: str) -> Callable[[str], None]:
+            return lambda error: self.health.note_command(name, clock(), error)
+
         self.all = [
             PBX(
                 config,
@@ -51,6 +61,7 @@ class PBXs:
                     channel_template=config.channel_template,
                     client=client,
                     total_timeout=timeout,
+                    observe=observer(config.name),
                 ),
             )
             for config in configs

@@ -26,6 +26,7 @@ class Publisher:
         self.pushes = pushes
         self._pending: list[tuple[Call | None, Change]] = []  # shown on the board, not pushed
         self._timer: asyncio.TimerHandle | None = None
+        self.banner = ""  # what every board shows of the PBXs' health (an out-of-band swap)
 
     def publish(self, changes: list[tuple[Call | None, Change]]) -> None:
         """Push now, or when the hub's next frame is due: a burst is rendered once per
@@ -64,10 +65,15 @@ class Publisher:
         if gone:
             self.hub.publish(self.pushes.removals(gone))
 
+    def show_banner(self, html: str) -> None:
+        """Every board, whatever its audience, shows the PBXs' problems (or no longer)."""
+        self.banner = html
+        self.hub.publish(html)
+
     def snapshot(self, audience: Audience) -> str:
         """What a viewer of that audience receives first on (re)connecting."""
         self.push_now()
-        return self.pushes.snapshot(audience)
+        return self.pushes.snapshot(audience) + self.banner
 
     def reset(self) -> None:
         """Forget what is pending; every viewer reconnects to a fresh snapshot instead."""

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.errors import Refusal
+from dashboard.ingest import utc_now
 from dashboard.pbx import Synapse
 from dashboard.pbx_config import PBXConfig
 from dashboard.pbxs import PBXs
@@ -46,7 +47,7 @@ def names(pbxs: PBXs, *calls: tuple[str, str | None]) -> list[str]:
 
 
 async def test_an_extension_is_placed_on_the_pbx_that_owns_it(http: httpx.AsyncClient) -> None:
-    pbxs = PBXs([HEAD, BRANCH], http, timeout=5, hosts_listed=True)
+    pbxs = PBXs([HEAD, BRANCH], http, timeout=5, hosts_listed=True, clock=utc_now)
     assert names(pbxs, ("70", None), ("46", None), ("46", "branch"), ("70", "Branch")) == [
         "head-office",
         "Branch",
@@ -66,7 +67,7 @@ async def test_an_extension_is_placed_on_the_pbx_that_owns_it(http: httpx.AsyncC
 
 async def test_one_pbx_from_the_environment_owns_everything(http: httpx.AsyncClient) -> None:
     only = PBXConfig(name="synapse", url="http://pbx", host="pbx")
-    pbxs = PBXs([only], http, timeout=5, hosts_listed=False)
+    pbxs = PBXs([only], http, timeout=5, hosts_listed=False, clock=utc_now)
     assert names(pbxs, ("70", None), ("12345", None)) == ["synapse", "synapse"]
     assert pbxs.of_host("anything") is pbxs.all[0]
 

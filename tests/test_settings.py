@@ -19,6 +19,7 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
             "SYNAPSE_URL": "http://192.168.1.51/",
             "SYNAPSE_TIMEZONE": "Asia/Kolkata",
             "DASHBOARD_FINISHED_LINGER": "3",
+            "DASHBOARD_CDR_SYNC_SECONDS": "7.5",
         },
         env_file=env_file,
     )
@@ -27,6 +28,7 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
     assert settings.synapse_url == "http://192.168.1.51" and settings.synapse_host == "192.168.1.51"
     assert settings.synapse_event_allow == ("10.0.0.0/8", "192.168.1.51")
     assert settings.finished_linger_seconds == 3.0
+    assert settings.cdr_sync_seconds == 7.5
     assert str(settings.timezone) == "Asia/Kolkata"
 
 
@@ -50,6 +52,7 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
                 "/a b/",
             )
         ),
+        ({"DASHBOARD_CDR_SYNC_SECONDS": "0"}, "DASHBOARD_CDR_SYNC_SECONDS"),
     ],
 )
 def test_bad_settings_are_refused_with_their_name(

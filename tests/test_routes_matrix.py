@@ -399,6 +399,15 @@ def observe(world: World) -> dict[str, dict[str, Seen]]:
     return {route: {who: ask_as(world, who, route) for who in columns(route)} for route in ROUTES}
 
 
+def cache_controls(seen: dict[str, dict[str, Seen]]) -> dict[str, list[str | None]]:
+    """Each route's Cache-Control headers, whoever asked (the socket has none)."""
+    return {
+        route: sorted({s.cache_control for s in row.values()}, key=str)
+        for route, row in seen.items()
+        if not route.startswith("WS ")
+    }
+
+
 def mismatches(observed: dict[str, dict[str, Cell]]) -> str:
     lines = [
         f"{route} / {who}: expected {EXPECTED.get(route, {}).get(who)!r}, got {cell!r}"
@@ -416,6 +425,18 @@ def test_every_route_answers_everyone_as_the_roles_say(world: World) -> None:
     seen = observe(world)
     observed = {route: {who: s.cell for who, s in row.items()} for route, row in seen.items()}
     assert observed == EXPECTED, "\n" + mismatches(observed)
+
+
+def test_no_answer_with_call_data_may_be_kept_by_a_cache(world: World) -> None:
+    kept = cache_controls(observe(world))
+    recordings = ["no-store", "private, no-store"]  # refusals; the audio (ranges and all)
+    assert kept == {route: ["no-store"] for route in kept} | {
+        "GET /recordings/{uniqueid}": recordings,
+        "GET /recordings/{uniqueid} · another extension's call": recordings,
+        "GET /recordings/{uniqueid} · download": recordings,
+        "GET /healthz": [None],  # tells nothing about calls
+        "GET /static/{path}": [None],  # the same for everyone: may be cached
+    }
 
 
 def app_routes() -> set[str]:

@@ -36,19 +36,12 @@ class Callbacks:
     def worklist(
         self, since: datetime, scope: str | None = None, limit: int = 200
     ) -> list[ToCallBack]:
+        to_return, params = _to_return(since, scope)
         sql = f"""
-            SELECT m.number_key, COUNT(*), MAX(m.started_at) FROM calls m
-            WHERE m.status = 'finished' AND m.number_key IS NOT NULL AND {missed_sql("m")}
-              AND m.started_at >= ? {"AND m.extension = ?" if scope else ""}
-              AND NOT EXISTS (SELECT 1 FROM calls o WHERE o.number_key = m.number_key
-                              AND o.direction = 'outgoing' AND o.started_at > m.started_at
-                              AND {answered_sql("o")})
-              AND NOT EXISTS (SELECT 1 FROM callbacks_done d WHERE d.number_key = m.number_key
-                              AND d.done_at >= m.started_at)
+            SELECT m.number_key, COUNT(*), MAX(m.started_at) FROM calls m WHERE {to_return}
             GROUP BY m.number_key ORDER BY MAX(m.started_at) DESC LIMIT ?"""
-        params: list[object] = [_iso(since), *([scope] if scope else []), limit]
         entries = []
-        for key, attempts, last in self.store.db.execute(sql, params).fetchall():
+        for key, attempts, last in self.store.db.execute(sql, [*params, limit]).fetchall():
             rows = list(
                 self.store.db.query(
                     "SELECT * FROM calls WHERE number_key = ? AND started_at = ?"
@@ -61,15 +54,11 @@ class Callbacks:
                 entries.append(ToCallBack(key, row_to_call(rows[0]), int(attempts)))
         return entries
 
-    def may_mark(self, number_key: str, scope: str | None) -> bool:
-        """Whether this number has a missed call the user may see (an agent: its own)."""
-        row = self.store.db.execute(
-            "SELECT 1 FROM calls WHERE number_key = ? AND direction = 'incoming'"
-            + (" AND extension = ?" if scope else "")
-            + " LIMIT 1",
-            [number_key, *([scope] if scope else [])],
-        ).fetchone()
-        return row is not None
+    def may_mark(self, number_key: str, since: datetime, scope: str | None) -> bool:
+        """Whether this number is on the user's list (an agent's: their own extension's)."""
+        to_return, params = _to_return(since, scope)
+        sql = f"SELECT 1 FROM calls m WHERE {to_return} AND m.number_key = ? LIMIT 1"
+        return self.store.db.execute(sql, [*params, number_key]).fetchone() is not None
 
     def mark_done(self, number_key: str, user: str, now: datetime) -> None:
         self.store.db.execute(
@@ -84,3 +73,16 @@ class Callbacks:
             "SELECT done_by, done_at FROM callbacks_done WHERE number_key = ?", [number_key]
         ).fetchone()
         return (row[0], datetime.fromisoformat(row[1])) if row else None
+
+
+def _to_return(since: datetime, scope: str | None) -> tuple[str, list[object]]:
+    """The condition on a call `m` of being a missed call still to return (since `since`;
+    of the extension `scope`, unless None), and its parameters."""
+    sql = f"""m.status = 'finished' AND m.number_key IS NOT NULL AND {missed_sql("m")}
+        AND m.started_at >= ? {"AND m.extension = ?" if scope else ""}
+        AND NOT EXISTS (SELECT 1 FROM calls o WHERE o.number_key = m.number_key
+                        AND o.direction = 'outgoing' AND o.started_at > m.started_at
+                        AND {answered_sql("o")})
+        AND NOT EXISTS (SELECT 1 FROM callbacks_done d WHERE d.number_key = m.number_key
+                        AND d.done_at >= m.started_at)"""
+    return sql, [_iso(since), *([scope] if scope else [])]

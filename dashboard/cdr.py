@@ -5,6 +5,10 @@ changes nothing: in the serving dashboard, `Ingestor.submit` (stored, then on ev
 from the command line, `StoredOnly` (stored; the serving dashboard's watcher shows them).
 Calls left live with no news are first looked up in the CDR; past a configurable age they
 are closed as "expired", never as answered.
+
+A sync asks the PBX for a few extensions at a time and stops waiting at a deadline
+(`DASHBOARD_CDR_SYNC_SECONDS`): what came in time is merged, and what did not is reported,
+extension by extension, with the reason.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
+
+import anyio
 
 from dashboard import calls
 from dashboard.calls import Call
@@ -30,22 +36,58 @@ EXPIRED = "Expired"
 # A live call is looked up from the day before it started to the day after: a call that
 # crosses midnight, or a PBX whose clock is some hours off, files it under another day.
 ONE_DAY = timedelta(days=1)
+FETCHES_AT_ONCE = 4  # extensions asked at once: a slow one does not hold up the others
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Unfetched:
+    """An extension whose records a sync could not fetch, and why."""
+
+    extension: str
+    reason: str  # "timeout", "unreachable", "refused" or "unreadable"
+    detail: str  # the cause, in words a supervisor understands
 
 
 @dataclass
 class SyncResult:
+    first: date
+    last: date
+    asked: int = 0  # extensions asked for
     fetched: int = 0
     added: int = 0  # calls the dashboard had not seen
     updated: int = 0  # calls the records changed
     unchanged: int = 0
-    problems: list[str] = field(default_factory=list)
+    unfetched: list[Unfetched] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # records that could not be read
+
+    @property
+    def complete(self) -> bool:
+        return not self.unfetched and not self.problems
 
     def summary(self) -> str:
         text = (
             f"{self.fetched} records: {self.added} calls added, {self.updated} updated,"
             f" {self.unchanged} already known"
         )
+        if self.unfetched:
+            text += f"; {len(self.unfetched)} of {self.asked} extensions not fetched"
         return text + (f"; {len(self.problems)} problems" if self.problems else "")
+
+    def not_fetched(self) -> list[str]:
+        """One sentence per cause: which extensions, for which days, and why."""
+        days = str(self.first) if self.first == self.last else f"{self.first} to {self.last}"
+        by_cause: dict[str, list[str]] = {}
+        for miss in self.unfetched:
+            by_cause.setdefault(miss.detail, []).append(miss.extension)
+        return [
+            f"Not fetched: {_extensions(extensions)}, {days}: {detail}"
+            for detail, extensions in by_cause.items()
+        ]
+
+
+def _extensions(extensions: list[str]) -> str:
+    return ("extension " if len(extensions) == 1 else "extensions ") + ", ".join(extensions)
 
 
 class Road(Protocol):
@@ -76,13 +118,23 @@ class StoredOnly:
 
 class CdrSync:
     def __init__(
-        self, road: Road, store: Store, synapse: Synapse, settings: Settings, clock: Clock
+        self,
+        road: Road,
+        store: Store,
+        synapse: Synapse,
+        settings: Settings,
+        clock: Clock,
+        *,
+        sleep: Sleep = anyio.sleep,
+        fetches_at_once: int = FETCHES_AT_ONCE,
     ) -> None:
         self.road = road
         self.store = store
         self.synapse = synapse
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep  # how the deadline is waited for (a test passes its own)
+        self.fetches_at_once = fetches_at_once
 
     def extensions(self) -> list[str]:
         """Every extension worth asking about: configured, and seen in the history."""
@@ -91,16 +143,73 @@ class CdrSync:
     async def sync(
         self, first: date, last: date, extensions: list[str] | None = None
     ) -> SyncResult:
-        result = SyncResult()
-        for extension in extensions or self.extensions():
-            try:
-                records = await self.synapse.cdr(extension, first, last)
-            except (PBXError, CDRShapeError) as error:
-                result.problems.append(f"extension {extension}: {error}")
+        """Fetch the records of every extension (a few at a time) until the deadline, then
+        merge what came: records fetched in time are merged even when others were not."""
+        wanted = extensions or self.extensions()
+        result = SyncResult(first, last, asked=len(wanted))
+        asked: set[str] = set()  # those the PBX was asked for (the others waited their turn)
+        outcomes = await self._fetch_all(wanted, first, last, asked)
+        for extension in wanted:
+            outcome = (
+                outcomes[extension]
+                if extension in outcomes
+                else self._out_of_time(extension, asked)
+            )
+            if isinstance(outcome, Unfetched):
+                result.unfetched.append(outcome)
                 continue
-            for record in records:
+            for record in outcome:
                 await self.merge(record, result)
         return result
+
+    async def _fetch_all(
+        self, extensions: list[str], first: date, last: date, asked: set[str]
+    ) -> dict[str, list[dict[str, Any]] | Unfetched]:
+        """Each extension's records, or why not; those still out at the deadline are missing."""
+        outcomes: dict[str, list[dict[str, Any]] | Unfetched] = {}
+        at_once = anyio.Semaphore(self.fetches_at_once)
+
+        async def fetch(extension: str) -> None:
+            async with at_once:
+                asked.add(extension)
+                outcomes[extension] = await self._fetch(extension, first, last)
+
+        async with anyio.create_task_group() as race:
+
+            async def fetch_every_one() -> None:
+                async with anyio.create_task_group() as fetches:
+                    for extension in extensions:
+                        fetches.start_soon(fetch, extension)
+                race.cancel_scope.cancel()
+
+            async def deadline() -> None:
+                await self.sleep(self.settings.cdr_sync_seconds)
+                race.cancel_scope.cancel()
+
+            race.start_soon(fetch_every_one)
+            race.start_soon(deadline)
+        return outcomes
+
+    async def _fetch(
+        self, extension: str, first: date, last: date
+    ) -> list[dict[str, Any]] | Unfetched:
+        try:
+            return await self.synapse.cdr(extension, first, last)
+        except PBXError as error:
+            return Unfetched(extension, error.outcome, error.message)
+        except CDRShapeError as error:
+            return Unfetched(
+                extension, "unreadable", f"The PBX's answer could not be read: {error}"
+            )
+
+    def _out_of_time(self, extension: str, asked: set[str]) -> Unfetched:
+        pbx = self.synapse.shown_url
+        seconds = f"{self.settings.cdr_sync_seconds:g} s (DASHBOARD_CDR_SYNC_SECONDS)"
+        if extension in asked:
+            detail = f"The PBX at {pbx} did not send the records within {seconds}"
+        else:
+            detail = f"Not asked: the PBX at {pbx} was slow, and the {seconds} ran out first"
+        return Unfetched(extension, "timeout", detail)
 
     async def merge(self, record: dict[str, object], result: SyncResult) -> None:
         result.fetched += 1

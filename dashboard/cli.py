@@ -383,9 +383,9 @@ def cmd_cdr_sync(args: argparse.Namespace, settings: Settings) -> int:
             result = await sync.sync(args.first, args.last, extensions)
         store.close()
         print(result.summary())
-        for problem in result.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1 if result.problems else 0
+        for line in [*result.not_fetched(), *result.problems]:
+            print(f"  {line}", file=sys.stderr)
+        return 0 if result.complete else 1
 
     return asyncio.run(run())
 

@@ -54,6 +54,7 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+NO_STORE = (b"cache-control", b"no-store")
 Handler = Callable[[Request], Awaitable[Response]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -90,6 +91,10 @@ def is_api(path: str) -> bool:
 
 
 class SecurityHeadersMiddleware:
+    """Browser hardening on every answer, and `Cache-Control: no-store` on every one that
+    does not say otherwise: nearly all carry call data, which no browser or proxy may keep.
+    Only static assets and the health check may be cached."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -97,10 +102,16 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cacheable = scope["path"].startswith("/static/") or scope["path"] == "/healthz"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = [*message.get("headers", []), *SECURITY_HEADERS]
+                if not cacheable and not any(
+                    name.lower() == b"cache-control" for name, _ in headers
+                ):
+                    headers.append(NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -111,6 +111,8 @@ class Settings:
     # and still nowhere, they are closed as expired.
     reconcile_after_minutes: float = 30.0
     expire_after_hours: float = 4.0
+    # A CDR sync stops waiting for the PBX after this long, and reports what it did not get.
+    cdr_sync_seconds: float = 20.0
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"
     viewer_queue_size: int = 256
@@ -176,6 +178,8 @@ class Settings:
                 " letters, digits and . _ ~ - (no empty, . or .. segment), e.g. /callrecord/:"
                 f" got {self.recording_path_prefix!r}"
             )
+        if not 0 < self.cdr_sync_seconds <= 3600:
+            raise SettingsError("DASHBOARD_CDR_SYNC_SECONDS must be more than 0 and at most 3600")
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
         if not 1 <= self.sign_in_name_failures <= self.sign_in_address_failures:
@@ -369,6 +373,7 @@ class Settings:
                 "DASHBOARD_RECONCILE_MINUTES", defaults.reconcile_after_minutes
             ),
             expire_after_hours=number("DASHBOARD_EXPIRE_HOURS", defaults.expire_after_hours),
+            cdr_sync_seconds=number("DASHBOARD_CDR_SYNC_SECONDS", defaults.cdr_sync_seconds),
             pbx_timeout_seconds=number("SYNAPSE_COMMAND_TIMEOUT", defaults.pbx_timeout_seconds),
             day_starts_at=text("DASHBOARD_DAY_STARTS_AT", defaults.day_starts_at),
             alert_sound=values.get("DASHBOARD_ALERT_SOUND", "").strip().lower()

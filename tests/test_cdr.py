@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -18,12 +21,14 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
+from dashboard.cdr import CdrSync, StoredOnly, SyncResult, Unfetched
 from dashboard.cli import main
-from dashboard.pbx import CDRShapeError, cdr_records
+from dashboard.pbx import CDRShapeError, Synapse, cdr_records
 from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
+from dashboard.store import Store
 from tests.conftest import (
     CALL_FINISH,
     CALL_START,
@@ -34,7 +39,7 @@ from tests.conftest import (
     pbx_time,
     sign_in,
 )
-from tests.servers import ThreadedServer
+from tests.servers import RawServer, ThreadedServer
 
 RECORD = {k: v for k, v in json.loads(CALL_FINISH).items() if k != "event"}
 
@@ -305,3 +310,208 @@ def test_a_live_call_is_looked_up_from_the_day_before_to_the_day_after(
     sign_in(dashboard, "supervisor")
     call = dashboard.get("/api/calls/7.1").json()
     assert (call["status"], call["disposition"]) == ("finished", "answered")
+
+
+# -- a PBX that hangs: the deadline, and a few extensions at a time --------------------------
+
+DAY = date(2015, 5, 5)
+Answer = Callable[[str], Awaitable[httpx.Response]]
+
+
+def cdr_transport(answer: Answer) -> httpx.MockTransport:
+    """cdr.php in process: `answer(extension)` says what the PBX does for that extension."""
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        return await answer(request.url.params["extension"])
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(str(tmp_path / "cdr.db"))
+    yield opened
+    opened.close()
+
+
+def cdr_sync(
+    store: Store, settings: Settings, clock: FakeClock, answer: Answer, **options: Any
+) -> CdrSync:
+    client = httpx.AsyncClient(transport=cdr_transport(answer))
+    synapse = Synapse(
+        settings.synapse_url, context="DLPN_all", channel_template="SIP/{extension}", client=client
+    )
+    return CdrSync(StoredOnly(store), store, synapse, settings, clock, **options)
+
+
+class HungPbx:
+    """Answers some extensions at once (records, an error, garbage, a refused connection)
+    and never answers the others; notes who was asked, and when all but the hung answered."""
+
+    def __init__(self, hung: set[str], answered_before_deadline: int) -> None:
+        self.hung = hung
+        self.asked: list[str] = []
+        self.answered = 0
+        self.answered_before_deadline = answered_before_deadline
+        self.all_answered = asyncio.Event()
+        self.deadlines: list[float] = []
+
+    async def answer(self, extension: str) -> httpx.Response:
+        self.asked.append(extension)
+        if extension in self.hung:
+            await anyio.sleep_forever()
+        self.answered += 1
+        if self.answered == self.answered_before_deadline:
+            self.all_answered.set()
+        if extension == "72":
+            return httpx.Response(500, text="PHP Fatal error")
+        if extension == "73":
+            return httpx.Response(200, text="<html>Fatal error</html>")
+        if extension == "74":
+            raise httpx.ConnectError("Connection refused")
+        return httpx.Response(200, json=[RECORD | {"extension": extension}])
+
+    async def deadline_passes(self, seconds: float) -> None:
+        """The injected wait for the deadline: it 'passes' once the others have answered."""
+        self.deadlines.append(seconds)
+        await self.all_answered.wait()
+
+
+async def test_a_hung_extension_is_given_up_at_the_deadline_and_the_rest_is_merged(
+    store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    pbx = HungPbx(hung={"71"}, answered_before_deadline=4)
+    sync = cdr_sync(store, settings, clock, pbx.answer, sleep=pbx.deadline_passes)
+    result = await sync.sync(DAY, DAY, ["70", "71", "72", "73", "74"])
+    shown = "The PBX at http://192.168.1.51"
+    assert result == SyncResult(
+        DAY,
+        DAY,
+        asked=5,
+        fetched=1,
+        added=1,
+        unfetched=[
+            Unfetched(
+                "71",
+                "timeout",
+                f"{shown} did not send the records within 20 s (DASHBOARD_CDR_SYNC_SECONDS)",
+            ),
+            Unfetched("72", "refused", f"{shown} refused cdr.php: HTTP 500"),
+            Unfetched(
+                "73",
+                "unreadable",
+                "The PBX's answer could not be read: cdr.php did not answer JSON",
+            ),
+            Unfetched(
+                "74",
+                "unreachable",
+                "Could not reach the PBX at http://192.168.1.51: Connection refused",
+            ),
+        ],
+    )
+    assert pbx.deadlines == [20.0]  # DASHBOARD_CDR_SYNC_SECONDS's default
+    assert sorted(pbx.asked) == ["70", "71", "72", "73", "74"]
+    merged = store.get_call(("192.168.1.51", RECORD["uniqueid"]))
+    assert merged is not None and (merged.status.value, merged.extension) == ("finished", "70")
+    assert result.summary() == (
+        "1 records: 1 calls added, 0 updated, 0 already known; 4 of 5 extensions not fetched"
+    )
+    assert result.not_fetched()[0] == (
+        f"Not fetched: extension 71, 2015-05-05: {shown} did not send the records within 20 s"
+        " (DASHBOARD_CDR_SYNC_SECONDS)"
+    )
+
+
+async def test_extensions_still_waiting_their_turn_at_the_deadline_are_named_too(
+    store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    pbx = HungPbx(hung={"70", "71"}, answered_before_deadline=0)
+
+    async def deadline_once_the_first_is_asked(seconds: float) -> None:
+        while not pbx.asked:
+            await asyncio.sleep(0)  # a turn of the loop for the first fetch to start: no time
+        pbx.deadlines.append(seconds)
+
+    wired = settings.with_changes(cdr_sync_seconds=3.0)
+    sync = cdr_sync(
+        store, wired, clock, pbx.answer, sleep=deadline_once_the_first_is_asked, fetches_at_once=1
+    )
+    result = await sync.sync(DAY, DAY + timedelta(days=1), ["70", "71", "72"])
+    assert (pbx.asked, pbx.deadlines) == (["70"], [3.0])
+    assert result.not_fetched() == [
+        "Not fetched: extension 70, 2015-05-05 to 2015-05-06: The PBX at http://192.168.1.51"
+        " did not send the records within 3 s (DASHBOARD_CDR_SYNC_SECONDS)",
+        "Not fetched: extensions 71, 72, 2015-05-05 to 2015-05-06: Not asked: the PBX at"
+        " http://192.168.1.51 was slow, and the 3 s (DASHBOARD_CDR_SYNC_SECONDS) ran out first",
+    ]
+    assert (result.fetched, store.count("calls")) == (0, 0)
+
+
+async def test_a_few_extensions_are_fetched_at_once_never_more(
+    store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    extensions = [str(n) for n in range(40, 50)]
+    in_flight, most, started = 0, 0, 0
+
+    async def answer(extension: str) -> httpx.Response:
+        nonlocal in_flight, most, started
+        in_flight += 1
+        started += 1
+        most = max(most, in_flight)
+        for _ in range(100):  # turns of the loop for the others to start too, if they may
+            if in_flight >= 4 or started == len(extensions):
+                break
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        in_flight -= 1
+        return httpx.Response(200, json=[RECORD | {"extension": extension, "uniqueid": extension}])
+
+    result = await cdr_sync(store, settings, clock, answer).sync(DAY, DAY, extensions)
+    assert (most, started, result.added, result.unfetched) == (4, 10, 10, [])
+
+
+def test_the_button_answers_by_its_deadline_with_what_it_merged_and_what_it_could_not(
+    settings: Settings, clock: FakeClock
+) -> None:
+    async def answer(extension: str) -> httpx.Response:
+        if extension == "71":
+            await anyio.sleep_forever()  # a hung PBX
+        return httpx.Response(200, json=[RECORD])
+
+    wired = settings.with_changes(extensions=("70", "71"), cdr_sync_seconds=1.0)
+    with TestClient(create_app(wired, clock=clock, pbx_transport=cdr_transport(answer))) as client:
+        text = sync(client, sign_in(client, "supervisor"))
+        assert (
+            "1 records: 1 calls added, 0 updated, 0 already known; 1 of 2 extensions not fetched"
+            " — Not fetched: extension 71, 2015-05-05: The PBX at http://192.168.1.51 did not"
+            " send the records within 1 s (DASHBOARD_CDR_SYNC_SECONDS)"
+        ) in text
+        assert "is-error" in text
+        call = client.get(f"/api/calls/{RECORD['uniqueid']}").json()
+        assert (call["status"], call["extension"]) == ("finished", "70")
+        audit = parts_of(client).audit.entries()[0]
+        assert (audit.action, audit.detail) == (
+            "cdr sync",
+            "1 records: 1 calls added, 0 updated, 0 already known; 1 of 2 extensions not fetched",
+        )
+
+
+def test_the_command_line_sync_reports_a_hung_pbx_by_its_deadline(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DASHBOARD_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("DASHBOARD_CDR_SYNC_SECONDS", "0.2")
+    args = ["cdr", "sync", "--from", "2015-05-05", "--to", "2015-05-05", "--extension", "70"]
+    with RawServer(None) as hung:  # takes the connection, never answers
+        monkeypatch.setenv("SYNAPSE_URL", hung.base_url)
+        assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert (
+        out
+        == "0 records: 0 calls added, 0 updated, 0 already known; 1 of 1 extensions not fetched\n"
+    )
+    assert err == (
+        f"  Not fetched: extension 70, 2015-05-05: The PBX at {hung.base_url} did not send the"
+        " records within 0.2 s (DASHBOARD_CDR_SYNC_SECONDS)\n"
+    )

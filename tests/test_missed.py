@@ -130,3 +130,57 @@ def test_agents_see_only_their_own_missed_calls(
         "/missed/done", data={"number_key": "5550100"}, headers={"x-csrf-token": csrf}
     )
     assert refused.status_code == 404
+
+
+def as_agent(client: TestClient, extension: str) -> tuple[str, str]:
+    """Sign in as the agent of `extension`; returns their session cookie and CSRF token."""
+    client.cookies.clear()
+    csrf = sign_in(client, "agent", f"agent-{extension}", extension)
+    return client.cookies["dashboard_session"], csrf
+
+
+def be(client: TestClient, session: str) -> TestClient:
+    """The client, as the user of this session from now on."""
+    client.cookies.clear()
+    client.cookies.set("dashboard_session", session)
+    return client
+
+
+def test_an_agent_marks_done_only_the_missed_callers_of_their_own_extension(
+    anonymous: TestClient, clock: FakeClock, moment: Moment
+) -> None:
+    """Two agents, 70 and 46. 555 0100 was missed at 46 and once answered at 70: agent 70 may
+    not mark it done (it would leave agent 46's list), nor a caller of theirs who was answered."""
+    send(anonymous, cdr(clock, moment.tz, "1.1", 50))  # 98765 43210, missed at 70
+    send(anonymous, cdr(clock, moment.tz, "2.1", 40, number="5550100", extension="46"))
+    answered = {"disposition": "ANSWERED", "answertime": pbx_time(clock.now, moment.tz)}
+    send(anonymous, cdr(clock, moment.tz, "2.2", 30, number="5550100", **answered))
+    send(anonymous, cdr(clock, moment.tz, "3.1", 20, number="5550122", **answered))
+    seventy, csrf = as_agent(anonymous, "70")
+    forty_six, _ = as_agent(anonymous, "46")
+    audit = parts_of(anonymous).audit
+
+    def mark_done(number_key: str) -> tuple[int, bool]:
+        response = be(anonymous, seventy).post(
+            "/missed/done", data={"number_key": number_key}, headers={"x-csrf-token": csrf}
+        )
+        return response.status_code, "no such missed call to return that you may see" in (
+            response.text
+        )
+
+    def lists() -> tuple[list[str], list[str]]:
+        return numbers(be(anonymous, seventy)), numbers(be(anonymous, forty_six))
+
+    audited = len(audit.entries())
+    assert [mark_done(key) for key in ("5550100", "5550122", "5550199")] == [(404, True)] * 3
+    assert lists() == (["9876543210"], ["5550100"])
+    assert parts_of(anonymous).callbacks.done("5550100") is None
+    assert len(audit.entries()) == audited
+    assert mark_done("9876543210") == (200, False)  # its own
+    assert lists() == ([], ["5550100"])
+    anonymous.cookies.clear()
+    supervisor = sign_in(anonymous, "supervisor")  # any extension's
+    done = anonymous.post(
+        "/missed/done", data={"number_key": "5550100"}, headers={"x-csrf-token": supervisor}
+    )
+    assert (done.status_code, lists()) == (200, ([], []))

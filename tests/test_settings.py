@@ -22,6 +22,7 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
             "DASHBOARD_SIGNIN_NAME_FAILURES": "3",
             "DASHBOARD_SIGNIN_ADDRESS_FAILURES": "50",
             "DASHBOARD_SIGNIN_LOCK_MINUTES": "30",
+            "DASHBOARD_CDR_SYNC_SECONDS": "7.5",
         },
         env_file=env_file,
     )
@@ -30,6 +31,7 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
     assert settings.synapse_url == "http://192.168.1.51" and settings.synapse_host == "192.168.1.51"
     assert settings.synapse_event_allow == ("10.0.0.0/8", "192.168.1.51")
     assert settings.finished_linger_seconds == 3.0
+    assert settings.cdr_sync_seconds == 7.5
     assert str(settings.timezone) == "Asia/Kolkata"
     limits = (
         settings.sign_in_name_failures,
@@ -62,6 +64,7 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
         ({"DASHBOARD_SIGNIN_NAME_FAILURES": "0"}, "DASHBOARD_SIGNIN_NAME_FAILURES"),
         ({"DASHBOARD_SIGNIN_NAME_FAILURES": "30"}, "<= DASHBOARD_SIGNIN_ADDRESS_FAILURES"),
         ({"DASHBOARD_SIGNIN_LOCK_MINUTES": "0"}, "DASHBOARD_SIGNIN_LOCK_MINUTES"),
+        ({"DASHBOARD_CDR_SYNC_SECONDS": "0"}, "DASHBOARD_CDR_SYNC_SECONDS"),
     ],
 )
 def test_bad_settings_are_refused_with_their_name(

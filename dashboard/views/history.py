@@ -191,5 +191,5 @@ async def cdr_sync(request: Request) -> Response:
         detail=result.summary(),
         remote=remote,
     )
-    message = result.summary() + "".join(f" — {problem}" for problem in result.problems[:3])
-    return toast(request, not result.problems, message)
+    told = [result.summary(), *result.not_fetched(), *result.problems[:3]]
+    return toast(request, result.complete, " — ".join(told))

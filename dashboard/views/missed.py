@@ -45,8 +45,8 @@ async def mark_done(request: Request) -> Response:
     assert auth is not None
     form = await request.form()
     key = str(form.get("number_key", ""))
-    scope = auth.user.scope
-    if not key or not callbacks.may_mark(key, scope):
+    # On the list this user sees: an agent acts only on their own extension's missed callers.
+    if not key or not callbacks.may_mark(key, state.clock() - LOOK_BACK, auth.user.scope):
         raise Refusal(404, "not_found", "no such missed call to return that you may see")
     callbacks.mark_done(key, auth.user.name, state.clock())
     remote = client_ip(request, state.settings.trusted_proxy_networks)

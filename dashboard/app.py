@@ -36,6 +36,7 @@ from dashboard.ingest import Clock, assemble, utc_now
 from dashboard.kiosk import Kiosks
 from dashboard.metrics import Timings
 from dashboard.pbx import Synapse
+from dashboard.pbx_watch import PBXWatch
 from dashboard.pbxs import PBXs
 from dashboard.popup import Popups
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
@@ -53,6 +54,7 @@ from dashboard.views import (
     history,
     login,
     missed,
+    pbx_status,
     recordings,
     reports,
     search,
@@ -109,6 +111,8 @@ def create_app(
         Route("/api/calls/{uniqueid}/hangup", controls.hangup, methods=["POST"]),
         Route("/api/calls/{uniqueid}/transfer", controls.transfer, methods=["POST"]),
         Route("/api/calls/{uniqueid}", api.call_detail),
+        Route("/api/pbxs", pbx_status.pbxs_api),
+        Route("/admin/pbxs", pbx_status.pbxs_page),
         Route("/recordings/{uniqueid}", recordings.recording),
         Route("/healthz", api.healthz),
         Route("/metrics", api.metrics),
@@ -220,6 +224,9 @@ async def open_parts(
             timedelta(hours=settings.expire_after_hours),
         ),
     ]
+    if settings.pbx_check_seconds:
+        watch = PBXWatch(pbxs, ingestor.publisher, fragments, clock)
+        background.append(watch.run(settings.pbx_check_seconds))
     tasks = [asyncio.create_task(job) for job in background]
     stack.push_async_callback(_cancel, tasks)
     return parts

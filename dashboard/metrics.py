@@ -23,9 +23,15 @@ def counter(name: str, help_text: str, values: dict[Labels, float]) -> Iterable[
 
 
 def gauge(name: str, help_text: str, value: float) -> Iterable[str]:
+    return gauges(name, help_text, {(): value})
+
+
+def gauges(name: str, help_text: str, values: dict[Labels, float]) -> Iterable[str]:
+    """A gauge's lines, one per set of labels (none: the gauge is left out)."""
     yield f"# HELP {name} {help_text}"
     yield f"# TYPE {name} gauge"
-    yield f"{name} {_number(value)}"
+    for labels, value in sorted(values.items()):
+        yield f"{name}{_labels(labels)} {_number(value)}"
 
 
 class Histogram:

@@ -124,6 +124,8 @@ class Settings:
     # With PBXs in the file, events from any other host are refused, unless this is on:
     # then they are shown, watch-only (no commands).
     allow_unknown_hosts: bool = False
+    # Each PBX's API is probed this often (0: never), and every board told when one fails.
+    pbx_check_seconds: float = 60.0
     templates_dir: Path = field(default=ROOT / "templates")
     static_dir: Path = field(default=ROOT / "static")
 
@@ -383,6 +385,7 @@ class Settings:
             finished_linger_seconds=number(
                 "DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds
             ),
+            pbx_check_seconds=number("DASHBOARD_PBX_CHECK_SECONDS", defaults.pbx_check_seconds),
             allow_unknown_hosts=values.get("DASHBOARD_ALLOW_UNKNOWN_HOSTS", "").strip().lower()
             in ("1", "yes", "on", "true"),
         )

@@ -143,6 +143,7 @@ def settings(tmp_path: Path, moment: Moment) -> Settings:
         finished_linger_seconds=5,
         password_kdf_n=2**10,  # fast hashing for tests; the default is 2**15
         sign_in_delay_seconds=0,
+        pbx_check_seconds=0,  # no probes of a PBX that is not there (test_pbx_watch probes)
     )
 
 

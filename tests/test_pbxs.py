@@ -25,6 +25,7 @@ from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
 from tests.conftest import FakeClock, send, sign_in
 from tests.servers import ThreadedServer
+from tests.waiting import wait_until
 
 HEAD = PBXConfig(name="head-office", url="http://head", host="10.0.0.1", extensions=("70", "71"))
 BRANCH = PBXConfig(name="Branch", url="http://branch", host="10.0.0.2", extensions=("46",))
@@ -109,8 +110,12 @@ def ringing(client: TestClient, site: Site, extension: str) -> dict[str, str]:
     call: dict[str, str] = httpx.post(
         site.server.base_url + "/simulator/ring", params=params
     ).json()
-    start = next(e for e in site.events if e["uniqueid"] == call["uniqueid"])
-    send(client, start)
+    wait_until(
+        lambda: any(e["uniqueid"] == call["uniqueid"] for e in site.events),
+        5,
+        f"the CallStart of {call['uniqueid']}",
+    )
+    send(client, next(e for e in site.events if e["uniqueid"] == call["uniqueid"]))
     return call
 
 

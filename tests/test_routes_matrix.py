@@ -231,6 +231,8 @@ ROUTES: dict[str, Callable[[World], Ask]] = {
         "GET", "/recordings/46.1", headers={"range": "bytes=0-99"}
     ),
     "GET /recordings/{uniqueid} · download": lambda w: Ask("GET", "/recordings/70.1?download=1"),
+    "GET /api/pbxs": lambda w: Ask("GET", "/api/pbxs"),
+    "GET /admin/pbxs": lambda w: Ask("GET", "/admin/pbxs"),
     "GET /healthz": lambda w: Ask("GET", "/healthz"),
     "GET /metrics": lambda w: Ask("GET", "/metrics"),
     "GET /static/{path}": lambda w: Ask("GET", "/static/css/app.css"),
@@ -301,6 +303,8 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "GET /recordings/{uniqueid} · another extension's call":
                                                  row(LOGIN, 403, 404, 206, 206, 403, LOGIN),
     "GET /recordings/{uniqueid} · download":     row(LOGIN, 403, 403, 200, 200, 403, LOGIN),
+    "GET /api/pbxs":                             row(401, 403, 200, 200, 200, 403, 200),
+    "GET /admin/pbxs":                           row(LOGIN, 403, 403, 403, 200, 403, LOGIN),
     "GET /healthz":                              row(200, 200, 200, 200, 200, 200, 200),
     "GET /metrics":                              row(LOGIN, 403, 403, 200, 200, 403, 200),
     "GET /static/{path}":                        row(200, 200, 200, 200, 200, 200, 200),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from dashboard.auth import Role
 from dashboard.calls import Call
 from dashboard.errors import Refusal
-from dashboard.metrics import Timings, counter, gauge
+from dashboard.metrics import Labels, Timings, counter, gauge, gauges
 from dashboard.schema import JSON_FIELDS, json_value
 from dashboard.security import STAFF, current_auth, require, user_scope
 from dashboard.state import parts
@@ -103,8 +105,60 @@ async def metrics(request: Request) -> Response:
             "Recording links not fetched, by reason (a query, a dot segment, another host...).",
             {(("reason", cause),): float(n) for cause, n in state.recording_links_refused.items()},
         ),
+        *pbx_metrics(state.pbxs.health.as_json(state.clock())),
         *timings.fanout.render(),
         *timings.pbx.render(),
         *timings.db_write.render(),
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def pbx_metrics(health: list[dict[str, Any]]) -> Iterable[str]:
+    """Each PBX's health: what /api/pbxs says, as numbers Prometheus can alert on."""
+
+    def each(field: str, scale: float = 1.0) -> dict[Labels, float]:
+        return {
+            (("pbx", str(pbx["name"])),): float(pbx[field]) * scale
+            for pbx in health
+            if pbx[field] is not None
+        }
+
+    last_event: dict[Labels, float] = {
+        (("pbx", str(pbx["name"])),): datetime.fromisoformat(pbx["last_event_at"]).timestamp()
+        for pbx in health
+        if pbx["last_event_at"]
+    }
+    commands: dict[Labels, float] = {
+        (("pbx", str(pbx["name"])), ("outcome", outcome)): float(pbx[f"commands_{outcome}"])
+        for pbx in health
+        for outcome in ("accepted", "failed")
+    }
+    yield from gauges(
+        "dashboard_pbx_up", "1 when the PBX's API answered its last probe.", each("api_ok")
+    )
+    yield from gauges(
+        "dashboard_pbx_round_trip_seconds",
+        "How long the last probe took.",
+        each("round_trip_ms", 0.001),
+    )
+    yield from gauges(
+        "dashboard_pbx_last_event_timestamp_seconds", "When the PBX's last event came.", last_event
+    )
+    yield from gauges(
+        "dashboard_pbx_events_last_hour",
+        "Events from the PBX in the last hour.",
+        each("events_last_hour"),
+    )
+    yield from gauges(
+        "dashboard_pbx_clock_skew_seconds",
+        "How far ahead of ours the PBX's clock runs.",
+        each("clock_skew_seconds"),
+    )
+    yield from gauges(
+        "dashboard_pbx_silent",
+        "1 when the PBX's CDR has calls no event told of.",
+        {(("pbx", str(pbx["name"])),): 1.0 if pbx["silent_since"] else 0.0 for pbx in health},
+    )
+    yield from counter(
+        "dashboard_pbx_commands_by_pbx_total", "Commands to each PBX, by outcome.", commands
+    )

@@ -25,6 +25,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     # pages through a socket that carries pop-ups only.
     context.setdefault("own_socket", False)
     context.setdefault("popups", _popups(state, auth.user if auth else None))
+    context.setdefault("problems", state.pbxs.health.problems())
     html = state.fragments.page(template, **context)
     return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
 

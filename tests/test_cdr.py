@@ -145,6 +145,22 @@ def test_what_cannot_be_read_is_reported(
     assert refused.status_code == 403
 
 
+def test_implausible_records_are_reported_and_not_merged(
+    dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer]
+) -> None:
+    fake = pbx[0]
+    csrf = sign_in(dashboard, "supervisor")
+    fake.answer = [
+        RECORD | {"uniqueid": "../calls/T70.1"},
+        RECORD | {"uniqueid": "1430819361.2", "duration": "999999999"},
+        RECORD | {"uniqueid": "1430819361.3", "starttime": "2199010100:00:00"},
+    ]
+    text = sync(dashboard, csrf)
+    assert "3 records: 0 calls added, 0 updated, 0 already known; 3 problems" in text
+    assert "must be 1 to 64 letters, digits" in text and "no call lasts over a day" in text
+    assert events(dashboard) == 0
+
+
 @at_edges
 def test_live_calls_with_no_news_are_reconciled_then_expired(
     dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer], clock: FakeClock

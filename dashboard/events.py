@@ -4,17 +4,22 @@ All tolerance for odd input lives here: where the JSON sits in the request,
 `\\/` escapes, typographic quotes pasted from the vendor's guide, numbers sent
 as numbers, empty times, casing of dispositions. Anything this module cannot
 read becomes an `EventError` naming the problem; the core never sees raw dicts.
+
+It is also where the implausible is refused: a call's identity must look like what Asterisk
+makes (it ends up in URLs and on every screen), no call lasts over a day, and no time is
+more than a day after the event arrived.
 """
 
 from __future__ import annotations
 
 import binascii
+import ipaddress
 import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
@@ -64,8 +69,15 @@ class CallEvent:
 
 
 TOKEN_PARAM = "token"
-MAX_UNIQUEID = 128
+MAX_UNIQUEID = 64
+MAX_HOST = 253  # the longest DNS name
 MAX_TEXT = 2048
+# Asterisk's uniqueid is "epoch.sequence", perhaps after a system name: nothing that could
+# move a URL it is put in ("/", ".." or an escape).
+UNIQUEID = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_UNIQUEID}}}")
+HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+MAX_CALL_SECONDS = 86_400  # a call over a day is a typing error, and would skew every average
+FUTURE_SLACK = timedelta(days=1)  # a PBX clock some hours off is tolerated; a year is not
 TEXT_FIELDS = ("number", "extension", "hangupchannel", "redirectchannel", "recordlink")
 TIME_FIELDS = {"starttime": "start_time", "answertime": "answer_time", "endtime": "end_time"}
 SECONDS_FIELDS = {"duration": "duration", "billableseconds": "billable_seconds"}
@@ -202,9 +214,20 @@ def _refuse_constant(name: str) -> None:
 
 
 def parse_event(
-    obj: Mapping[str, Any], *, tz: ZoneInfo, default_host: str, received_at: datetime
+    obj: Mapping[str, Any],
+    *,
+    tz: ZoneInfo,
+    default_host: str,
+    received_at: datetime,
+    trusted: bool = False,
 ) -> CallEvent:
-    """Turn one decoded JSON object into a `CallEvent`, or raise `EventError`."""
+    """Turn one decoded JSON object into a `CallEvent`, or raise `EventError`.
+
+    `received_at` is the dashboard's clock when the event arrived: times are checked against
+    it. `trusted` is for what the dashboard wrote itself: an event read back from its log was
+    checked when it arrived and reads as it did then (a check made stricter later must not
+    change what stored events fold to), and an expiry names a call it already holds.
+    """
     kind_name = _text(obj, "event")
     if kind_name is None:
         raise EventError(422, "missing_field", "the event has no 'event' field")
@@ -218,16 +241,23 @@ def parse_event(
     uniqueid = _text(obj, "uniqueid")
     if uniqueid is None:
         raise EventError(422, "missing_field", "the event has no 'uniqueid' field")
-    if len(uniqueid) > MAX_UNIQUEID:
-        raise EventError(422, "bad_value", f"'uniqueid' is longer than {MAX_UNIQUEID} characters")
+    host = _text(obj, "asteriskhost")
+    if not trusted:
+        _check_uniqueid(uniqueid)
+        if host is not None:
+            _check_host(host)
     disposition_raw = _text(obj, "disposition")
     direction = _text(obj, "direction")
     fields: dict[str, Any] = {name: _text(obj, name) for name in TEXT_FIELDS}
     fields.update({attr: _time(obj, name, tz) for name, attr in TIME_FIELDS.items()})
     fields.update({attr: _seconds(obj, name) for name, attr in SECONDS_FIELDS.items()})
+    if not trusted:
+        _check_seconds(fields["duration"], fields["billable_seconds"])
+        for name, attr in TIME_FIELDS.items():
+            _check_not_future(name, fields[attr], received_at)
     return CallEvent(
         kind=kind,
-        host=_text(obj, "asteriskhost") or default_host,
+        host=host or default_host,
         uniqueid=uniqueid,
         received_at=received_at,
         direction=DIRECTIONS.get(direction.lower(), direction.lower()) if direction else None,
@@ -236,6 +266,68 @@ def parse_event(
         extra={key: value for key, value in obj.items() if key not in KNOWN_FIELDS},
         **fields,
     )
+
+
+def _check_uniqueid(uniqueid: str) -> None:
+    if not UNIQUEID.fullmatch(uniqueid) or ".." in uniqueid:
+        raise EventError(
+            422,
+            "bad_value",
+            f"'uniqueid' must be 1 to {MAX_UNIQUEID} letters, digits, '.', '-' or '_'"
+            f" (as Asterisk makes them, like 1430819361.25418), got {uniqueid[:40]!r}",
+        )
+
+
+def _check_host(host: str) -> None:
+    if len(host) <= MAX_HOST and (_is_ip_address(host) or _is_host_name(host)):
+        return
+    raise EventError(
+        422,
+        "bad_value",
+        "'asteriskhost' must be a host name or an IP address (like 192.168.1.51),"
+        f" got {host[:40]!r}",
+    )
+
+
+def _is_ip_address(text: str) -> bool:
+    if "%" in text:  # an IPv6 zone: a name of the sender's own, never needed here
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(text: str) -> bool:
+    return all(HOST_LABEL.fullmatch(label) for label in text.split("."))
+
+
+def _check_seconds(duration: int | None, billable: int | None) -> None:
+    for name, seconds in (("duration", duration), ("billableseconds", billable)):
+        if seconds is not None and seconds > MAX_CALL_SECONDS:
+            raise EventError(
+                422,
+                "bad_value",
+                f"'{name}' is {seconds} seconds: no call lasts over a day ({MAX_CALL_SECONDS} s)",
+            )
+    if duration is not None and billable is not None and billable > duration:
+        raise EventError(
+            422,
+            "bad_value",
+            f"'billableseconds' ({billable}) is more than the call's 'duration' ({duration})",
+        )
+
+
+def _check_not_future(name: str, moment: datetime | None, received_at: datetime) -> None:
+    if moment is not None and moment - received_at > FUTURE_SLACK:
+        raise EventError(
+            422,
+            "bad_value",
+            f"'{name}' is {moment.isoformat()}, more than a day after the event arrived"
+            f" ({received_at.astimezone(moment.tzinfo).isoformat(timespec='seconds')}):"
+            " is the PBX's clock or time zone wrong?",
+        )
 
 
 def normalise_disposition(raw: str) -> str:

@@ -10,6 +10,7 @@ import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -43,6 +44,7 @@ def make_environment(
             moment.astimezone(tz).strftime("%d %b %Y %H:%M") if moment else ""
         ),
         ext_id=extension_dom_id,
+        url_part=url_part,
     )
     env.globals["thresholds"] = thresholds
     return env
@@ -109,6 +111,13 @@ class Fragments:
 
     def page(self, template: str, /, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
+
+
+def url_part(value: object) -> str:
+    """A value made one URL path segment or query value: every character but letters, digits
+    and `_.-~` escaped. Jinja's `urlencode` keeps `/` in a string, so `../calls/T70.1` in
+    `/api/calls/{uniqueid}/hangup` would climb to another call's URL."""
+    return quote(str(value), safe="")
 
 
 def call_dom_id(call: Call) -> str:

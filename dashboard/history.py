@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from dashboard.calls import Call
@@ -37,6 +37,10 @@ SORTS = {
 }
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# A cursor holds a sort key, a host and a uniqueid; from calls as stored (texts of at most 2048
+# characters), about 22,000 characters at most. Anything longer was not made here.
+MAX_CURSOR = 32 * 1024
+DAMAGED_CURSOR = "the page link is damaged: start from the first page"
 
 
 class FilterError(ValueError):
@@ -235,19 +239,41 @@ class History:
 
 
 def _encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    text = json.dumps(values, ensure_ascii=False)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def _decode_cursor(text: str) -> list[Any]:
+    """[sort key, host, uniqueid], read defensively: it comes back in a URL anyone can edit."""
+    if len(text) > MAX_CURSOR:
+        raise FilterError(DAMAGED_CURSOR)
     try:
-        values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except ValueError:
-        raise FilterError("the page link is damaged: start from the first page") from None
-    if not (
-        isinstance(values, list)
-        and all(not isinstance(v, int) or -(2**63) <= v < 2**63 for v in values)
-        and len(values) == 3
-        and all(isinstance(v, str | int) for v in values)
-    ):
-        raise FilterError("the page link is damaged: start from the first page")
+        values: object = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, RecursionError):  # RecursionError: lists in lists in lists...
+        raise FilterError(DAMAGED_CURSOR) from None
+    if not _is_cursor(values):
+        raise FilterError(DAMAGED_CURSOR)
     return values
+
+
+def _is_cursor(values: object) -> TypeGuard[list[Any]]:
+    if not (isinstance(values, list) and len(values) == 3):
+        return False
+    key, host, uniqueid = values
+    whole = isinstance(key, int) and not isinstance(key, bool) and -(2**63) <= key < 2**63
+    texts = [value for value in values if isinstance(value, str)]
+    return (
+        (whole or isinstance(key, str))
+        and isinstance(host, str)
+        and isinstance(uniqueid, str)
+        and all(_storable(value) for value in texts)
+    )
+
+
+def _storable(text: str) -> bool:
+    """Not a lone surrogate (a JSON `\\ud800`), which SQLite could not be handed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -54,7 +54,11 @@ class StoredEvent:
     def parsed(self, tz: ZoneInfo, default_host: str) -> CallEvent:
         """The event as it was read when it arrived (the payload is what was accepted)."""
         return parse_event(
-            json.loads(self.payload), tz=tz, default_host=default_host, received_at=self.received_at
+            json.loads(self.payload),
+            tz=tz,
+            default_host=default_host,
+            received_at=self.received_at,
+            trusted=True,
         )
 
 

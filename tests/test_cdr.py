@@ -20,9 +20,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from dashboard import calls
 from dashboard.app import create_app
 from dashboard.cdr import CdrSync, StoredOnly, SyncResult, Unfetched
 from dashboard.cli import main
+from dashboard.events import CallEvent, EventKind
 from dashboard.pbx import CDRShapeError, Synapse, cdr_records
 from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
@@ -143,6 +145,45 @@ def test_what_cannot_be_read_is_reported(
         "/cdr/sync", data={"from": "2015-05-05"}, headers={"x-csrf-token": agent}
     )
     assert refused.status_code == 403
+
+
+def test_implausible_records_are_reported_and_not_merged(
+    dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer]
+) -> None:
+    fake = pbx[0]
+    csrf = sign_in(dashboard, "supervisor")
+    fake.answer = [
+        RECORD | {"uniqueid": "../calls/T70.1"},
+        RECORD | {"uniqueid": "1430819361.2", "duration": "999999999"},
+        RECORD | {"uniqueid": "1430819361.3", "starttime": "2199010100:00:00"},
+    ]
+    text = sync(dashboard, csrf)
+    assert "3 records: 0 calls added, 0 updated, 0 already known; 3 problems" in text
+    assert "must be 1 to 64 letters, digits" in text and "no call lasts over a day" in text
+    assert events(dashboard) == 0
+
+
+def test_a_live_call_stored_before_the_identity_checks_still_expires(
+    settings: Settings, clock: FakeClock, pbx: tuple[FakeCdr, ThreadedServer]
+) -> None:
+    """An expiry names a call the dashboard holds: a uniqueid it would refuse today (stored by
+    an older version) does not keep it, and every call after it, live forever."""
+    wired = settings.with_changes(synapse_url=pbx[1].base_url)
+    old = CallEvent(EventKind.START, "192.168.1.51", "../calls/T70.1", clock(), extension="70")
+    store = Store.open(wired.db_path)
+    store.record_event(clock(), "CallStart", "{}", calls.apply(None, old))
+    store.close()
+    with TestClient(create_app(wired, clock=clock)) as client:
+        reconciler = parts_of(client).reconciler
+        clock.advance(5 * 3600)
+
+        async def reconcile() -> int:
+            return int(await reconciler.reconcile(clock.now, timedelta(0), timedelta(hours=4)))
+
+        assert client.portal.call(reconcile) == 1  # type: ignore[union-attr]
+        expired = parts_of(client).store.get_call(old.key)
+        assert expired is not None
+        assert (expired.status.value, expired.disposition) == ("finished", "expired")
 
 
 @at_edges

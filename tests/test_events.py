@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
 from dashboard.events import (
     CallEvent,
@@ -18,7 +19,7 @@ from dashboard.events import (
     parse_event,
     percent_decode,
 )
-from tests.conftest import CALL_FINISH, CALL_START
+from tests.conftest import CALL_FINISH, CALL_START, FakeClock, parts_of, send
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 RECEIVED = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -206,3 +207,144 @@ def test_percent_decoding_is_exactly_urllibs(text: str) -> None:
 def test_percent_decoding_any_encoded_text_gives_it_back(text: str) -> None:
     encoded = quote_plus(text.encode("utf-8", errors="surrogatepass"))
     assert percent_decode(encoded, plus_is_space=True) == unquote_plus(encoded)
+
+
+def finish_with(**fields: object) -> dict[str, object]:
+    """The guide's CallFinish, with some fields changed (or removed, given None)."""
+    sample: dict[str, object] = json.loads(CALL_FINISH) | fields
+    return {name: value for name, value in sample.items() if value is not None}
+
+
+UNIQUEID_RULE = (
+    "'uniqueid' must be 1 to 64 letters, digits, '.', '-' or '_'"
+    " (as Asterisk makes them, like 1430819361.25418), got "
+)
+HOST_RULE = "'asteriskhost' must be a host name or an IP address (like 192.168.1.51), got "
+# RECEIVED is 15:30 in Kolkata, the PBX's zone.
+LATE = "more than a day after the event arrived (2026-11-27T15:30:00+05:30): is the PBX's clock"
+IMPLAUSIBLE = {
+    "a uniqueid that climbs out of its URL": (
+        {"uniqueid": "../calls/T70.1"},
+        UNIQUEID_RULE + "'../calls/T70.1'",
+    ),
+    "a uniqueid holding '..'": ({"uniqueid": "1430819361..1"}, UNIQUEID_RULE + "'1430819361..1'"),
+    "a uniqueid holding an escape": ({"uniqueid": "%2e%2e"}, UNIQUEID_RULE + "'%2e%2e'"),
+    "a uniqueid holding a space and a #": ({"uniqueid": "1.2 #3"}, UNIQUEID_RULE + "'1.2 #3'"),
+    "a uniqueid over 64 characters": ({"uniqueid": "1" * 65}, UNIQUEID_RULE + repr("1" * 40)),
+    "a host with a path": (
+        {"asteriskhost": "pbx.example/../x"},
+        HOST_RULE + "'pbx.example/../x'",
+    ),
+    "a host with a port": ({"asteriskhost": "192.168.1.51:80"}, HOST_RULE + "'192.168.1.51:80'"),
+    "a host with a space": ({"asteriskhost": "pbx one"}, HOST_RULE + "'pbx one'"),
+    "a host with an IPv6 zone": ({"asteriskhost": "fe80::1%eth0"}, HOST_RULE + "'fe80::1%eth0'"),
+    "a host over 253 characters": (
+        {"asteriskhost": "a." * 127},
+        HOST_RULE + repr("a." * 20),
+    ),
+    "a call over a day": (
+        {"duration": "86401", "billableseconds": "7"},
+        "'duration' is 86401 seconds: no call lasts over a day (86400 s)",
+    ),
+    "a call of 999999999 seconds": (
+        {"duration": "999999999", "billableseconds": None},
+        "'duration' is 999999999 seconds: no call lasts over a day (86400 s)",
+    ),
+    "billable seconds over a day": (
+        {"duration": None, "billableseconds": "86401"},
+        "'billableseconds' is 86401 seconds: no call lasts over a day (86400 s)",
+    ),
+    "billable seconds over the duration": (
+        {"duration": "15", "billableseconds": "16"},
+        "'billableseconds' (16) is more than the call's 'duration' (15)",
+    ),
+    "a start a day and a second ahead": (
+        {"starttime": "2026112815:30:01"},
+        f"'starttime' is 2026-11-28T15:30:01+05:30, {LATE} or time zone wrong?",
+    ),
+    "a start in 2199": (
+        {"starttime": "2199123123:59:59"},
+        f"'starttime' is 2199-12-31T23:59:59+05:30, {LATE} or time zone wrong?",
+    ),
+    "an answer far ahead": (
+        {"answertime": "2027-01-01 00:00:00"},
+        f"'answertime' is 2027-01-01T00:00:00+05:30, {LATE} or time zone wrong?",
+    ),
+    "an end far ahead, in another zone": (
+        {"endtime": "2026-11-29T00:00:00+00:00"},
+        "'endtime' is 2026-11-29T00:00:00+00:00, more than a day after the event arrived"
+        " (2026-11-27T10:00:00+00:00): is the PBX's clock or time zone wrong?",
+    ),
+}
+
+
+@pytest.mark.parametrize(("fields", "detail"), IMPLAUSIBLE.values(), ids=IMPLAUSIBLE)
+def test_an_implausible_event_is_refused_saying_why(fields: dict[str, object], detail: str) -> None:
+    with pytest.raises(EventError) as caught:
+        parse("", json.dumps(finish_with(**fields)).encode())
+    assert (caught.value.status, caught.value.reason, caught.value.detail) == (
+        422,
+        "bad_value",
+        detail,
+    )
+
+
+def test_what_asterisk_makes_is_accepted_up_to_the_bounds() -> None:
+    edges = [
+        {"uniqueid": "1" * 64},
+        {"uniqueid": "pbx-main_1430819361.25418"},
+        {"asteriskhost": "pbx.example"},
+        {"asteriskhost": "PBX_2.office.example"},
+        {"asteriskhost": "2001:db8::51"},
+        {"asteriskhost": "a" * 63 + ".example"},
+        {"duration": "86400", "billableseconds": "86400"},
+        {"duration": "15", "billableseconds": "15"},
+        {"starttime": "2026112815:30:00"},  # a day ahead exactly: a PBX clock a day off
+    ]
+    for fields in edges:
+        event = parse("", json.dumps(finish_with(**fields)).encode())
+        assert (event.host, event.uniqueid, event.duration, event.billable_seconds) == (
+            fields.get("asteriskhost", "192.168.1.51"),
+            fields.get("uniqueid", "1430819361.25418"),
+            int(fields.get("duration", "15")),
+            int(fields.get("billableseconds", "7")),
+        )
+
+
+def test_what_the_dashboard_wrote_itself_is_read_as_it_was() -> None:
+    stored_long_ago = finish_with(uniqueid="../calls/T70.1", duration="999999999")
+    event = parse_event(
+        stored_long_ago, tz=KOLKATA, default_host="pbx.example", received_at=RECEIVED, trusted=True
+    )
+    assert (event.uniqueid, event.duration) == ("../calls/T70.1", 999999999)
+
+
+@pytest.mark.parametrize(("fields", "detail"), IMPLAUSIBLE.values(), ids=IMPLAUSIBLE)
+def test_an_implausible_event_at_the_endpoint_changes_nothing_and_is_kept(
+    client: TestClient, clock: FakeClock, fields: dict[str, object], detail: str
+) -> None:
+    assert clock() == RECEIVED
+    send(client, CALL_START)
+    state = parts_of(client)
+    before = (state.store.all_calls(), list(state.store.events()), state.live.board.snapshot())
+    query = "data=" + quote(json.dumps(finish_with(**fields)), safe="")
+    response = client.get("/synapse/events?" + query)
+    assert (response.status_code, response.json()) == (
+        422,
+        {"error": "bad_value", "detail": detail},
+    )
+    after = (state.store.all_calls(), list(state.store.events()), state.live.board.snapshot())
+    assert after == before
+    assert state.store.rejected.all() == [
+        {
+            "id": 1,
+            "received_at": "2026-11-27T10:00:00.000000+00:00",
+            "reason": "bad_value",
+            "detail": detail,
+            "method": "GET",
+            "query": query[:4096],
+            "body": "",
+            "size": len(query),
+            "remote": "testclient",
+        }
+    ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import random
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -221,6 +223,43 @@ def test_bad_filters_get_a_clear_message(
     response = client.get("/api/calls", params=params)
     assert response.status_code == 422 and message in response.json()["detail"]
     assert message in client.get("/calls", params=params).text
+
+
+def cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+DAMAGED = {"error": "bad_filter", "detail": "the page link is damaged: start from the first page"}
+BAD_CURSORS = {
+    "lists 10,000 deep": cursor("[" * 10_000 + "]" * 10_000),
+    "objects 5,000 deep": cursor('{"a":' * 5_000 + "1" + "}" * 5_000),
+    "over 32 KiB": cursor(json.dumps(["2026-11-27", "h", "u" * 30_000])),
+    "a lone surrogate": cursor('["\\ud800", "192.168.1.51", "1.1"]'),
+    "a boolean key": cursor('[true, "192.168.1.51", "1.1"]'),
+    "a number for a host": cursor('["2026-11-27", 51, "1.1"]'),
+    "a float key": cursor('[1e309, "192.168.1.51", "1.1"]'),
+    "two values": cursor('["2026-11-27", "192.168.1.51"]'),
+    "an object": cursor('{"after": "1.1"}'),
+    "not base64": "!!!!",
+    "not UTF-8": base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+}
+
+
+@pytest.mark.parametrize("after", BAD_CURSORS.values(), ids=BAD_CURSORS)
+def test_a_crafted_page_link_gets_a_clear_refusal(client: TestClient, after: str) -> None:
+    api = client.get("/api/calls", params={"after": after})
+    assert (api.status_code, api.json()) == (422, DAMAGED)
+    page = client.get("/calls", params={"after": after})
+    assert page.status_code == 422 and DAMAGED["detail"] in page.text
+
+
+def test_a_limit_that_is_not_a_number_is_named(client: TestClient) -> None:
+    for limit in ("1e309", "ten", "9" * 5000):
+        response = client.get("/api/calls", params={"limit": limit})
+        assert (response.status_code, response.json()) == (
+            422,
+            {"error": "bad_filter", "detail": "limit must be a whole number"},
+        )
 
 
 def test_agents_see_only_their_own_extension(filled: tuple[TestClient, list[Call]]) -> None:

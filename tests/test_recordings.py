@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 import wave
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -30,7 +32,7 @@ from dashboard.simulator.audio import Recordings, recording_wav
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import FakeClock, just_finished, parts_of, send, sign_in
+from tests.conftest import USUAL, FakeClock, just_finished, parts_of, send, sign_in
 from tests.servers import RawServer, ThreadedServer, free_port
 
 PBX_HOST = "192.168.1.51"
@@ -68,7 +70,12 @@ class Recorder:
 def simulator() -> Iterator[tuple[ThreadedServer, Recorder]]:
     recorder = Recorder()
     traffic = Traffic(seed=11, host=PBX_HOST)
-    pbx = SimulatedPBX(recorder, tz=ZoneInfo("UTC"), traffic=traffic)
+    began = time.monotonic()
+
+    def clock() -> datetime:  # the dashboards' day, whatever today is; calls' real lengths
+        return USUAL.at + timedelta(seconds=time.monotonic() - began)
+
+    pbx = SimulatedPBX(recorder, tz=ZoneInfo("UTC"), traffic=traffic, clock=clock)
     server = ThreadedServer(create_simulator_app(pbx, ["127.0.0.1"]))
     traffic.recording_base = server.base_url  # as `serve_simulator` does
     with server:

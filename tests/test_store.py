@@ -120,3 +120,18 @@ def test_times_are_stored_in_utc_whatever_zone_they_came_in() -> None:
     assert row == ("2015-05-05T09:49:21.000000+00:00", "2015-05-05T09:49:21.000000+00:00")
     stored = store.get_call(local.key)
     assert stored is not None and stored.start_time == datetime(2015, 5, 5, 9, 49, 21, tzinfo=UTC)
+
+
+def test_events_stored_before_a_check_was_made_stricter_replay_as_stored() -> None:
+    """The log is the truth: what it holds reads as it did when it was accepted."""
+    store = memory_store()
+    old = '{"event":"CallFinish","uniqueid":"../calls/T70.1","duration":"999999999"}'
+    call = Call(host="pbx.example", uniqueid="../calls/T70.1", status=Status.FINISHED)
+    store.record_event(T0, "CallFinish", old, call)
+    [stored] = store.events()
+    event = stored.parsed(KOLKATA, "pbx.example")
+    assert (event.key, event.duration, event.received_at) == (
+        ("pbx.example", "../calls/T70.1"),
+        999999999,
+        T0,
+    )

@@ -51,8 +51,12 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def simulator(recorder: Recorder) -> Iterator[tuple[ThreadedServer, SimulatedPBX]]:
-    pbx = SimulatedPBX(recorder, tz=ZoneInfo("UTC"), traffic=Traffic(seed=9, host=PBX_HOST))
+def simulator(
+    recorder: Recorder, clock: FakeClock
+) -> Iterator[tuple[ThreadedServer, SimulatedPBX]]:
+    # On the dashboard's clock: its events' times are checked against it.
+    traffic = Traffic(seed=9, host=PBX_HOST)
+    pbx = SimulatedPBX(recorder, tz=ZoneInfo("UTC"), traffic=traffic, clock=clock)
     with ThreadedServer(create_simulator_app(pbx, ["127.0.0.1"])) as server:
         yield server, pbx
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -17,6 +18,7 @@ from dashboard.errors import Refusal
 from dashboard.history import (
     DIRECTIONS,
     DISPOSITIONS,
+    PAGE_SIZE,
     PRESETS,
     FilterError,
     Filters,
@@ -35,6 +37,8 @@ from dashboard.security import (
 from dashboard.state import parts
 from dashboard.views.api import call_json
 from dashboard.views.pages import page, toast
+
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,20}")
 
 
 def _filters(request: Request) -> Filters:
@@ -125,12 +129,10 @@ async def calls_api(request: Request) -> Response:
     scope = user_scope(request)
     try:
         filters = _filters(request)
-        size = int(request.query_params.get("limit", "50") or 50)
+        size = _page_size(request.query_params.get("limit"))
         found = history.page(filters, scope, request.query_params.get("after"), size)
     except FilterError as problem:
         return Refusal(422, "bad_filter", str(problem)).json()
-    except ValueError:
-        return Refusal(422, "bad_filter", "limit must be a whole number").json()
     tz = parts(request).settings.timezone
     return JSONResponse(
         {
@@ -138,6 +140,16 @@ async def calls_api(request: Request) -> Response:
             "next": found.next_cursor,
         }
     )
+
+
+def _page_size(text: str | None) -> int:
+    """`limit`: a whole number (the page clamps it to 1..500)."""
+    text = (text or "").strip()
+    if not text:
+        return PAGE_SIZE
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise FilterError("limit must be a whole number")
+    return int(text)
 
 
 @require(*STAFF)

@@ -36,7 +36,10 @@ def safe_next(target: str | None) -> str:
     """Only a path on this site: never another host (open redirect)."""
     if not target:
         return "/"
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "http://[::1": not a URL at all
+        return "/"
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target

@@ -114,6 +114,8 @@ ROUTES: dict[str, list[str]] = {
     "/contacts": ["q"],
     "/api/calls/active": [],
     "/api/calls/{uniqueid}": ["host"],
+    "/api/pbxs": [],
+    "/admin/pbxs": [],
     "/healthz": [],
     "/metrics": [],
 }

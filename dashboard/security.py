@@ -84,7 +84,8 @@ def user_scope(conn: HTTPConnection) -> str | None:
 
 
 def is_api(path: str) -> bool:
-    return path.startswith("/api/")
+    """Read by programs (a Prometheus scrape too): 401, not a redirect to the sign-in page."""
+    return path.startswith("/api/") or path == "/metrics"
 
 
 # -- middleware ----------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class AuthMiddleware:
         accounts: Accounts = parts(conn).accounts
         scope["auth"] = None
         bearer = _bearer(conn)
-        if bearer is not None and (is_api(conn.url.path) or conn.url.path in ("/ws", "/metrics")):
+        if bearer is not None and (is_api(conn.url.path) or conn.url.path == "/ws"):
             user = accounts.tokens.user(bearer)
             if user is None:
                 response: Response = Refusal(

@@ -33,7 +33,7 @@ def test_metrics_count_events_viewers_and_time_writes(anonymous: TestClient) -> 
 
 
 def test_metrics_are_not_for_everyone(anonymous: TestClient) -> None:
-    assert anonymous.get("/metrics", follow_redirects=False).status_code == 303
+    assert anonymous.get("/metrics", follow_redirects=False).status_code == 401
     accounts = parts_of(anonymous).accounts
     accounts.add_user("tv", "viewer", PASSWORD)
     assert (

@@ -306,7 +306,7 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "GET /api/pbxs":                             row(401, 403, 200, 200, 200, 403, 200),
     "GET /admin/pbxs":                           row(LOGIN, 403, 403, 403, 200, 403, LOGIN),
     "GET /healthz":                              row(200, 200, 200, 200, 200, 200, 200),
-    "GET /metrics":                              row(LOGIN, 403, 403, 200, 200, 403, 200),
+    "GET /metrics":                              row(401, 403, 403, 200, 200, 403, 200),
     "GET /static/{path}":                        row(200, 200, 200, 200, 200, 200, 200),
 }
 # fmt: on

@@ -284,7 +284,7 @@ class Reconciler:
         }
         event = parse_event(
             obj,
-            tz=self.sync.settings.timezone,
+            tz=self.sync.settings.zone_of(call.host),
             default_host=call.host,
             received_at=self.ingestor.clock(),
             trusted=True,  # a call the dashboard holds, whatever today's checks say of its id

@@ -221,10 +221,17 @@ def serving_options() -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    if not (settings.synapse_event_token or settings.synapse_event_allow or args.allow_open_events):
+    open_to_all = [pbx.name for pbx in settings.pbxs if not (pbx.event_token or pbx.event_allow)]
+    if open_to_all and not args.allow_open_events:
+        where = (
+            "Set SYNAPSE_EVENT_TOKEN (a secret the PBX sends) and/or SYNAPSE_EVENT_ALLOW (the"
+            " PBX's IP)"
+            if not settings.pbx_configs
+            else f"Give the PBX {', '.join(open_to_all)} an event_token and/or event_allow"
+            f" in {settings.config_path}"
+        )
         print(
-            "dashboard: refusing to accept call events from anyone. Set SYNAPSE_EVENT_TOKEN"
-            " (a secret the PBX sends) and/or SYNAPSE_EVENT_ALLOW (the PBX's IP), or pass"
+            f"dashboard: refusing to accept call events from anyone. {where}, or pass"
             " --allow-open-events if that is really what you want.",
             file=sys.stderr,
         )

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -95,14 +95,26 @@ class Ingestor:
     def local_date(self) -> date:
         return self.clock().astimezone(self.tz).date()
 
-    async def ingest(self, raw_query: str, body: bytes, *, method: str, remote: str) -> Accepted:
-        """Store and apply one event from a request, or record why not and raise `EventError`."""
+    async def ingest(
+        self,
+        raw_query: str,
+        body: bytes,
+        *,
+        method: str,
+        remote: str,
+        hosts: Sequence[str] | None = None,
+    ) -> Accepted:
+        """Store and apply one event from a request, or record why not and raise `EventError`.
+        `hosts`: those of the PBXs whose token and address the request had (None: any)."""
         now = self.clock()
         try:
             payload, obj = extract_json(raw_query, body, self.settings.max_event_bytes)
-            event = parse_event(
-                obj, tz=self.tz, default_host=self.settings.synapse_host, received_at=now
-            )
+            default_host = hosts[0] if hosts else self.settings.synapse_host
+            host = obj.get("asteriskhost")
+            zone = self.settings.zone_of(host if isinstance(host, str) else default_host)
+            event = parse_event(obj, tz=zone, default_host=default_host, received_at=now)
+            if hosts is not None:
+                self._check_sender(event.host, hosts)
         except EventError as error:
             self.reject(error, now, raw_query=raw_query, body=body, method=method, remote=remote)
             raise
@@ -114,6 +126,25 @@ class Ingestor:
             self.reject(refusal, now, raw_query=raw_query, body=body, method=method, remote=remote)
             raise refusal from None
         return await self.submit(event, payload)
+
+    def _check_sender(self, host: str, hosts: Sequence[str]) -> None:
+        """An event names the PBX that sent it: one whose token and address it came with."""
+        if host.lower() in (allowed.lower() for allowed in hosts):
+            return
+        owner = next((p for p in self.settings.pbxs if p.host.lower() == host.lower()), None)
+        if owner is not None:
+            raise EventError(
+                403,
+                "wrong_sender",
+                f"the event is from {host} (the PBX {owner.name}), sent without its token"
+                " or from outside its addresses",
+            )
+        if not self.settings.allow_unknown_hosts:
+            raise EventError(
+                422,
+                "unknown_host",
+                f"no PBX configured here has the host {host}: add it to DASHBOARD_CONFIG",
+            )
 
     def submit(self, event: CallEvent, payload: str) -> asyncio.Future[Accepted]:
         """Queue an event for the next group commit; the future resolves once it is stored."""

@@ -15,6 +15,7 @@ or host, a bad range, two PBXs owning the same extension.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import tomllib
@@ -62,6 +63,10 @@ class PBXConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "owned", frozenset(self.extensions))
+
+    @functools.cached_property
+    def allow_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.event_allow]
 
     def owns(self, extension: str) -> bool:
         """Without a list of extensions (one PBX alone), every extension is its own."""

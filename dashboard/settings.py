@@ -252,6 +252,15 @@ class Settings:
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.synapse_timezone)
 
+    @functools.cached_property
+    def _zones(self) -> dict[str, ZoneInfo]:
+        return {pbx.host.lower(): ZoneInfo(pbx.timezone) for pbx in self.pbx_configs}
+
+    def zone_of(self, host: str | None) -> ZoneInfo:
+        """The zone a PBX reports its local times in, by the host its events carry (the
+        board's own zone for a host no PBX in the file has)."""
+        return self._zones.get((host or "").lower()) or self.timezone
+
     @property
     def synapse_host(self) -> str:
         """The PBX's host name, used when an event does not name its `asteriskhost`."""

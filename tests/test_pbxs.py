@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,7 +24,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import FakeClock, send, sign_in
+from tests.conftest import FakeClock, parts_of, send, sign_in
 from tests.servers import ThreadedServer
 from tests.waiting import wait_until
 
@@ -179,3 +180,77 @@ def test_a_call_from_a_host_no_pbx_has_is_only_watched(
         refused = client.post("/api/calls/9.1/hangup", headers=csrf)
         assert (refused.status_code, refused.json()["error"]) == (409, "watch_only")
     assert head.commands() == branch.commands() == []
+
+
+def event_from(client: TestClient, token: str, **fields: str) -> tuple[int, dict[str, Any]]:
+    event = {"event": "CallStart", "extension": "70", "number": "9876543210", **fields}
+    response = client.get(f"/synapse/events/{token}", params={"data": json.dumps(event)})
+    return response.status_code, response.json()
+
+
+def in_utc(wall: datetime, zone: str) -> str:
+    return wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC).isoformat()
+
+
+def test_each_pbx_sends_its_own_events_and_no_other_pbxs(
+    settings: Settings, clock: FakeClock
+) -> None:
+    head = PBXConfig(
+        name="head-office",
+        url="http://head",
+        host="10.0.0.1",
+        extensions=("70",),
+        timezone="Asia/Kolkata",
+        event_token="head-secret",
+    )
+    branch = PBXConfig(
+        name="Branch",
+        url="http://branch",
+        host="10.0.0.2",
+        extensions=("46",),
+        timezone="Europe/London",
+        event_token="branch-secret",
+    )
+    wired = settings.with_changes(pbx_configs=(head, branch))
+    wall = (clock.now - timedelta(hours=2)).replace(tzinfo=None, microsecond=0)
+    local = wall.strftime("%Y-%m-%d %H:%M:%S")  # what each PBX's clock on the wall says
+    with TestClient(create_app(wired, clock=clock)) as client:
+        outcomes = [
+            event_from(
+                client, "head-secret", uniqueid="1.1", asteriskhost="10.0.0.1", starttime=local
+            ),
+            event_from(
+                client, "branch-secret", uniqueid="2.1", starttime=local
+            ),  # no host: its own
+            event_from(client, "head-secret", uniqueid="2.2", asteriskhost="10.0.0.2"),
+            event_from(client, "head-secret", uniqueid="9.1", asteriskhost="10.9.9.9"),
+            event_from(client, "nobody's", uniqueid="1.2", asteriskhost="10.0.0.1"),
+        ]
+        assert [(status, body.get("error", "ok")) for status, body in outcomes] == [
+            (200, "ok"),
+            (200, "ok"),
+            (403, "wrong_sender"),
+            (422, "unknown_host"),
+            (403, "forbidden"),
+        ]
+        assert outcomes[2][1]["detail"] == (
+            "the event is from 10.0.0.2 (the PBX Branch), sent without its token or from"
+            " outside its addresses"
+        )
+        store = parts_of(client).store
+        starts = {
+            call.uniqueid: (call.host, call.start_time.isoformat() if call.start_time else None)
+            for call in store.live_calls()
+        }
+        assert starts == {  # each PBX's local times read in its own zone
+            "1.1": ("10.0.0.1", in_utc(wall, "Asia/Kolkata")),
+            "2.1": ("10.0.0.2", in_utc(wall, "Europe/London")),
+        }
+        refused = [
+            (row["reason"], '"uniqueid": "2.2"' in unquote_plus(row["query"]))
+            for row in store.rejected.all()
+        ]
+        assert refused == [("wrong_sender", True), ("unknown_host", False)]
+        sign_in(client, "agent")
+        heard = {p["name"]: p["last_event_at"] for p in client.get("/api/pbxs").json()["pbxs"]}
+        assert heard == {"head-office": clock.now.isoformat(), "Branch": clock.now.isoformat()}

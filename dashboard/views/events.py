@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import datetime
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from dashboard.calls import Call
 from dashboard.errors import Refusal
 from dashboard.events import TOKEN_PARAM, EventError
 from dashboard.ingest import Ingestor
+from dashboard.pbxs import PBXs
 from dashboard.security import client_ip, sender_refusal
+from dashboard.settings import Settings
 from dashboard.state import parts
 
 log = logging.getLogger(__name__)
@@ -24,9 +28,7 @@ async def synapse_events(request: Request) -> JSONResponse:
     settings = ingestor.settings
     remote = client_ip(request, settings.trusted_proxy_networks)
     given = request.path_params.get("token") or _query_token(raw_query)
-    refusal = sender_refusal(
-        given, remote, token=settings.synapse_event_token, allow=settings.event_allow_networks
-    )
+    refusal, hosts = senders(settings, given, remote)
     if refusal is not None:
         ingestor.refused_senders += 1
         log.warning("refused call events from %s: %s", remote, refusal)  # never the token
@@ -44,16 +46,48 @@ async def synapse_events(request: Request) -> JSONResponse:
         )
         return error.json()
     try:
-        accepted = await ingestor.ingest(raw_query, body, method=request.method, remote=remote)
+        accepted = await ingestor.ingest(
+            raw_query, body, method=request.method, remote=remote, hosts=hosts
+        )
     except EventError as error:
         return error.json()
     except sqlite3.Error as error:
         log.error("could not store an event: %s", error)
         detail = "the event could not be stored; send it again later"
         return Refusal(503, "storage_unavailable", detail).json()
+    note_heard(parts(request).pbxs, accepted.call, ingestor.clock())
     return JSONResponse(
         {"ok": True, "event_id": accepted.event_id, "status": accepted.call.status.value}
     )
+
+
+def senders(
+    settings: Settings, given: str | None, remote: str
+) -> tuple[str | None, list[str] | None]:
+    """Why the request may not send events (or None), and the hosts of the PBXs whose token
+    and addresses it has (None: the one PBX of the environment, whose events name any host)."""
+    if not settings.pbx_configs:
+        refusal = sender_refusal(
+            given, remote, token=settings.synapse_event_token, allow=settings.event_allow_networks
+        )
+        return refusal, None
+    reasons = {
+        pbx.host: sender_refusal(given, remote, token=pbx.event_token, allow=pbx.allow_networks)
+        for pbx in settings.pbx_configs
+    }
+    hosts = [host for host, reason in reasons.items() if reason is None]
+    if hosts:
+        return None, hosts
+    return f"no PBX configured here sends events with this token from {remote}", hosts
+
+
+def note_heard(pbxs: PBXs, call: Call, now: datetime) -> None:
+    """The PBX spoke: when, and what its clock said (the event's latest time)."""
+    pbx = pbxs.of_host(call.host)
+    if pbx is None:
+        return
+    times = [moment for moment in (call.start_time, call.answer_time, call.end_time) if moment]
+    pbxs.health.note_event(pbx.name, now, max(times) if times else None)
 
 
 def _query_token(raw_query: str) -> str | None:

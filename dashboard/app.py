@@ -179,7 +179,7 @@ async def open_parts(
         hosts_listed=bool(settings.pbx_configs),
         clock=clock,
     )
-    cdr_sync = CdrSync(ingestor, store, pbxs.all[0].synapse, settings, clock)
+    cdr_sync = CdrSync(ingestor, store, pbxs, settings, clock)
     reconciler = Reconciler(cdr_sync, ingestor)
     parts = Parts(
         settings=settings,

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import anyio
 
@@ -27,7 +28,8 @@ from dashboard import calls
 from dashboard.calls import Call
 from dashboard.events import CallEvent, EventError, parse_event
 from dashboard.ingest import Accepted, Clock, Ingestor
-from dashboard.pbx import CDRShapeError, PBXError, Synapse
+from dashboard.pbx import CDRShapeError, PBXError
+from dashboard.pbxs import PBX, PBXs
 from dashboard.settings import Settings
 from dashboard.store import Store
 
@@ -46,7 +48,11 @@ class Unfetched:
 
     extension: str
     reason: str  # "timeout", "unreachable", "refused" or "unreadable"
-    detail: str  # the cause, in words a supervisor understands
+    detail: str  # the cause, in words a supervisor understands (it names the PBX's URL)
+    pbx: str = ""  # the PBX asked (its name)
+
+
+Asking = tuple[PBX, str]  # a PBX, and one of its extensions
 
 
 @dataclass
@@ -121,7 +127,7 @@ class CdrSync:
         self,
         road: Road,
         store: Store,
-        synapse: Synapse,
+        pbxs: PBXs,
         settings: Settings,
         clock: Clock,
         *,
@@ -130,7 +136,7 @@ class CdrSync:
     ) -> None:
         self.road = road
         self.store = store
-        self.synapse = synapse
+        self.pbxs = pbxs
         self.settings = settings
         self.clock = clock
         self.sleep = sleep  # how the deadline is waited for (a test passes its own)
@@ -140,46 +146,62 @@ class CdrSync:
         """Every extension worth asking about: configured, and seen in the history."""
         return sorted({*self.settings.extensions, *self.store.known_extensions()})
 
-    async def sync(
-        self, first: date, last: date, extensions: list[str] | None = None
-    ) -> SyncResult:
-        """Fetch the records of every extension (a few at a time) until the deadline, then
-        merge what came: records fetched in time are merged even when others were not."""
-        wanted = extensions or self.extensions()
-        result = SyncResult(first, last, asked=len(wanted))
-        asked: set[str] = set()  # those the PBX was asked for (the others waited their turn)
-        outcomes = await self._fetch_all(wanted, first, last, asked)
-        for extension in wanted:
-            outcome = (
-                outcomes[extension]
-                if extension in outcomes
-                else self._out_of_time(extension, asked)
+    def asking(self, extensions: list[str] | None, pbx_name: str | None) -> list[Asking]:
+        """Which PBX is asked for which extensions: each PBX (or the one named) for the
+        extensions it owns; one PBX without a list of its own, for every one worth asking."""
+        chosen = [self.pbxs.named(pbx_name)] if pbx_name else self.pbxs.all
+        everyone = extensions or self.extensions()
+        return [
+            (pbx, extension)
+            for pbx in chosen
+            for extension in (
+                everyone if extensions or not pbx.config.extensions else list(pbx.config.extensions)
             )
+            if pbx.config.owns(extension)
+        ]
+
+    async def sync(
+        self,
+        first: date,
+        last: date,
+        extensions: list[str] | None = None,
+        pbx_name: str | None = None,
+    ) -> SyncResult:
+        """Fetch the records of every extension (a few at a time) from the PBX that owns it,
+        until the deadline, then merge what came: records fetched in time are merged even
+        when others were not. `pbx_name`: only that PBX."""
+        wanted = self.asking(extensions, pbx_name)
+        result = SyncResult(first, last, asked=len(wanted))
+        asked: set[Asking] = set()  # those the PBX was asked for (the others waited their turn)
+        outcomes = await self._fetch_all(wanted, first, last, asked)
+        for pbx, extension in wanted:
+            key = (pbx, extension)
+            outcome = outcomes[key] if key in outcomes else self._out_of_time(key, asked)
             if isinstance(outcome, Unfetched):
                 result.unfetched.append(outcome)
                 continue
             for record in outcome:
-                await self.merge(record, result)
+                await self.merge(record, result, pbx)
         return result
 
     async def _fetch_all(
-        self, extensions: list[str], first: date, last: date, asked: set[str]
-    ) -> dict[str, list[dict[str, Any]] | Unfetched]:
+        self, wanted: list[Asking], first: date, last: date, asked: set[Asking]
+    ) -> dict[Asking, list[dict[str, Any]] | Unfetched]:
         """Each extension's records, or why not; those still out at the deadline are missing."""
-        outcomes: dict[str, list[dict[str, Any]] | Unfetched] = {}
+        outcomes: dict[Asking, list[dict[str, Any]] | Unfetched] = {}
         at_once = anyio.Semaphore(self.fetches_at_once)
 
-        async def fetch(extension: str) -> None:
+        async def fetch(key: Asking) -> None:
             async with at_once:
-                asked.add(extension)
-                outcomes[extension] = await self._fetch(extension, first, last)
+                asked.add(key)
+                outcomes[key] = await self._fetch(key, first, last)
 
         async with anyio.create_task_group() as race:
 
             async def fetch_every_one() -> None:
                 async with anyio.create_task_group() as fetches:
-                    for extension in extensions:
-                        fetches.start_soon(fetch, extension)
+                    for key in wanted:
+                        fetches.start_soon(fetch, key)
                 race.cancel_scope.cancel()
 
             async def deadline() -> None:
@@ -191,38 +213,44 @@ class CdrSync:
         return outcomes
 
     async def _fetch(
-        self, extension: str, first: date, last: date
+        self, key: Asking, first: date, last: date
     ) -> list[dict[str, Any]] | Unfetched:
+        pbx, extension = key
         try:
-            return await self.synapse.cdr(extension, first, last)
+            return await pbx.synapse.cdr(extension, first, last)
         except PBXError as error:
-            return Unfetched(extension, error.outcome, error.message)
+            return Unfetched(extension, error.outcome, error.message, pbx.name)
         except CDRShapeError as error:
             return Unfetched(
-                extension, "unreadable", f"The PBX's answer could not be read: {error}"
+                extension, "unreadable", f"The PBX's answer could not be read: {error}", pbx.name
             )
 
-    def _out_of_time(self, extension: str, asked: set[str]) -> Unfetched:
-        pbx = self.synapse.shown_url
+    def _out_of_time(self, key: Asking, asked: set[Asking]) -> Unfetched:
+        pbx, extension = key
+        shown = pbx.synapse.shown_url
         seconds = f"{self.settings.cdr_sync_seconds:g} s (DASHBOARD_CDR_SYNC_SECONDS)"
-        if extension in asked:
-            detail = f"The PBX at {pbx} did not send the records within {seconds}"
+        if key in asked:
+            detail = f"The PBX at {shown} did not send the records within {seconds}"
         else:
-            detail = f"Not asked: the PBX at {pbx} was slow, and the {seconds} ran out first"
-        return Unfetched(extension, "timeout", detail)
+            detail = f"Not asked: the PBX at {shown} was slow, and the {seconds} ran out first"
+        return Unfetched(extension, "timeout", detail, pbx.name)
 
-    async def merge(self, record: dict[str, object], result: SyncResult) -> None:
+    async def merge(self, record: dict[str, object], result: SyncResult, pbx: PBX) -> None:
+        """One record of `pbx`'s, read in its zone, as its call (on its host)."""
         result.fetched += 1
         obj = {"event": "CallFinish", **record}
+        host = pbx.config.host if self.pbxs.hosts_listed else self.settings.synapse_host
         try:
             event = parse_event(
-                obj,
-                tz=self.settings.timezone,
-                default_host=self.settings.synapse_host,
-                received_at=self.clock(),
+                obj, tz=ZoneInfo(pbx.config.timezone), default_host=host, received_at=self.clock()
             )
         except EventError as error:
             result.problems.append(f"record {str(record.get('uniqueid'))[:40]}: {error.detail}")
+            return
+        if self.pbxs.hosts_listed and event.host.lower() != host.lower():
+            result.problems.append(
+                f"record {event.uniqueid[:40]}: the PBX {pbx.name} sent a call of {event.host}"
+            )
             return
         before = self.road.known(event.key)
         if before is not None and _same(calls.apply(before, event), before):
@@ -253,14 +281,12 @@ class Reconciler:
         to_ask = [
             call for call in stale if now - self._asked.get(call.key, now - ask_after) >= ask_after
         ]
-        tz = self.sync.settings.timezone
-        for extension in sorted({call.extension for call in to_ask if call.extension}):
-            days = [
-                c.started_at.astimezone(tz).date()
-                for c in to_ask
-                if c.extension == extension and c.started_at
-            ]
-            await self.sync.sync(min(days) - ONE_DAY, max(days) + ONE_DAY, [extension])
+        for (name, extension), waiting in sorted(self._by_owner(to_ask).items()):
+            zone = ZoneInfo(self.sync.pbxs.named(name).config.timezone)
+            days = [call.started_at.astimezone(zone).date() for call in waiting if call.started_at]
+            if days:
+                first, last = min(days) - ONE_DAY, max(days) + ONE_DAY
+                await self.sync.sync(first, last, [extension], pbx_name=name)
         for call in to_ask:
             self._asked[call.key] = now
         closed = 0
@@ -273,6 +299,16 @@ class Reconciler:
                 closed += 1
         self._asked = {key: at for key, at in self._asked.items() if key in live}
         return closed
+
+    def _by_owner(self, to_ask: list[Call]) -> dict[tuple[str, str], list[Call]]:
+        """The calls to look up, by the PBX that has them and their extension (a call of a
+        host no PBX has is not looked up: it expires)."""
+        owners: dict[tuple[str, str], list[Call]] = {}
+        for call in to_ask:
+            pbx = self.sync.pbxs.of_host(call.host)
+            if pbx is not None and call.extension:
+                owners.setdefault((pbx.name, call.extension), []).append(call)
+        return owners
 
     async def expire(self, call: Call) -> None:
         obj = {

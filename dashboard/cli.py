@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--to", dest="last", required=True, type=_day, help="last day, YYYY-MM-DD")
     sync.add_argument("--extension", help="only this extension (default: every one known)")
+    sync.add_argument("--pbx", help="only this PBX, by its name (default: every one)")
     sync.set_defaults(handler=cmd_cdr_sync)
 
     kiosk = commands.add_parser("kiosk", help="wall-screen links").add_subparsers(
@@ -369,8 +370,10 @@ def cmd_cdr_sync(args: argparse.Namespace, settings: Settings) -> int:
     """Merge the PBX's records into the database; a running dashboard shows what this
     changed on every board within a second or two (its watcher notices the commit)."""
     from dashboard.cdr import CdrSync, StoredOnly
+    from dashboard.errors import Refusal
     from dashboard.ingest import utc_now
     from dashboard.pbx import Synapse
+    from dashboard.pbxs import PBXs
 
     if args.last < args.first:
         print("dashboard: --to is before --from", file=sys.stderr)
@@ -379,16 +382,22 @@ def cmd_cdr_sync(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
         async with Synapse.make_client() as client:
-            synapse = Synapse(
-                settings.synapse_url,
-                context=settings.synapse_context,
-                channel_template=settings.synapse_channel_template,
-                client=client,
+            pbxs = PBXs(
+                settings.pbxs,
+                client,
+                timeout=settings.pbx_timeout_seconds,
+                hosts_listed=bool(settings.pbx_configs),
+                clock=utc_now,
             )
             extensions = [args.extension] if args.extension else None
-            sync = CdrSync(StoredOnly(store), store, synapse, settings, utc_now)
-            result = await sync.sync(args.first, args.last, extensions)
-        store.close()
+            sync = CdrSync(StoredOnly(store), store, pbxs, settings, utc_now)
+            try:
+                result = await sync.sync(args.first, args.last, extensions, args.pbx)
+            except Refusal as refused:  # no such PBX
+                print(f"dashboard: {refused.detail}", file=sys.stderr)
+                return 2
+            finally:
+                store.close()
         print(result.summary())
         for line in [*result.not_fetched(), *result.problems]:
             print(f"  {line}", file=sys.stderr)

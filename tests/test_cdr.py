@@ -25,7 +25,8 @@ from dashboard.app import create_app
 from dashboard.cdr import CdrSync, StoredOnly, SyncResult, Unfetched
 from dashboard.cli import main
 from dashboard.events import CallEvent, EventKind
-from dashboard.pbx import CDRShapeError, Synapse, cdr_records
+from dashboard.pbx import CDRShapeError, cdr_records
+from dashboard.pbxs import PBXs
 from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
@@ -379,10 +380,14 @@ def cdr_sync(
     store: Store, settings: Settings, clock: FakeClock, answer: Answer, **options: Any
 ) -> CdrSync:
     client = httpx.AsyncClient(transport=cdr_transport(answer))
-    synapse = Synapse(
-        settings.synapse_url, context="DLPN_all", channel_template="SIP/{extension}", client=client
+    pbxs = PBXs(
+        settings.pbxs,
+        client,
+        timeout=5,
+        hosts_listed=bool(settings.pbx_configs),
+        clock=clock,
     )
-    return CdrSync(StoredOnly(store), store, synapse, settings, clock, **options)
+    return CdrSync(StoredOnly(store), store, pbxs, settings, clock, **options)
 
 
 class HungPbx:
@@ -436,17 +441,20 @@ async def test_a_hung_extension_is_given_up_at_the_deadline_and_the_rest_is_merg
                 "71",
                 "timeout",
                 f"{shown} did not send the records within 20 s (DASHBOARD_CDR_SYNC_SECONDS)",
+                "synapse",
             ),
-            Unfetched("72", "refused", f"{shown} refused cdr.php: HTTP 500"),
+            Unfetched("72", "refused", f"{shown} refused cdr.php: HTTP 500", "synapse"),
             Unfetched(
                 "73",
                 "unreadable",
                 "The PBX's answer could not be read: cdr.php did not answer JSON",
+                "synapse",
             ),
             Unfetched(
                 "74",
                 "unreachable",
                 "Could not reach the PBX at http://192.168.1.51: Connection refused",
+                "synapse",
             ),
         ],
     )

@@ -75,10 +75,10 @@ async def test_one_pbx_from_the_environment_owns_everything(http: httpx.AsyncCli
 
 
 class Site:
-    def __init__(self, name: str, host: str, extensions: tuple[str, ...]) -> None:
+    def __init__(self, name: str, host: str, extensions: tuple[str, ...], clock: FakeClock) -> None:
         self.events: list[dict[str, str]] = []
         traffic = Traffic(seed=len(name), host=host)
-        self.pbx = SimulatedPBX(self.record, tz=ZoneInfo("UTC"), traffic=traffic)
+        self.pbx = SimulatedPBX(self.record, tz=ZoneInfo("UTC"), traffic=traffic, clock=clock)
         self.server = ThreadedServer(create_simulator_app(self.pbx, ["127.0.0.1"]))
         self.name, self.host, self.extensions = name, host, extensions
 
@@ -97,10 +97,10 @@ class Site:
 
 
 @pytest.fixture
-def sites() -> Iterator[tuple[Site, Site]]:
+def sites(clock: FakeClock) -> Iterator[tuple[Site, Site]]:
     head, branch = (
-        Site("head-office", "10.0.0.1", ("70", "71")),
-        Site("Branch", "10.0.0.2", ("46",)),
+        Site("head-office", "10.0.0.1", ("70", "71"), clock),
+        Site("Branch", "10.0.0.2", ("46",), clock),
     )
     with head.server, branch.server:
         yield head, branch
@@ -254,3 +254,69 @@ def test_each_pbx_sends_its_own_events_and_no_other_pbxs(
         sign_in(client, "agent")
         heard = {p["name"]: p["last_event_at"] for p in client.get("/api/pbxs").json()["pbxs"]}
         assert heard == {"head-office": clock.now.isoformat(), "Branch": clock.now.isoformat()}
+
+
+def finished_at(site: Site, extension: str, number: str) -> dict[str, str]:
+    """A short call at the site, over before the dashboard hears of it (its events are lost)."""
+    params = {"extension": extension, "number": number, "ring": "0.05", "talk": "0.05"}
+    call: dict[str, str] = httpx.post(
+        site.server.base_url + "/simulator/ring", params=params
+    ).json()
+    wait_until(
+        lambda: any(
+            e["uniqueid"] == call["uniqueid"] and e["event"] == "CallFinish" for e in site.events
+        ),
+        5,
+        f"the end of {call['uniqueid']}",
+    )
+    return call
+
+
+def test_the_cdr_of_each_pbx_is_fetched_from_it_and_merged_as_its_calls(
+    settings: Settings, clock: FakeClock, sites: tuple[Site, Site]
+) -> None:
+    head, branch = sites
+    at_head = finished_at(head, "70", "9876543210")
+    at_branch = finished_at(branch, "46", "9876543211")
+    wired = settings.with_changes(pbx_configs=(head.config, branch.config))
+    day = clock.now.astimezone(wired.timezone).date().isoformat()
+    with TestClient(create_app(wired, clock=clock)) as client:
+        csrf = {"x-csrf-token": sign_in(client, "supervisor")}
+        only_branch = client.post(
+            "/cdr/sync", data={"from": day, "to": day, "pbx": "Branch"}, headers=csrf
+        )
+        assert "1 records: 1 calls added" in only_branch.text, only_branch.text
+        everyone = client.post("/cdr/sync", data={"from": day, "to": day}, headers=csrf)
+        assert "2 records: 1 calls added, 0 updated, 1 already known" in everyone.text
+        store = parts_of(client).store
+        assert store.get_call(("10.0.0.1", at_head["uniqueid"])) is not None
+        assert store.get_call(("10.0.0.2", at_branch["uniqueid"])) is not None
+        nowhere = client.post(
+            "/cdr/sync", data={"from": day, "to": day, "pbx": "nowhere"}, headers=csrf
+        )
+        assert "there is no PBX &#39;nowhere&#39;" in nowhere.text
+
+
+def test_a_call_left_live_is_looked_up_at_the_pbx_that_has_it(
+    settings: Settings, clock: FakeClock, sites: tuple[Site, Site]
+) -> None:
+    head, branch = sites
+    at_branch = finished_at(branch, "46", "9876543211")
+    wired = settings.with_changes(pbx_configs=(head.config, branch.config))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        start = next(
+            e
+            for e in branch.events
+            if e["uniqueid"] == at_branch["uniqueid"] and e["event"] == "CallStart"
+        )
+        send(client, start)  # and then nothing: its CallFinish was lost
+        clock.advance(31 * 60)
+        reconciler = parts_of(client).reconciler
+
+        async def reconcile() -> int:
+            return await reconciler.reconcile(clock.now, timedelta(minutes=30), timedelta(hours=4))
+
+        assert client.portal.call(reconcile) == 1  # type: ignore[union-attr]
+        call = parts_of(client).store.get_call(("10.0.0.2", at_branch["uniqueid"]))
+        assert call is not None and call.status.value == "finished"
+        assert call.disposition != "Expired"

@@ -73,6 +73,9 @@ async def calls_page(request: Request) -> Response:
         scope=scope,
         controls=auth.user.may_control,
         first_page=not request.query_params.get("after"),
+        pbx_names=[pbx.name for pbx in parts(request).pbxs.all]
+        if parts(request).pbxs.several
+        else [],
     )
 
 
@@ -193,7 +196,11 @@ async def cdr_sync(request: Request) -> Response:
         return toast(request, False, "An extension is digits.")
     if last < first or (last - first).days > 30:
         return toast(request, False, "Fetch one to 31 days at a time.")
-    result = await sync.sync(first, last, [extension] if extension else None)
+    pbx = str(form.get("pbx", "")).strip() or None
+    try:
+        result = await sync.sync(first, last, [extension] if extension else None, pbx)
+    except Refusal as refused:  # no such PBX
+        return toast(request, False, refused.detail)
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     parts(request).audit.record(
         state.clock(),

@@ -166,3 +166,14 @@ def test_every_setting_read_from_the_environment_may_be_in_the_file() -> None:
     names = setting_names()
     assert {"SYNAPSE_URL", "DASHBOARD_BLOCKED_PREFIXES", "DASHBOARD_ALLOW_UNKNOWN_HOSTS"} <= names
     assert "DASHBOARD_CONFIG" not in names
+
+
+def test_the_readme_example_is_a_good_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = read_config(write(tmp_path, example), setting_names())
+    assert [(pbx.name, pbx.host, pbx.extensions[0]) for pbx in config.pbxs] == [
+        ("head-office", "192.168.1.51", "40"),
+        ("branch", "10.2.0.5", "80"),
+    ]
+    assert config.settings == {"DASHBOARD_BLOCKED_PREFIXES": "00,+1900"}

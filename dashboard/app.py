@@ -154,7 +154,11 @@ async def open_parts(
     hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
     stack.callback(hub.close_all)
     thresholds = Thresholds.from_settings(settings)
-    fragments = Fragments(make_environment(settings.templates_dir, settings.timezone, thresholds))
+    several = len(settings.pbxs) > 1
+    pbx_names = {pbx.host: pbx.name for pbx in settings.pbxs} if several else {}
+    fragments = Fragments(
+        make_environment(settings.templates_dir, settings.timezone, thresholds, pbx_names)
+    )
     contacts = Contacts(store.db, settings.phone_match_digits)
     popups = Popups(settings, store, contacts, fragments)
     accounts = Accounts(

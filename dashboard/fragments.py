@@ -7,6 +7,7 @@ pushed fragments are out-of-band swaps targeting the element's stable id.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,12 @@ from dashboard.thresholds import Thresholds
 
 
 def make_environment(
-    templates_dir: Path, tz: ZoneInfo, thresholds: Thresholds | None = None
+    templates_dir: Path,
+    tz: ZoneInfo,
+    thresholds: Thresholds | None = None,
+    pbx_names: Mapping[str, str] | None = None,
 ) -> jinja2.Environment:
+    """`pbx_names`: host -> PBX name, given when there are several PBXs (calls show theirs)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=True,  # everything from the PBX or a user is escaped, always
@@ -47,6 +52,7 @@ def make_environment(
         url_part=url_part,
     )
     env.globals["thresholds"] = thresholds
+    env.globals["pbx_names"] = dict(pbx_names or {})
     return env
 
 

@@ -26,6 +26,7 @@ class Tile:
     call: Call | None  # the call that sets the state (talking beats ringing)
     since: datetime | None  # in that state since (for idle: since its last call ended)
     day: DayCounters
+    pbx: str = ""  # the PBX that owns it, when there are several
 
 
 class Grid:
@@ -35,7 +36,11 @@ class Grid:
         self.group_of = {
             ext: name for name, members in settings.extension_groups for ext in members
         }
+        several = len(settings.pbxs) > 1
+        self.pbx_of = {ext: pbx.name for pbx in settings.pbxs if several for ext in pbx.extensions}
+        # The filter's choices: the configured groups, then each PBX (when there are several).
         self.groups = [name for name, _ in settings.extension_groups]
+        self.groups += [pbx.name for pbx in settings.pbxs if several]
         self.names: dict[str, str] = {}  # extension -> user name, refreshed by the app
         self.last_end: dict[str, datetime] = {}  # extension -> when its last call ended
 
@@ -57,11 +62,12 @@ class Grid:
         ringing = [call for call in calls if call.status is Status.RINGING]
         day = days.get(extension) or DayCounters(today.day)
         name, group = self.names.get(extension, ""), self.group_of.get(extension, "")
+        pbx = self.pbx_of.get(extension, "")
         if talking or ringing:
             call = _oldest(talking or ringing)
             state = TALKING if talking else RINGING
-            return Tile(extension, name, group, state, call, call.state_since, day)
-        return Tile(extension, name, group, IDLE, None, self.last_end.get(extension), day)
+            return Tile(extension, name, group, state, call, call.state_since, day, pbx)
+        return Tile(extension, name, group, IDLE, None, self.last_end.get(extension), day, pbx)
 
     def note_finished(self, call: Call) -> None:
         """An extension is idle since its last call ended."""

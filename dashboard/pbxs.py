@@ -84,7 +84,9 @@ class PBXs:
         pbx = self._by_name.get(name.strip().lower())
         if pbx is None:
             known = ", ".join(p.name for p in self.all)
-            raise PBXChoiceError(422, "unknown_pbx", f"there is no PBX {name!r} (known: {known})")
+            raise PBXChoiceError(
+                422, "unknown_pbx", f"there is no PBX of that name (known: {known})"
+            )
         return pbx
 
     def for_extension(self, extension: str, name: str | None = None) -> PBX:

@@ -118,7 +118,9 @@ def build_report(
     tz: ZoneInfo,
     day_starts: time,
     extensions: Iterable[str] = (),
+    host: str | None = None,
 ) -> Report:
+    """`host`: only that PBX's calls."""
     start, end = period_bounds(first, last, tz, day_starts)
     chosen = tuple(sorted(set(extensions), key=lambda e: (not e.isdigit(), e.zfill(10))))
     sql = (
@@ -130,6 +132,9 @@ def build_report(
     if chosen:
         sql += f" AND extension IN ({', '.join('?' * len(chosen))})"
         params.extend(chosen)
+    if host is not None:
+        sql += " AND host = ?"
+        params.append(host)
     report = Report(first, last, chosen)
     day = first
     while day <= last:

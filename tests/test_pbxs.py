@@ -58,7 +58,7 @@ async def test_an_extension_is_placed_on_the_pbx_that_owns_it(http: httpx.AsyncC
     ]
     assert names(pbxs, ("99", None), ("70", "nowhere")) == [
         "422 unknown_pbx: no PBX here has extension 99: name the PBX",
-        "422 unknown_pbx: there is no PBX 'nowhere' (known: head-office, Branch)",
+        "422 unknown_pbx: there is no PBX of that name (known: head-office, Branch)",
     ]
     assert [pbxs.of_host(host) for host in ("10.0.0.2", "10.0.0.9", None)] == [
         pbxs.all[1],
@@ -294,7 +294,7 @@ def test_the_cdr_of_each_pbx_is_fetched_from_it_and_merged_as_its_calls(
         nowhere = client.post(
             "/cdr/sync", data={"from": day, "to": day, "pbx": "nowhere"}, headers=csrf
         )
-        assert "there is no PBX &#39;nowhere&#39;" in nowhere.text
+        assert "there is no PBX of that name (known: head-office, Branch)" in nowhere.text
 
 
 def test_a_call_left_live_is_looked_up_at_the_pbx_that_has_it(
@@ -320,3 +320,38 @@ def test_a_call_left_live_is_looked_up_at_the_pbx_that_has_it(
         call = parts_of(client).store.get_call(("10.0.0.2", at_branch["uniqueid"]))
         assert call is not None and call.status.value == "finished"
         assert call.disposition != "Expired"
+
+
+def test_with_several_pbxs_the_board_history_and_reports_say_which(
+    settings: Settings, clock: FakeClock
+) -> None:
+    wired = settings.with_changes(pbx_configs=(HEAD, BRANCH))
+    at = {"asteriskhost": "10.0.0.2", "extension": "46", "number": "9876543210"}
+    with TestClient(create_app(wired, clock=clock)) as client:
+        send(client, {"event": "CallStart", "uniqueid": "2.1", **at})
+        send(client, {"event": "CallFinish", "uniqueid": "2.1", "disposition": "ANSWERED", **at})
+        send(
+            client,
+            {
+                "event": "CallStart",
+                "uniqueid": "1.1",
+                "asteriskhost": "10.0.0.1",
+                "extension": "70",
+            },
+        )
+        sign_in(client, "supervisor")
+        board = client.get("/").text
+        assert '<span class="call-pbx"><span class="sr-only">PBX </span>head-office</span>' in board
+        assert 'data-group-filter="Branch"' in board and 'data-pbx="Branch"' in board
+        history = client.get("/calls", params={"period": "7d", "host": "10.0.0.2"}).text
+        assert '<option value="10.0.0.2" selected>Branch</option>' in history
+        assert "2.1" in history and "1.1" not in history
+        report = client.get("/reports.csv", params={"period": "7d", "pbx": "branch"}).text
+        assert report.splitlines()[1].startswith("46,1,1,0,")
+        head_only = client.get("/reports.csv", params={"period": "7d", "pbx": "head-office"}).text
+        assert head_only.splitlines()[1:] == []
+    single = settings.with_changes()
+    with TestClient(create_app(single, clock=clock)) as client:
+        send(client, {"event": "CallStart", "uniqueid": "3.1", "extension": "70"})
+        sign_in(client, "supervisor")
+        assert 'class="call-pbx"' not in client.get("/").text

@@ -73,10 +73,14 @@ async def calls_page(request: Request) -> Response:
         scope=scope,
         controls=auth.user.may_control,
         first_page=not request.query_params.get("after"),
-        pbx_names=[pbx.name for pbx in parts(request).pbxs.all]
-        if parts(request).pbxs.several
-        else [],
+        pbx_hosts=_pbx_hosts(request),
     )
+
+
+def _pbx_hosts(request: Request) -> list[tuple[str, str]]:
+    """(host, name) of each PBX, for the PBX filter (none with one PBX)."""
+    pbxs = parts(request).pbxs
+    return [(pbx.config.host, pbx.name) for pbx in pbxs.all] if pbxs.several else []
 
 
 @require(*STAFF)

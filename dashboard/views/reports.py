@@ -22,7 +22,7 @@ from dashboard.views.pages import page
 TABLES = ("extensions", "daily", "heatmap")
 
 
-async def _report(request: Request) -> tuple[Report, str, str]:
+async def _report(request: Request) -> tuple[Report, str, str, str]:
     state = parts(request)
     settings = state.settings
     params = request.query_params
@@ -45,6 +45,11 @@ async def _report(request: Request) -> tuple[Report, str, str]:
     extensions = [part.strip() for part in params.get("extensions", "").split(",") if part.strip()]
     if any(not (e.isascii() and e.isdigit() and len(e) <= 10) for e in extensions):
         raise ReportError("extensions are digits, separated by commas")
+    pbx_name = params.get("pbx", "").strip()
+    try:
+        host = state.pbxs.named(pbx_name).config.host if pbx_name else None
+    except Refusal as refused:
+        raise ReportError(refused.detail) from None
 
     def build() -> Report:
         # Its own read-only connection, in a worker thread: a year's report takes seconds of
@@ -52,13 +57,13 @@ async def _report(request: Request) -> tuple[Report, str, str]:
         conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
         try:
             return build_report(
-                conn, first, last, settings.timezone, settings.day_starts, extensions
+                conn, first, last, settings.timezone, settings.day_starts, extensions, host
             )
         finally:
             conn.close()
 
     report = await anyio.to_thread.run_sync(build)
-    return report, filters.period, ",".join(extensions)
+    return report, filters.period, ",".join(extensions), pbx_name
 
 
 @require(*SUPERVISORS)
@@ -67,7 +72,7 @@ async def reports_page(request: Request) -> Response:
     sort = sort if sort in SORTABLE else "extension"
     descending = request.query_params.get("order") == "desc"
     try:
-        report, period, extensions = await _report(request)
+        report, period, extensions, pbx = await _report(request)
     except (FilterError, ReportError) as problem:
         return page(
             request,
@@ -78,6 +83,8 @@ async def reports_page(request: Request) -> Response:
             presets=PRESETS,
             period="30d",
             extensions="",
+            pbx="",
+            pbx_names=_pbx_names(request),
             sort=sort,
             descending=descending,
             day_from=None,
@@ -91,6 +98,8 @@ async def reports_page(request: Request) -> Response:
         presets=PRESETS,
         period=period,
         extensions=extensions,
+        pbx=pbx,
+        pbx_names=_pbx_names(request),
         sort=sort,
         descending=descending,
         weekdays=WEEKDAYS,
@@ -99,6 +108,12 @@ async def reports_page(request: Request) -> Response:
         day_to=report.last,
         trend=_trend(report),
     )
+
+
+def _pbx_names(request: Request) -> list[str]:
+    """The PBX filter's choices (none with one PBX)."""
+    pbxs = parts(request).pbxs
+    return [pbx.name for pbx in pbxs.all] if pbxs.several else []
 
 
 def _trend(report: Report) -> dict[str, object]:
@@ -131,7 +146,7 @@ async def reports_csv(request: Request) -> Response:
     if table not in TABLES:
         return Refusal(422, "bad_table", f"table must be one of {', '.join(TABLES)}").json()
     try:
-        report, _, _ = await _report(request)
+        report, _, _, _ = await _report(request)
     except (FilterError, ReportError) as problem:
         return Refusal(422, "bad_filter", str(problem)).json()
     buffer = io.StringIO()

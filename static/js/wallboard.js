@@ -152,7 +152,8 @@
       button.setAttribute("aria-pressed", button.getAttribute("data-group-filter") === group ? "true" : "false");
     });
     document.querySelectorAll(".tile").forEach(function (tile) {
-      tile.hidden = group !== "" && tile.getAttribute("data-group") !== group;
+      tile.hidden = group !== "" && tile.getAttribute("data-group") !== group &&
+        tile.getAttribute("data-pbx") !== group;
     });
   }
 

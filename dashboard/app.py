@@ -229,7 +229,7 @@ async def open_parts(
         ),
     ]
     if settings.pbx_check_seconds:
-        watch = PBXWatch(pbxs, ingestor.publisher, fragments, clock)
+        watch = PBXWatch(pbxs, ingestor.publisher, fragments, clock, cdr_sync)
         background.append(watch.run(settings.pbx_check_seconds))
     tasks = [asyncio.create_task(job) for job in background]
     stack.push_async_callback(_cancel, tasks)

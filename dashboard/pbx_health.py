@@ -94,16 +94,17 @@ class HealthBoard:
             health.commands_accepted += 1
 
     def note_unheard(self, name: str, at: datetime, calls: int) -> bool:
-        """The CDR holds `calls` that no event told of: the PBX is silent to us. True when
-        that changed."""
+        """The CDR holds `calls` that no event told of: the PBX is silent to us, until its
+        next event (a CDR with nothing new proves nothing: it may just be a quiet hour).
+        True when that made it silent."""
         health = self.by_name[name]
-        was_silent = health.silent_since is not None
-        health.unheard_calls = calls
-        if calls:
-            health.silent_since = health.silent_since or health.last_event_at or at
-        else:
-            health.silent_since = None
-        return was_silent is not (health.silent_since is not None)
+        if not calls:
+            return False
+        health.unheard_calls += calls
+        if health.silent_since is not None:
+            return False
+        health.silent_since = health.last_event_at or at
+        return True
 
     def problems(self) -> list[Problem]:
         found = []

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import anyio
 
+from dashboard.cdr import ONE_DAY, CdrSync
 from dashboard.fragments import Fragments
 from dashboard.pbx import CDRShapeError, PBXError
 from dashboard.pbxs import PBX, PBXs
@@ -23,6 +24,10 @@ from dashboard.publisher import Publisher
 
 log = logging.getLogger(__name__)
 PROBE_EXTENSION = "0"  # no such extension: an empty answer, and nothing done
+# A PBX quiet this long has its CDR read (then every SILENCE_CHECK_EVERY while quiet): calls
+# there that no event told of mean its events are not reaching us.
+QUIET_AFTER = timedelta(minutes=10)
+SILENCE_CHECK_EVERY = timedelta(minutes=5)
 
 
 async def probe(pbx: PBX, now: datetime) -> tuple[float | None, str]:
@@ -45,12 +50,18 @@ class PBXWatch:
         publisher: Publisher,
         fragments: Fragments,
         clock: Callable[[], datetime],
+        cdr: CdrSync | None = None,
     ) -> None:
+        """`cdr`: how a quiet PBX's records are read (and merged: the calls it did not tell
+        of join the history); None: silence is not looked for."""
         self.pbxs = pbxs
         self.health = pbxs.health
         self.publisher = publisher
         self.fragments = fragments
         self.clock = clock
+        self.cdr = cdr
+        self.started_at = clock()
+        self.silence_checked: dict[str, datetime] = {}
         self.shown: list[object] = []
 
     async def check_all(self) -> None:
@@ -66,7 +77,35 @@ class PBXWatch:
         for name, (round_trip, error) in results.items():
             if self.health.note_probe(name, self.clock(), round_trip, error) and error:
                 log.warning("the PBX %s is not answering: %s", name, error)
+        for pbx in self.pbxs.all:
+            if not results[pbx.name][1]:
+                await self.look_for_silence(pbx)
         self.show()
+
+    async def look_for_silence(self, pbx: PBX) -> None:
+        """A PBX that answers but has been quiet a while: does its CDR hold calls that no
+        event told of? Then its events are lost on the way (its Remote APP URL, a firewall)."""
+        if self.cdr is None:
+            return
+        now = self.clock()
+        health = self.health.by_name[pbx.name]
+        quiet_since = health.last_event_at or self.started_at
+        last_check = self.silence_checked.get(pbx.name)
+        if now - quiet_since < QUIET_AFTER or (
+            last_check is not None and now - last_check < SILENCE_CHECK_EVERY
+        ):
+            return
+        self.silence_checked[pbx.name] = now
+        today = now.astimezone(ZoneInfo(pbx.config.timezone)).date()
+        result = await self.cdr.sync(today - ONE_DAY, today, None, pbx.name)
+        if result.unfetched:
+            return  # no verdict from a CDR read only in part
+        if self.health.note_unheard(pbx.name, now, result.added) and result.added:
+            log.warning(
+                "the PBX %s has %d calls no event told of: its events are not arriving",
+                pbx.name,
+                result.added,
+            )
 
     def show(self) -> None:
         problems = self.health.problems()

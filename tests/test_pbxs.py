@@ -19,6 +19,7 @@ from dashboard.errors import Refusal
 from dashboard.ingest import utc_now
 from dashboard.pbx import Synapse
 from dashboard.pbx_config import PBXConfig
+from dashboard.pbx_watch import PBXWatch
 from dashboard.pbxs import PBXs
 from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
@@ -355,3 +356,45 @@ def test_with_several_pbxs_the_board_history_and_reports_say_which(
         send(client, {"event": "CallStart", "uniqueid": "3.1", "extension": "70"})
         sign_in(client, "supervisor")
         assert 'class="call-pbx"' not in client.get("/").text
+
+
+def next_banner(board: Any) -> str:
+    """The next push that is the banner (a board gets other pushes too)."""
+    while True:
+        message: str = board.receive_text()
+        if 'id="pbx-banner"' in message:
+            return message
+
+
+def test_a_pbx_whose_events_stop_reaching_us_raises_the_banner_until_it_speaks(
+    settings: Settings, clock: FakeClock, sites: tuple[Site, Site]
+) -> None:
+    head, branch = sites
+    wired = settings.with_changes(pbx_configs=(head.config, branch.config))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        state = parts_of(client)
+        watch = PBXWatch(state.pbxs, state.publisher, state.fragments, clock, state.cdr)
+        lost = finished_at(branch, "46", "9876543211")  # its events never reach the dashboard
+        sign_in(client, "viewer")
+        with client.websocket_connect("/ws") as board:
+            board.receive_text()
+            client.portal.call(watch.check_all)  # type: ignore[union-attr]
+            assert state.pbxs.health.problems() == []  # quiet for a moment proves nothing
+            clock.advance(11 * 60)
+            client.portal.call(watch.check_all)  # type: ignore[union-attr]
+            banner = next_banner(board)  # after the lost call, merged, on the board
+            assert "<strong>PBX Branch</strong> has stopped sending call events since" in banner
+            assert "head-office" not in banner
+            assert state.store.get_call(("10.0.0.2", lost["uniqueid"])) is not None  # merged
+            send(
+                client,
+                {
+                    "event": "CallStart",
+                    "uniqueid": "2.9",
+                    "asteriskhost": "10.0.0.2",
+                    "extension": "46",
+                },
+            )
+            client.portal.call(watch.check_all)  # type: ignore[union-attr]
+            cleared = next_banner(board)  # after the call's own push
+            assert "hidden" in cleared and "stopped sending" not in cleared

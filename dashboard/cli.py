@@ -8,8 +8,10 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,12 +31,16 @@ from dashboard.cli_accounts import (
     cmd_user_unlock,
 )
 from dashboard.events import redact_secrets
-from dashboard.settings import Settings, SettingsError
+from dashboard.pbx_config import PBXConfig
+from dashboard.settings import Settings, SettingsError, parse_extensions
 from dashboard.store import Store
 
 DEMO_EXTENSION = "70"
 DEMO_HISTORY = 3000
 DEMO_EXTENSIONS = tuple(str(n) for n in (*range(40, 60), *range(70, 80)))
+# Two offices for `dashboard demo --sites 2`: name, the asteriskhost, the extensions.
+SIMULATOR_START_SECONDS = 15.0
+DEMO_SITES = (("head-office", "10.0.0.1", "40-59,70-79"), ("branch", "10.0.0.2", "80-89"))
 DEMO_GROUPS = (
     ("Sales", DEMO_EXTENSIONS[:10]),
     ("Support", DEMO_EXTENSIONS[10:20]),
@@ -79,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="serve the dashboard with an embedded Synapse simulator"
     )
     _add_address(demo)
+    demo.add_argument(
+        "--sites", type=int, choices=(1, 2), default=1, help="simulated PBXs: 1, or 2 (two offices)"
+    )
     demo.set_defaults(handler=cmd_demo)
 
     simulator = commands.add_parser(
@@ -104,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="its Allowed IP List: who may send it commands",
     )
     simulator.add_argument("--pbx-host", default="127.0.0.1", help="the asteriskhost it reports")
+    simulator.add_argument(
+        "--extensions",
+        default="",
+        help="the extensions it has, e.g. 40-59,70 (default: 40-59,70-79)",
+    )
     simulator.set_defaults(handler=cmd_simulator)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
@@ -241,43 +255,94 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """The dashboard, and a simulated Synapse beside it (its own process, on PORT+1)."""
+    """The dashboard, and one or two simulated Synapses beside it (processes of their own, on
+    the ports after PORT, or any free ones when those are taken)."""
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     token = secrets.token_urlsafe(24)
-    pbx_port = args.port + 1
+    sites = DEMO_SITES[: args.sites]
+    ports = _free_ports_after(args.port, len(sites))
     settings = settings.with_changes(
-        synapse_url=f"http://127.0.0.1:{pbx_port}",
+        synapse_url=f"http://127.0.0.1:{ports[0]}",
         synapse_event_token=token,
         synapse_event_allow=("127.0.0.1/32", "::1/128"),
         extensions=settings.extensions or DEMO_EXTENSIONS,
         extension_groups=settings.extension_groups or DEMO_GROUPS,
     )
+    if len(sites) > 1:
+        settings = settings.with_changes(
+            pbx_configs=tuple(
+                PBXConfig(
+                    name=name,
+                    url=f"http://127.0.0.1:{port}",
+                    host=host,
+                    timezone=settings.synapse_timezone,
+                    extensions=parse_extensions(extensions),
+                    event_token=token,
+                    event_allow=settings.synapse_event_allow,
+                )
+                for (name, host, extensions), port in zip(sites, ports, strict=True)
+            )
+        )
     _demo_history(settings)
     print(f"\nDemo: open http://{local}:{args.port}/ and sign in as one of:", flush=True)
     for role, name, password in create_demo_users(accounts_of(settings)):
         print(f"  {role.value:<11} user {name:<16} password {password}", flush=True)
-    print(f"The simulated Synapse answers on {settings.synapse_url}; calls start in a moment.\n")
+    for pbx in settings.pbxs:
+        print(f"The simulated Synapse {pbx.name} answers on {pbx.url}; calls start in a moment.")
+    print(flush=True)
     events_url = f"http://{local}:{args.port}/synapse/events/{token}"
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dashboard.cli",
-            "simulator",
-            "--port",
-            str(pbx_port),
-            "--interval",
-            "2.5",
-            "--speed",
-            "3",
-        ],
-        env={**os.environ, "SIMULATOR_EVENTS_URL": events_url},  # not on the command line
-    )
+    simulators = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dashboard.cli",
+                "simulator",
+                "--port",
+                str(port),
+                "--interval",
+                str(2.5 * len(sites)),
+                "--speed",
+                "3",
+                *(["--pbx-host", host, "--extensions", extensions] if len(sites) > 1 else []),
+            ],
+            env={**os.environ, "SIMULATOR_EVENTS_URL": events_url},  # not on the command line
+        )
+        for (_, host, extensions), port in zip(sites, ports, strict=True)
+    ]
     try:
+        for port in ports:  # the first check of each PBX is at start-up: let it find them up
+            _wait_for_listener(port, SIMULATOR_START_SECONDS)
         return _serve(settings, args.host, args.port)
     finally:
-        simulator.terminate()
-        simulator.wait(10)
+        for simulator in simulators:
+            simulator.terminate()
+        for simulator in simulators:
+            simulator.wait(10)
+
+
+def _wait_for_listener(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)  # a process starting up: poll it, with a deadline
+
+
+def _free_ports_after(port: int, count: int) -> list[int]:
+    """The ports after `port` that nothing listens on (the simulators' own)."""
+    found: list[int] = []
+    candidate = port
+    while len(found) < count:
+        candidate += 1
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+        found.append(candidate)
+    return found
 
 
 def create_demo_users(accounts: Accounts) -> list[tuple[Role, str, str]]:
@@ -297,10 +362,15 @@ def create_demo_users(accounts: Accounts) -> list[tuple[Role, str, str]]:
 
 def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.simulator.server import serve_simulator
-    from dashboard.simulator.traffic import Traffic
+    from dashboard.simulator.traffic import EXTENSIONS, Traffic
 
     events_url = args.events_url or settings.simulator_events_url
-    traffic = Traffic(seed=args.seed, speed=args.speed, host=args.pbx_host)
+    traffic = Traffic(
+        seed=args.seed,
+        speed=args.speed,
+        host=args.pbx_host,
+        extensions=parse_extensions(args.extensions) if args.extensions else EXTENSIONS,
+    )
     allowed = ", ".join(args.allow)
     print(f"Simulated Synapse on http://{args.host}:{args.port} (commands from {allowed})")
     print(f"Sending call events to {redact_secrets(events_url)}", flush=True)

@@ -291,11 +291,24 @@ def client_ip(conn: HTTPConnection, trusted_proxies: Sequence[Network]) -> str:
     peer = conn.client.host if conn.client else ""
     if not _in_networks(peer, trusted_proxies):
         return peer
-    forwarded = [part.strip() for part in conn.headers.get("x-forwarded-for", "").split(",")]
+    # Every X-Forwarded-For line, in order (some proxies add a line rather than append): the
+    # last address no trusted proxy wrote is the client, as the nearest proxy saw it.
+    lines = conn.headers.getlist("x-forwarded-for")
+    forwarded = [part.strip() for line in lines for part in line.split(",")]
     for address in reversed([part for part in forwarded if part]):
+        if not _is_ip(address):
+            return peer  # not an address: nothing beyond this hop can be believed
         if not _in_networks(address, trusted_proxies):
             return address
     return peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_https(conn: HTTPConnection, trusted_proxies: Sequence[Network]) -> bool:

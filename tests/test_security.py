@@ -361,15 +361,19 @@ def test_a_refused_event_is_kept_without_its_token(settings: Settings) -> None:
         ("192.168.9.9", "10.1.2.3", 403),  # forwarded headers count only from a trusted proxy
         ("172.16.0.1", "10.1.2.3", 200),  # the trusted proxy vouches for 10.1.2.3
         ("172.16.0.1", "10.1.2.3, 192.168.9.9", 403),  # the right-most untrusted hop counts
+        ("172.16.0.1", ["10.1.2.3", "192.168.9.9"], 403),  # on a line of its own, too
+        ("172.16.0.1", ["192.168.9.9", "10.1.2.3"], 200),  # the client's forged line first
+        ("172.16.0.1", "10.1.2.3, not-an-address", 403),  # garbage: only the proxy is known
     ],
 )
 def test_the_event_allow_list(
-    settings: Settings, peer: str, forwarded: str | None, status: int
+    settings: Settings, peer: str, forwarded: str | list[str] | None, status: int
 ) -> None:
     checked = settings.with_changes(
         synapse_event_allow=("10.0.0.0/8",), trusted_proxies=("172.16.0.1",)
     )
-    headers = {"x-forwarded-for": forwarded} if forwarded else {}
+    lines = [forwarded] if isinstance(forwarded, str) else forwarded or []
+    headers = [("x-forwarded-for", line) for line in lines]
     with TestClient(create_app(checked), client=(peer, 40000)) as client:
         assert client.get(EVENT_URL, headers=headers).status_code == status
 

@@ -142,9 +142,17 @@ class Controls:
                     422, "bad_extension", "say which extension dials: fill in the dial box's From"
                 )
             from_extension = extension_number(extension)
+            if len(from_extension) > self.settings.extension_digits:
+                raise ControlError(
+                    422,
+                    "bad_extension",
+                    f"a call is placed from an extension of at most"
+                    f" {self.settings.extension_digits} digits (DASHBOARD_EXTENSION_DIGITS)",
+                )
             to_number = self.settings.dial_rules.number(number)
             pbx = self.pbxs.for_extension(from_extension, pbx_name)
-            once: list[tuple[object, ...]] = [(user.id, "originate", from_extension, to_number)]
+            destination = self.settings.dial_rules.same_destination(to_number)
+            once: list[tuple[object, ...]] = [(user.id, "originate", from_extension, destination)]
             if idempotency_key:
                 once.append((user.id, "key", idempotency_key[:100]))
             with self._dialling_out(user, once):
@@ -183,7 +191,8 @@ class Controls:
             if isinstance(target, External):
                 self._may_transfer_out(user)
                 number = self.settings.dial_rules.number(target.number)
-                with self._dialling_out(user, [(user.id, "transfer", live.uniqueid, number)]):
+                destination = self.settings.dial_rules.same_destination(number)
+                with self._dialling_out(user, [(user.id, "transfer", live.uniqueid, destination)]):
                     reply = await self._send(
                         "transfer", synapse.transfer(live.redirectchannel, number)
                     )

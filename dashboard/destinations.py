@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dashboard.errors import Refusal
 
 NUMBER_PUNCTUATION = str.maketrans("", "", " -.()/")
+WIDE_ACCESS_CODES = ("00", "011")
 MAX_EXTENSION_DIGITS = 10
 
 
@@ -132,15 +133,29 @@ class NumberPlan:
 
     def readings(self, number: str) -> set[str]:
         """Every way to read the number as country code + national number. With the country
-        known this is exact; without it, it is cautious: digits written without an access
-        code may also be an international number (so `+1900` blocked also blocks `1900...`)."""
+        known, a national number reads one way; without it, cautiously, its digits may also
+        be an international number (so `+1900` blocked also blocks `1900...`). A number that
+        starts with an access code in wide use (00, 011) is also read as international even
+        where that is not the access code: the trunk might take it so."""
+        readings = self.abroad_readings(number)
+        if self.international_part(number) is None:
+            if self.country_code:
+                national = number.removeprefix(self.national_prefix)
+                readings.add(self.country_code + national)
+            else:
+                readings.add(number)
+        return readings
+
+    def abroad_readings(self, number: str) -> set[str]:
+        """The number read after an access code (its own, or one in wide use)."""
+        readings = set()
         international = self.international_part(number)
         if international is not None:
-            return {international}
-        if not self.country_code:
-            return {number}
-        national = number.removeprefix(self.national_prefix) if self.national_prefix else number
-        return {self.country_code + national}
+            readings.add(international)
+        for access in WIDE_ACCESS_CODES:
+            if number.startswith(access):
+                readings.add(number[len(access) :])
+        return readings
 
     def is_international(self, number: str) -> bool:
         """Written with an access code, to another country than the PBX's (if known)."""
@@ -175,6 +190,10 @@ class DialRules:
             raise DestinationError(
                 422, "bad_number", f"a number has {self.min_digits} to {self.max_digits} digits"
             )
+        if any(reading.startswith("0") for reading in self.plan.abroad_readings(number)):
+            raise DestinationError(
+                422, "bad_number", "after + (or 00) comes a country code, which never starts with 0"
+            )
         for prefix in self.blocked_prefixes:
             if self.blocks(prefix, number):
                 raise DestinationError(
@@ -187,6 +206,10 @@ class DialRules:
                 422, "not_allowed_number", f"{number} matches none of the numbers allowed here"
             )
         return number
+
+    def same_destination(self, number: str) -> frozenset[str]:
+        """What identifies where a number rings, however it is written."""
+        return frozenset(self.plan.readings(number))
 
     def blocks(self, prefix: str, number: str) -> bool:
         prefix = prefix.translate(NUMBER_PUNCTUATION)
@@ -232,8 +255,11 @@ class TransferRules:
         text = raw.strip().translate(NUMBER_PUNCTUATION)
         if not text:
             raise DestinationError(422, "bad_extension", "say where to transfer the call")
+        # Only extension-sized targets are extensions, whatever an event called an extension
+        # (a PBX may report the number a call went out to as its "extension").
+        extension_sized = text.isdigit() and len(text) <= self.extension_digits
         is_known = text in known or any(pattern.matches(text) for pattern in self.internal)
-        if is_known:
+        if is_known and extension_sized:
             return Internal(extension_number(text))
         if not (text.removeprefix("+").isascii() and text.removeprefix("+").isdigit()):
             raise DestinationError(
@@ -241,7 +267,7 @@ class TransferRules:
                 "bad_extension",
                 "transfer to an extension or a number: digits, and an optional +",
             )
-        if text.isdigit() and len(text) <= self.extension_digits:
+        if extension_sized:
             raise DestinationError(
                 422,
                 "unknown_extension",

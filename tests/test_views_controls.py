@@ -476,3 +476,72 @@ def test_the_same_command_may_be_sent_again_after_a_few_seconds() -> None:
             repeats.note([("same",)])
             outcomes.append(200)
     assert outcomes == [200, 409, 200]
+
+
+def test_what_the_attacker_tried_next_is_refused_before_the_pbx_hears_of_it(
+    settings: Settings,
+    clock: FakeClock,
+    simulator: tuple[ThreadedServer, SimulatedPBX],
+    recorder: Recorder,
+) -> None:
+    wired = settings.with_changes(
+        synapse_url=simulator[0].base_url,
+        blocked_prefixes=("+1900", "+881"),
+        country_code="1",
+        originates_per_minute=20,
+    )
+    with TestClient(create_app(wired, clock=clock)) as client:
+        supervisor = {"x-csrf-token": sign_in(client, "supervisor")}
+        outcomes = {
+            number: client.post(
+                "/api/originate", json={"extension": "70", "number": number}, headers=supervisor
+            )
+            .json()
+            .get("error", "ok")
+            for number in (
+                "+0019005551234",  # + then an access code: no country code starts with 0
+                "+01119005551234",
+                "00019005551234",
+                "+008812345678",
+                "0019005551234",  # 00 is not North America's access code, but a trunk may take it
+            )
+        }
+        assert outcomes == {
+            "+0019005551234": "bad_number",
+            "+01119005551234": "bad_number",
+            "00019005551234": "bad_number",
+            "+008812345678": "bad_number",
+            "0019005551234": "blocked_number",
+        }
+        from_far = client.post(
+            "/api/originate",
+            json={"extension": "9005551234", "number": "2125551234"},
+            headers=supervisor,
+        )
+        assert (from_far.status_code, from_far.json()["error"]) == (422, "bad_extension")
+        forms = [
+            client.post(
+                "/api/originate", json={"extension": "70", "number": number}, headers=supervisor
+            ).status_code
+            for number in ("2125551234", "12125551234", "+1 212 555 1234")
+        ]
+        assert forms == [200, 409, 409]  # one destination, however it is written
+        assert [c["number"] for c in commands(simulator[0])] == ["2125551234"]
+
+
+def test_a_number_an_event_called_an_extension_is_still_a_number_to_transfer_to(
+    settings: Settings,
+    clock: FakeClock,
+    simulator: tuple[ThreadedServer, SimulatedPBX],
+    recorder: Recorder,
+) -> None:
+    wired = settings.with_changes(synapse_url=simulator[0].base_url, blocked_prefixes=("+1900",))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        send(client, {"event": "CallStart", "uniqueid": "x.1", "extension": "19005551234"})
+        assert "19005551234" in parts_of(client).live.known_extensions()
+        call = ringing_call(simulator[0], recorder, client, extension="70")
+        agent = sign_in(client, "agent")
+        assert transfer(client, call, "19005551234", agent) == (422, "transfer_out_forbidden")
+        supervisor = sign_in(client, "supervisor")
+        assert transfer(client, call, "19005551234", supervisor) == (422, "blocked_number")
+        assert commands(simulator[0]) == []

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
@@ -78,6 +78,10 @@ UNIQUEID = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_UNIQUEID}}}")
 HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 MAX_CALL_SECONDS = 86_400  # a call over a day is a typing error, and would skew every average
 FUTURE_SLACK = timedelta(days=1)  # a PBX clock some hours off is tolerated; a year is not
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no Synapse box is older: a time before is a fault
+ORDER_SLACK = timedelta(seconds=1)  # a call answered or ended before it started, beyond rounding
+# An extension as a dial plan names one: digits mostly, perhaps letters or * # + (no markup).
+EXTENSION = re.compile(r"[A-Za-z0-9*#+_.-]{1,32}")
 TEXT_FIELDS = ("number", "extension", "hangupchannel", "redirectchannel", "recordlink")
 TIME_FIELDS = {"starttime": "start_time", "answertime": "answer_time", "endtime": "end_time"}
 SECONDS_FIELDS = {"duration": "duration", "billableseconds": "billable_seconds"}
@@ -252,9 +256,11 @@ def parse_event(
     fields.update({attr: _time(obj, name, tz) for name, attr in TIME_FIELDS.items()})
     fields.update({attr: _seconds(obj, name) for name, attr in SECONDS_FIELDS.items()})
     if not trusted:
+        _check_extension(fields["extension"])
         _check_seconds(fields["duration"], fields["billable_seconds"])
         for name, attr in TIME_FIELDS.items():
             _check_not_future(name, fields[attr], received_at)
+        _check_order(fields["start_time"], fields["answer_time"], fields["end_time"])
     return CallEvent(
         kind=kind,
         host=host or default_host,
@@ -269,7 +275,7 @@ def parse_event(
 
 
 def _check_uniqueid(uniqueid: str) -> None:
-    if not UNIQUEID.fullmatch(uniqueid) or ".." in uniqueid:
+    if not UNIQUEID.fullmatch(uniqueid) or ".." in uniqueid or not _has_alnum(uniqueid):
         raise EventError(
             422,
             "bad_value",
@@ -300,7 +306,46 @@ def _is_ip_address(text: str) -> bool:
 
 
 def _is_host_name(text: str) -> bool:
-    return all(HOST_LABEL.fullmatch(label) for label in text.split("."))
+    """Labels of letters, digits, - (and _), each with a letter or digit; the last one not
+    all digits (999.999.999.999 is a broken address, not a name)."""
+    labels = text.split(".")
+    return (
+        all(HOST_LABEL.fullmatch(label) and _has_alnum(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _has_alnum(text: str) -> bool:
+    return any(char.isascii() and char.isalnum() for char in text)
+
+
+def _check_extension(extension: str | None) -> None:
+    if extension is not None and not EXTENSION.fullmatch(extension):
+        raise EventError(
+            422,
+            "bad_value",
+            "'extension' must be 1 to 32 letters, digits or * # + _ . - (like 70),"
+            f" got {extension[:40]!r}",
+        )
+
+
+def _check_order(start: datetime | None, answer: datetime | None, end: datetime | None) -> None:
+    for name, moment in (("starttime", start), ("answertime", answer), ("endtime", end)):
+        if moment is not None and moment < EARLIEST:
+            raise EventError(
+                422, "bad_value", f"'{name}' is {moment.isoformat()}: before any Synapse box"
+            )
+    for name, later, earlier, what in (
+        ("answertime", answer, start, "'starttime'"),
+        ("endtime", end, start, "'starttime'"),
+        ("endtime", end, answer, "'answertime'"),
+    ):
+        if later is not None and earlier is not None and later < earlier - ORDER_SLACK:
+            raise EventError(
+                422,
+                "bad_value",
+                f"'{name}' ({later.isoformat()}) is before {what} ({earlier.isoformat()})",
+            )
 
 
 def _check_seconds(duration: int | None, billable: int | None) -> None:

@@ -242,6 +242,26 @@ IMPLAUSIBLE = {
         {"asteriskhost": "a." * 127},
         HOST_RULE + repr("a." * 20),
     ),
+    "a uniqueid of dots alone": ({"uniqueid": "."}, UNIQUEID_RULE + "'.'"),
+    "a host that is a broken address": (
+        {"asteriskhost": "999.999.999.999"},
+        HOST_RULE + "'999.999.999.999'",
+    ),
+    "a host of punctuation": ({"asteriskhost": "_"}, HOST_RULE + "'_'"),
+    "an extension holding markup": (
+        {"extension": "<script>alert(1)</script>"},
+        "'extension' must be 1 to 32 letters, digits or * # + _ . - (like 70),"
+        " got '<script>alert(1)</script>'",
+    ),
+    "answered before it started": (
+        {"starttime": "2015050515:19:29", "answertime": "2015050515:19:20"},
+        "'answertime' (2015-05-05T15:19:20+05:30) is before 'starttime'"
+        " (2015-05-05T15:19:29+05:30)",
+    ),
+    "a time before any Synapse box": (
+        {"starttime": "1970-01-01T00:00:00+01:00", "answertime": "", "endtime": ""},
+        "'starttime' is 1970-01-01T00:00:00+01:00: before any Synapse box",
+    ),
     "a call over a day": (
         {"duration": "86401", "billableseconds": "7"},
         "'duration' is 86401 seconds: no call lasts over a day (86400 s)",
@@ -299,7 +319,11 @@ def test_what_asterisk_makes_is_accepted_up_to_the_bounds() -> None:
         {"asteriskhost": "a" * 63 + ".example"},
         {"duration": "86400", "billableseconds": "86400"},
         {"duration": "15", "billableseconds": "15"},
-        {"starttime": "2026112815:30:00"},  # a day ahead exactly: a PBX clock a day off
+        {  # a day ahead exactly: a PBX clock a day off
+            "starttime": "2026112815:30:00",
+            "answertime": "2026112815:30:00",
+            "endtime": "2026112815:30:00",
+        },
     ]
     for fields in edges:
         event = parse("", json.dumps(finish_with(**fields)).encode())

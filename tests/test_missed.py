@@ -24,8 +24,11 @@ from tests.conftest import (
 def cdr(
     clock: FakeClock, tz: ZoneInfo, uniqueid: str, minutes_ago: int, **fields: str
 ) -> dict[str, Any]:
-    """A CallFinish of a call that started `minutes_ago` (times in the PBX's zone)."""
+    """A CallFinish of a call that started `minutes_ago` (times in the PBX's zone); one
+    answered ends when it was answered, at the latest."""
     text = pbx_time(clock.now - timedelta(minutes=minutes_ago), tz)
+    if fields.get("answertime") and "endtime" not in fields:
+        fields = {**fields, "endtime": fields["answertime"]}
     return (
         json.loads(CALL_FINISH)
         | {

@@ -23,8 +23,10 @@ HOSTILE_START = json.dumps(
     | {
         "uniqueid": "666.1",
         "number": "<img src=x onerror=alert(1)>",
-        "extension": '"><script>alert(2)</script>',
     }
+)
+HOSTILE_AGAIN = json.dumps(
+    json.loads(CALL_START) | {"uniqueid": "666.2", "number": '"><script>alert(2)</script>'}
 )
 
 
@@ -89,8 +91,12 @@ def test_caller_supplied_text_is_escaped_in_pages_and_pushes(client: TestClient)
     with client.websocket_connect("/ws") as viewer:
         viewer.receive_text()
         send(client, HOSTILE_START)
-        pushed = viewer.receive_text()
+        send(client, HOSTILE_AGAIN)
+        pushed = viewer.receive_text() + viewer.receive_text()
     page = client.get("/").text
+    markup_as_extension = json.loads(CALL_START) | {"uniqueid": "666.3", "extension": "<b>70"}
+    refused = client.get("/synapse/events", params={"data": json.dumps(markup_as_extension)})
+    assert (refused.status_code, refused.json()["error"]) == (422, "bad_value")
     for html in (pushed, page):
         assert "<img src=x" not in html and "<script>alert" not in html
         assert "&lt;img src=x onerror=alert(1)&gt;" in html

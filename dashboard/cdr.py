@@ -141,6 +141,7 @@ class CdrSync:
         self.clock = clock
         self.sleep = sleep  # how the deadline is waited for (a test passes its own)
         self.fetches_at_once = fetches_at_once
+        self.asked_by_hand = anyio.Lock()  # one supervisors' fetch at a time
 
     def extensions(self) -> list[str]:
         """Every extension worth asking about: configured, and seen in the history."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, timedelta
@@ -43,6 +44,7 @@ from tests.conftest import (
     sign_in,
 )
 from tests.servers import RawServer, ThreadedServer
+from tests.waiting import wait_until
 
 RECORD = {k: v for k, v in json.loads(CALL_FINISH).items() if k != "event"}
 
@@ -564,3 +566,26 @@ def test_the_command_line_sync_reports_a_hung_pbx_by_its_deadline(
         f"  Not fetched: extension 70, 2015-05-05: The PBX at {hung.base_url} did not send the"
         " records within 0.2 s (DASHBOARD_CDR_SYNC_SECONDS)\n"
     )
+
+
+def test_one_fetch_from_the_button_at_a_time(settings: Settings, clock: FakeClock) -> None:
+    release = threading.Event()
+
+    async def answer(extension: str) -> httpx.Response:
+        while not release.is_set():
+            await anyio.sleep(0.01)  # a slow PBX, until the test has tried a second fetch
+        return httpx.Response(200, json=[])
+
+    wired = settings.with_changes(extensions=("70",), cdr_sync_seconds=30.0)
+    with TestClient(create_app(wired, clock=clock, pbx_transport=cdr_transport(answer))) as client:
+        csrf = sign_in(client, "supervisor")
+        first: list[str] = []
+        running = threading.Thread(target=lambda: first.append(sync(client, csrf)))
+        running.start()
+        try:
+            wait_until(parts_of(client).cdr.asked_by_hand.locked, 10, "the first fetch")
+            assert "A fetch from the PBX is already under way" in sync(client, csrf)
+        finally:
+            release.set()
+            running.join(10)
+        assert "0 records" in first[0]

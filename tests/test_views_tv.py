@@ -103,6 +103,12 @@ def test_another_site_cannot_sign_a_browser_in_as_a_wall_screen(board: TestClien
         assert refused.status_code == 403
         assert "did not come from this dashboard's own wall-screen page" in refused.text
         assert "data-autosubmit" not in refused.text and "set-cookie" not in refused.headers
+    # Even with the page's token and its cookie (a sibling site that can set cookies): no.
+    board.get(link)
+    with_cookie = board.post(
+        link, data={"csrf_token": form_token(board.get(link).text)}, headers=CROSS_SITE
+    )
+    assert with_cookie.status_code == 403
     session = parts_of(board).accounts.session(board.cookies["dashboard_session"], FakeClock().now)
     assert session is not None and session.user.name == "sam"  # still signed in as before
     assert [entry.action for entry in parts_of(board).audit.entries()] == ["sign-in"]

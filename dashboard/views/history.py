@@ -201,8 +201,11 @@ async def cdr_sync(request: Request) -> Response:
     if last < first or (last - first).days > 30:
         return toast(request, False, "Fetch one to 31 days at a time.")
     pbx = str(form.get("pbx", "")).strip() or None
+    if sync.asked_by_hand.locked():
+        return toast(request, False, "A fetch from the PBX is already under way: wait for it.")
     try:
-        result = await sync.sync(first, last, [extension] if extension else None, pbx)
+        async with sync.asked_by_hand:
+            result = await sync.sync(first, last, [extension] if extension else None, pbx)
     except Refusal as refused:  # no such PBX
         return toast(request, False, refused.detail)
     remote = client_ip(request, state.settings.trusted_proxy_networks)

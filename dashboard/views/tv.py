@@ -16,6 +16,7 @@ from dashboard.security import (
     current_auth,
     form_cookie_matches,
     is_https,
+    origin_allowed,
     require,
     set_form_cookie,
 )
@@ -44,7 +45,13 @@ async def kiosk(request: Request) -> Response:
     if request.method == "GET":
         return _kiosk_page(request)
     form = await request.form()
-    if not form_cookie_matches(request, KIOSK_CSRF_COOKIE, str(form.get(CSRF_FIELD, ""))):
+    settings = parts(request).settings
+    cross_site = request.headers.get("sec-fetch-site") == "cross-site" or not origin_allowed(
+        request, settings.allowed_origins, settings.trusted_proxy_networks
+    )
+    if cross_site or not form_cookie_matches(
+        request, KIOSK_CSRF_COOKIE, str(form.get(CSRF_FIELD, ""))
+    ):
         return _kiosk_template(request, 403, refused=True)
     accounts: Accounts = parts(request).accounts
     state = parts(request)

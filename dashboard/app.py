@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.callbacks import Callbacks
-from dashboard.cdr import CdrSync, Reconciler
+from dashboard.cdr import CdrSync
 from dashboard.checkpoints import Checkpointer
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
@@ -39,6 +39,7 @@ from dashboard.pbx import Synapse
 from dashboard.pbx_watch import PBXWatch
 from dashboard.pbxs import PBXs
 from dashboard.popup import Popups
+from dashboard.reconcile import Reconciler
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.signins import Limits
@@ -110,6 +111,7 @@ def create_app(
         Route("/api/originate", controls.originate, methods=["POST"]),
         Route("/api/calls/{uniqueid}/hangup", controls.hangup, methods=["POST"]),
         Route("/api/calls/{uniqueid}/transfer", controls.transfer, methods=["POST"]),
+        Route("/api/calls/{uniqueid}/close", controls.close, methods=["POST"]),
         Route("/api/calls/{uniqueid}", api.call_detail),
         Route("/api/pbxs", pbx_status.pbxs_api),
         Route("/admin/pbxs", pbx_status.pbxs_page),
@@ -210,6 +212,7 @@ async def open_parts(
             clock,
             known_extensions=ingestor.live.known_extensions,
             timings=timings,
+            calls_gone=reconciler,
         ),
         cdr=cdr_sync,
         reconciler=reconciler,
@@ -229,7 +232,7 @@ async def open_parts(
         ),
     ]
     if settings.pbx_check_seconds:
-        watch = PBXWatch(pbxs, ingestor.publisher, fragments, clock, cdr_sync)
+        watch = PBXWatch(pbxs, ingestor.publisher, fragments, clock, cdr_sync, reconciler)
         background.append(watch.run(settings.pbx_check_seconds))
     tasks = [asyncio.create_task(job) for job in background]
     stack.push_async_callback(_cancel, tasks)

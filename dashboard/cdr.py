@@ -1,10 +1,9 @@
-"""CDR sync and reconciliation: the PBX's call detail records merged into the history.
+"""CDR sync: the PBXs' call detail records merged into the history.
 
 Records go the road events go, and only when they change something, so a sync run twice
 changes nothing: in the serving dashboard, `Ingestor.submit` (stored, then on every board);
 from the command line, `StoredOnly` (stored; the serving dashboard's watcher shows them).
-Calls left live with no news are first looked up in the CDR; past a configurable age they
-are closed as "expired", never as answered.
+(Calls left live with no news are looked up here by reconcile.py.)
 
 A sync asks the PBX for a few extensions at a time and stops waiting at a deadline
 (`DASHBOARD_CDR_SYNC_SECONDS`): what came in time is merged, and what did not is reported,
@@ -13,12 +12,11 @@ extension by extension, with the reason.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -27,14 +25,13 @@ import anyio
 from dashboard import calls
 from dashboard.calls import Call
 from dashboard.events import CallEvent, EventError, parse_event
-from dashboard.ingest import Accepted, Clock, Ingestor
+from dashboard.ingest import Accepted, Clock
 from dashboard.pbx import CDRShapeError, PBXError
 from dashboard.pbxs import PBX, PBXs
 from dashboard.settings import Settings
 from dashboard.store import Store
 
 log = logging.getLogger(__name__)
-EXPIRED = "Expired"
 # A live call is looked up from the day before it started to the day after: a call that
 # crosses midnight, or a PBX whose clock is some hours off, files it under another day.
 ONE_DAY = timedelta(days=1)
@@ -262,84 +259,6 @@ class CdrSync:
             result.added += 1
         else:
             result.updated += 1
-
-
-class Reconciler:
-    """Calls left live with no news (a CallFinish lost while the dashboard was down) are
-    looked up in the CDR; past a configurable age they are closed as "expired"."""
-
-    def __init__(self, sync: CdrSync, ingestor: Ingestor) -> None:
-        self.sync = sync
-        self.ingestor = ingestor
-        self._asked: dict[tuple[str, str], datetime] = {}  # when each live call was looked up
-
-    async def reconcile(self, now: datetime, ask_after: timedelta, expire_after: timedelta) -> int:
-        """Close calls left live with no news: from the CDR if it has them, else expired
-        once old enough. Each call is looked up at most once per `ask_after`. Returns how
-        many were closed."""
-        live = self.ingestor.live.board.live
-        stale = [call for call in live.values() if now - (_last_news(call) or now) >= ask_after]
-        to_ask = [
-            call for call in stale if now - self._asked.get(call.key, now - ask_after) >= ask_after
-        ]
-        for (name, extension), waiting in sorted(self._by_owner(to_ask).items()):
-            zone = ZoneInfo(self.sync.pbxs.named(name).config.timezone)
-            days = [call.started_at.astimezone(zone).date() for call in waiting if call.started_at]
-            if days:
-                first, last = min(days) - ONE_DAY, max(days) + ONE_DAY
-                await self.sync.sync(first, last, [extension], pbx_name=name)
-        for call in to_ask:
-            self._asked[call.key] = now
-        closed = 0
-        for call in stale:
-            current = live.get(call.key)
-            if current is None:
-                closed += 1  # the CDR had it
-            elif now - (_last_news(current) or now) >= expire_after:
-                await self.expire(current)
-                closed += 1
-        self._asked = {key: at for key, at in self._asked.items() if key in live}
-        return closed
-
-    def _by_owner(self, to_ask: list[Call]) -> dict[tuple[str, str], list[Call]]:
-        """The calls to look up, by the PBX that has them and their extension (a call of a
-        host no PBX has is not looked up: it expires)."""
-        owners: dict[tuple[str, str], list[Call]] = {}
-        for call in to_ask:
-            pbx = self.sync.pbxs.of_host(call.host)
-            if pbx is not None and call.extension:
-                owners.setdefault((pbx.name, call.extension), []).append(call)
-        return owners
-
-    async def expire(self, call: Call) -> None:
-        obj = {
-            "event": "CallFinish",
-            "asteriskhost": call.host,
-            "uniqueid": call.uniqueid,
-            "disposition": EXPIRED,
-            "dashboard": "expired: no news from the PBX",
-        }
-        event = parse_event(
-            obj,
-            tz=self.sync.settings.zone_of(call.host),
-            default_host=call.host,
-            received_at=self.ingestor.clock(),
-            trusted=True,  # a call the dashboard holds, whatever today's checks say of its id
-        )
-        log.warning("expired call %s at %s: no news from the PBX", call.uniqueid, call.extension)
-        await self.ingestor.submit(event, json.dumps(obj))
-
-    async def run(self, interval: float, ask_after: timedelta, expire_after: timedelta) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.reconcile(self.ingestor.clock(), ask_after, expire_after)
-            except Exception:  # reconciliation must outlive any one failure
-                log.exception("reconciling live calls failed")
-
-
-def _last_news(call: Call) -> datetime | None:
-    return call.last_seen_at or call.first_seen_at
 
 
 def _same(merged: Call, before: Call) -> bool:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from dashboard.audit import AuditLog
 from dashboard.auth import User
@@ -96,6 +97,12 @@ class Repeats:
 REPEAT_WINDOW_SECONDS = 5.0
 
 
+class CallsGone(Protocol):
+    def suspect(self, calls: Iterable[Call], why: str) -> None: ...
+
+    async def close_by_hand(self, call: Call, who: str) -> None: ...
+
+
 class Controls:
     def __init__(
         self,
@@ -106,13 +113,17 @@ class Controls:
         known_extensions: Callable[[], Collection[str]] = frozenset,
         monotonic: Callable[[], float] = time.monotonic,
         timings: Timings | None = None,
+        calls_gone: CallsGone | None = None,
     ) -> None:
+        """`calls_gone`: told of calls the PBX said it no longer has, and asked to close one
+        by hand (the reconciler)."""
         self.settings = settings
         self.timings = timings
         self.pbxs = pbxs
         self.audit = audit
         self.clock = clock
         self.known_extensions = known_extensions
+        self.calls_gone = calls_gone
         self.dial_rate = RateLimit(settings.originates_per_minute, "calls", monotonic)
         self.transfer_rate = RateLimit(settings.transfers_per_minute, "transfers", monotonic)
         self.repeats = Repeats(REPEAT_WINDOW_SECONDS, monotonic)
@@ -170,9 +181,32 @@ class Controls:
                     409, "no_channel", "the PBX has not said which channel to hang up"
                 )
             synapse = self._synapse_of(live)
-            reply = await self._send("hangup", synapse.hangup(live.hangupchannel))
+            with self._gone_if_no_channel(live):
+                reply = await self._send("hangup", synapse.hangup(live.hangupchannel))
             note.detail = f"PBX: {reply}"
             return Done("Hang-up sent to the PBX", reply)
+
+    async def close(self, user: User, call: Call | None, remote: str) -> Done:
+        """A supervisor ends a call the PBX no longer has (it stays "on a call" otherwise)."""
+        with self._audited(user, "close", _describe(call), remote) as note:
+            if user.role not in ("admin", "supervisor"):
+                raise ControlError(403, "forbidden", f"a {user.role} may not close calls")
+            live = self._controllable(user, call)
+            if self.calls_gone is None:
+                raise ControlError(409, "not_possible", "calls cannot be closed here")
+            await self.calls_gone.close_by_hand(live, user.name)
+            note.detail = "closed by hand"
+            return Done("Call closed: marked as closed by hand", "")
+
+    @contextlib.contextmanager
+    def _gone_if_no_channel(self, call: Call) -> Iterator[None]:
+        """The PBX answering "no such channel" says the call is gone there: look it up."""
+        try:
+            yield
+        except ControlError as error:
+            if self.calls_gone and "no such channel" in error.detail.lower():
+                self.calls_gone.suspect([call], "the PBX answered: no such channel")
+            raise
 
     async def transfer(
         self, user: User, call: Call | None, new_extension: str, remote: str
@@ -192,7 +226,10 @@ class Controls:
                 self._may_transfer_out(user)
                 number = self.settings.dial_rules.number(target.number)
                 destination = self.settings.dial_rules.same_destination(number)
-                with self._dialling_out(user, [(user.id, "transfer", live.uniqueid, destination)]):
+                with (
+                    self._dialling_out(user, [(user.id, "transfer", live.uniqueid, destination)]),
+                    self._gone_if_no_channel(live),
+                ):
                     reply = await self._send(
                         "transfer", synapse.transfer(live.redirectchannel, number)
                     )
@@ -207,9 +244,10 @@ class Controls:
             self.transfer_rate.take(user.id)
             self.repeats.note(once)
             try:
-                reply = await self._send(
-                    "transfer", synapse.transfer(live.redirectchannel, target.extension)
-                )
+                with self._gone_if_no_channel(live):
+                    reply = await self._send(
+                        "transfer", synapse.transfer(live.redirectchannel, target.extension)
+                    )
             except ControlError:
                 self.repeats.forget(once)
                 raise

@@ -27,7 +27,16 @@ PRESETS = {
     "all": "All time",
 }
 DIRECTIONS = ("incoming", "outgoing", "internal")
-DISPOSITIONS = ("answered", "no_answer", "busy", "failed", "congestion", "expired")
+DISPOSITIONS = (
+    "answered",
+    "no_answer",
+    "busy",
+    "failed",
+    "congestion",
+    "expired",
+    "lost",
+    "closed",
+)
 # Sort key -> SQL expression (never NULL, so keyset comparisons hold).
 SORTS = {
     "started": "started_at",  # never NULL (see calls.Call.started_at); plain, so indexed

@@ -21,6 +21,7 @@ from dashboard.fragments import Fragments
 from dashboard.pbx import CDRShapeError, PBXError
 from dashboard.pbxs import PBX, PBXs
 from dashboard.publisher import Publisher
+from dashboard.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 PROBE_EXTENSION = "0"  # no such extension: an empty answer, and nothing done
@@ -51,9 +52,12 @@ class PBXWatch:
         fragments: Fragments,
         clock: Callable[[], datetime],
         cdr: CdrSync | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         """`cdr`: how a quiet PBX's records are read (and merged: the calls it did not tell
-        of join the history); None: silence is not looked for."""
+        of join the history); None: silence is not looked for. `reconciler`: told when a
+        PBX that was down is back, for the calls it may have lost."""
+        self.reconciler = reconciler
         self.pbxs = pbxs
         self.health = pbxs.health
         self.publisher = publisher
@@ -75,8 +79,16 @@ class PBXWatch:
             for pbx in self.pbxs.all:
                 group.start_soon(check, pbx)
         for name, (round_trip, error) in results.items():
-            if self.health.note_probe(name, self.clock(), round_trip, error) and error:
+            down_since = self.health.by_name[name].api_down_since
+            if not self.health.note_probe(name, self.clock(), round_trip, error):
+                continue
+            if error:
                 log.warning("the PBX %s is not answering: %s", name, error)
+            elif down_since is not None and self.reconciler is not None:
+                log.warning("the PBX %s answers again: its calls are looked up", name)
+                self.reconciler.suspect_quiet_since(
+                    name, down_since, f"the PBX was down from {down_since:%Y-%m-%d %H:%M} UTC"
+                )
         for pbx in self.pbxs.all:
             if not results[pbx.name][1]:
                 await self.look_for_silence(pbx)

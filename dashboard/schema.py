@@ -16,6 +16,10 @@ Kind = Literal["text", "int", "time", "bool", "json"]
 FINISHED = "finished"  # calls.Status.FINISHED's value, as stored
 INCOMING = "incoming"
 EXPIRED = "expired"  # closed by the dashboard for want of news: not known to be missed
+LOST = "lost"  # its PBX no longer has it (restarted, or "no such channel"), nor a record of it
+CLOSED = "closed"  # closed by a supervisor's hand
+# Ends the dashboard gave a call, not the PBX: none of them is known to be a miss.
+DASHBOARD_ENDS = (EXPIRED, LOST, CLOSED)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,12 @@ def is_answered(disposition: str | None, answered_at: datetime | str | None) -> 
 def is_missed(status: str, direction: str | None, disposition: str | None, answered: bool) -> bool:
     """An incoming call that finished unanswered (one the dashboard expired is not known to
     be: its CallFinish may simply have been lost)."""
-    return status == FINISHED and direction == INCOMING and not answered and disposition != EXPIRED
+    return (
+        status == FINISHED
+        and direction == INCOMING
+        and not answered
+        and disposition not in DASHBOARD_ENDS
+    )
 
 
 def answered_sql(table: str = "") -> str:
@@ -100,7 +109,8 @@ def missed_sql(table: str = "") -> str:
     t = f"{table}." if table else ""
     return (
         f"({t}status = '{FINISHED}' AND COALESCE({t}direction, '') = '{INCOMING}'"
-        f" AND NOT {answered_sql(table)} AND COALESCE({t}disposition, '') != '{EXPIRED}')"
+        f" AND NOT {answered_sql(table)}"
+        f" AND COALESCE({t}disposition, '') NOT IN ({', '.join(repr(d) for d in DASHBOARD_ENDS)}))"
     )
 
 

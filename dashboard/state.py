@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.callbacks import Callbacks
-from dashboard.cdr import CdrSync, Reconciler
+from dashboard.cdr import CdrSync
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.fragments import Fragments
@@ -29,6 +29,7 @@ from dashboard.metrics import Timings
 from dashboard.pbxs import PBXs
 from dashboard.popup import Popups
 from dashboard.publisher import Publisher
+from dashboard.reconcile import Reconciler
 from dashboard.settings import Settings
 from dashboard.store import Store
 

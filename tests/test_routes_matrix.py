@@ -100,6 +100,12 @@ class World:
             "billableseconds": "5" if answered else "0",
         }
 
+    def live_call(self, extension: str) -> str:
+        """A new call ringing at `extension` (for a command that ends it); its uniqueid."""
+        uniqueid = f"{extension}.live{next(self.numbers)}"
+        self.pbx_sends(json.loads(CALL_START) | {"uniqueid": uniqueid, "extension": extension})
+        return uniqueid
+
     def fresh_event(self) -> str:
         event = json.loads(CALL_START) | {"uniqueid": f"pbx.{next(self.numbers)}"}
         return json.dumps(event)
@@ -222,6 +228,9 @@ ROUTES: dict[str, Callable[[World], Ask]] = {
     "POST /api/calls/{uniqueid}/transfer · another extension's call": lambda w: Ask(
         "POST", "/api/calls/46.9/transfer", json={"extension": "70"}
     ),
+    "POST /api/calls/{uniqueid}/close": lambda w: Ask(
+        "POST", f"/api/calls/{w.live_call('70')}/close"
+    ),
     "GET /api/calls/{uniqueid}": lambda w: Ask("GET", "/api/calls/70.1"),
     "GET /api/calls/{uniqueid} · another extension's call": lambda w: Ask("GET", "/api/calls/46.1"),
     "GET /recordings/{uniqueid}": lambda w: Ask(
@@ -297,6 +306,7 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "POST /api/calls/{uniqueid}/transfer":       row(401, 403, 200, 200, 200, 403, 200, CSRF),
     "POST /api/calls/{uniqueid}/transfer · another extension's call":
                                                  row(401, 403, 404, 200, 200, 403, 200, CSRF),
+    "POST /api/calls/{uniqueid}/close":          row(401, 403, 403, 200, 200, 403, 200, CSRF),
     "GET /api/calls/{uniqueid}":                 row(401, 403, 200, 200, 200, 403, 200),
     "GET /api/calls/{uniqueid} · another extension's call": row(401, 403, 404, 200, 200, 403, 200),
     "GET /recordings/{uniqueid}":                row(LOGIN, 403, 206, 206, 206, 403, LOGIN),

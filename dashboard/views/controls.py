@@ -1,4 +1,4 @@
-"""Commands from the browser or a script: originate, hang up, transfer.
+"""Commands from the browser or a script: originate, hang up, transfer, close.
 
 One handler per command serves both: JSON in and out for the API, a form in and a toast
 (an HTML fragment) out for htmx, with the same rules and errors.
@@ -18,7 +18,7 @@ from dashboard.auth import User
 from dashboard.calls import Call
 from dashboard.control import ControlError, Controls, Done
 from dashboard.errors import Refusal
-from dashboard.security import STAFF, client_ip, current_auth, require
+from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
 from dashboard.state import parts
 from dashboard.views.pages import toast
 
@@ -51,6 +51,14 @@ async def transfer(request: Request) -> Response:
     async def command(controls: Controls, user: User, remote: str) -> Done:
         data = await _input(request)
         return await controls.transfer(user, _call(request), _text(data, "extension"), remote)
+
+    return await _run(request, command)
+
+
+@require(*SUPERVISORS)
+async def close(request: Request) -> Response:
+    async def command(controls: Controls, user: User, remote: str) -> Done:
+        return await controls.close(user, _call(request), remote)
 
     return await _run(request, command)
 

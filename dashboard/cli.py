@@ -178,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--pbx", help="only this PBX, by its name (default: every one)")
     sync.set_defaults(handler=cmd_cdr_sync)
 
+    doctor = commands.add_parser(
+        "doctor", help="check the set-up of each PBX, and say what to fix (exit 0: all good)"
+    )
+    doctor.add_argument(
+        "--url",
+        help="where the PBXs reach this dashboard (default: this machine's address towards"
+        " the first PBX, port 8000)",
+    )
+    doctor.set_defaults(handler=cmd_doctor)
+
     kiosk = commands.add_parser("kiosk", help="wall-screen links").add_subparsers(
         dest="action", required=True
     )
@@ -388,6 +398,51 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from urllib.parse import urlsplit
+
+    from dashboard.doctor import examine
+    from dashboard.ingest import utc_now
+    from dashboard.pbx import Synapse
+    from dashboard.pbxs import PBXs
+
+    first = urlsplit(settings.pbxs[0].url)
+    url = args.url or f"http://{_address_towards(first.hostname or '', first.port or 80)}:8000"
+
+    async def run() -> int:
+        async with Synapse.make_client() as client:
+            pbxs = PBXs(
+                settings.pbxs,
+                client,
+                timeout=settings.pbx_timeout_seconds,
+                hosts_listed=bool(settings.pbx_configs),
+                clock=utc_now,
+            )
+            checks = [
+                check
+                for pbx in pbxs.all
+                for check in await examine(pbx, settings, url, client, utc_now())
+            ]
+        for check in checks:
+            print(check.line())
+        failed = [check for check in checks if check.ok is False]
+        print(f"\n{len(failed)} to fix." if failed else "\nAll good.")
+        return 1 if failed else 0
+
+    return asyncio.run(run())
+
+
+def _address_towards(host: str, port: int) -> str:
+    """This machine's address on the way to `host` (what the PBX sees); 127.0.0.1 if none."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as probe:
+        try:
+            probe.connect((host, port))  # UDP: nothing is sent, only a route chosen
+            address: str = probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+    return address
 
 
 def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:

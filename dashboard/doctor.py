@@ -1,0 +1,171 @@
+"""`dashboard doctor`: what a new set-up gets wrong, checked for each PBX, with what to fix.
+
+For each PBX: its API answers (and within the 100 ms the vendor asks for); it takes our
+commands (a Hangup of a channel that cannot exist: harmless, and refused by the Allowed IP
+List if this machine is not on it); the exact Remote APP URL to paste into Synapse; that
+URL reaches this dashboard (an empty event sent through it, refused for being empty, not
+for its token); and its event times agree with our clock in its time zone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from dashboard.pbx import CDRShapeError, PBXError
+from dashboard.pbxs import PBX
+from dashboard.settings import Settings
+
+FAST_ENOUGH_MS = 100.0
+PROBE_EXTENSION = "0"
+PROBES = 3
+HARMLESS_CHANNEL = "SIP/dashboard-doctor-check"
+SKEW_TOLERATED = timedelta(minutes=15)
+RECENT = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Check:
+    pbx: str
+    what: str
+    ok: bool | None  # None: could not be checked yet (not a failure)
+    says: str
+
+    def line(self) -> str:
+        mark = {True: "ok  ", False: "FAIL", None: "--  "}[self.ok]
+        return f"[{mark}] {self.pbx}: {self.what}: {self.says}"
+
+
+def remote_app_url(dashboard_url: str, pbx: PBX) -> str:
+    base = dashboard_url.rstrip("/") + "/synapse/events"
+    return f"{base}/{pbx.config.event_token}" if pbx.config.event_token else base
+
+
+async def examine(
+    pbx: PBX, settings: Settings, dashboard_url: str, client: httpx.AsyncClient, now: datetime
+) -> list[Check]:
+    return [
+        await _api(pbx, now),
+        await _commands(pbx),
+        Check(pbx.name, "Remote APP URL", True, remote_app_url(dashboard_url, pbx)),
+        await _reaches_us(pbx, dashboard_url, client),
+        _clock(pbx, settings, now),
+    ]
+
+
+async def _api(pbx: PBX, now: datetime) -> Check:
+    """Asked a few times: the quickest answer is the network's, the others the machine's."""
+    today = now.astimezone(ZoneInfo(pbx.config.timezone)).date()
+    times = []
+    for _ in range(PROBES):
+        started = time.perf_counter()
+        try:
+            await pbx.synapse.cdr(PROBE_EXTENSION, today, today)
+        except CDRShapeError:
+            pass  # it answered
+        except PBXError as error:
+            return Check(pbx.name, "its API", False, f"{error.message}: is its URL right?")
+        times.append((time.perf_counter() - started) * 1000)
+    took = min(times)
+    if took > FAST_ENOUGH_MS:
+        return Check(
+            pbx.name,
+            "its API",
+            False,
+            f"answers in {took:.0f} ms; the vendor asks for under {FAST_ENOUGH_MS:.0f} ms"
+            " between the PBX and the dashboard (the network, or a busy PBX)",
+        )
+    return Check(pbx.name, "its API", True, f"answers in {took:.0f} ms")
+
+
+async def _commands(pbx: PBX) -> Check:
+    """A Hangup of a channel no call has: taken (2xx, or "no such channel") or refused."""
+    try:
+        accepted = await pbx.synapse.send({"action": "Hangup", "hangupchannel": HARMLESS_CHANNEL})
+    except PBXError as error:
+        text = error.message.lower()
+        if "no such channel" in text or "http 404" in text:
+            return Check(pbx.name, "our commands", True, "taken (a test Hangup of no call)")
+        if "http 403" in text or "http 401" in text or "denied" in text or "allowed" in text:
+            return Check(
+                pbx.name,
+                "our commands",
+                False,
+                f"{error.message}: add this machine's address to Synapse's API Settings →"
+                " Allowed IP List",
+            )
+        return Check(pbx.name, "our commands", False, error.message)
+    return Check(pbx.name, "our commands", True, f"taken: {accepted.reply[:80]}")
+
+
+async def _reaches_us(pbx: PBX, dashboard_url: str, client: httpx.AsyncClient) -> Check:
+    url = remote_app_url(dashboard_url, pbx)
+    what = "the Remote APP URL reaches this dashboard"
+    try:
+        answer = await client.get(url, params={"data": "{}"})  # refused as empty, by design
+    except httpx.HTTPError as error:
+        return Check(
+            pbx.name,
+            what,
+            False,
+            f"could not reach {dashboard_url}: {error or type(error).__name__}; is the dashboard"
+            " serving there, at an address the PBX can reach? (dashboard doctor --url URL)",
+        )
+    try:
+        refusal = answer.json().get("error")
+    except ValueError:
+        refusal = None
+    if answer.status_code == 422 and refusal == "missing_field":
+        return Check(pbx.name, what, True, "it answered, and took the token")
+    if answer.status_code == 403 and pbx.config.event_allow:
+        return Check(
+            pbx.name,
+            what,
+            True,
+            f"it answered; it takes events from {', '.join(pbx.config.event_allow)} only"
+            " (this machine is not one of them, as it should be)",
+        )
+    if answer.status_code == 403:
+        return Check(pbx.name, what, False, "it refused the token: is the URL pasted whole?")
+    return Check(
+        pbx.name, what, False, f"{url} answered HTTP {answer.status_code}: is it the dashboard?"
+    )
+
+
+def _clock(pbx: PBX, settings: Settings, now: datetime) -> Check:
+    """How far the PBX's start times are from when the dashboard heard of each call."""
+    what = f"its times, read in {pbx.config.timezone}"
+    conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT started_at, first_seen_at FROM calls WHERE host = ? AND started_at IS NOT NULL"
+            " AND first_seen_at >= ? ORDER BY first_seen_at DESC LIMIT 50",
+            [pbx.config.host, (now - RECENT).isoformat()],
+        ).fetchall()
+    except sqlite3.Error:
+        rows = []
+    finally:
+        conn.close()
+    if not rows:
+        return Check(pbx.name, what, None, "no call from it in the last week: not checked yet")
+    offsets = [
+        (datetime.fromisoformat(started) - datetime.fromisoformat(seen)).total_seconds()
+        for started, seen in rows
+    ]
+    skew = timedelta(seconds=statistics.median(offsets))
+    if abs(skew) > SKEW_TOLERATED:
+        hours = skew.total_seconds() / 3600
+        return Check(
+            pbx.name,
+            what,
+            False,
+            f"its calls start {hours:+.1f} h from when they reach us: set its time zone"
+            " (SYNAPSE_TIMEZONE, or timezone in DASHBOARD_CONFIG) to the PBX's, or fix its clock",
+        )
+    return Check(pbx.name, what, True, f"within {abs(skew.total_seconds()):.0f} s of ours")

@@ -28,6 +28,7 @@ PROBES = 3
 HARMLESS_CHANNEL = "SIP/dashboard-doctor-check"
 SKEW_TOLERATED = timedelta(minutes=15)
 RECENT = timedelta(days=7)
+ALLOW_US = "add this machine's address to Synapse's API Settings → Allowed IP List"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ async def _api(pbx: PBX, now: datetime) -> Check:
         except CDRShapeError:
             pass  # it answered
         except PBXError as error:
-            return Check(pbx.name, "its API", False, f"{error.message}: is its URL right?")
+            fix = ALLOW_US if _refused_us(error) else "is its URL right?"
+            return Check(pbx.name, "its API", False, f"{error.message}: {fix}")
         times.append((time.perf_counter() - started) * 1000)
     took = min(times)
     if took > FAST_ENOUGH_MS:
@@ -92,16 +94,15 @@ async def _commands(pbx: PBX) -> Check:
         text = error.message.lower()
         if "no such channel" in text or "http 404" in text:
             return Check(pbx.name, "our commands", True, "taken (a test Hangup of no call)")
-        if "http 403" in text or "http 401" in text or "denied" in text or "allowed" in text:
-            return Check(
-                pbx.name,
-                "our commands",
-                False,
-                f"{error.message}: add this machine's address to Synapse's API Settings →"
-                " Allowed IP List",
-            )
+        if _refused_us(error):
+            return Check(pbx.name, "our commands", False, f"{error.message}: {ALLOW_US}")
         return Check(pbx.name, "our commands", False, error.message)
     return Check(pbx.name, "our commands", True, f"taken: {accepted.reply[:80]}")
+
+
+def _refused_us(error: PBXError) -> bool:
+    text = error.message.lower()
+    return any(sign in text for sign in ("http 403", "http 401", "denied", "not allowed"))
 
 
 async def _reaches_us(pbx: PBX, dashboard_url: str, client: httpx.AsyncClient) -> Check:

@@ -121,7 +121,10 @@ def test_a_pbx_that_does_not_take_our_commands_is_named(
     assert lines[1].endswith(
         "add this machine's address to Synapse's API Settings → Allowed IP List"
     )
-    assert (code, lines[-1]) == (1, "1 to fix.")
+    assert lines[0].endswith(
+        "HTTP 403: add this machine's address to Synapse's API Settings → Allowed IP List"
+    )
+    assert (code, lines[-1]) == (1, "2 to fix."), lines
 
 
 def test_each_bad_set_up_is_named(

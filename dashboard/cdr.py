@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -63,6 +63,7 @@ class SyncResult:
     unchanged: int = 0
     unfetched: list[Unfetched] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # records that could not be read
+    added_starts: list[datetime] = field(default_factory=list)  # when the calls added began
 
     @property
     def complete(self) -> bool:
@@ -257,6 +258,8 @@ class CdrSync:
         await self.road.submit(event, json.dumps(obj, ensure_ascii=False))
         if before is None:
             result.added += 1
+            if event.start_time is not None:
+                result.added_starts.append(event.start_time)
         else:
             result.updated += 1
 

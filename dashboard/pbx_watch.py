@@ -26,9 +26,9 @@ from dashboard.reconcile import Reconciler
 log = logging.getLogger(__name__)
 PROBE_EXTENSION = "0"  # no such extension: an empty answer, and nothing done
 # A PBX quiet this long has its CDR read (then every SILENCE_CHECK_EVERY while quiet): calls
-# there that no event told of mean its events are not reaching us.
-QUIET_AFTER = timedelta(minutes=10)
-SILENCE_CHECK_EVERY = timedelta(minutes=5)
+# there that began since and that no event told of mean its events are not reaching us.
+QUIET_AFTER = timedelta(minutes=2)
+SILENCE_CHECK_EVERY = timedelta(minutes=1)
 
 
 async def probe(pbx: PBX, now: datetime) -> tuple[float | None, str]:
@@ -112,11 +112,13 @@ class PBXWatch:
         result = await self.cdr.sync(today - ONE_DAY, today, None, pbx.name)
         if result.unfetched:
             return  # no verdict from a CDR read only in part
-        if self.health.note_unheard(pbx.name, now, result.added) and result.added:
+        # Calls from before the quiet began (or while the dashboard was down) prove nothing.
+        unheard = sum(1 for start in result.added_starts if start >= quiet_since)
+        if self.health.note_unheard(pbx.name, now, unheard):
             log.warning(
                 "the PBX %s has %d calls no event told of: its events are not arriving",
                 pbx.name,
-                result.added,
+                unheard,
             )
 
     def show(self) -> None:

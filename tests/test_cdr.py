@@ -7,10 +7,11 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
@@ -438,6 +439,7 @@ async def test_a_hung_extension_is_given_up_at_the_deadline_and_the_rest_is_merg
         asked=5,
         fetched=1,
         added=1,
+        added_starts=[datetime(2015, 5, 5, 15, 19, 21, tzinfo=ZoneInfo("Asia/Kolkata"))],
         unfetched=[
             Unfetched(
                 "71",

@@ -398,3 +398,19 @@ def test_a_pbx_whose_events_stop_reaching_us_raises_the_banner_until_it_speaks(
             client.portal.call(watch.check_all)  # type: ignore[union-attr]
             cleared = next_banner(board)  # after the call's own push
             assert "hidden" in cleared and "stopped sending" not in cleared
+
+
+def test_calls_the_dashboard_missed_while_it_was_down_do_not_raise_the_banner(
+    settings: Settings, clock: FakeClock, sites: tuple[Site, Site]
+) -> None:
+    head, branch = sites
+    before = finished_at(branch, "46", "9876543211")  # while the dashboard was not running
+    clock.advance(60)
+    wired = settings.with_changes(pbx_configs=(head.config, branch.config))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        state = parts_of(client)
+        watch = PBXWatch(state.pbxs, state.publisher, state.fragments, clock, state.cdr)
+        clock.advance(3 * 60)
+        client.portal.call(watch.check_all)  # type: ignore[union-attr]
+        assert state.pbxs.health.problems() == []
+        assert state.store.get_call(("10.0.0.2", before["uniqueid"])) is not None  # merged

@@ -178,13 +178,7 @@ async def open_parts(
     )
     stack.callback(ingestor.publisher.close)
     audit = AuditLog(store.db)
-    pbxs = PBXs(
-        settings.pbxs,
-        pbx_client,
-        timeout=settings.pbx_timeout_seconds,
-        hosts_listed=bool(settings.pbx_configs),
-        clock=clock,
-    )
+    pbxs = PBXs.of(settings, pbx_client, clock)
     cdr_sync = CdrSync(ingestor, store, pbxs, settings, clock)
     reconciler = Reconciler(cdr_sync, ingestor)
     parts = Parts(

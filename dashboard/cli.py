@@ -413,13 +413,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> int:
         async with Synapse.make_client() as client:
-            pbxs = PBXs(
-                settings.pbxs,
-                client,
-                timeout=settings.pbx_timeout_seconds,
-                hosts_listed=bool(settings.pbx_configs),
-                clock=utc_now,
-            )
+            pbxs = PBXs.of(settings, client, utc_now)
             checks = [
                 check
                 for pbx in pbxs.all
@@ -507,13 +501,7 @@ def cmd_cdr_sync(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
         async with Synapse.make_client() as client:
-            pbxs = PBXs(
-                settings.pbxs,
-                client,
-                timeout=settings.pbx_timeout_seconds,
-                hosts_listed=bool(settings.pbx_configs),
-                clock=utc_now,
-            )
+            pbxs = PBXs.of(settings, client, utc_now)
             extensions = [args.extension] if args.extension else None
             sync = CdrSync(StoredOnly(store), store, pbxs, settings, utc_now)
             try:

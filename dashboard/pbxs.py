@@ -17,6 +17,7 @@ from dashboard.errors import Refusal
 from dashboard.pbx import Synapse
 from dashboard.pbx_config import PBXConfig
 from dashboard.pbx_health import HealthBoard
+from dashboard.settings import Settings
 
 
 class PBXChoiceError(Refusal):
@@ -69,6 +70,19 @@ class PBXs:
         self.hosts_listed = hosts_listed
         self._by_host = {pbx.config.host.lower(): pbx for pbx in self.all}
         self._by_name = {pbx.name.lower(): pbx for pbx in self.all}
+
+    @classmethod
+    def of(
+        cls, settings: Settings, client: httpx.AsyncClient, clock: Callable[[], datetime]
+    ) -> PBXs:
+        """The PBXs the settings describe (a file's, else the SYNAPSE_* variables' one)."""
+        return cls(
+            settings.pbxs,
+            client,
+            timeout=settings.pbx_timeout_seconds,
+            hosts_listed=bool(settings.pbx_configs),
+            clock=clock,
+        )
 
     @property
     def several(self) -> bool:

@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.audit import AuditEntry, AuditLog
 from dashboard.auth import Accounts, Role
-from dashboard.cli import create_demo_users, main
+from dashboard.cli import main
+from dashboard.cli_demo import create_demo_users
 from dashboard.settings import Settings
 from dashboard.signins import Scope, Throttle
 from dashboard.store import Store

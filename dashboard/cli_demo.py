@@ -21,11 +21,12 @@ from dashboard.settings import Settings, parse_extensions
 from dashboard.store import Store
 
 Serve = Callable[[Settings, str, int], int]
+
 DEMO_EXTENSION = "70"
 DEMO_HISTORY = 3000
 DEMO_EXTENSIONS = tuple(str(n) for n in (*range(40, 60), *range(70, 80)))
-# Two offices for `dashboard demo --sites 2`: name, the asteriskhost, the extensions.
 SIMULATOR_START_SECONDS = 15.0
+# Two offices for `dashboard demo --sites 2`: name, the asteriskhost, the extensions.
 DEMO_SITES = (("head-office", "10.0.0.1", "40-59,70-79"), ("branch", "10.0.0.2", "80-89"))
 DEMO_GROUPS = (
     ("Sales", DEMO_EXTENSIONS[:10]),

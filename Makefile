@@ -6,7 +6,7 @@ PORT ?= 8000
 VENDOR := static/vendor
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run test check bench clean chromium
+.PHONY: install run test check bench clean chromium dist
 
 install: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ws.js
 
@@ -42,6 +42,11 @@ chromium:
 test: install chromium
 	$(PY) -m pytest -q
 
+# A wheel and an sdist in dist/, carrying the templates, the static files and htmx.
+dist: install
+	rm -rf dist build
+	$(PY) -m build --no-isolation --outdir dist .
+
 check: install
 	$(VENV)/bin/ruff check dashboard tests bench
 	$(VENV)/bin/ruff format --check dashboard tests bench
@@ -55,4 +60,4 @@ bench: install
 	$(PY) bench/summary.py
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR)
+	rm -rf $(VENV) node_modules $(VENDOR) dist build

@@ -30,7 +30,10 @@ from dashboard.extension_ranges import parse_ranges
 from dashboard.pbx_config import ConfigError, PBXConfig, read_config
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# Installed from a wheel, the templates and static files are inside the package; in a
+# checkout, beside it.
+ASSETS = PACKAGE if (PACKAGE / "templates").is_dir() else PACKAGE.parent
 TRANSFER_OUT = ("nobody", "supervisors", "everyone")
 SINGLE_PBX_NAME = "synapse"
 RECORDING_PREFIX = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*")
@@ -126,8 +129,8 @@ class Settings:
     allow_unknown_hosts: bool = False
     # Each PBX's API is probed this often (0: never), and every board told when one fails.
     pbx_check_seconds: float = 60.0
-    templates_dir: Path = field(default=ROOT / "templates")
-    static_dir: Path = field(default=ROOT / "static")
+    templates_dir: Path = field(default=ASSETS / "templates")
+    static_dir: Path = field(default=ASSETS / "static")
 
     def __post_init__(self) -> None:
         try:

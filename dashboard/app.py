@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
+from dashboard.backup import serving
 from dashboard.callbacks import Callbacks
 from dashboard.cdr import CdrSync
 from dashboard.checkpoints import Checkpointer
@@ -142,6 +143,8 @@ async def open_parts(
 ) -> Parts:
     """Every resource, each closed by `stack` (in reverse order) even if a later one fails
     to open."""
+    if settings.db_path != ":memory:":
+        stack.enter_context(serving(settings.db_path))  # `dashboard restore` waits for it
     store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
     stack.callback(store.close)
     checkpointer = Checkpointer(settings.db_path)

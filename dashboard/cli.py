@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from dashboard.auth import AuthError, Role
@@ -161,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--pbx", help="only this PBX, by its name (default: every one)")
     sync.set_defaults(handler=cmd_cdr_sync)
 
+    copy = commands.add_parser(
+        "backup", help="a consistent copy of the database, taken while the dashboard serves"
+    )
+    copy.add_argument("file", type=Path, help="the copy to write (a new file)")
+    copy.set_defaults(handler=cmd_backup)
+    put_back = commands.add_parser(
+        "restore", help="put a backup back in place of the database (the dashboard stopped)"
+    )
+    put_back.add_argument("file", type=Path, help="a file `dashboard backup` wrote")
+    put_back.set_defaults(handler=cmd_restore)
+
     doctor = commands.add_parser(
         "doctor", help="check the set-up of each PBX, and say what to fix (exit 0: all good)"
     )
@@ -280,6 +292,30 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
                 calls=args.calls,
             )
         )
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from dashboard.backup import BackupError, backup
+
+    try:
+        size = backup(settings.db_path, args.file)
+    except BackupError as error:
+        print(f"dashboard: {error}", file=sys.stderr)
+        return 1
+    print(f"backed up {settings.db_path} to {args.file} ({size / 1e6:.1f} MB), checked whole")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from dashboard.backup import BackupError, restore
+
+    try:
+        restore(args.file, settings.db_path)
+    except BackupError as error:
+        print(f"dashboard: {error}", file=sys.stderr)
+        return 1
+    print(f"restored {args.file} into {settings.db_path}")
     return 0
 
 

@@ -250,6 +250,7 @@ def parse_event(
         _check_uniqueid(uniqueid)
         if host is not None:
             _check_host(host)
+            host = host.lower()  # host names know no case: PBX-B is pbx-b
     disposition_raw = _text(obj, "disposition")
     direction = _text(obj, "direction")
     fields: dict[str, Any] = {name: _text(obj, name) for name in TEXT_FIELDS}
@@ -284,8 +285,13 @@ def _check_uniqueid(uniqueid: str) -> None:
         )
 
 
+def valid_host(host: str) -> bool:
+    """Whether `host` is what an `asteriskhost` may be: a host name or an IP address."""
+    return len(host) <= MAX_HOST and (_is_ip_address(host) or _is_host_name(host))
+
+
 def _check_host(host: str) -> None:
-    if len(host) <= MAX_HOST and (_is_ip_address(host) or _is_host_name(host)):
+    if valid_host(host):
         return
     raise EventError(
         422,

@@ -110,8 +110,9 @@ class Ingestor:
         try:
             payload, obj = extract_json(raw_query, body, self.settings.max_event_bytes)
             default_host = hosts[0] if hosts else self.settings.synapse_host
-            host = obj.get("asteriskhost")
-            zone = self.settings.zone_of(host if isinstance(host, str) else default_host)
+            named = obj.get("asteriskhost")
+            host = named.strip() if isinstance(named, str) and named.strip() else default_host
+            zone = self.settings.zone_of(host)
             event = parse_event(obj, tz=zone, default_host=default_host, received_at=now)
             if hosts is not None:
                 self._check_sender(event.host, hosts)

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dashboard.events import valid_host
 from dashboard.extension_ranges import parse_ranges
 
 DEFAULT_CONTEXT = "DLPN_all"
@@ -83,6 +84,8 @@ def pbx_problems(pbx: PBXConfig) -> list[tuple[str, str]]:
         problems.append(("url", f"{pbx.url!r} is not an http(s) URL with a host"))
     if not pbx.host:
         problems.append(("host", "say which asteriskhost its events carry"))
+    elif not valid_host(pbx.host):
+        problems.append(("host", f"{pbx.host!r} is no host name or IP address an event can carry"))
     try:
         ZoneInfo(pbx.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -194,7 +197,7 @@ def _pbx(index: int, table: Mapping[str, Any], fail: Fail) -> PBXConfig:
     pbx = PBXConfig(
         name=text("name", ""),
         url=url,
-        host=text("host", "") or (urlsplit(url).hostname or ""),
+        host=(text("host", "") or (urlsplit(url).hostname or "")).lower(),
         context=text("context", DEFAULT_CONTEXT),
         channel_template=text("channel_template", DEFAULT_CHANNEL_TEMPLATE),
         timezone=text("timezone", "UTC"),
@@ -229,6 +232,17 @@ def _check_together(pbxs: tuple[PBXConfig, ...], fail: Fail) -> None:
                     "extensions",
                 )
             owner[extension] = index
+    tokens: dict[str, int] = {}
+    for index, pbx in enumerate(pbxs):
+        if pbx.event_token and pbx.event_token in tokens:
+            other = pbxs[tokens[pbx.event_token]].name
+            raise fail(
+                f"event_token is also the PBX {other!r}'s: each PBX needs its own, or either"
+                " could send events as the other",
+                index,
+                "event_token",
+            )
+        tokens[pbx.event_token] = index
     if len(pbxs) > 1:
         for index, pbx in enumerate(pbxs):
             if not pbx.extensions:

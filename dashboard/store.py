@@ -12,7 +12,7 @@ import json
 import operator
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,15 +51,17 @@ class StoredEvent:
     event: str
     payload: str
 
-    def parsed(self, tz: ZoneInfo, default_host: str) -> CallEvent:
-        """The event as it was read when it arrived (the payload is what was accepted)."""
-        return parse_event(
+    def parsed(self, tz: ZoneInfo) -> CallEvent:
+        """The event as it was read when it arrived (the payload is what was accepted; the
+        host it was stored under is the call's, whatever the payload says or leaves out)."""
+        event = parse_event(
             json.loads(self.payload),
             tz=tz,
-            default_host=default_host,
+            default_host=self.host,
             received_at=self.received_at,
             trusted=True,
         )
+        return replace(event, host=self.host)
 
 
 class Store:

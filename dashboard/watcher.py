@@ -73,6 +73,6 @@ def fold(events: Iterable[StoredEvent], settings: Settings) -> dict[tuple[str, s
     """Calls recomputed from stored events alone, applied in the order they were stored."""
     result: dict[tuple[str, str], Call] = {}
     for stored in events:
-        event = stored.parsed(settings.zone_of(stored.host), settings.synapse_host)
+        event = stored.parsed(settings.zone_of(stored.host))
         result[event.key] = calls.apply(result.get(event.key), event)
     return result

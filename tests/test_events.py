@@ -314,7 +314,7 @@ def test_what_asterisk_makes_is_accepted_up_to_the_bounds() -> None:
         {"uniqueid": "1" * 64},
         {"uniqueid": "pbx-main_1430819361.25418"},
         {"asteriskhost": "pbx.example"},
-        {"asteriskhost": "PBX_2.office.example"},
+        {"asteriskhost": "pbx_2.office.example"},  # (any case is read in lower case)
         {"asteriskhost": "2001:db8::51"},
         {"asteriskhost": "a" * 63 + ".example"},
         {"duration": "86400", "billableseconds": "86400"},
@@ -333,6 +333,11 @@ def test_what_asterisk_makes_is_accepted_up_to_the_bounds() -> None:
             int(fields.get("duration", "15")),
             int(fields.get("billableseconds", "7")),
         )
+
+
+def test_a_host_is_read_in_lower_case() -> None:
+    event = parse("", json.dumps(finish_with(asteriskhost="PBX-B.Office.Example")).encode())
+    assert event.host == "pbx-b.office.example"
 
 
 def test_what_the_dashboard_wrote_itself_is_read_as_it_was() -> None:

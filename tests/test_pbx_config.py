@@ -57,7 +57,7 @@ def test_a_file_describes_each_pbx_and_other_settings(tmp_path: Path) -> None:
             PBXConfig(
                 name="Branch",
                 url="https://pbx.branch.example:8443",
-                host="10.2.0.5",
+                host="10.2.0.5",  # (hosts are read in lower case)
                 context="from-internal",
                 channel_template="PJSIP/{extension}",
                 extensions=("50", "51"),
@@ -87,6 +87,11 @@ def test_one_pbx_may_own_every_extension(tmp_path: Path) -> None:
         (('name = "Branch"\n', ""), ":13: a [[pbx]] needs a name"),
         (('extensions = ["50-51"]\n', ""), ":13: with several PBXs, say which extensions 'Branch'"),
         (("extensions = ", "extensions = 4 #"), ":8: extensions must be a string or a list of"),
+        (
+            ('context = "from-internal"', 'event_token = "a-long-secret"'),
+            ":17: event_token is also",
+        ),
+        (('host = "10.2.0.5"', 'host = "999.1.1.1"'), ":16: host: '999.1.1.1' is no host name"),
     ],
 )
 def test_a_mistake_stops_start_up_naming_its_line(

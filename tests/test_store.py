@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -129,9 +130,25 @@ def test_events_stored_before_a_check_was_made_stricter_replay_as_stored() -> No
     call = Call(host="pbx.example", uniqueid="../calls/T70.1", status=Status.FINISHED)
     store.record_event(T0, "CallFinish", old, call)
     [stored] = store.events()
-    event = stored.parsed(KOLKATA, "pbx.example")
+    event = stored.parsed(KOLKATA)
     assert (event.key, event.duration, event.received_at) == (
         ("pbx.example", "../calls/T70.1"),
         999999999,
         T0,
     )
+
+
+def test_an_event_replays_under_the_host_it_was_stored_under() -> None:
+    """Its payload may name no host (the PBX that sent it was known by its token), or name
+    it in another case: the call it was stored as is the one it replays to."""
+    store = memory_store()
+    for payload in (
+        '{"event":"CallStart","uniqueid":"2.1"}',
+        '{"event":"CallStart","uniqueid":"2.2","asteriskhost":"PBX-B"}',
+    ):
+        uniqueid = json.loads(payload)["uniqueid"]
+        store.record_event(T0, "CallStart", payload, Call(host="pbx-b", uniqueid=uniqueid))
+    assert [stored.parsed(KOLKATA).key for stored in store.events()] == [
+        ("pbx-b", "2.1"),
+        ("pbx-b", "2.2"),
+    ]

@@ -23,8 +23,8 @@ from dashboard.destinations import External, extension_number
 from dashboard.errors import Refusal
 from dashboard.ingest import Clock
 from dashboard.metrics import Timings
-from dashboard.pbx import Accepted, PBXError, Synapse
-from dashboard.pbxs import PBXs
+from dashboard.pbx import Accepted, PBXError
+from dashboard.pbxs import PBX, PBXs
 from dashboard.settings import Settings
 
 
@@ -180,7 +180,7 @@ class Controls:
                 raise ControlError(
                     409, "no_channel", "the PBX has not said which channel to hang up"
                 )
-            synapse = self._synapse_of(live)
+            synapse = self._pbx_of(live).synapse
             with self._gone_if_no_channel(live):
                 reply = await self._send("hangup", synapse.hangup(live.hangupchannel))
             note.detail = f"PBX: {reply}"
@@ -219,9 +219,12 @@ class Controls:
                 raise ControlError(
                     409, "no_channel", "the PBX has not said which channel to transfer"
                 )
-            synapse = self._synapse_of(live)
+            pbx = self._pbx_of(live)
+            synapse = pbx.synapse
             rules = self.settings.transfer_rules
-            target = rules.target(new_extension, self.known_extensions())
+            # Its own PBX's extensions: a transfer cannot cross to another PBX.
+            known = [ext for ext in self.known_extensions() if pbx.config.owns(ext)]
+            target = rules.target(new_extension, known)
             if isinstance(target, External):
                 self._may_transfer_out(user)
                 number = self.settings.dial_rules.number(target.number)
@@ -254,7 +257,7 @@ class Controls:
             note.detail = f"PBX: {reply}"
             return Done(f"Transfer to {target.extension} sent to the PBX", reply)
 
-    def _synapse_of(self, call: Call) -> Synapse:
+    def _pbx_of(self, call: Call) -> PBX:
         pbx = self.pbxs.of_host(call.host)
         if pbx is None:
             raise ControlError(
@@ -262,7 +265,7 @@ class Controls:
                 "watch_only",
                 f"the call is on {call.host}, a PBX not configured here: it is only watched",
             )
-        return pbx.synapse
+        return pbx
 
     def _may_transfer_out(self, user: User) -> None:
         allowed = self.settings.transfer_out

@@ -2,11 +2,13 @@
 
 A live call with no news for a while (a CallFinish lost while the dashboard was down) is
 looked up in its PBX's CDR; past a configurable age it is closed as "expired". A call its
-PBX says it no longer has (a command answered "no such channel"), or the calls of a PBX
-that was down and is back (a restart ends every call without a CallFinish), are suspects:
-looked up at the next turn (within a minute), and those the CDR does not know are closed as
-"lost". A supervisor may also close a call by hand ("closed"). None of these ends is ever
-"answered", nor counted as missed; a later record from the PBX corrects them.
+PBX says it no longer has (a command answered "no such channel") is looked up at the next
+turn (within a minute), and closed as "lost" if the CDR does not know it either. The calls
+of a PBX that was unreachable and is back (a restart ends its calls without a CallFinish;
+a network fault ends none) are looked up at once too, and closed as the CDR says: those it
+does not know may still be talking, so they stay. A supervisor may close a call by hand
+("closed"). None of these ends is ever "answered", nor counted as missed; a later record
+from the PBX corrects them. A call with news after it came under suspicion is left alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,29 +30,39 @@ from dashboard.schema import CLOSED, EXPIRED, LOST
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Suspicion:
+    at: datetime
+    why: str
+    gone: bool  # its PBX said it has no such channel
+
+
 class Reconciler:
     def __init__(self, sync: CdrSync, ingestor: Ingestor) -> None:
         self.sync = sync
         self.ingestor = ingestor
         self._asked: dict[tuple[str, str], datetime] = {}  # when each live call was looked up
-        self._suspects: dict[tuple[str, str], str] = {}  # call -> why its PBX may not have it
+        # Calls that may be gone at their PBX: when they came under suspicion, why, and
+        # whether the PBX said so of them ("no such channel"): only then may they be lost.
+        self._suspects: dict[tuple[str, str], Suspicion] = {}
 
-    def suspect(self, calls: Iterable[Call], why: str) -> None:
-        """These calls may be gone at their PBX: look them up at the next turn."""
+    def suspect(self, calls: Iterable[Call], why: str, *, gone: bool = True) -> None:
+        """These calls may be gone at their PBX: look them up at the next turn. `gone`: the
+        PBX said it has no such channel (so, if its CDR does not know them, they are lost)."""
+        now = self.ingestor.clock()
         for call in calls:
-            self._suspects[call.key] = why
+            self._suspects[call.key] = Suspicion(now, why, gone)
 
     def suspect_quiet_since(self, pbx_name: str, since: datetime, why: str) -> None:
-        """A PBX back after being down since `since`: its calls with no news since then."""
+        """A PBX back after being unreachable since `since`: its calls with no news since
+        then are looked up (closed only as its CDR says)."""
         pbx = self.sync.pbxs.named(pbx_name)
-        self.suspect(
-            (
-                call
-                for call in self.ingestor.live.board.live.values()
-                if self.sync.pbxs.of_host(call.host) is pbx and (_last_news(call) or since) <= since
-            ),
-            why,
-        )
+        quiet = [
+            call
+            for call in self.ingestor.live.board.live.values()
+            if self.sync.pbxs.of_host(call.host) is pbx and (_last_news(call) or since) <= since
+        ]
+        self.suspect(quiet, why, gone=False)
 
     async def reconcile(self, now: datetime, ask_after: timedelta, expire_after: timedelta) -> int:
         """Close calls gone at their PBX: from the CDR if it has them, else lost (suspects)
@@ -78,21 +91,33 @@ class Reconciler:
         suspects, self._suspects = self._suspects, {}
         live = self.ingestor.live.board.live
         calls = [live[key] for key in suspects if key in live]
-        await self._look_up(calls)
+        unread = await self._look_up(calls)
+        closed = 0
         for call in calls:
             current = live.get(call.key)
-            if current is not None:
-                await self.end(current, LOST, f"lost: {suspects[call.key]}")
-        return len(calls)
+            suspicion = suspects[call.key]
+            if current is None:
+                closed += 1  # the CDR had it
+            elif call.key in unread:
+                self._suspects[call.key] = suspicion  # no verdict yet: the next turn
+            elif suspicion.gone and (_last_news(current) or suspicion.at) <= suspicion.at:
+                await self.end(current, LOST, f"lost: {suspicion.why}")
+                closed += 1
+        return closed
 
-    async def _look_up(self, calls: list[Call]) -> None:
-        """Each call's PBX asked for its extension's records around the call's day."""
+    async def _look_up(self, calls: list[Call]) -> set[tuple[str, str]]:
+        """Each call's PBX asked for its extension's records around the call's day; the
+        calls whose records could not be read."""
+        unread: set[tuple[str, str]] = set()
         for (name, extension), waiting in sorted(self._by_owner(calls).items()):
             zone = ZoneInfo(self.sync.pbxs.named(name).config.timezone)
             days = [call.started_at.astimezone(zone).date() for call in waiting if call.started_at]
             if days:
                 first, last = min(days) - ONE_DAY, max(days) + ONE_DAY
-                await self.sync.sync(first, last, [extension], pbx_name=name)
+                result = await self.sync.sync(first, last, [extension], pbx_name=name)
+                if result.unfetched:
+                    unread.update(call.key for call in waiting)
+        return unread
 
     def _by_owner(self, calls: list[Call]) -> dict[tuple[str, str], list[Call]]:
         """The calls to look up, by the PBX that has them and their extension (a call of a

@@ -136,6 +136,10 @@ def test_each_command_reaches_the_pbx_of_its_call_and_never_the_other(
             f"/api/calls/{at_head['uniqueid']}/transfer", json={"extension": "71"}, headers=csrf
         )
         assert moved.status_code == 200, moved.text
+        across = client.post(  # 46 is the branch's: a transfer does not cross PBXs
+            f"/api/calls/{at_head['uniqueid']}/transfer", json={"extension": "46"}, headers=csrf
+        )
+        assert (across.status_code, across.json()["error"]) == (422, "unknown_extension")
         for extension in ("46", "70"):
             placed = client.post(
                 "/api/originate",

@@ -3,6 +3,7 @@ being down, and a supervisor's own hand each close them (never as answered, nor 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
-from tests.conftest import FakeClock, parts_of, send, sign_in
+from tests.conftest import CALL_FINISH, FakeClock, parts_of, pbx_time, send, sign_in
 from tests.servers import ThreadedServer
 from tests.waiting import wait_until
 
@@ -106,18 +107,19 @@ def test_no_such_channel_has_the_call_looked_up_at_once(
 
 
 class Switch:
-    """A PBX that answers cdr.php (with no records) while up, and not while down."""
+    """A PBX that answers cdr.php while up (with the records it holds), and not while down."""
 
     def __init__(self) -> None:
         self.up = True
+        self.records: dict[str, list[dict[str, str]]] = {}  # by extension
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if not self.up:
             raise httpx.ConnectError("Connection refused", request=request)
-        return httpx.Response(200, json=[])
+        return httpx.Response(200, json=self.records.get(request.url.params["extension"], []))
 
 
-def test_calls_of_a_pbx_that_restarted_are_closed_as_lost_within_a_minute(
+def test_a_pbx_back_from_being_unreachable_has_its_calls_looked_up_at_once(
     settings: Settings, clock: FakeClock
 ) -> None:
     switch = Switch()
@@ -128,23 +130,52 @@ def test_calls_of_a_pbx_that_restarted_are_closed_as_lost_within_a_minute(
             state.pbxs, state.publisher, state.fragments, clock, None, state.reconciler
         )
         incoming = {"direction": "Incoming", "number": "9876543210"}
-        send(client, {"event": "CallStart", "uniqueid": "1.1", "extension": "70", **incoming})
-        send(client, {"event": "CallConnect", "uniqueid": "1.1", "extension": "70", **incoming})
-        send(client, {"event": "CallStart", "uniqueid": "1.2", "extension": "71", **incoming})
+        started = pbx_time(clock.now, settings.timezone)
+        for uniqueid, extension in (("1.1", "70"), ("1.2", "71")):
+            start = {"event": "CallStart", "uniqueid": uniqueid, "extension": extension}
+            send(client, start | incoming | {"starttime": started})
         clock.advance(60)
-        switch.up = False  # the PBX restarts: its calls end, and no CallFinish is ever sent
+        switch.up = False  # a restart, or the network: the dashboard cannot tell
         client.portal.call(watch.check_all)  # type: ignore[union-attr]
         clock.advance(60)
-        send(client, {"event": "CallStart", "uniqueid": "2.1", "extension": "72"})  # after it
+        ended = (
+            json.loads(CALL_FINISH)
+            | incoming
+            | {
+                "uniqueid": "1.1",
+                "extension": "70",
+                "starttime": started,
+                "answertime": "",
+                "endtime": pbx_time(clock.now, settings.timezone),
+                "disposition": "NO ANSWER",
+                "billableseconds": "0",
+            }
+        )
+        switch.records["70"] = [{k: v for k, v in ended.items() if k != "event"}]
         switch.up = True
         client.portal.call(watch.check_all)  # type: ignore[union-attr]
-        assert reconcile(client, clock) == 2
+        assert reconcile(client, clock) == 1  # at once, not after 30 minutes
         sign_in(client, "supervisor")
         live = [call["uniqueid"] for call in client.get("/api/calls/active").json()["calls"]]
-        assert live == ["2.1"]
-        assert [stored(client, uid)["disposition"] for uid in ("1.1", "1.2")] == ["lost", "lost"]
-        assert 'data-counter="missed">0<' in client.get("/").text  # lost is not missed
-        assert "9876543210" not in client.get("/missed").text
+        assert live == ["1.2"]  # its PBX has no record of its end: it may still be talking
+        assert stored(client, "1.1")["disposition"] == "no_answer"  # as the PBX's records say
+
+
+def test_a_call_with_news_after_no_such_channel_is_not_lost(
+    settings: Settings, clock: FakeClock
+) -> None:
+    with TestClient(
+        create_app(settings, clock=clock, pbx_transport=httpx.MockTransport(Switch()))
+    ) as client:
+        send(client, {"event": "CallStart", "uniqueid": "1.1", "extension": "70"})
+        reconciler = parts_of(client).reconciler
+        live = parts_of(client).live.board.live
+        reconciler.suspect(list(live.values()), "the PBX answered: no such channel")
+        clock.advance(5)
+        send(client, {"event": "CallConnect", "uniqueid": "1.1", "extension": "70"})
+        assert reconcile(client, clock) == 0
+        sign_in(client, "supervisor")
+        assert stored(client, "1.1")["status"] == "connected"
 
 
 def test_a_supervisor_closes_a_stale_call_by_hand(settings: Settings, clock: FakeClock) -> None:

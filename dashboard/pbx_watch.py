@@ -29,6 +29,10 @@ PROBE_EXTENSION = "0"  # no such extension: an empty answer, and nothing done
 # there that began since and that no event told of mean its events are not reaching us.
 QUIET_AFTER = timedelta(minutes=2)
 SILENCE_CHECK_EVERY = timedelta(minutes=1)
+# Only the busiest extensions of the last week are asked: a PBX whose events are lost shows
+# calls there first, and a PBX of hundreds of extensions is not asked for all every minute.
+SILENCE_EXTENSIONS = 8
+BUSY_OVER = timedelta(days=7)
 
 
 async def probe(pbx: PBX, now: datetime) -> tuple[float | None, str]:
@@ -89,6 +93,7 @@ class PBXWatch:
                 self.reconciler.suspect_quiet_since(
                     name, down_since, f"the PBX was down from {down_since:%Y-%m-%d %H:%M} UTC"
                 )
+        self.show()  # what the probes found, before the slower look at quiet PBXs' records
         for pbx in self.pbxs.all:
             if not results[pbx.name][1]:
                 await self.look_for_silence(pbx)
@@ -108,8 +113,14 @@ class PBXWatch:
         ):
             return
         self.silence_checked[pbx.name] = now
+        host = pbx.config.host if self.pbxs.hosts_listed else None
+        busiest = self.cdr.store.busiest_extensions(host, now - BUSY_OVER, SILENCE_EXTENSIONS)
+        configured = pbx.config.extensions or self.cdr.settings.extensions
+        busiest = busiest or list(configured[:SILENCE_EXTENSIONS])  # a PBX never heard yet
+        if not busiest:
+            return  # nowhere to look: no verdict
         today = now.astimezone(ZoneInfo(pbx.config.timezone)).date()
-        result = await self.cdr.sync(today - ONE_DAY, today, None, pbx.name)
+        result = await self.cdr.sync(today - ONE_DAY, today, busiest, pbx.name)
         if result.unfetched:
             return  # no verdict from a CDR read only in part
         # Calls from before the quiet began (or while the dashboard was down) prove nothing.

@@ -189,6 +189,17 @@ class Store:
         ).fetchall()
         return [row[0] for row in rows]
 
+    def busiest_extensions(self, host: str | None, since: datetime, limit: int) -> list[str]:
+        """The extensions with the most calls since `since` (of one host, or any)."""
+        where = "extension IS NOT NULL AND started_at >= ?" + (" AND host = ?" if host else "")
+        params: list[object] = [_iso(since), *([host] if host else []), limit]
+        rows = self.db.execute(
+            f"SELECT extension FROM calls WHERE {where}"
+            " GROUP BY extension ORDER BY count(*) DESC, extension LIMIT ?",
+            params,
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def last_event_id(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
 

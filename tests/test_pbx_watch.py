@@ -10,7 +10,7 @@ from dashboard.app import create_app
 from dashboard.pbx_config import PBXConfig
 from dashboard.pbx_watch import PBXWatch
 from dashboard.settings import Settings
-from tests.conftest import FakeClock, parts_of, sign_in
+from tests.conftest import FakeClock, parts_of, send, sign_in
 
 HEAD = PBXConfig(name="head-office", url="http://head.pbx", host="10.0.0.1", extensions=("70",))
 
@@ -106,3 +106,32 @@ def test_the_banner_clears_by_itself_when_the_pbx_answers_again(
             )
             check(client, watch)  # nothing changed: nothing pushed
         assert "is not answering" not in client.get("/").text
+
+
+def test_a_quiet_pbx_is_asked_for_its_busiest_extensions_only(
+    settings: Settings, clock: FakeClock
+) -> None:
+    asked: list[str] = []
+
+    def pbx(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["extension"])
+        return httpx.Response(200, json=[])
+
+    many = PBXConfig(
+        name="big",
+        url="http://big.pbx",
+        host="10.0.0.9",
+        extensions=tuple(map(str, range(100, 400))),
+    )
+    wired = settings.with_changes(pbx_configs=(many,))
+    with TestClient(
+        create_app(wired, clock=clock, pbx_transport=httpx.MockTransport(pbx))
+    ) as client:
+        for n, extension in enumerate(["150"] * 3 + ["120"] * 2 + ["390"]):
+            finish = {"event": "CallFinish", "uniqueid": f"9.{n}", "asteriskhost": "10.0.0.9"}
+            send(client, finish | {"extension": extension, "disposition": "ANSWERED"})
+        state = parts_of(client)
+        watch = PBXWatch(state.pbxs, state.publisher, state.fragments, clock, state.cdr)
+        clock.advance(3 * 60)
+        client.portal.call(watch.check_all)  # type: ignore[union-attr]
+    assert sorted(asked) == ["0", "120", "150", "390"]  # the probe, and the three with calls

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from starlette.responses import HTMLResponse
 
 from dashboard.app import create_app
 from dashboard.cli import main
@@ -146,3 +148,18 @@ def test_each_bad_set_up_is_named(
         f"[FAIL] synapse: the Remote APP URL reaches this dashboard: could not reach {dead}"
     )
     assert (code, lines[-1]) == (1, "4 to fix.")
+
+
+def test_a_web_page_where_the_pbx_api_should_be_is_named(
+    set_up: SetUp,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def login_page(scope: Any, receive: Any, send: Any) -> None:
+        page = HTMLResponse("<html><body>Please sign in</body></html>")
+        await page(scope, receive, send)
+
+    with ThreadedServer(login_page) as web_gui:
+        code, lines = doctor(monkeypatch, capsys, set_up, SYNAPSE_URL=web_gui.base_url)
+    assert lines[0].startswith("[FAIL] synapse: its API: cdr.php answered, but not with call")
+    assert code == 1

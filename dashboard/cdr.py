@@ -145,19 +145,30 @@ class CdrSync:
         """Every extension worth asking about: configured, and seen in the history."""
         return sorted({*self.settings.extensions, *self.store.known_extensions()})
 
-    def asking(self, extensions: list[str] | None, pbx_name: str | None) -> list[Asking]:
-        """Which PBX is asked for which extensions: each PBX (or the one named) for the
-        extensions it owns; one PBX without a list of its own, for every one worth asking."""
+    def asking(
+        self, extensions: list[str] | None, pbx_name: str | None
+    ) -> tuple[list[Asking], list[str]]:
+        """Which PBX is asked for which extensions, and the extensions no PBX owns. Named, a
+        PBX is asked for the extensions given (or its own list); else each extension given
+        goes to the PBX that owns it; else each PBX is asked for its own list (one PBX
+        without one: every extension worth asking about)."""
         chosen = [self.pbxs.named(pbx_name)] if pbx_name else self.pbxs.all
-        everyone = extensions or self.extensions()
+        if extensions and pbx_name:
+            return [(chosen[0], extension) for extension in extensions], []
+        if extensions:
+            owned = [
+                (pbx, extension)
+                for extension in extensions
+                for pbx in chosen
+                if pbx.config.owns(extension)
+            ]
+            unowned = [e for e in extensions if not any(p.config.owns(e) for p in chosen)]
+            return owned, unowned
         return [
             (pbx, extension)
             for pbx in chosen
-            for extension in (
-                everyone if extensions or not pbx.config.extensions else list(pbx.config.extensions)
-            )
-            if pbx.config.owns(extension)
-        ]
+            for extension in (list(pbx.config.extensions) or self.extensions())
+        ], []
 
     async def sync(
         self,
@@ -169,8 +180,11 @@ class CdrSync:
         """Fetch the records of every extension (a few at a time) from the PBX that owns it,
         until the deadline, then merge what came: records fetched in time are merged even
         when others were not. `pbx_name`: only that PBX."""
-        wanted = self.asking(extensions, pbx_name)
+        wanted, unowned = self.asking(extensions, pbx_name)
         result = SyncResult(first, last, asked=len(wanted))
+        result.problems.extend(
+            f"no PBX here owns extension {extension}: name the PBX to ask" for extension in unowned
+        )
         asked: set[Asking] = set()  # those the PBX was asked for (the others waited their turn)
         outcomes = await self._fetch_all(wanted, first, last, asked)
         for pbx, extension in wanted:

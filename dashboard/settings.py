@@ -304,7 +304,11 @@ class Settings:
             config = read_config(Path(config_path), setting_names())
         except ConfigError as exc:
             raise SettingsError(str(exc)) from exc
-        settings = cls.from_values({**config.settings, **values})
+        merged = {**config.settings, **values}
+        if config.pbxs and not merged.get("SYNAPSE_TIMEZONE", "").strip():
+            # The board's days (counters, reports) follow the first PBX's, unless told.
+            merged["SYNAPSE_TIMEZONE"] = config.pbxs[0].timezone
+        settings = cls.from_values(merged)
         return replace(settings, config_path=config_path, pbx_configs=config.pbxs)
 
     @classmethod

@@ -138,6 +138,12 @@ def test_settings_come_from_the_file_and_the_environment_overrides_it(tmp_path: 
         ("Branch", "10.2.0.5"),
     ]
     assert settings.config_path == str(path)
+    assert settings.synapse_timezone == "Asia/Kolkata"  # the board's days: the first PBX's
+    told = Settings.from_env(
+        {"DASHBOARD_CONFIG": str(path), "SYNAPSE_TIMEZONE": "Europe/London"},
+        env_file=tmp_path / "x",
+    )
+    assert told.synapse_timezone == "Europe/London"
 
 
 def test_without_a_file_the_synapse_variables_describe_one_pbx(tmp_path: Path) -> None:

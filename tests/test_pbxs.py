@@ -418,3 +418,28 @@ def test_calls_the_dashboard_missed_while_it_was_down_do_not_raise_the_banner(
         client.portal.call(watch.check_all)  # type: ignore[union-attr]
         assert state.pbxs.health.problems() == []
         assert state.store.get_call(("10.0.0.2", before["uniqueid"])) is not None  # merged
+
+
+def test_an_extension_no_pbx_lists_is_asked_of_the_pbx_named_and_reported_otherwise(
+    settings: Settings, clock: FakeClock
+) -> None:
+    asked: list[str] = []
+
+    def pbx(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.host} {request.url.params['extension']}")
+        return httpx.Response(200, json=[])
+
+    wired = settings.with_changes(pbx_configs=(HEAD, BRANCH))
+    transport = httpx.MockTransport(pbx)
+    with TestClient(create_app(wired, clock=clock, pbx_transport=transport)) as client:
+        sync = parts_of(client).cdr
+        day = clock.now.date()
+
+        async def both() -> tuple[list[str], list[str]]:
+            named = await sync.sync(day, day, ["99"], pbx_name="Branch")
+            unnamed = await sync.sync(day, day, ["99", "70"])
+            return named.problems, unnamed.problems
+
+        named, unnamed = client.portal.call(both)  # type: ignore[union-attr]
+    assert asked == ["branch 99", "head 70"]
+    assert (named, unnamed) == ([], ["no PBX here owns extension 99: name the PBX to ask"])

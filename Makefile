@@ -5,8 +5,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 VENDOR := static/vendor
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 
-.PHONY: install run test check bench clean chromium dist
+.PHONY: install run test check bench clean system-packages dist
 
 install: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ws.js
 
@@ -31,15 +32,18 @@ $(VENDOR)/ws.js: node_modules/.installed
 run: install
 	$(VENV)/bin/dashboard demo --host $(HOST) --port $(PORT)
 
-chromium:
-	@if [ -x $(CHROMIUM) ]; then :; \
+# Debian's Chromium (browser tests), nginx and openssl (the tests behind deploy/'s nginx site).
+system-packages:
+	@if [ -x $(CHROMIUM) ] && [ -x $(NGINX) ] && command -v openssl >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium nginx-light openssl >/dev/null; \
 	else \
-		echo "Chromium is missing. Install it with: sudo apt-get install -y chromium"; exit 1; \
+		echo "Missing: install them with: sudo apt-get install -y chromium nginx-light openssl"; \
+		exit 1; \
 	fi
 
-test: install chromium
+test: install system-packages
 	$(PY) -m pytest -q
 
 # A wheel and an sdist in dist/, carrying the templates, the static files and htmx.

@@ -36,13 +36,13 @@ class DashboardProcess:
             for key, value in os.environ.items()
             if not key.startswith(("DASHBOARD_", "SYNAPSE_"))
         }
-        self.env.update(
-            DASHBOARD_DB=str(self.db_path),
-            SYNAPSE_TIMEZONE="UTC",
-            SYNAPSE_EVENT_ALLOW="127.0.0.1",
-            PYTHONUNBUFFERED="1",
-            **env,
-        )
+        defaults = {
+            "DASHBOARD_DB": str(self.db_path),
+            "SYNAPSE_TIMEZONE": "UTC",
+            "SYNAPSE_EVENT_ALLOW": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.update({**defaults, **env})
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -30,3 +30,15 @@ def test_the_service_runs_hardened_as_its_own_user_and_restarts() -> None:
     assert (
         "ExecStart=/opt/synapse-dashboard/bin/dashboard serve --host 127.0.0.1 --port 8000" in lines
     )
+
+
+def test_the_readme_documents_every_setting_and_no_other() -> None:
+    readme = (DEPLOY.parent / "README.md").read_text()
+    table = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        name
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for name in re.findall(r"`([A-Z][A-Z_]+)`", row.split("|")[1])
+    }
+    assert documented == setting_names() | {"DASHBOARD_CONFIG"}

@@ -41,6 +41,7 @@ from dashboard.pbx_watch import PBXWatch
 from dashboard.pbxs import PBXs
 from dashboard.popup import Popups
 from dashboard.reconcile import Reconciler
+from dashboard.retention import Retention
 from dashboard.security import AuthMiddleware, SecurityHeadersMiddleware, revalidate_viewers
 from dashboard.settings import Settings
 from dashboard.signins import Limits
@@ -221,7 +222,7 @@ async def open_parts(
     background = [
         ingestor.run_sweeper(),
         revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS),
-        housekeeping(accounts, clock),
+        housekeeping(accounts, Retention(store.db.conn, settings.keep), clock),
         reconciler.run(
             RECONCILE_SECONDS,
             timedelta(minutes=settings.reconcile_after_minutes),
@@ -242,11 +243,14 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def housekeeping(accounts: Accounts, clock: Clock) -> None:
+async def housekeeping(accounts: Accounts, retention: Retention, clock: Clock) -> None:
     while True:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
             accounts.purge(clock())
+            purged = await retention.purge(clock())
+            if purged:
+                log.info("housekeeping: %d rows past their keeping time deleted", purged)
         except Exception:  # housekeeping must outlive any one failure
             log.exception("housekeeping failed")
 

@@ -28,6 +28,7 @@ from dashboard.destinations import (
 )
 from dashboard.extension_ranges import parse_ranges
 from dashboard.pbx_config import ConfigError, PBXConfig, read_config
+from dashboard.retention import Keep
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PACKAGE = Path(__file__).resolve().parent
@@ -129,6 +130,11 @@ class Settings:
     allow_unknown_hosts: bool = False
     # Each PBX's API is probed this often (0: never), and every board told when one fails.
     pbx_check_seconds: float = 60.0
+    # Days kept (0: for ever): raw events, refused events, the audit log, calls.
+    keep_events_days: float = 90.0
+    keep_rejected_days: float = 30.0
+    keep_audit_days: float = 365.0
+    keep_calls_days: float = 0.0
     templates_dir: Path = field(default=ASSETS / "templates")
     static_dir: Path = field(default=ASSETS / "static")
 
@@ -272,6 +278,15 @@ class Settings:
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def keep(self) -> Keep:
+        return Keep(
+            self.keep_events_days,
+            self.keep_rejected_days,
+            self.keep_audit_days,
+            self.keep_calls_days,
+        )
+
     @functools.cached_property
     def pbxs(self) -> tuple[PBXConfig, ...]:
         """The PBXs served: the configuration file's, or the one the SYNAPSE_* variables
@@ -402,6 +417,10 @@ class Settings:
                 "DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds
             ),
             pbx_check_seconds=number("DASHBOARD_PBX_CHECK_SECONDS", defaults.pbx_check_seconds),
+            keep_events_days=number("DASHBOARD_KEEP_EVENTS_DAYS", defaults.keep_events_days),
+            keep_rejected_days=number("DASHBOARD_KEEP_REJECTED_DAYS", defaults.keep_rejected_days),
+            keep_audit_days=number("DASHBOARD_KEEP_AUDIT_DAYS", defaults.keep_audit_days),
+            keep_calls_days=number("DASHBOARD_KEEP_CALLS_DAYS", defaults.keep_calls_days),
             allow_unknown_hosts=values.get("DASHBOARD_ALLOW_UNKNOWN_HOSTS", "").strip().lower()
             in ("1", "yes", "on", "true"),
         )

@@ -148,10 +148,12 @@ async def open_parts(
         stack.enter_context(serving(settings.db_path))  # `dashboard restore` waits for it
     store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
     stack.callback(store.close)
-    checkpointer = Checkpointer(settings.db_path)
-    checkpointer.start()
-    stack.push_async_callback(asyncio.to_thread, checkpointer.stop)  # one may be under way
-    store.db.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's thread does it
+    if settings.checkpoints == "dashboard":
+        checkpointer = Checkpointer(settings.db_path)
+        checkpointer.start()
+        stack.push_async_callback(asyncio.to_thread, checkpointer.stop)  # one may be under way
+    # Never inside a commit: the checkpointer's thread does them, or Litestream does.
+    store.db.execute("PRAGMA wal_autocheckpoint = 0")
     pbx_client = await stack.enter_async_context(Synapse.make_client(pbx_transport))
     recordings_client = await stack.enter_async_context(
         httpx.AsyncClient(timeout=httpx.Timeout(30, connect=2), follow_redirects=False)

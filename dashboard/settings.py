@@ -135,6 +135,9 @@ class Settings:
     keep_rejected_days: float = 30.0
     keep_audit_days: float = 365.0
     keep_calls_days: float = 0.0
+    # Who checkpoints the WAL: "dashboard" (a thread of its own), or "litestream" (which
+    # replicates the WAL and must own its checkpoints).
+    checkpoints: str = "dashboard"
     templates_dir: Path = field(default=ASSETS / "templates")
     static_dir: Path = field(default=ASSETS / "static")
 
@@ -201,6 +204,8 @@ class Settings:
         if self.sign_in_lock_minutes <= 0:
             raise SettingsError("DASHBOARD_SIGNIN_LOCK_MINUTES must be more than 0")
         self._check_destinations()
+        if self.checkpoints not in ("dashboard", "litestream"):
+            raise SettingsError("DASHBOARD_CHECKPOINTS must be dashboard or litestream")
 
     def _check_destinations(self) -> None:
         for prefix in self.blocked_prefixes:
@@ -421,6 +426,7 @@ class Settings:
             keep_rejected_days=number("DASHBOARD_KEEP_REJECTED_DAYS", defaults.keep_rejected_days),
             keep_audit_days=number("DASHBOARD_KEEP_AUDIT_DAYS", defaults.keep_audit_days),
             keep_calls_days=number("DASHBOARD_KEEP_CALLS_DAYS", defaults.keep_calls_days),
+            checkpoints=text("DASHBOARD_CHECKPOINTS", defaults.checkpoints).lower(),
             allow_unknown_hosts=values.get("DASHBOARD_ALLOW_UNKNOWN_HOSTS", "").strip().lower()
             in ("1", "yes", "on", "true"),
         )

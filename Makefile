@@ -61,6 +61,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/history.py
 	$(PY) bench/fanout.py
+	$(PY) bench/backup.py
 	$(PY) bench/summary.py
 
 clean:

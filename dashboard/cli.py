@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -298,6 +299,7 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.backup import BackupError, backup
 
+    os.nice(10)  # a chore beside a serving dashboard: the events come first
     try:
         size = backup(settings.db_path, args.file)
     except BackupError as error:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import summary
+from ingest import free_port
 
 FRAME_MS = 10.0
 BASELINE_SECONDS = 5.0
@@ -33,15 +34,6 @@ def dashboard(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     return subprocess.run(
         [sys.executable, "-m", "dashboard.cli", *args], env=env, capture_output=True, text=True
     )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def send_for(http: httpx.Client, url: str, until: float, first: int) -> list[float]:

@@ -252,7 +252,7 @@ class CdrSync:
         """One record of `pbx`'s, read in its zone, as its call (on its host)."""
         result.fetched += 1
         obj = {"event": "CallFinish", **record}
-        host = pbx.config.host if self.pbxs.hosts_listed else self.settings.synapse_host
+        host = pbx.config.host  # (the one PBX of the environment: SYNAPSE_URL's host)
         try:
             event = parse_event(
                 obj, tz=ZoneInfo(pbx.config.timezone), default_host=host, received_at=self.clock()

@@ -18,12 +18,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from dashboard.pbx import CDRShapeError, PBXError
+from dashboard.pbx import PROBE_EXTENSION, CDRShapeError, PBXError
 from dashboard.pbxs import PBX
 from dashboard.settings import Settings
 
 FAST_ENOUGH_MS = 100.0
-PROBE_EXTENSION = "0"
 PROBES = 3
 HARMLESS_CHANNEL = "SIP/dashboard-doctor-check"
 SKEW_TOLERATED = timedelta(minutes=15)

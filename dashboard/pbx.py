@@ -21,6 +21,8 @@ import httpx
 
 ACTIONS_PATH = "/SukamAsteriskAPI/synapseactions.php"
 CDR_PATH = "/SukamAsteriskAPI/asteriskapi/cdr.php"
+# An extension no PBX has: asking cdr.php for its records is a harmless probe of the API.
+PROBE_EXTENSION = "0"
 CONNECT_TIMEOUT = 2.0
 TOTAL_TIMEOUT = 5.0
 

@@ -18,13 +18,12 @@ import anyio
 
 from dashboard.cdr import ONE_DAY, CdrSync
 from dashboard.fragments import Fragments
-from dashboard.pbx import CDRShapeError, PBXError
+from dashboard.pbx import PROBE_EXTENSION, CDRShapeError, PBXError
 from dashboard.pbxs import PBX, PBXs
 from dashboard.publisher import Publisher
 from dashboard.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
-PROBE_EXTENSION = "0"  # no such extension: an empty answer, and nothing done
 # A PBX quiet this long has its CDR read (then every SILENCE_CHECK_EVERY while quiet): calls
 # there that began since and that no event told of mean its events are not reaching us.
 QUIET_AFTER = timedelta(minutes=2)

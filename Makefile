@@ -62,6 +62,8 @@ bench: install
 	$(PY) bench/history.py
 	$(PY) bench/fanout.py
 	$(PY) bench/backup.py
+	$(PY) bench/soak.py
+	$(PY) bench/tv.py
 	$(PY) bench/summary.py
 
 clean:

@@ -118,8 +118,11 @@ def demo(args: argparse.Namespace, settings: Settings, serve: Serve) -> int:
         daemon=True,
     )
     try:
-        for port in ports:  # the first check of each PBX is at start-up: let it find them up
-            _wait_for_listener(port, SIMULATOR_START_SECONDS)
+        for port, simulator in zip(ports, simulators, strict=True):
+            # The first check of each PBX is at start-up: let it find them up.
+            if not _wait_for_listener(port, SIMULATOR_START_SECONDS, simulator):
+                print(f"dashboard: the simulated Synapse on port {port} stopped", file=sys.stderr)
+                return 1
         announcer.start()
         return serve(settings, args.host, args.port)
     finally:
@@ -183,13 +186,16 @@ def stored_sign_ins(store: Store) -> list[SignIn]:
     return [(role, name, passwords[name]) for role, name in names if name in passwords]
 
 
-def _wait_for_listener(port: int, seconds: float) -> None:
+def _wait_for_listener(port: int, seconds: float, process: subprocess.Popen[bytes]) -> bool:
+    """Whether `process` listens on `port` within `seconds`, or may still: False once it
+    has exited (a port taken meanwhile, say)."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
+                return True
         time.sleep(0.05)  # a process starting up: poll it, with a deadline
+    return process.poll() is None
 
 
 def _free_ports_after(port: int, count: int) -> list[int]:

@@ -77,9 +77,9 @@ def test_the_audit_log_filtered_by_who_what_and_when(admin: tuple[TestClient, st
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("from=2026-13-01", "The 'from' date is not a date like 2026-11-27: '2026-13-01'."),
-        ("to=yesterday", "The 'to' date is not a date like 2026-11-27: 'yesterday'."),
-        ("from=0001-01-01", "The 'from' date is not a date like 2026-11-27: '0001-01-01'."),
+        ("from=2026-13-01", "The 'from' date is not a date like 2026-11-27."),
+        ("to=yesterday", "The 'to' date is not a date like 2026-11-27."),
+        ("from=0001-01-01", "The 'from' date is not a date like 2026-11-27."),
         ("from=2026-11-27&to=2026-11-01", "The 'to' date is before the 'from' date."),
         ("who=" + "x" * 65, "Who and what are at most 64 characters."),
     ],
@@ -133,7 +133,7 @@ def test_the_csv_export_holds_the_filtered_rows_and_is_audited(
         ["2026-11-26T23:59:00+05:30", "eve", "hangup", "", "ok", "", "'=HYPERLINK(evil)"],
         ["2026-11-26T23:59:00+05:30", "asha", "hangup", "1.1", "ok", "", ""],
     ]
-    assert audited(client, "audit export") == [("root", "ok", "action hangup, to 2026-11-26")]
+    assert audited(client, "audit export") == [("root", "ok", "action=hangup&to=2026-11-26")]
 
 
 def test_only_admins_read_or_export_the_audit_log(anonymous: TestClient) -> None:

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
+from dashboard.thresholds import Thresholds
 from tests.conftest import CALL_START, FakeClock, parts_of, send, sign_in
 
 AUDIT_ROW = re.compile(
@@ -29,9 +30,9 @@ def said(page: str) -> str:
     return html.unescape(found[1]) if found else ""
 
 
-def rows(page: str) -> list[tuple[str, str, str, str]]:
+def rows(page: str) -> list[tuple[str, ...]]:
     """The audit table's rows: (when, who, what, target)."""
-    return [tuple(html.unescape(cell) for cell in row) for row in AUDIT_ROW.findall(page)]  # type: ignore[misc]
+    return [tuple(html.unescape(cell) for cell in row) for row in AUDIT_ROW.findall(page)]
 
 
 def audited(client: TestClient, action: str) -> list[tuple[str, str, str]]:
@@ -228,8 +229,9 @@ def test_thresholds_and_groups_outlive_a_restart(settings: Settings, clock: Fake
         first.post("/admin/settings/thresholds", data=GOOD | {"csrf_token": csrf})
         first.post("/admin/settings/groups", data={"groups": "Sales: 40-42", "csrf_token": csrf})
     with TestClient(create_app(settings, clock=clock)) as second:
-        env = parts_of(second).fragments.env
-        assert env.globals["thresholds"].seconds() == {k: int(v) for k, v in GOOD.items()}
+        thresholds = parts_of(second).fragments.env.globals["thresholds"]
+        assert isinstance(thresholds, Thresholds)
+        assert thresholds.seconds() == {k: int(v) for k, v in GOOD.items()}
         grid = parts_of(second).live.grid
         assert (grid.groups, grid.group_of) == (
             ["Sales"],

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from dashboard.audience import CloseCode
 from dashboard.auth import AuthError, Role, User
-from dashboard.security import Auth, client_ip, current_auth, end_revoked_viewers, require
+from dashboard.security import client_ip, current_auth, end_revoked_viewers, require
 from dashboard.state import Parts, parts
 from dashboard.user_admin import Conflict, Done, NotFound, UserAdmin
 from dashboard.views.pages import page
@@ -101,11 +101,11 @@ def _act(
     state.audit.record(
         now, auth.user.name, action, target=done.user.name, remote=remote, detail=detail
     )
-    _felt_at_once(state, auth, done.user, action)
+    _felt_at_once(state, done.user, action)
     return _users_page(request, done.message, ok=True, password=done.password, for_user=done.user)
 
 
-def _felt_at_once(state: Parts, auth: Auth, user: User, action: str) -> None:
+def _felt_at_once(state: Parts, user: User, action: str) -> None:
     """Open boards follow: ended credentials close their sockets, a new role or extension
     makes them reconnect to what it may see, a new extension's name goes on the grid."""
     now = state.clock()

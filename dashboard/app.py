@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.backup import serving
+from dashboard.board_settings import BoardSettings
 from dashboard.callbacks import Callbacks
 from dashboard.cdr import CdrSync
 from dashboard.checkpoints import Checkpointer
@@ -47,7 +48,6 @@ from dashboard.settings import Settings
 from dashboard.signins import Limits
 from dashboard.state import STATE_KEY, Parts
 from dashboard.store import Store
-from dashboard.thresholds import Thresholds
 from dashboard.views import (
     admin,
     api,
@@ -62,6 +62,7 @@ from dashboard.views import (
     reports,
     search,
     tv,
+    users,
     wallboard,
 )
 from dashboard.views.pages import error_page
@@ -95,6 +96,11 @@ def create_app(
         Route("/admin/audit", admin.audit_log),
         Route("/admin/kiosks", admin.kiosk_links, methods=["GET", "POST"]),
         Route("/admin/settings", admin.settings_page),
+        Route("/admin/settings/thresholds", admin.change_thresholds, methods=["POST"]),
+        Route("/admin/settings/groups", admin.change_groups, methods=["POST"]),
+        Route("/admin/users", users.users_page, methods=["GET", "POST"]),
+        Route("/admin/users/{name}", users.change_user, methods=["POST"]),
+        Route("/admin/audit.csv", admin.audit_csv),
         Route("/tv", tv.tv),
         Route("/search", search.search),
         Route("/calls", history.calls_page),
@@ -161,7 +167,8 @@ async def open_parts(
     timings = Timings()
     hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
     stack.callback(hub.close_all)
-    thresholds = Thresholds.from_settings(settings)
+    board_settings = BoardSettings(store.db, settings)  # thresholds and groups, as admins set them
+    thresholds = board_settings.thresholds()
     several = len(settings.pbxs) > 1
     pbx_names = {pbx.host: pbx.name for pbx in settings.pbxs} if several else {}
     fragments = Fragments(
@@ -183,6 +190,7 @@ async def open_parts(
         settings, store, hub, fragments, clock, popups, timings, accounts.extension_names
     )
     stack.callback(ingestor.publisher.close)
+    board_settings.apply(fragments.env, ingestor.live.grid)
     audit = AuditLog(store.db)
     pbxs = PBXs.of(settings, pbx_client, clock)
     cdr_sync = CdrSync(ingestor, store, pbxs, settings, clock)
@@ -204,6 +212,7 @@ async def open_parts(
         callbacks=Callbacks(store),
         contacts=contacts,
         audit=audit,
+        board_settings=board_settings,
         pbxs=pbxs,
         controls=Controls(
             settings,

@@ -132,7 +132,8 @@ class Calls:
             share = (n - first) / count
             rate = max(peak_rate * math.sin(math.pi * share) ** 2, peak_rate / 10)
             await asyncio.sleep(rng.expovariate(rate))
-            tasks.append(asyncio.create_task(self.call(n, rng.uniform(0.5, 1.5), rng.uniform(1, 3))))
+            ring, talk = rng.uniform(0.5, 1.5), rng.uniform(1, 3)
+            tasks.append(asyncio.create_task(self.call(n, ring, talk)))
         await asyncio.gather(*tasks)
 
     async def held(self, first: int, count: int) -> tuple[asyncio.Event, list[asyncio.Task[None]]]:

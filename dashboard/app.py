@@ -72,6 +72,7 @@ HTTP_REASONS = {404: "not_found", 405: "method_not_allowed"}
 REVALIDATE_SECONDS = 2.0
 HOUSEKEEPING_SECONDS = 600.0
 RECONCILE_SECONDS = 60.0
+CONTACTS_RELOAD_SECONDS = 10.0  # a command-line import reaches the boards within this
 KDF_AT_ONCE = 2  # password checks running at once (each scrypt holds 32 MiB)
 
 
@@ -171,10 +172,12 @@ async def open_parts(
     thresholds = board_settings.thresholds()
     several = len(settings.pbxs) > 1
     pbx_names = {pbx.host: pbx.name for pbx in settings.pbxs} if several else {}
-    fragments = Fragments(
-        make_environment(settings.templates_dir, settings.timezone, thresholds, pbx_names)
-    )
     contacts = Contacts(store.db, settings.phone_match_digits)
+    fragments = Fragments(
+        make_environment(
+            settings.templates_dir, settings.timezone, thresholds, pbx_names, contacts.name_of
+        )
+    )
     popups = Popups(settings, store, contacts, fragments)
     accounts = Accounts(
         store.db,
@@ -233,6 +236,7 @@ async def open_parts(
     background = [
         ingestor.run_sweeper(),
         revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS),
+        contacts.watch(CONTACTS_RELOAD_SECONDS),
         housekeeping(accounts, Retention(store.db.conn, settings.keep), clock),
         reconciler.run(
             RECONCILE_SECONDS,

@@ -372,10 +372,10 @@ def _address_towards(host: str, port: int) -> str:
 
 
 def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
-    from dashboard.contacts import Contacts
+    from dashboard.contacts import Contacts, decode_csv
 
     store = Store.open(settings.db_path, phone_digits=settings.phone_match_digits)
-    text = args.file.read().decode("utf-8", errors="replace")  # as the upload form reads it
+    text = decode_csv(args.file.read())  # as the upload form reads it
     result = Contacts(store.db, settings.phone_match_digits).import_csv(text)
     print(f"imported: {result.summary()}")
     for error in result.errors:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -302,3 +303,22 @@ def test_parse_filters_reads_periods_in_the_pbx_zone(moment: Moment) -> None:
         parse_filters(
             {"period": "custom", "from": today.isoformat(), "to": "2026-01-01"}, tz, today
         )
+
+
+def test_the_export_names_each_caller_after_the_number(client: TestClient) -> None:
+    parts_of(client).contacts.import_csv("number,name\n9876543210,=Asha Rao\n")
+    calls = [
+        Call(host="h", uniqueid="n.1", number="+919876543210", first_seen_at=NOW),
+        Call(host="h", uniqueid="n.2", number="5550100111", extra={"callername": "Ravi K"}),
+        Call(host="h", uniqueid="n.3", number="5550100222"),
+    ]
+    for n, call in enumerate(calls):
+        done = replace(call, status=Status.FINISHED, first_seen_at=NOW - timedelta(minutes=n))
+        parts_of(client).store.record_event(NOW, "CallFinish", "{}", done)
+    rows = list(csv.reader(io.StringIO(client.get("/calls.csv", params={"period": "all"}).text)))
+    assert rows[0][:6] == ["started_at", "answered_at", "ended_at", "direction", "number", "name"]
+    assert [(row[4], row[5]) for row in rows[1:]] == [
+        ("+919876543210", "'=Asha Rao"),  # a formula in a name is defused as in a number
+        ("5550100111", "Ravi K"),
+        ("5550100222", ""),
+    ]

@@ -39,6 +39,10 @@ from dashboard.views.api import call_json
 from dashboard.views.pages import page, toast
 
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,20}")
+# The export's columns: the call's, with the caller's name (a contact's or the PBX's caller
+# ID, as the pages show it) after the number.
+_AT_NAME = CSV_HEADINGS.index("number") + 1
+EXPORT_HEADINGS = (*CSV_HEADINGS[:_AT_NAME], "name", *CSV_HEADINGS[_AT_NAME:])
 
 
 def _filters(request: Request) -> Filters:
@@ -92,15 +96,17 @@ async def calls_csv(request: Request) -> Response:
     except FilterError as problem:
         return Refusal(422, "bad_filter", str(problem)).json()
     tz = parts(request).settings.timezone
+    name_of = parts(request).contacts.name_of
 
     async def rows() -> AsyncIterator[str]:
         # On the event loop, a page of calls at a time (each an indexed query): the export
         # never holds the whole result, and never shares the connection with another thread.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(CSV_HEADINGS)
+        writer.writerow(EXPORT_HEADINGS)
         for n, call in enumerate(history.every(filters, scope), start=1):
-            writer.writerow(_csv_row(call_json(call, tz)))
+            named = call_json(call, tz) | {"name": name_of(call.number, call.extra)}
+            writer.writerow(_csv_row(named))
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -118,7 +124,7 @@ async def calls_csv(request: Request) -> Response:
 def _csv_row(data: dict[str, Any]) -> list[str]:
     return [
         spreadsheet_safe("" if data[column] is None else str(data[column]))
-        for column in CSV_HEADINGS
+        for column in EXPORT_HEADINGS
     ]
 
 

@@ -18,6 +18,7 @@ import jinja2
 
 from dashboard.calls import Board, Call, DayCounters
 from dashboard.grid import Tile
+from dashboard.history import result_word
 from dashboard.pbx_health import Problem
 from dashboard.thresholds import Thresholds
 
@@ -50,6 +51,7 @@ def make_environment(
         ),
         ext_id=extension_dom_id,
         url_part=url_part,
+        result=result_word,
     )
     env.globals["thresholds"] = thresholds
     env.globals["pbx_names"] = dict(pbx_names or {})

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import random
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dashboard.calls import Call, Status
-from dashboard.history import FilterError, parse_filters
+from dashboard.history import RESULTS, SORTS, FilterError, parse_filters, result_of, result_word
 from tests.conftest import CALL_FINISH, CALL_START, USUAL, Moment, at_edges, parts_of, sign_in
 
 NOW = USUAL.at
@@ -302,3 +304,169 @@ def test_parse_filters_reads_periods_in_the_pbx_zone(moment: Moment) -> None:
         parse_filters(
             {"period": "custom", "from": today.isoformat(), "to": "2026-01-01"}, tz, today
         )
+
+
+def varied_calls(moment: Moment, count: int = 130) -> list[Call]:
+    """Calls of every result (live ones too), some with recordings, many sharing a start, a
+    length or a talk time (so that ties are broken by host and uniqueid)."""
+    rnd = random.Random(16)
+    calls = []
+    for n in range(count):
+        started = moment.at - timedelta(minutes=rnd.choice((5, 60, 600, 3000)))
+        status = rnd.choice((Status.FINISHED,) * 6 + (Status.RINGING, Status.CONNECTED))
+        ends = ("answered", "no_answer", "busy", "failed", "congestion", "expired", "lost")
+        disposition = rnd.choice((*ends, "closed", None))
+        answered = disposition == "answered" or (disposition is None and rnd.random() < 0.5)
+        finished = status is Status.FINISHED
+        calls.append(
+            Call(
+                host=rnd.choice(("192.168.1.51", "192.168.1.52")),
+                uniqueid=f"v.{n}",
+                status=status,
+                direction=rnd.choice(("incoming", "outgoing", "internal", None)),
+                number=rnd.choice(("9876543210", "5550100", None)),
+                extension=rnd.choice(("40", "41", None)),
+                start_time=started,
+                answer_time=started + timedelta(seconds=5) if answered else None,
+                end_time=started + timedelta(seconds=60) if finished else None,
+                duration=rnd.choice((0, 60, 95, None)) if finished else None,
+                billable_seconds=rnd.choice((0, 55, None)) if answered else None,
+                disposition=disposition if finished else None,
+                recordlink=rnd.choice(("", "http://192.168.1.51/rec/a.wav", None)),
+                cdr_seen=finished and disposition is not None,
+                first_seen_at=started,
+            )
+        )
+    return calls
+
+
+@pytest.fixture
+def varied(client: TestClient, moment: Moment) -> tuple[TestClient, list[Call]]:
+    calls = varied_calls(moment)
+    parts_of(client).store.record_events([(NOW, "CallStart", "{}", call) for call in calls])
+    return client, calls
+
+
+def test_every_call_has_one_result_and_each_result_filter_finds_exactly_its_calls(
+    varied: tuple[TestClient, list[Call]],
+) -> None:
+    client, calls = varied
+    found = {key: sorted(every_page(client, period="all", result=key)) for key in RESULTS}
+    wanted = {
+        key: sorted(call.uniqueid for call in calls if result_of(call) == key) for key in RESULTS
+    }
+    assert found == wanted
+    assert all(wanted.values()), "the calls do not hold every result"
+
+
+def test_the_result_filter_offers_the_words_the_table_shows(
+    varied: tuple[TestClient, list[Call]],
+) -> None:
+    client, calls = varied
+    page = client.get("/calls", params={"period": "all", "result": "missed"}).text
+    select = page.split('<select name="result">')[1].split("</select>")[0]
+    assert re.findall(r">([^<]+)</option>", select) == ["Any", *RESULTS.values()]
+    assert '<option value="missed" selected>Missed</option>' in select
+    cells = re.findall(r'<td class="history-result">(?:<span[^>]*>)?([^<]+)<', page)
+    missed = sum(1 for call in calls if result_of(call) == "missed")
+    assert cells == ["Missed"] * missed
+    words = re.findall(
+        r'<td class="history-result">(?:<span[^>]*>)?([^<]+)<',
+        client.get("/calls", params={"period": "all", "sort": "result"}).text,
+    )
+    assert set(words) <= set(RESULTS.values()) and "ringing" not in words
+
+
+SORT_KEYS: dict[str, Callable[[Call], Any]] = {
+    "started": lambda c: c.started_at,
+    "direction": lambda c: c.direction or "",
+    "number": lambda c: c.number or "",
+    "extension": lambda c: c.extension or "",
+    "result": result_word,
+    "duration": lambda c: -1 if c.duration is None else c.duration,
+    "talk": lambda c: -1 if c.billable_seconds is None else c.billable_seconds,
+    "recording": lambda c: bool(c.recordlink),
+}
+
+
+def in_order(calls: list[Call], sort: str, order: str) -> list[str]:
+    key = SORT_KEYS[sort]
+    ordered = sorted(calls, key=lambda c: (key(c), c.host, c.uniqueid), reverse=order == "desc")
+    return [call.uniqueid for call in ordered]
+
+
+def pages_backwards(client: TestClient, **params: str) -> list[list[str]]:
+    """From the last page (`before` with no cursor) to the first, by `previous`."""
+    pages: list[list[str]] = []
+    before = ""
+    while before is not None:
+        query = {**params, "limit": "9", "before": before}
+        body: dict[str, Any] = client.get("/api/calls", params=query).json()
+        pages.insert(0, [call["uniqueid"] for call in body["calls"]])
+        before = body["previous"]
+    return pages
+
+
+def test_the_sorts_cover_every_column_of_the_table() -> None:
+    assert set(SORTS) == set(SORT_KEYS)
+
+
+@pytest.mark.parametrize("sort", list(SORT_KEYS))
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_every_column_sorts_in_a_stable_order_forwards_and_backwards(
+    varied: tuple[TestClient, list[Call]], sort: str, order: str
+) -> None:
+    client, calls = varied
+    wanted = in_order(calls, sort, order)
+    assert every_page(client, period="all", sort=sort, order=order) == wanted
+    backwards = pages_backwards(client, period="all", sort=sort, order=order)
+    assert [uniqueid for page in backwards for uniqueid in page] == wanted
+    assert len(backwards[-1]) == 9, "reading backwards starts from a full last page"
+
+
+def pager(page: str) -> dict[str, str]:
+    nav = page.split('<nav class="pager" aria-label="Pages">')[1].split("</nav>")[0]
+    links = dict(re.findall(r'<a href="([^"]+)" rel="(\w+)">', nav))
+    words = {rel: href for href, rel in links.items()}
+    position = re.search(r'<span class="pager-position">([^<]+)</span>', nav)
+    return words | {"position": position[1] if position else ""}
+
+
+def test_the_history_pages_say_where_they_are_and_go_both_ways(
+    varied: tuple[TestClient, list[Call]],
+) -> None:
+    client, calls = varied  # 130 calls: pages of 50, 50 and 30
+    wanted = in_order(calls, "talk", "asc")
+
+    def shown(url: str) -> tuple[list[str], dict[str, str]]:
+        page = client.get(url.replace("&amp;", "&")).text
+        ids = re.findall(r'href="/calls/([^"?]+)\?host=', page)
+        return ids, pager(page)
+
+    first_url = "/calls?period=all&sort=talk&order=asc"
+    ids, nav = shown(first_url)
+    assert (ids, nav["position"], set(nav)) == (
+        wanted[:50],
+        "Page 1 of 3",
+        {"next", "last", "position"},
+    )
+    ids, nav = shown(nav["next"])
+    assert (ids, nav["position"], set(nav)) == (
+        wanted[50:100],
+        "Page 2 of 3",
+        {"first", "prev", "next", "last", "position"},
+    )
+    ids, last = shown(nav["last"])
+    assert (ids, last["position"], set(last)) == (
+        wanted[100:],
+        "Page 3 of 3",
+        {"first", "prev", "position"},
+    )
+    ids, nav = shown(last["prev"])
+    assert (ids, nav["position"]) == (wanted[50:100], "Page 2 of 3")
+    ids, nav = shown(nav["prev"])
+    assert (ids, nav["position"], set(nav)) == (
+        wanted[:50],
+        "Page 1 of 3",
+        {"next", "last", "position"},
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeGuard
+from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
 from dashboard.calls import Call, Status
@@ -217,6 +218,53 @@ def _digits(text: str | None, name: str, most: int) -> str | None:
     if not (text.isascii() and text.isdigit()) or len(text) > most:
         raise FilterError(f"{name} must be up to {most} digits")
     return text
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long a call rang and how long it was talked, in whole seconds (None: not known, or
+    not yet over)."""
+
+    rang: int | None
+    talked: int | None
+
+
+def timings(call: Call) -> Timings:
+    started, answered_at, ended = call.started_at, call.answered_at, call.ended_at
+    if call.answered and answered_at:
+        rang = _seconds(started, answered_at)
+    else:
+        rang = None if call.is_live else _seconds(started, ended)
+    if call.is_live or not call.answered:
+        talked = None
+    elif call.billable_seconds is not None:
+        talked = call.billable_seconds
+    else:
+        talked = _seconds(answered_at, ended)
+    return Timings(rang, talked)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None or end < start:
+        return None
+    return round((end - start).total_seconds())
+
+
+def history_link(back: str | None, tz: ZoneInfo, today: date) -> str:
+    """Where a call's page goes back to: the history page it came from (`back`, its query
+    string), rebuilt from the filters it holds; the plain history when it cannot be read."""
+    if not back or len(back) > MAX_CURSOR + 4096:
+        return "/calls"
+    values = {key: items[0] for key, items in parse_qs(back).items()}
+    try:
+        filters = parse_filters(values, tz, today)
+        cursor = {key: values[key] for key in ("after", "before") if key in values}
+        for text in cursor.values():
+            if text:
+                _decode_cursor(text)
+    except FilterError:
+        return "/calls"
+    return "/calls?" + urlencode(filters.query() | cursor)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import io
 import json
 import random
@@ -510,3 +511,88 @@ def test_the_state_words_are_the_same_capitalised_words_on_every_list(
     assert re.findall(cell.format("history"), history) == words
     search = client.get("/search", params={"number": "98765"}).text
     assert sorted(re.findall(cell.format("search"), search)) == words
+
+
+def call_summary(page: str) -> dict[str, str]:
+    """The call page's summary: its title, then each term and what it says, as read."""
+    title = page.split('<h2 class="call-title">')[1].split("</h2>")[0]
+    summary = page.split('<dl class="call-summary">')[1].split("</dl>")[0]
+    terms = re.findall(r"<dt>([^<]+)</dt><dd[^>]*>(.*?)</dd>", summary)
+
+    def text(html: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+    return {"title": text(title)} | {term: text(said) for term, said in terms}
+
+
+def test_a_call_page_says_first_in_words_who_called_whom_when_and_how_it_went(
+    client: TestClient,
+) -> None:
+    parts_of(client).accounts.add_user("ravi", "agent", "a long password", "70")
+    for sample in (CALL_START, CALL_FINISH):
+        assert client.get("/synapse/events?data=" + quote(sample)).status_code == 200
+    page = client.get("/calls/1430819361.25418").text
+    assert call_summary(page) == {
+        "title": "Extension 70 called 9876543XXX",
+        "When": "Tue 05 May 2015, 15:19:21 (Asia/Kolkata time)",
+        "Rang": "0:08",
+        "Talked": "0:07",
+        "Result": "Answered",
+        "Agent": "ravi (extension 70)",
+    }
+    summary_at = page.index('<dl class="call-summary">')
+    assert summary_at < page.index("data-player") < page.index('<details class="call-raw">')
+    raw = page[page.index('<details class="call-raw">') :]
+    assert "<summary>Every field, as stored</summary>" in raw and "hangupchannel" in raw
+    assert "<summary>Events, as received (2)</summary>" in raw
+
+
+def test_a_missed_and_a_ringing_call_say_so_in_words(client: TestClient, moment: Moment) -> None:
+    caller = {"direction": "Incoming", "number": "9876543210", "extension": "41"}
+    missed = just_finished(NOW, moment.tz, uniqueid="3.1", disposition="NO ANSWER")
+    send(client, missed | caller | {"answertime": "", "billableseconds": "0"})
+    assert call_summary(client.get("/calls/3.1").text) == {
+        "title": "98765 43210 called extension 41",
+        "When": "Fri 27 Nov 2026, 15:29:45 (Asia/Kolkata time)",
+        "Rang": "0:15",
+        "Talked": "nobody answered",
+        "Result": "Missed",
+        "Agent": "no user has extension 41",
+    }
+    send(client, json.loads(CALL_START) | caller | {"uniqueid": "3.2"})
+    summary = call_summary(client.get("/calls/3.2").text)
+    assert (summary["Rang"], summary["Talked"], summary["Result"]) == (
+        "still ringing",
+        "not yet answered",
+        "Ringing",
+    )
+
+
+@pytest.mark.parametrize(
+    ("back", "link"),
+    [
+        (None, "/calls"),
+        (
+            "period=30d&sort=talk&order=asc&result=missed",
+            "/calls?period=30d&result=missed&sort=talk&order=asc",
+        ),
+        (
+            "period=all&after=" + cursor('["2026-11-27", "h", "u"]'),
+            "/calls?period=all&sort=started&order=desc&after=" + cursor('["2026-11-27", "h", "u"]'),
+        ),
+        ("period=someday", "/calls"),
+        ("after=bm9wZQ", "/calls"),
+        ("javascript:alert(1)", "/calls?period=7d&sort=started&order=desc"),
+        ("x" * 40_000, "/calls"),
+    ],
+)
+def test_a_call_page_goes_back_to_the_history_it_came_from(
+    client: TestClient, back: str | None, link: str
+) -> None:
+    send(client, json.loads(CALL_START))
+    params = {"back": back} if back is not None else {}
+    page = client.get("/calls/1430819361.25418", params=params).text
+    found = re.search(
+        r'<p class="call-back"><a href="([^"]*)">← Back to the call history</a>', page
+    )
+    assert found is not None and html.unescape(found[1]) == link

@@ -23,7 +23,9 @@ from dashboard.history import (
     FilterError,
     Filters,
     History,
+    history_link,
     parse_filters,
+    timings,
 )
 from dashboard.schema import CSV_HEADINGS
 from dashboard.security import (
@@ -180,15 +182,25 @@ async def call_page(request: Request) -> Response:
     )
     auth = current_auth(request)
     assert auth is not None
+    tz = state.settings.timezone
+    back = history_link(request.query_params.get("back"), tz, state.today())
     if call is None or not auth.user.may_see_extension(call.extension):
-        return page(request, "call.html", status_code=404, call=None, events=[], fields={})
+        return page(
+            request, "call.html", status_code=404, call=None, events=[], fields={}, back=back
+        )
+    started = call.started_at
     return page(
         request,
         "call.html",
         call=call,
         events=list(store.events(call.key)),
-        fields=call_json(call, state.settings.timezone),
+        fields=call_json(call, tz),
         controls=auth.user.may_control,
+        back=back,
+        timings=timings(call),
+        started=started.astimezone(tz).strftime("%a %d %b %Y, %H:%M:%S") if started else "",
+        zone=tz.key,
+        agent=state.accounts.extension_names().get(call.extension or ""),
     )
 
 

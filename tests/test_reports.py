@@ -185,6 +185,8 @@ def test_every_report_figure_says_what_it_is_over(reported: TestClient) -> None:
     }
     rates = [text_of(cell) for cell in re.findall(r'<td class="report-rate">(.*?)</td>', page)]
     assert rates == ["50% 1 of 2", "100% 1 of 1"]
+    days = page.split('<ol class="trend-days" aria-hidden="true">')[1].split("</ol>")[0]
+    assert re.findall(r"<li>([^<]*)</li>", days) == ["23 Nov", "24 Nov"]  # HTML, not stretched
     legend = re.search(r'<p class="legend">(.*?)</p>', page, re.S)
     assert legend is not None and text_of(legend[1]).endswith(
         "the busiest day, the full height, had 2 calls"

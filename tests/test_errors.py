@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from http import HTTPStatus
 from typing import Any, cast
 
 import pytest
@@ -29,7 +30,7 @@ def html_error(response: Response, status: int, words: str) -> None:
     assert said is not None and html.unescape(said[1]) == words
     assert '<nav class="nav" aria-label="Main">' in response.text
     heading = re.search(r'<h2 class="error-heading">([^<]*)</h2>', response.text)
-    assert heading is not None and heading[1] == HEADINGS[status]
+    assert heading is not None and heading[1] == HEADINGS.get(status, HTTPStatus(status).phrase)
 
 
 def test_a_page_that_does_not_exist_is_an_html_page_and_the_api_says_json(
@@ -120,3 +121,20 @@ def test_a_fault_is_a_500_page_in_words_that_leaks_nothing(
         for response in (page, api):
             assert "SECRET" not in response.text and "Traceback" not in response.text
     assert "SECRET-INTERNALS" in caplog.text  # the log has it, for whoever runs the dashboard
+
+
+def test_an_address_used_the_wrong_way_says_so_in_words(client: TestClient) -> None:
+    csrf = sign_in(client)
+    response = client.put("/calls", headers={"x-csrf-token": csrf})
+    html_error(
+        response, 405, "This address cannot be used that way: follow a link or a button to it."
+    )
+
+
+def test_a_page_not_found_for_someone_signed_out_offers_the_sign_in(
+    anonymous: TestClient,
+) -> None:
+    response = anonymous.get("/no-such-page")
+    assert response.status_code == 404 and '<nav class="nav"' not in response.text
+    ways = re.search(r'<p class="error-ways">(.*?)</p>', response.text)
+    assert ways is not None and ways[1] == '<a href="/login">Sign in</a>'

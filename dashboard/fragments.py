@@ -18,8 +18,8 @@ import jinja2
 
 from dashboard.calls import Board, Call, DayCounters
 from dashboard.grid import Tile
-from dashboard.history import result_word
 from dashboard.pbx_health import Problem
+from dashboard.results import result_word
 from dashboard.thresholds import Thresholds
 
 

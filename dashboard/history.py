@@ -15,8 +15,9 @@ from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
-from dashboard.calls import Call, Status
-from dashboard.schema import CLOSED, EXPIRED, LOST, answered_sql, missed_sql
+from dashboard.calls import Call
+from dashboard.results import RESULTS, result_sql
+from dashboard.schema import answered_sql
 from dashboard.store import Store, _iso, row_to_call
 
 PRESETS = {
@@ -38,54 +39,6 @@ DISPOSITIONS = (
     "lost",
     "closed",
 )
-# A call's result in one word, as every list shows it (the Result column, its filter and its
-# sort): live calls by their state, answered, missed, else the PBX's or the dashboard's end.
-RESULTS = {
-    "answered": "Answered",
-    "missed": "Missed",
-    "not_answered": "Not answered",
-    "busy": "Busy",
-    "failed": "Failed",
-    "congestion": "Congestion",
-    EXPIRED: "Expired",
-    LOST: "Lost",
-    CLOSED: "Closed by hand",
-    "ringing": "Ringing",
-    "talking": "Talking",
-}
-NAMED_ENDS = ("busy", "failed", "congestion", EXPIRED, LOST, CLOSED)
-
-
-def result_of(call: Call) -> str:
-    """The call's result key (see RESULTS)."""
-    if call.status is Status.RINGING:
-        return "ringing"
-    if call.status is Status.CONNECTED:
-        return "talking"
-    if call.answered:
-        return "answered"
-    if call.missed:
-        return "missed"
-    return call.disposition if call.disposition in NAMED_ENDS else "not_answered"
-
-
-def result_word(call: Call) -> str:
-    return RESULTS[result_of(call)]
-
-
-def result_sql() -> str:
-    """`result_word` over a `calls` row, as an SQL expression (never NULL)."""
-    ends = " ".join(f"WHEN '{end}' THEN '{RESULTS[end]}'" for end in NAMED_ENDS)
-    return (
-        f"(CASE status WHEN '{Status.RINGING}' THEN '{RESULTS['ringing']}'"
-        f" WHEN '{Status.CONNECTED}' THEN '{RESULTS['talking']}'"
-        f" ELSE (CASE WHEN {answered_sql()} THEN '{RESULTS['answered']}'"
-        f" WHEN {missed_sql()} THEN '{RESULTS['missed']}'"
-        f" ELSE (CASE COALESCE(disposition, '') {ends} ELSE '{RESULTS['not_answered']}' END)"
-        " END) END)"
-    )
-
-
 # Sort key -> SQL expression (never NULL, so keyset comparisons hold).
 SORTS = {
     "started": "started_at",  # never NULL (see calls.Call.started_at); plain, so indexed
@@ -218,36 +171,6 @@ def _digits(text: str | None, name: str, most: int) -> str | None:
     if not (text.isascii() and text.isdigit()) or len(text) > most:
         raise FilterError(f"{name} must be up to {most} digits")
     return text
-
-
-@dataclass(frozen=True)
-class Timings:
-    """How long a call rang and how long it was talked, in whole seconds (None: not known, or
-    not yet over)."""
-
-    rang: int | None
-    talked: int | None
-
-
-def timings(call: Call) -> Timings:
-    started, answered_at, ended = call.started_at, call.answered_at, call.ended_at
-    if call.answered and answered_at:
-        rang = _seconds(started, answered_at)
-    else:
-        rang = None if call.is_live else _seconds(started, ended)
-    if call.is_live or not call.answered:
-        talked = None
-    elif call.billable_seconds is not None:
-        talked = call.billable_seconds
-    else:
-        talked = _seconds(answered_at, ended)
-    return Timings(rang, talked)
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None or end < start:
-        return None
-    return round((end - start).total_seconds())
 
 
 def history_link(back: str | None, tz: ZoneInfo, today: date) -> str:

@@ -19,14 +19,13 @@ from dashboard.history import (
     DIRECTIONS,
     PAGE_SIZE,
     PRESETS,
-    RESULTS,
     FilterError,
     Filters,
     History,
     history_link,
     parse_filters,
-    timings,
 )
+from dashboard.results import RESULTS, timings
 from dashboard.schema import CSV_HEADINGS
 from dashboard.security import (
     STAFF,

@@ -178,7 +178,7 @@ def history_link(back: str | None, tz: ZoneInfo, today: date) -> str:
     string), rebuilt from the filters it holds; the plain history when it cannot be read."""
     if not back or len(back) > MAX_CURSOR + 4096:
         return "/calls"
-    values = {key: items[0] for key, items in parse_qs(back).items()}
+    values = {key: items[0] for key, items in parse_qs(back, keep_blank_values=True).items()}
     try:
         filters = parse_filters(values, tz, today)
         cursor = {key: values[key] for key in ("after", "before") if key in values}

@@ -551,6 +551,7 @@ def test_a_missed_and_a_ringing_call_say_so_in_words(client: TestClient, moment:
             "period=all&after=" + cursor('["2026-11-27", "h", "u"]'),
             "/calls?period=all&sort=started&order=desc&after=" + cursor('["2026-11-27", "h", "u"]'),
         ),
+        ("period=all&before=", "/calls?period=all&sort=started&order=desc&before="),  # the last
         ("period=someday", "/calls"),
         ("after=bm9wZQ", "/calls"),
         ("javascript:alert(1)", "/calls?period=7d&sort=started&order=desc"),

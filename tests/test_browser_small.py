@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
+from playwright.sync_api import Browser, FloatRect, Locator, Page, ViewportSize, expect
 
 from dashboard.simulator.traffic import PlannedCall, Traffic, event_url
 from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, chromium, sign_in
@@ -92,6 +92,16 @@ def lines_of(element: Locator) -> int:
     return count
 
 
+def overlap(one: FloatRect | None, other: FloatRect | None) -> bool:
+    assert one is not None and other is not None
+    return not (
+        one["x"] + one["width"] <= other["x"]
+        or other["x"] + other["width"] <= one["x"]
+        or one["y"] + one["height"] <= other["y"]
+        or other["y"] + other["height"] <= one["y"]
+    )
+
+
 @pytest.mark.parametrize("size", [WIDE, LAPTOP], ids=["1920", "1366"])
 def test_a_finished_row_keeps_its_result_on_one_line_clear_of_the_timer(
     browser: Browser, dashboard: DashboardProcess, size: ViewportSize
@@ -136,6 +146,8 @@ def test_an_agent_collapses_the_pop_up_for_the_rest_of_the_call(
     collapsed_box = popup.bounding_box()
     assert open_box is not None and collapsed_box is not None
     assert collapsed_box["height"] < open_box["height"] / 2, (open_box, collapsed_box)
+    assert collapsed_box["width"] < open_box["width"] * 0.8, (open_box, collapsed_box)
+    assert not overlap(collapsed_box, page.locator("#counters").bounding_box())
     send(dashboard, first["CallConnect"])  # the push replaces the pop-up: it stays collapsed
     answered = page.locator("[data-popup]", has_text="On the line · extension 70")
     expect(answered).to_have_count(1, timeout=EXPECT_MS)
@@ -147,6 +159,8 @@ def test_an_agent_collapses_the_pop_up_for_the_rest_of_the_call(
     page.goto(dashboard.base_url + "/calls")  # another page: the same call, still collapsed
     on_history = page.locator("[data-popup]", has_text="On the line · extension 70")
     expect(on_history).to_have_class(COLLAPSED, timeout=EXPECT_MS)
+    search = page.locator("form.filters").get_by_role("button", name="Search")
+    assert not overlap(on_history.bounding_box(), search.bounding_box()), "it hides Search"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "agent-popup-collapsed.png"), animations="disabled")
     second = events("Incoming", "9855555555", "70", "answered")

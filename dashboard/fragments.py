@@ -20,6 +20,7 @@ from dashboard.calls import Board, Call, DayCounters
 from dashboard.events import caller_id_name
 from dashboard.grid import Tile
 from dashboard.pbx_health import Problem
+from dashboard.results import result_word
 from dashboard.thresholds import Thresholds
 
 # (number, the call's extra fields) -> the name to show with the number, if any is known.
@@ -59,6 +60,7 @@ def make_environment(
         ext_id=extension_dom_id,
         url_part=url_part,
         caller_name=lambda call: look_up(call.number, call.extra) if call else None,
+        result=result_word,
     )
     env.globals["thresholds"] = thresholds
     env.globals["pbx_names"] = dict(pbx_names or {})

@@ -66,7 +66,8 @@ def test_history_missed_calls_and_the_player_link_to_the_call_itself(
     )
     parts_of(client).store.record_event(started, "CallFinish", "{}", missed)
     link = f'href="/calls/{ODD_URL}?host={ODD_HOST}"'
-    assert link in client.get("/calls?period=today").text
+    back = "&amp;back=period%3Dtoday"  # the history's link brings its filters to the call
+    assert link.removesuffix('"') + back + '"' in client.get("/calls?period=today").text
     assert link in client.get("/missed").text
     page = client.get(f"/calls/{url_part('1.2 #3')}?host={ODD_HOST}")  # a page it can reach
     assert page.status_code == 404  # no such call yet

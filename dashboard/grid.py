@@ -41,8 +41,22 @@ class Grid:
         # The filter's choices: the configured groups, then each PBX (when there are several).
         self.groups = [name for name, _ in settings.extension_groups]
         self.groups += [pbx.name for pbx in settings.pbxs if several]
+        # Each choice's extensions: a group's members, or the extensions a PBX owns.
+        self.members: dict[str, frozenset[str]] = {}
+        for name, extensions in settings.extension_groups:
+            self.members[name] = self.members.get(name, frozenset()) | frozenset(extensions)
+        for pbx in settings.pbxs if several else ():
+            self.members[pbx.name] = self.members.get(pbx.name, frozenset()) | frozenset(
+                pbx.extensions
+            )
         self.names: dict[str, str] = {}  # extension -> user name, refreshed by the app
         self.last_end: dict[str, datetime] = {}  # extension -> when its last call ended
+
+    def group_members(self, group: str | None) -> frozenset[str] | None:
+        """The extensions a group filter shows; None: every extension (no filter)."""
+        if group is None:
+            return None
+        return self.members.get(group, frozenset())  # a group removed since shows nothing
 
     def known(self, board: Board, days: Mapping[str, DayCounters]) -> list[str]:
         live = (call.extension for call in board.live.values() if call.extension)
@@ -50,9 +64,16 @@ class Grid:
         return sorted(found, key=_extension_order)
 
     def tiles(
-        self, board: Board, days: Mapping[str, DayCounters], today: DayCounters
+        self,
+        board: Board,
+        days: Mapping[str, DayCounters],
+        today: DayCounters,
+        members: frozenset[str] | None = None,
     ) -> list[Tile]:
-        return [self.tile(ext, board, days, today) for ext in self.known(board, days)]
+        """Every known extension's tile, or (`members`) a group's alone."""
+        known = self.known(board, days)
+        shown = known if members is None else [ext for ext in known if ext in members]
+        return [self.tile(ext, board, days, today) for ext in shown]
 
     def tile(
         self, extension: str, board: Board, days: Mapping[str, DayCounters], today: DayCounters

@@ -38,7 +38,7 @@ def cmd_kiosk_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_kiosk_list(args: argparse.Namespace, settings: Settings) -> int:
     for link in kiosks(settings).links():
         state = f"revoked {link.revoked_at:%Y-%m-%d}" if link.revoked_at else "active"
-        print(f"{link.id:>4}  {link.label:<30} {state}")
+        print(f"{link.id:>4}  {link.label:<30} {link.group or 'every group':<16} {state}")
     return 0
 
 

@@ -178,3 +178,15 @@ def test_demo_users_one_per_role_with_fresh_passwords(db: Path) -> None:
     assert [p for *_, p in first] != [p for *_, p in again]
     agent = store.find_user("demo-agent")
     assert agent is not None and agent.extension == "70"
+
+
+def test_a_wall_screen_link_for_a_group(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_GROUPS", "Sales: 40-49")
+    assert main(["kiosk", "create", "Floor", "--group", "Nowhere"]) == 2
+    assert "no such group: 'Nowhere' (groups: Sales)" in capsys.readouterr().err
+    assert main(["kiosk", "create", "Sales floor", "--group", "Sales"]) == 0
+    assert capsys.readouterr().out.startswith("/kiosk/")
+    assert main(["kiosk", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["1", "Sales", "floor", "Sales", "active"]

@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make = kiosk.add_parser("create", help="print a link that signs a wall screen in for good")
     make.add_argument("label", help="which screen, e.g. 'Sales floor TV'")
+    make.add_argument("--group", default="", help="show only this group (DASHBOARD_GROUPS)")
     make.set_defaults(handler=cmd_kiosk_create)
     kiosk.add_parser("list", help="list wall-screen links").set_defaults(handler=cmd_kiosk_list)
     drop = kiosk.add_parser("revoke", help="sign a wall screen out for good")

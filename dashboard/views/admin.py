@@ -179,7 +179,11 @@ async def kiosk_links(request: Request) -> Response:
                     now, auth.user.name, "kiosk revoke", target=revoked.label, remote=remote
                 )
             else:
-                link, token = kiosks.create(str(form.get("label", "")), auth.user.name)
+                group = str(form.get("group", "")).strip()
+                if group and group not in parts(request).live.grid.groups:
+                    raise ValueError(f"no such group: {group[:40]!r}; choose one of the list")
+                label = str(form.get("label", ""))
+                link, token = kiosks.create(label, auth.user.name, group)
                 new_link = str(request.url_for("kiosk", token=token))
                 message = f"Open this link once on the {link.label} screen; it is not shown again."
                 parts(request).audit.record(
@@ -191,6 +195,7 @@ async def kiosk_links(request: Request) -> Response:
         request,
         "kiosks.html",
         links=kiosks.links(),
+        groups=parts(request).live.grid.groups,
         new_link=new_link,
         message=message,
         tz=parts(request).settings.timezone,

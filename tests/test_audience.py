@@ -82,7 +82,7 @@ def test_a_board_for_a_group_shows_its_calls_counters_and_tiles_alone(
 def test_an_unknown_group_is_refused_in_words(board: TestClient, path: str) -> None:
     response = board.get(path, params={"group": "<Nowhere>"})
     assert response.status_code == 404
-    assert "no such group: &#39;&lt;Nowhere&gt;&#39;" in response.text
+    assert "No such group: &#39;&lt;Nowhere&gt;&#39;." in response.text
     assert board.get(path, params={"group": ""}).status_code == 200  # empty: every group
     with (
         pytest.raises(WebSocketDisconnect) as closed,

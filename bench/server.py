@@ -15,14 +15,13 @@ import cProfile
 import secrets
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from dashboard.app import create_app
 from dashboard.auth import Accounts
-from dashboard.cli import serving_options
+from dashboard.cli import configure_logging, run_server
 from dashboard.settings import Settings
 from dashboard.store import Store
 
@@ -49,10 +48,9 @@ def viewer_token(db_path: str) -> str:
 
 
 def serve(app: Starlette, host: str, port: int) -> None:
-    # As `dashboard serve` runs it (uvloop, httptools, its WebSocket options), without logging.
-    uvicorn.run(
-        app, host=host, port=port, log_level="warning", access_log=False, **serving_options()
-    )
+    # As `dashboard serve` runs it: uvloop, httptools, its WebSocket options, and its logging.
+    configure_logging()
+    run_server(app, host, port)
 
 
 def main() -> None:

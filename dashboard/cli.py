@@ -36,10 +36,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -51,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuthError as error:
         print(f"dashboard: {error}", file=sys.stderr)
         return 1
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,19 +218,25 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
-    import uvicorn
-
     from dashboard.app import create_app
-    from dashboard.security import RedactSecrets
 
-    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
-
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **serving_options())
+    run_server(create_app(settings), host, port)
     return 0
 
 
+def run_server(app: Any, host: str, port: int) -> None:
+    """How `dashboard serve` runs the app: its logging and uvicorn's options (bench/server.py
+    runs the dashboard this way)."""
+    import uvicorn
+
+    from dashboard.security import RedactSecrets
+
+    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
+    uvicorn.run(app, host=host, port=port, log_level="info", **serving_options())
+
+
 def serving_options() -> dict[str, Any]:
-    """How uvicorn runs the dashboard (bench/server.py runs it the same way)."""
+    """How uvicorn runs the dashboard (bench/receiver.py runs the same way)."""
     from dashboard.websocket_protocol import LettingGoWebSocketProtocol
 
     return {

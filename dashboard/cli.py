@@ -220,19 +220,28 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
 def _serve(settings: Settings, host: str, port: int) -> int:
     from dashboard.app import create_app
 
-    run_server(create_app(settings), host, port)
+    run_server(create_app(settings), host, port, every_event=settings.log_every_event)
     return 0
 
 
-def run_server(app: Any, host: str, port: int) -> None:
+def run_server(app: Any, host: str, port: int, *, every_event: bool) -> None:
     """How `dashboard serve` runs the app: its logging and uvicorn's options (bench/server.py
     runs the dashboard this way)."""
     import uvicorn
 
+    access = logging.getLogger("uvicorn.access")
+    for access_filter in access_log_filters(every_event):
+        access.addFilter(access_filter)
+    uvicorn.run(app, host=host, port=port, log_level="info", **serving_options())
+
+
+def access_log_filters(every_event: bool) -> list[logging.Filter]:
+    """No access line per call event (a summary a minute instead) unless `every_event`;
+    never an event token in one."""
+    from dashboard.event_summary import QuietEvents
     from dashboard.security import RedactSecrets
 
-    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
-    uvicorn.run(app, host=host, port=port, log_level="info", **serving_options())
+    return [*([] if every_event else [QuietEvents()]), RedactSecrets()]
 
 
 def serving_options() -> dict[str, Any]:

@@ -163,3 +163,24 @@ def test_an_event_that_cannot_be_stored_is_not_acknowledged(client: TestClient) 
     assert response.json()["error"] == "storage_unavailable"
     assert client.get("/api/calls/active").json() == {"calls": []}
     assert parts_of(client).store.count("calls") == 0
+
+
+def test_the_endpoint_tallies_every_answer_for_the_log_summary(
+    settings: Settings, clock: FakeClock
+) -> None:
+    guarded = settings.with_changes(synapse_event_token="s3cret")
+    with TestClient(create_app(guarded, clock=clock)) as client:
+        for query in (
+            "token=s3cret&data=" + quote(CALL_START),
+            "token=s3cret&data=" + quote(CALL_CONNECT),
+            "token=s3cret&data=%7Bnot",
+            "token=wrong&data=" + quote(CALL_FINISH),
+        ):
+            client.get("/synapse/events?" + query)
+        parts_of(client).store.db.execute("DROP TABLE events")
+        client.get("/synapse/events?token=s3cret&data=" + quote(CALL_FINISH))
+        tally = parts_of(client).ingestor.tally
+        assert (tally.accepted, dict(tally.refused)) == (
+            2,
+            {"not_json": 1, "forbidden": 1, "storage_unavailable": 1},
+        )

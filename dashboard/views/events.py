@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from datetime import datetime
 from urllib.parse import unquote_plus
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 
 async def synapse_events(request: Request) -> JSONResponse:
+    started = time.perf_counter()
     ingestor: Ingestor = parts(request).ingestor
     raw_query = request.scope.get("query_string", b"").decode("utf-8", errors="replace")
     settings = ingestor.settings
@@ -31,6 +33,7 @@ async def synapse_events(request: Request) -> JSONResponse:
     refusal, hosts = senders(settings, given, remote)
     if refusal is not None:
         ingestor.refused_senders += 1
+        ingestor.tally.note_refused("forbidden")
         log.warning("refused call events from %s: %s", remote, refusal)  # never the token
         return Refusal(403, "forbidden", refusal).json()
     try:
@@ -44,18 +47,22 @@ async def synapse_events(request: Request) -> JSONResponse:
             method=request.method,
             remote=remote,
         )
+        ingestor.tally.note_refused(error.reason)
         return error.json()
     try:
         accepted = await ingestor.ingest(
             raw_query, body, method=request.method, remote=remote, hosts=hosts
         )
     except EventError as error:
+        ingestor.tally.note_refused(error.reason)
         return error.json()
     except sqlite3.Error as error:
         log.error("could not store an event: %s", error)
+        ingestor.tally.note_refused("storage_unavailable")
         detail = "the event could not be stored; send it again later"
         return Refusal(503, "storage_unavailable", detail).json()
     note_heard(parts(request).pbxs, accepted.call, ingestor.clock())
+    ingestor.tally.note_accepted(time.perf_counter() - started)
     return JSONResponse(
         {"ok": True, "event_id": accepted.event_id, "status": accepted.call.status.value}
     )

@@ -13,6 +13,7 @@ more than a day after the event arrived.
 from __future__ import annotations
 
 import binascii
+import functools
 import ipaddress
 import itertools
 import json
@@ -285,6 +286,7 @@ def _check_uniqueid(uniqueid: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=256)  # a PBX sends its own host name on every event
 def valid_host(host: str) -> bool:
     """Whether `host` is what an `asteriskhost` may be: a host name or an IP address."""
     return len(host) <= MAX_HOST and (_is_ip_address(host) or _is_host_name(host))

@@ -277,7 +277,7 @@ class Settings:
         board's own zone for a host no PBX in the file has)."""
         return self._zones.get((host or "").lower()) or self.timezone
 
-    @property
+    @functools.cached_property  # read for every call event
     def synapse_host(self) -> str:
         """The PBX's host name, used when an event does not name its `asteriskhost`."""
         return urlsplit(self.synapse_url).hostname or ""

@@ -8,6 +8,7 @@ before the PBX gets its 2xx. WAL mode, so readers never block the writer.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import operator
 import sqlite3
@@ -281,6 +282,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db.table("calls").create_index(["uniqueid"], if_not_exists=True)
 
 
+# A call's times are written again with each of its events, and converting a time from the
+# PBX's zone costs more than the rest of its row: each instant is converted once.
+@functools.lru_cache(maxsize=4096)
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None

@@ -6,11 +6,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
+from dashboard.calls import Status
 from dashboard.events import redact_secrets
 from dashboard.settings import Settings
+from dashboard.views.events import accepted_response
 from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, send, sign_in
 
 
@@ -184,3 +187,10 @@ def test_the_endpoint_tallies_every_answer_for_the_log_summary(
             2,
             {"not_json": 1, "forbidden": 1, "storage_unavailable": 1},
         )
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_the_answer_to_an_event_is_what_a_json_response_renders(status: Status) -> None:
+    rendered = JSONResponse({"ok": True, "event_id": 123456789, "status": status.value})
+    answer = accepted_response(123456789, status)
+    assert (answer.body, answer.headers.items()) == (rendered.body, rendered.headers.items())

@@ -204,7 +204,7 @@ def percent_decode(text: str, *, plus_is_space: bool = False) -> str:
 def _load_object(text: str) -> tuple[str, dict[str, Any]] | None:
     for attempt in (text, text.translate(TYPOGRAPHIC_QUOTES)):
         try:
-            obj = json.loads(attempt, parse_constant=_refuse_constant)
+            obj = _DECODER.decode(attempt)
         except (ValueError, RecursionError):
             continue
         return (attempt, obj) if isinstance(obj, dict) else None
@@ -213,6 +213,10 @@ def _load_object(text: str) -> tuple[str, dict[str, Any]] | None:
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every event: json.loads with an option builds a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 # -- what the JSON says -------------------------------------------------------------------

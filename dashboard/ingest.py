@@ -178,7 +178,8 @@ class Ingestor:
             [
                 (change.at, event.kind.value, payload, change.after)
                 for (event, payload), change in zip(items, changes, strict=True)
-            ]
+            ],
+            [change.before for change in changes],
         )
         if push_first:
             self._show(changes)

@@ -108,10 +108,9 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), *SECURITY_HEADERS]
-                if not cacheable and not any(
-                    name.lower() == b"cache-control" for name, _ in headers
-                ):
+                own = message.get("headers", [])
+                headers = [*own, *SECURITY_HEADERS]
+                if not cacheable and not any(name.lower() == b"cache-control" for name, _ in own):
                     headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)

@@ -112,6 +112,11 @@ def _query_token(raw_query: str) -> str | None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (without reading it all) one larger than `limit`."""
+    framing = [
+        v for k, v in request.scope["headers"] if k in (b"content-length", b"transfer-encoding")
+    ]
+    if not framing:
+        return b""  # HTTP/1.1: no Content-Length nor Transfer-Encoding, no body (a PBX's GET)
     too_large = EventError(413, "payload_too_large", f"the event is larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

@@ -229,10 +229,15 @@ def run_server(app: Any, host: str, port: int, *, every_event: bool) -> None:
     runs the dashboard this way)."""
     import uvicorn
 
+    from dashboard.http_protocol import QuietEventsProtocol
+
     access = logging.getLogger("uvicorn.access")
     for access_filter in access_log_filters(every_event):
         access.addFilter(access_filter)
-    uvicorn.run(app, host=host, port=port, log_level="info", **serving_options())
+    options = serving_options()
+    if not every_event:
+        options["http"] = QuietEventsProtocol
+    uvicorn.run(app, host=host, port=port, log_level="info", **options)
 
 
 def access_log_filters(every_event: bool) -> list[logging.Filter]:

@@ -330,10 +330,14 @@ def _in_networks(address: str, networks: Sequence[Network]) -> bool:
     if not networks:  # before parsing: this is on every call event's path
         return False
     try:
-        ip = ipaddress.ip_address(address)
+        ip = _address(address)
     except ValueError:
         return False
     return any(ip in network for network in networks)
+
+
+# A PBX (or a proxy) sends from the same address every time.
+_address = functools.lru_cache(maxsize=1024)(ipaddress.ip_address)
 
 
 def sender_refusal(

@@ -522,7 +522,7 @@ def record(s: Scenario) -> None:
     verdict = s.judge(cpu or 0.0, DURABLE_TARGET)
     summary.record(
         "ingest",
-        f"CPU/event ratio vs durable receiver, {s.name}",
+        f"CPU/event vs durable receiver, {s.name}",
         figure,
         f">= {DURABLE_TARGET:.2f}",
         verdict,

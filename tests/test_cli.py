@@ -4,7 +4,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -16,9 +15,7 @@ from dashboard.cli_demo import create_demo_users
 from dashboard.settings import Settings
 from dashboard.signins import Scope, Throttle
 from dashboard.store import Store
-from tests.conftest import CALL_START, FakeClock, parts_of, try_sign_in
-from tests.servers import DashboardProcess
-from tests.waiting import wait_until
+from tests.conftest import FakeClock, parts_of, try_sign_in
 
 PASSWORD = "correct horse battery"
 
@@ -181,28 +178,3 @@ def test_demo_users_one_per_role_with_fresh_passwords(db: Path) -> None:
     assert [p for *_, p in first] != [p for *_, p in again]
     agent = store.find_user("demo-agent")
     assert agent is not None and agent.extension == "70"
-
-
-@pytest.mark.parametrize("every_event", [False, True])
-def test_serve_logs_no_access_line_per_event_unless_told(tmp_path: Path, every_event: bool) -> None:
-    env = {"DASHBOARD_LOG_EVERY_EVENT": "on"} if every_event else {}
-    server = DashboardProcess(tmp_path, **env)
-    server.start()
-    try:
-        with httpx.Client(timeout=10, trust_env=False) as http:
-            sent = http.get(server.events_url, params={"data": CALL_START})
-            assert sent.status_code == 200, sent.text
-            assert http.get(server.base_url + "/healthz").status_code == 200
-        wait_until(lambda: '"GET /healthz' in server.log(), 10, "the access line of /healthz")
-    finally:
-        server.stop()
-    requests = [
-        line.split('"')[1].split("?")[0] for line in server.log().splitlines() if '"GET /' in line
-    ]
-    # /healthz: polled by the start, and by this test.
-    assert set(requests) == (
-        {"GET /synapse/events", "GET /healthz HTTP/1.1"}
-        if every_event
-        else {"GET /healthz HTTP/1.1"}
-    )
-    assert requests.count("GET /synapse/events") == every_event

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import httpx
 import pytest
 
 from dashboard.cli import access_log_filters
 from dashboard.event_summary import EventTally, QuietEvents, is_event_request, log_summary
-from tests.conftest import FakeClock
+from tests.conftest import CALL_START, FakeClock
+from tests.servers import DashboardProcess
+from tests.waiting import wait_until
 
 ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'
 
@@ -121,3 +125,28 @@ def test_the_access_log_leaves_events_out_unless_told(
     healthz = '10.0.0.5:4000 - "GET /healthz HTTP/1.1" 200'
     event = '10.0.0.5:4000 - "GET /synapse/events/[redacted]?data=%7B%7D HTTP/1.1" 200'
     assert caplog.messages == ([event, healthz] if every_event else [healthz])
+
+
+@pytest.mark.parametrize("every_event", [False, True])
+def test_serve_logs_no_access_line_per_event_unless_told(tmp_path: Path, every_event: bool) -> None:
+    env = {"DASHBOARD_LOG_EVERY_EVENT": "on"} if every_event else {}
+    server = DashboardProcess(tmp_path, **env)
+    server.start()
+    try:
+        with httpx.Client(timeout=10, trust_env=False) as http:
+            sent = http.get(server.events_url, params={"data": CALL_START})
+            assert sent.status_code == 200, sent.text
+            assert http.get(server.base_url + "/healthz").status_code == 200
+        wait_until(lambda: '"GET /healthz' in server.log(), 10, "the access line of /healthz")
+    finally:
+        server.stop()
+    requests = [
+        line.split('"')[1].split("?")[0] for line in server.log().splitlines() if '"GET /' in line
+    ]
+    # /healthz: polled by the start, and by this test.
+    assert set(requests) == (
+        {"GET /synapse/events", "GET /healthz HTTP/1.1"}
+        if every_event
+        else {"GET /healthz HTTP/1.1"}
+    )
+    assert requests.count("GET /synapse/events") == every_event

@@ -30,6 +30,7 @@ from dashboard.checkpoints import Checkpointer
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.errors import Refusal
+from dashboard.event_summary import log_summaries
 from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.history import History
@@ -235,6 +236,7 @@ async def open_parts(
     )
     background = [
         ingestor.run_sweeper(),
+        log_summaries(ingestor.tally),
         revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS),
         contacts.watch(CONTACTS_RELOAD_SECONDS),
         housekeeping(accounts, Retention(store.db.conn, settings.keep), clock),

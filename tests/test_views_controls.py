@@ -4,6 +4,7 @@ over real HTTP. The board changes only when the PBX's events say so."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -281,10 +282,51 @@ def test_the_toast_shows_what_the_pbx_answered(
     toast = dashboard.post(
         "/api/originate", data={"extension": "70", "number": "9876543210"}, headers=headers
     )
-    assert (
-        'class="toast is-ok"' in toast.text and "Calling 9876543210 from extension 70" in toast.text
+    words = re.search(r'<p class="toast-words">(.*?)</p>', toast.text)
+    raw = re.search(r"<summary>Details</summary><code>(.*?)</code>", toast.text)
+    assert 'class="toast is-ok"' in toast.text
+    assert words is not None and words[1] == "Calling 98765 43210 from extension 70"
+    assert raw is not None and re.fullmatch(r"Success: originating [0-9.]+ in DLPN_all", raw[1])
+
+
+def test_a_refused_click_is_told_in_words_and_the_detail_is_on_demand(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    csrf = sign_in(dashboard, "supervisor")
+    clicked = {"x-csrf-token": csrf, "hx-request": "true"}
+    call = ringing_call(simulator[0], recorder, dashboard)
+    url = f"/api/calls/{call['uniqueid']}/transfer"
+    unknown = dashboard.post(url, data={"extension": "999"}, headers=clicked)
+    assert toast_parts(unknown.text) == (
+        "is-error",
+        "There is no extension 999 here. Choose one from the list that opens in the Transfer"
+        " box: it shows who is free.",
+        None,
     )
-    assert "The PBX answered: “Success: originating" in toast.text
+    hangup = f"/api/calls/{call['uniqueid']}/hangup"
+    assert dashboard.post(hangup, headers=clicked).status_code == 200
+    again = dashboard.post(hangup, headers=clicked)  # the PBX has no such channel now
+    kind, words, raw = toast_parts(again.text)
+    assert (kind, words) == (
+        "is-error",
+        "That call is no longer on the PBX: it has probably just ended.",
+    )
+    assert raw == (
+        f"The PBX at {simulator[0].base_url} refused: HTTP 404 Error: no such channel"
+        f" &#39;{call['hangupchannel']}&#39;"
+    )
+
+
+def toast_parts(html: str) -> tuple[str, str, str | None]:
+    found = re.fullmatch(
+        r'<div class="toast (is-\w+)" role="\w+">\s*<p class="toast-words">(.*?)</p>\s*'
+        r"(?:<details class=\"toast-raw\"><summary>Details</summary><code>(.*?)</code></details>)?"
+        r"\s*</div>\s*",
+        html,
+        re.S,
+    )
+    assert found is not None, html
+    return found[1], found[2], found[3]
 
 
 def test_an_oversized_command_is_refused_unread(dashboard: TestClient) -> None:

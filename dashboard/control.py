@@ -21,6 +21,7 @@ from dashboard.auth import User
 from dashboard.calls import Call
 from dashboard.destinations import External, extension_number
 from dashboard.errors import Refusal
+from dashboard.grid import IDLE, RINGING, TALKING, Tile
 from dashboard.ingest import Clock
 from dashboard.metrics import Timings
 from dashboard.pbx import Accepted, PBXError
@@ -100,6 +101,18 @@ class Repeats:
 
 
 REPEAT_WINDOW_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """An extension a call may be transferred to, as the grid sees it now."""
+
+    extension: str
+    name: str  # its user's, if any
+    state: str  # grid.py's: idle, ringing, talking
+
+
+FREE_FIRST = {IDLE: 0, RINGING: 1, TALKING: 2}
 
 
 class CallsGone(Protocol):
@@ -271,6 +284,27 @@ class Controls:
                 reply,
                 Asked("transfer", extension=target.extension),
             )
+
+    def transfer_targets(
+        self, user: User, call: Call | None, tiles: Iterable[Tile], typed: str = ""
+    ) -> list[Target]:
+        """Where this user may transfer this call among the grid's extensions: its own PBX's,
+        not where it is, those matching what is typed (digits or a name); free ones first."""
+        live = self._controllable(user, call)
+        pbx = self._pbx_of(live)
+        longest = self.settings.transfer_rules.extension_digits
+        typed = typed.strip().lower()
+        targets = [
+            Target(tile.extension, tile.name, tile.state)
+            for tile in tiles
+            if tile.extension != live.extension
+            and tile.extension.isascii()
+            and tile.extension.isdigit()
+            and len(tile.extension) <= longest
+            and pbx.config.owns(tile.extension)
+            and (not typed or tile.extension.startswith(typed) or typed in tile.name.lower())
+        ]
+        return sorted(targets, key=lambda target: FREE_FIRST.get(target.state, 3))
 
     def _pbx_of(self, call: Call) -> PBX:
         pbx = self.pbxs.of_host(call.host)

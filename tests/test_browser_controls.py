@@ -160,9 +160,12 @@ def test_a_number_in_a_list_is_armed_by_one_press_and_never_dials_by_itself(
         "Calling 98456 78901 from extension 52", timeout=EXPECT_MS
     )
     assert len(originates(simulator)) == 1
+    placed = page.locator("article.call.is-ringing", has_text="98456 78901").locator("[data-dial]")
+    placed.click()
+    expect(placed).to_have_accessible_name("Call 98456 78901 from 52?")
     ARTIFACTS.mkdir(exist_ok=True)
-    number.click()
     page.screenshot(path=str(ARTIFACTS / "dial-armed.png"), animations="disabled")
+    assert len(originates(simulator)) == 1
 
 
 def test_a_double_click_on_an_armed_number_dials_once(
@@ -192,3 +195,43 @@ def test_a_double_click_on_an_armed_number_dials_once(
     expect(number).to_have_accessible_name("98567 89012", timeout=EXPECT_MS)  # idle, unarmed
     assert len(originates(simulator)) == 1, originates(simulator)
     assert len(keys) == 1 and keys[0], keys  # one request, with its action's key
+
+
+def test_an_agent_transfers_to_a_free_colleague_picked_from_the_list(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    dashboard.cli(
+        "user", "add", "ravi", "--role", "agent", "--extension", "46", "--password", PASSWORD
+    )
+    page = open_board(browser, dashboard, "asha")
+    simulator.ring("47", "9867890123")  # 47 rings: busy
+    simulator.ring("70", "9878901234")
+    call = page.locator("article.call", has_text="98789 01234")
+    expect(call).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    box = call.get_by_label("Transfer to an extension or a number")
+    box.click()
+    picks = call.locator(".tx-pick")
+    expect(picks).to_have_text(["46 ravi Idle", "47 Ringing"], timeout=EXPECT_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "transfer-list.png"), animations="disabled")
+    box.fill("99")  # what is typed narrows the list
+    expect(call.locator(".tx-none")).to_have_text("No extension here matches “99”.")
+    box.fill("9")
+    box.press("Enter")  # an extension that is not there: refused, in words
+    expect(page.locator("#toasts")).to_contain_text(
+        "There is no extension 9 here. Choose one from the list", timeout=EXPECT_MS
+    )
+    box.fill("")
+    expect(picks).to_have_count(2, timeout=EXPECT_MS)
+    box.press("ArrowDown")  # by keyboard: down into the list, Enter picks
+    expect(picks.first).to_be_focused(timeout=EXPECT_MS)
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("46")
+    expect(call.get_by_role("button", name="Transfer")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#toasts")).to_contain_text(
+        "Transferring the call to extension 46", timeout=EXPECT_MS
+    )
+    transfers = [query for query in simulator.commands() if "Transfer" in query]
+    assert len(transfers) == 1 and "%2246%22" in transfers[0], transfers

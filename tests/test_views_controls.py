@@ -587,3 +587,77 @@ def test_a_number_an_event_called_an_extension_is_still_a_number_to_transfer_to(
         supervisor = sign_in(client, "supervisor")
         assert transfer(client, call, "19005551234", supervisor) == (422, "blocked_number")
         assert commands(simulator[0]) == []
+
+
+def start(uniqueid: str, extension: str, event: str = "CallStart") -> dict[str, str]:
+    return {
+        "asteriskhost": PBX_HOST,
+        "event": event,
+        "direction": "Incoming",
+        "number": "9876543210",
+        "extension": extension,
+        "hangupchannel": f"SIP/{extension}-{uniqueid}",
+        "redirectchannel": f"DAHDI/{uniqueid}",
+        "uniqueid": uniqueid,
+    }
+
+
+@pytest.fixture
+def office(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+    """Extensions 44-47 and 70 (the agent's); 45 ringing, 47 on a call, 70 ringing; 46 ravi's."""
+    wired = settings.with_changes(
+        synapse_url=f"http://{PBX_HOST}", extensions=parse_extensions("44-47,70,1234567")
+    )
+    with TestClient(create_app(wired, clock=clock)) as client:
+        parts_of(client).accounts.add_user("Ravi", "agent", "a long password here", "46")
+        for event in (start("1.45", "45"), start("1.47", "47"), start("1.70", "70")):
+            send(client, event)
+        send(client, start("1.47", "47", "CallConnect"))
+        yield client
+
+
+def test_the_transfer_list_shows_the_grids_extensions_with_their_state_free_first(
+    office: TestClient,
+) -> None:
+    sign_in(office, "agent")  # at 70: the call there is theirs
+    listed = office.get("/api/calls/1.70/transfer-targets")
+    assert listed.json() == {
+        "targets": [
+            {"extension": "44", "name": "", "state": "idle"},
+            {"extension": "46", "name": "ravi", "state": "idle"},
+            {"extension": "45", "name": "", "state": "ringing"},
+            {"extension": "47", "name": "", "state": "talking"},
+        ]
+    }  # not 70, where the call is; not 1234567, too long to be an extension
+    by_name = office.get("/api/calls/1.70/transfer-targets?extension=rav").json()
+    by_digits = office.get("/api/calls/1.70/transfer-targets?extension=4 7").json()
+    assert (by_name, by_digits) == (
+        {"targets": [{"extension": "46", "name": "ravi", "state": "idle"}]},
+        {"targets": []},  # what is typed is matched as typed
+    )
+    theirs = office.get("/api/calls/1.45/transfer-targets")
+    assert (theirs.status_code, theirs.json()["error"]) == (404, "not_found")
+
+
+def test_the_transfer_list_is_a_list_of_buttons_for_the_page(office: TestClient) -> None:
+    sign_in(office, "supervisor")
+    clicked = {"hx-request": "true"}
+    html = office.get("/api/calls/1.45/transfer-targets?extension=4", headers=clicked).text
+    picks = re.findall(
+        r'<button type="button" class="tx-pick is-(\w+)" data-transfer-to="(\d+)">'
+        r'<span class="tx-ext">\d+</span>(?: <span class="tx-name">(\w+)</span>)?'
+        r' <span class="tx-state">([\w ]+)</span></button>',
+        html,
+    )
+    assert picks == [
+        ("idle", "44", "", "Idle"),
+        ("idle", "46", "ravi", "Idle"),
+        ("talking", "47", "", "On a call"),
+    ]
+    none = office.get("/api/calls/1.45/transfer-targets?extension=9", headers=clicked).text
+    assert none.strip() == '<p class="tx-none">No extension here matches “9”.</p>'
+    gone = office.get("/api/calls/nope/transfer-targets", headers=clicked)
+    assert (gone.status_code, gone.text.strip()) == (
+        200,
+        '<p class="tx-none">No such live call that you may see</p>',
+    )

@@ -6,19 +6,19 @@ One handler per command serves both: JSON in and out for the API, a form in and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from dashboard import replies
 from dashboard.auth import User
 from dashboard.calls import Call
-from dashboard.control import ControlError, Controls, Done
+from dashboard.control import ControlError, Controls, Done, Target
 from dashboard.destinations import NUMBER_PUNCTUATION
 from dashboard.errors import Refusal
 from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
@@ -26,7 +26,7 @@ from dashboard.state import parts
 from dashboard.views.pages import toast
 
 
-@dataclass
+@dataclasses.dataclass
 class Attempt:
     """What the person asked for, as far as it is known: the words of a refusal use it."""
 
@@ -35,6 +35,7 @@ class Attempt:
 
 Command = Callable[[Controls, User, str, Attempt], Awaitable[Done]]
 MAX_BODY = 16 * 1024
+TARGETS_SHOWN = 24  # the rest: type to narrow
 
 
 @require(*STAFF)
@@ -70,6 +71,42 @@ async def transfer(request: Request) -> Response:
         return await controls.transfer(user, _call(request), target, remote)
 
     return await _run(request, command, "transfer")
+
+
+@require(*STAFF)
+async def transfer_targets(request: Request) -> Response:
+    """The extensions a live call may be transferred to, with their state: the transfer box's
+    list (HTML, for htmx) or JSON."""
+    state = parts(request)
+    auth = current_auth(request)
+    assert auth is not None
+    state.ingestor.refresh_names()  # a user added since: its name in the list
+    live = state.live
+    tiles = live.grid.tiles(live.board, live.today.by_extension, live.today.everyone)
+    typed = request.query_params.get("extension", "")[:20]
+    try:
+        targets = state.controls.transfer_targets(auth.user, _call(request), tiles, typed)
+    except Refusal as error:
+        if not _clicked(request):
+            return error.json()
+        told = replies.refused(replies.Asked("transfer"), error)
+        return _targets_list(request, [], typed, told.words)
+    if _clicked(request):
+        return _targets_list(request, targets, typed, "")
+    return JSONResponse({"targets": [dataclasses.asdict(target) for target in targets]})
+
+
+def _targets_list(
+    request: Request, targets: list[Target], typed: str, refused: str
+) -> HTMLResponse:
+    html = parts(request).fragments.page(
+        "partials/transfer_targets.html",
+        targets=targets,
+        shown=TARGETS_SHOWN,
+        typed=typed.strip(),
+        refused=refused,
+    )
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
 @require(*SUPERVISORS)

@@ -56,6 +56,8 @@
 
   document.addEventListener("click", function (evt) {
     var target = evt.target;
+    var choice = target instanceof Element ? target.closest("[data-transfer-to]") : null;
+    if (choice) pick(choice);
     var button = target instanceof Element ? target.closest("[data-dial]") : null;
     if (!button) { disarm(); return; }
     evt.preventDefault();
@@ -65,6 +67,51 @@
   });
   document.addEventListener("keydown", function (evt) {
     if (evt.key === "Escape") disarm();
+    moveInTransferList(evt);
+  });
+
+  // The transfer list: a pick fills the box and leaves the Transfer button to press.
+  function transferBox(element) {
+    var row = element.closest("article");
+    return row ? row.querySelector(".act-transfer input[name=extension]") : null;
+  }
+
+  function pick(choice) {
+    var box = transferBox(choice), list = choice.closest(".tx-targets");
+    if (!box) return;
+    box.value = choice.getAttribute("data-transfer-to");
+    if (list) list.replaceChildren();
+    var submit = box.form && box.form.querySelector("button[type=submit]");
+    if (submit) submit.focus();
+  }
+
+  function moveInTransferList(evt) {
+    var target = evt.target;
+    if (!(target instanceof Element)) return;
+    var inBox = target.matches(".act-transfer input[name=extension]");
+    var choice = target.closest("[data-transfer-to]");
+    if (!inBox && !choice) return;
+    var row = target.closest("article"), list = row && row.querySelector(".tx-targets");
+    if (!list) return;
+    var choices = Array.prototype.slice.call(list.querySelectorAll("[data-transfer-to]"));
+    if (evt.key === "Escape") {
+      list.replaceChildren();
+      if (choice) { var box = transferBox(choice); if (box) box.focus(); }
+      return;
+    }
+    var step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[evt.key];
+    if (!step || !choices.length || (inBox && step < 0)) return;
+    if (inBox && evt.key !== "ArrowDown") return; // left and right move in the text
+    evt.preventDefault();
+    var next = inBox ? 0 : choices.indexOf(choice) + step;
+    if (next < 0) { var own = transferBox(choice); if (own) own.focus(); return; }
+    if (next < choices.length) choices[next].focus();
+  }
+
+  document.addEventListener("mousedown", function (evt) {
+    var target = evt.target;
+    // Keep the focus in the row (some browsers do not focus a pressed button): the list stays.
+    if (target instanceof Element && target.closest("[data-transfer-to]")) evt.preventDefault();
   });
   document.addEventListener("focusout", function (evt) {
     if (armed && evt.target === armed) disarm();

@@ -661,3 +661,23 @@ def test_the_transfer_list_is_a_list_of_buttons_for_the_page(office: TestClient)
         200,
         '<p class="tx-none">No such live call that you may see</p>',
     )
+
+
+def test_a_number_on_the_board_dials_only_when_its_button_says_so(office: TestClient) -> None:
+    """htmx posts on the button's own `dial` event, which static/js/actions.js sends on the
+    second press: never on a click."""
+    sign_in(office, "agent")
+    page = office.get("/").text
+    buttons = re.findall(r'<button type="button" class="dial-link"[^>]*>[^<]*</button>', page)
+    assert (
+        buttons
+        == [
+            '<button type="button" class="dial-link" data-dial hx-trigger="dial"'
+            ' hx-disabled-elt="this" hx-post="/api/originate" hx-vals=\'{"number": "9876543210"}\''
+            ' hx-include="#dial-extension" hx-target="#toasts" hx-swap="afterbegin"'
+            ' title="Call 9876543210">98765 43210</button>'
+        ]
+        * 2
+    )  # the call on the board, and its pop-up
+    dial_box = re.search(r'<form id="dial"[^>]*>', page)
+    assert dial_box is not None and dial_box[0].endswith('data-idempotent data-from="70">')

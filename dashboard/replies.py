@@ -34,7 +34,7 @@ class Told:
 
 def accepted(asked: Asked, reply: str) -> Told:
     """A command the PBX took (a 2xx)."""
-    failure = None if "success" in reply.lower() else _failure_words(asked, reply)
+    failure = None if re.search(r"\bsuccess", reply.lower()) else _failure_words(asked, reply)
     if failure is not None:
         return Told(False, failure, reply)
     return Told(True, doing(asked), reply)
@@ -120,7 +120,7 @@ def _failure_words(asked: Asked, reply: str) -> str | None:
         )
     if re.search(r"no such channel|channel (not found|does not exist)", text):
         return "That call is no longer on the PBX: it has probably just ended."
-    if re.search(r"allowed ip|access denied|permission denied|not allowed", text):
+    if re.search(r"allowed ip|access denied|permission denied", text):
         return ALLOWED_IP
     if "busy" in text:
         return f"Extension {extension} is busy. {NOTHING_DONE}"
@@ -131,14 +131,24 @@ def _failure_words(asked: Asked, reply: str) -> str | None:
             "The PBX did not understand the command: check that SYNAPSE_URL points at a"
             f" Synapse PBX. {NOTHING_DONE}"
         )
-    if re.search(r"originate failed|call failed", text):
-        return (
-            f"The PBX could not place the call from extension {extension}:"
-            " is its phone free and signed in?"
-        )
-    if re.match(r"\s*(error|fail)", text):
+    if re.search(r"\bfail|unsuccessful", text):
+        return _could_not(asked)
+    if re.match(r"\s*error", text):
         return f"The PBX answered that the command failed. {NOTHING_DONE}"
     return None
+
+
+def _could_not(asked: Asked) -> str:
+    if asked.action == "originate":
+        return (
+            f"The PBX could not place the call from extension {asked.extension}:"
+            " is its phone free and signed in?"
+        )
+    if asked.action == "transfer":
+        return "The PBX could not transfer the call: it stays where it is."
+    if asked.action == "hangup":
+        return "The PBX could not hang up the call."
+    return f"The PBX answered that the command failed. {NOTHING_DONE}"
 
 
 def _sentence(detail: str) -> str:

@@ -78,6 +78,30 @@ MOVE = Asked("transfer", "46", "46")
         ),
         (
             CALL,
+            "Originate unsuccessful",
+            Told(
+                False,
+                "The PBX could not place the call from extension 201:"
+                " is its phone free and signed in?",
+                "Originate unsuccessful",
+            ),
+        ),
+        (
+            MOVE,
+            "Redirect failed",
+            Told(
+                False,
+                "The PBX could not transfer the call: it stays where it is.",
+                "Redirect failed",
+            ),
+        ),
+        (
+            Asked("hangup"),
+            "Failure",
+            Told(False, "The PBX could not hang up the call.", "Failure"),
+        ),
+        (
+            CALL,
             "ERROR something odd",
             Told(
                 False,

@@ -235,3 +235,31 @@ def test_an_agent_transfers_to_a_free_colleague_picked_from_the_list(
     )
     transfers = [query for query in simulator.commands() if "Transfer" in query]
     assert len(transfers) == 1 and "%2246%22" in transfers[0], transfers
+
+
+def test_on_a_touch_screen_two_taps_dial_and_an_armed_number_disarms_by_itself(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = phone.new_page()
+    page.clock.install()  # the page's timers, moved on by the test
+    page.goto(dashboard.base_url + "/")
+    sign_in(page, "asha", PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    simulator.ring("70", "9889012345", ring=1, talk=0)
+    call = page.locator("article.call.is-finished", has_text="98890 12345")
+    expect(call.locator(".call-state")).to_have_text("Missed", timeout=EXPECT_MS)
+    number = call.locator("[data-dial]")
+    number.tap()
+    expect(number).to_have_accessible_name("Call 98890 12345 from 70?")
+    page.clock.fast_forward(6000)  # left armed: after 5 s it is a number again
+    expect(number).to_have_accessible_name("98890 12345")
+    number.tap()
+    number.tap()
+    expect(page.locator("#toasts")).to_contain_text(
+        "Calling 98890 12345 from extension 70", timeout=EXPECT_MS
+    )
+    assert len(originates(simulator)) == 1

@@ -1,7 +1,8 @@
 """Commands from the browser or a script: originate, hang up, transfer, close.
 
 One handler per command serves both: JSON in and out for the API, a form in and a toast
-(an HTML fragment) out for htmx, with the same rules and errors.
+(an HTML fragment, in words: replies.py) out for htmx, with the same rules and errors. The
+transfer box's list of extensions comes from here too.
 """
 
 from __future__ import annotations

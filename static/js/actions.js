@@ -10,7 +10,7 @@
 //   box; arrows move through the list, Escape closes it.
 (function () {
   "use strict";
-  var ARM_MS = 5000, CALM_MS = 1500;
+  var ARM_MS = 5000, CALM_MS = 1500, GIVE_UP_MS = 10000; // the PBX answers within 5 s
   var armed = null, disarmTimer = 0, sequence = 0;
 
   function newKey() {
@@ -51,7 +51,14 @@
     button.classList.remove("is-armed");
     button.classList.add("is-calling");
     button.setAttribute("aria-label", "Calling " + button.textContent.trim() + "…");
+    setTimeout(function () { calm(button); }, GIVE_UP_MS); // should no answer ever come
     htmx.trigger(button, "dial");
+  }
+
+  function calm(button) {
+    button.classList.remove("is-calling");
+    button.removeAttribute("aria-label");
+    button.removeAttribute("data-idempotency-key");
   }
 
   document.addEventListener("click", function (evt) {
@@ -137,10 +144,6 @@
   document.addEventListener("htmx:afterRequest", function (evt) {
     var button = evt.detail.elt;
     if (!(button instanceof Element) || !button.matches("[data-dial]")) return;
-    setTimeout(function () {
-      button.classList.remove("is-calling");
-      button.removeAttribute("aria-label");
-      button.removeAttribute("data-idempotency-key");
-    }, CALM_MS);
+    setTimeout(function () { calm(button); }, CALM_MS);
   });
 })();

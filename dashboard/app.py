@@ -121,6 +121,7 @@ def create_app(
         Route("/api/originate", controls.originate, methods=["POST"]),
         Route("/api/calls/{uniqueid}/hangup", controls.hangup, methods=["POST"]),
         Route("/api/calls/{uniqueid}/transfer", controls.transfer, methods=["POST"]),
+        Route("/api/calls/{uniqueid}/transfer-targets", controls.transfer_targets),
         Route("/api/calls/{uniqueid}/close", controls.close, methods=["POST"]),
         Route("/api/calls/{uniqueid}", api.call_detail),
         Route("/api/pbxs", pbx_status.pbxs_api),

@@ -118,6 +118,7 @@ ROUTES: dict[str, list[str]] = {
     "/contacts": ["q"],
     "/api/calls/active": [],
     "/api/calls/{uniqueid}": ["host"],
+    "/api/calls/{uniqueid}/transfer-targets": ["host", "extension"],
     "/api/pbxs": [],
     "/admin/pbxs": [],
     "/healthz": [],
@@ -136,6 +137,7 @@ AGENT_ROUTES = [
     "/contacts",
     "/api/calls/active",
     "/api/calls/{uniqueid}",
+    "/api/calls/{uniqueid}/transfer-targets",
 ]
 # Path parameters take a real value unless the path parameter itself is fuzzed.
 PATH_VALUES = {"uniqueid": "1430819361.25418", "token": "no-such-token"}

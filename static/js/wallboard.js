@@ -169,7 +169,10 @@
     new MutationObserver(function (mutations) {
       mutations.forEach(function (mutation) {
         mutation.addedNodes.forEach(function (node) {
-          if (node.nodeType === 1) setTimeout(function () { node.remove(); }, 8000);
+          if (node.nodeType === 1) setTimeout(function leave() { // not while being read
+            if (node.matches(":hover, :focus-within") || node.querySelector("details[open]")) setTimeout(leave, 2000);
+            else node.remove();
+          }, 8000);
         });
       });
     }).observe(toasts, { childList: true });

@@ -238,7 +238,8 @@ async def change_groups(request: Request) -> Response:
         return _settings_changed(
             request, "settings groups", before, "Groups back to the configured ones."
         )
-    text = _form(form).get("groups", "")
+    given = form.get("groups", "")
+    text = given if isinstance(given, str) else ""  # whole: parse_groups refuses it too long
     try:
         chosen = parse_groups(text, state.settings.extension_digits)
     except GroupsError as problem:

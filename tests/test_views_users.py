@@ -286,6 +286,10 @@ def test_an_unknown_user_or_action(admin: tuple[TestClient, str]) -> None:
         (404, "No user named 'nobody'."),
         (422, "Unknown action 'delete'."),
     ]
+    assert audited(client) == [
+        ("root", "user disable", "nobody", "refused", "No user named 'nobody'."),
+        ("root", "user action", "asha", "refused", "Unknown action 'delete'."),
+    ]
 
 
 @pytest.mark.parametrize("role", ["supervisor", "agent", "viewer"])

@@ -44,7 +44,11 @@ async def change_user(request: Request) -> Response:
     form = await request.form()
     action = _field(form, "action")
     if action not in ACTIONS:
-        return _users_page(request, f"Unknown action {action[:40]!r}.", status_code=422)
+
+        def unknown(admin: UserAdmin) -> tuple[Done, str]:
+            raise AuthError(f"unknown action {action[:40]!r}")
+
+        return _act(request, "user action", name, unknown)  # refused, and audited as such
     state = parts(request)
     before = state.accounts.find_user(name)
 

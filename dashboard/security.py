@@ -213,7 +213,7 @@ async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, 
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return receive, ""  # gone before the whole form came: refused, never acted on
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
         if size > MAX_FORM_BYTES or not message.get("more_body", False):

@@ -104,9 +104,11 @@ def test_a_state_change_without_the_right_csrf_token_is_refused(
     assert client.get("/", follow_redirects=False).status_code == 200  # still signed in
 
 
-def post_in_chunks(client: TestClient, path: str, body: bytes, chunk: int = 65536) -> int:
+def post_in_chunks(
+    client: TestClient, path: str, body: bytes, chunk: int = 65536, *, gone_after: int = 0
+) -> int:
     """A form POSTed the way a server hands it on, in pieces (the test client sends one):
-    the answer's status."""
+    the answer's status. `gone_after`: the client disconnects after that many pieces."""
     cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
     scope = {
         "type": "http",
@@ -129,12 +131,15 @@ def post_in_chunks(client: TestClient, path: str, body: bytes, chunk: int = 6553
         "state": client.app_state.copy(),
     }
     pieces = [body[at : at + chunk] for at in range(0, len(body), chunk)]
+    if gone_after:
+        pieces = pieces[:gone_after]
     sent: list[Message] = []
 
     async def receive() -> Message:
         if not pieces:
             return {"type": "http.disconnect"}
-        return {"type": "http.request", "body": pieces.pop(0), "more_body": len(pieces) > 0}
+        more = len(pieces) > 1 or gone_after > 0
+        return {"type": "http.request", "body": pieces.pop(0), "more_body": more}
 
     async def send(message: Message) -> None:
         sent.append(message)
@@ -156,6 +161,15 @@ def test_a_form_past_the_limit_is_refused_not_acted_on_cut_short(anonymous: Test
     body = start + fields + b"y" * (padding % 2000) + end + b"23"
     assert len(body) > MAX_FORM_BYTES
     assert post_in_chunks(anonymous, "/admin/users/asha", body) == 413
+    assert accounts.find_user("asha") == User(1, "asha", Role.AGENT, "70", False)
+
+
+def test_a_form_whose_sender_went_away_halfway_changes_nothing(anonymous: TestClient) -> None:
+    accounts = parts_of(anonymous).accounts
+    accounts.add_user("asha", "agent", PASSWORD, "70")
+    csrf = sign_in(anonymous, "admin", name="root")
+    body = f"csrf_token={csrf}&action=change&role=agent&extension=71".encode() + b"23"
+    post_in_chunks(anonymous, "/admin/users/asha", body, chunk=len(body) - 2, gone_after=1)
     assert accounts.find_user("asha") == User(1, "asha", Role.AGENT, "70", False)
 
 

@@ -81,7 +81,7 @@ def _act(
     state = parts(request)
     auth = current_auth(request)
     assert auth is not None
-    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits)
+    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits, state.kiosks)
     now = state.clock()
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     target = target.strip().lower()[:64]
@@ -146,7 +146,7 @@ def _users_page(
     for_user: User | None = None,
 ) -> Response:
     state = parts(request)
-    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits)
+    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits, state.kiosks)
     return page(
         request,
         "users.html",

@@ -14,6 +14,7 @@ from dashboard.kiosk import Kiosks
 from dashboard.signins import Scope, Throttle
 
 GENERATED_PASSWORD_BYTES = 12  # 16 characters, shown once
+MAX_NAME = 64  # as add_user allows
 
 
 class NotFound(AuthError):
@@ -108,6 +109,8 @@ class UserAdmin:
         return Done(user, f"Cleared {user.name}'s failed sign-ins and locks."), cleared
 
     def _existing(self, name: str) -> User:
+        if len(name.strip()) > MAX_NAME:  # no one's: not echoed into the page and the log
+            raise NotFound(f"no user has a name that long (at most {MAX_NAME} characters)")
         user = self.accounts.find_user(name)
         if user is None:
             raise NotFound(f"no user named {name.strip().lower()!r}")

@@ -292,6 +292,15 @@ def test_an_unknown_user_or_action(admin: tuple[TestClient, str]) -> None:
     ]
 
 
+def test_a_name_too_long_to_be_anyones_is_not_echoed(admin: tuple[TestClient, str]) -> None:
+    client, csrf = admin
+    name = "a" * 8000
+    response = client.post(f"/admin/users/{name}", data={"action": "disable", "csrf_token": csrf})
+    message = "No user has a name that long (at most 64 characters)."
+    assert (response.status_code, said(response.text)) == (404, message)
+    assert audited(client) == [("root", "user disable", "a" * 64, "refused", message)]
+
+
 def test_a_wall_screens_account_gets_no_other_role_and_no_password(
     admin: tuple[TestClient, str],
 ) -> None:

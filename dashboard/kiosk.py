@@ -93,6 +93,13 @@ class Kiosks:
             for id_, label, user, by, at, revoked, group in rows
         ]
 
+    def label_of(self, user_name: str) -> str | None:
+        """The screen whose account this is (None: a person's account)."""
+        row = self.db.execute(
+            "SELECT label FROM kiosk_links WHERE user = ? ORDER BY id DESC LIMIT 1", [user_name]
+        ).fetchone()
+        return row[0] if row else None
+
     def user_for(self, token: str) -> User | None:
         """The viewer a link signs in as, unless it was revoked."""
         found = self.link_for(token)

@@ -163,6 +163,11 @@ class AuthMiddleware:
             and not conn.url.path.startswith(CSRF_EXEMPT)
         ):
             receive, token = await _csrf_token(conn, receive)
+            if token is None:
+                limit = f"a form may hold at most {MAX_FORM_BYTES // 1024} KB"
+                response = self.refuse(Request(scope, receive), Refusal(413, "too_large", limit))
+                await response(scope, receive, send)
+                return
             if not same_secret(token, auth.session.csrf_token):
                 refusal = Refusal(
                     403, "forbidden", "the CSRF token is missing or wrong: reload the page"
@@ -201,8 +206,9 @@ def _bearer(conn: HTTPConnection) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, str]:
-    """The token from the header, or from a URL-encoded form body (which is then replayed)."""
+async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, str | None]:
+    """The token from the header, or from a URL-encoded form body (which is then replayed);
+    None for a body past MAX_FORM_BYTES, which is refused rather than handed on cut short."""
     header = conn.headers.get(CSRF_HEADER)
     if header:
         return receive, header
@@ -213,11 +219,13 @@ async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, 
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return receive, ""  # gone before the whole form came: refused, never acted on
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
         if size > MAX_FORM_BYTES or not message.get("more_body", False):
             break
+    if size > MAX_FORM_BYTES:
+        return receive, None
     body = b"".join(chunks)
     replayed = False
 

@@ -71,6 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProces
         DASHBOARD_EXTENSIONS="40-59,70-79",
         DASHBOARD_GROUPS="Sales: 40-49; Support: 50-59; Service: 70-79",
         DASHBOARD_FINISHED_LINGER="600",
+        DASHBOARD_CRM_URL="https://crm.example/search?phone={number}",
     )
     process.cli("seed", "--calls", "400", "--days", "10", "--seed", "16")
     process.start()
@@ -323,9 +324,11 @@ def test_the_agents_pop_up_is_on_a_phones_screen_and_thumb_sized(pages: Pages) -
     shoot(page, "popup-phone")
     assert_in_viewport(page, popup, "the pop-up")
     assert_inside_the_screen(page, "phone")
-    for button in popup.get_by_role("button").all():
-        assert_thumb_sized(button, f"the pop-up's {button.inner_text()!r}")
-        assert_in_viewport(page, button, f"the pop-up's {button.inner_text()!r}")
+    targets = popup.get_by_role("button").all() + popup.get_by_role("link").all()
+    assert len(targets) >= 3, "the number, Open in CRM and Dismiss"
+    for target in targets:
+        assert_thumb_sized(target, f"the pop-up's {target.inner_text()!r}")
+        assert_in_viewport(page, target, f"the pop-up's {target.inner_text()!r}")
     call = page.locator("#live-calls article.call", has_text="98111 22233")
     expect(call.locator(".call-extension")).to_contain_text("70")
     expect(page.locator("#dial-number")).to_be_visible()

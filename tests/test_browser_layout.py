@@ -4,7 +4,7 @@ agent's pop-up, the dial box, the extension and the call actions are on screen a
 enough for a thumb. Every screenshot lands in test-artifacts/, named by page and size.
 
 One dashboard (seeded history, contacts, live calls) and one browser serve the whole module;
-nothing here changes what another test sees, except the pop-up test, which runs last."""
+the pop-up test adds a live call, which no other test counts on."""
 
 from __future__ import annotations
 

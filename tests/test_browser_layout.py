@@ -252,7 +252,7 @@ def test_the_menu_opens_on_a_phone(pages: Pages) -> None:
         ("contacts", "/contacts"),
         ("reports", "/reports?period=30d"),
         ("call", "/calls/1796000000.1?host=127.0.0.1"),  # the first call the server rings
-        ("error", MISSING),
+        ("call-missing", MISSING),
     ],
 )
 def test_a_page_fits(pages: Pages, name: str, path: str, size: str) -> None:

@@ -336,3 +336,20 @@ def test_the_agents_pop_up_is_on_a_phones_screen_and_thumb_sized(pages: Pages) -
     expect(popup).to_have_count(0)
     shoot(page, "wallboard-agent-phone")
     assert_inside_the_screen(page, "phone")
+
+
+def test_the_agents_pop_up_clears_the_header_on_a_desktop(pages: Pages) -> None:
+    page = pages.open("asha", "1366", "/")
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    ring(pages.server, "9822233344", "70")
+    popup = page.locator("[data-popup]", has_text="98222 33344")
+    expect(popup).to_be_visible(timeout=EXPECT_MS)
+    shoot(page, "popup-1366")
+    assert_in_viewport(page, popup, "the pop-up")
+    header, area = (
+        page.locator(".topbar").bounding_box(),
+        page.locator(".popups-area").bounding_box(),
+    )
+    assert header is not None and area is not None
+    assert area["y"] >= header["y"] + header["height"], f"the pop-up covers the header: {area}"
+    assert_inside_the_screen(page, "1366")

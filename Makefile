@@ -7,7 +7,7 @@ VENDOR := static/vendor
 CHROMIUM := /usr/bin/chromium
 NGINX := /usr/sbin/nginx
 
-.PHONY: install run test check bench clean system-packages dist
+.PHONY: install run sign-ins test check bench clean system-packages dist
 
 install: $(VENV)/.installed $(VENDOR)/htmx.min.js $(VENDOR)/ws.js
 
@@ -31,6 +31,10 @@ $(VENDOR)/ws.js: node_modules/.installed
 
 run: install
 	$(VENV)/bin/dashboard demo --host $(HOST) --port $(PORT)
+
+# The demo's user names and passwords, printed again (they stay the same across restarts).
+sign-ins: install
+	@$(VENV)/bin/dashboard demo --sign-ins --host $(HOST) --port $(PORT)
 
 # Debian's Chromium (browser tests), nginx and openssl (the tests behind deploy/'s nginx site).
 system-packages:
@@ -62,6 +66,8 @@ bench: install
 	$(PY) bench/history.py
 	$(PY) bench/fanout.py
 	$(PY) bench/backup.py
+	$(PY) bench/soak.py
+	$(PY) bench/tv.py
 	$(PY) bench/summary.py
 
 clean:

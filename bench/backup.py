@@ -5,8 +5,10 @@
 `dashboard seed` fills a database with history, `dashboard serve` serves it as users run it,
 and one client sends call events one after another, timing each answer (the PBX waits for
 it). For a while nothing else happens (the baseline); then `dashboard backup` runs, and the
-events sent meanwhile are timed too. A backup must not stall ingest for more than a frame
-(the hub's 10 ms): the figure is the worst answer during the backup next to the baseline's.
+events sent meanwhile are timed too; then the baseline goes on, so that it lasts as long as
+the backup did (the worst of a longer run is worse by chance alone). A backup must not stall
+ingest for more than a frame (the hub's 10 ms): the figure is the worst answer during the
+backup next to the baseline's.
 The exit code is 0 whatever the verdict: this is a report.
 """
 
@@ -53,7 +55,11 @@ def send_for(http: httpx.Client, url: str, until: float, first: int) -> list[flo
 def figures(times: list[float]) -> str:
     ordered = sorted(times)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
-    return f"p50 {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms, max {ordered[-1]:.1f} ms"
+    p999 = ordered[int(len(ordered) * 0.999) - 1]
+    return (
+        f"p50 {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms, p99.9 {p999:.1f} ms, "
+        f"max {ordered[-1]:.1f} ms"
+    )
 
 
 def main() -> None:
@@ -96,6 +102,9 @@ def main() -> None:
                         http, url, time.monotonic() + 0.2, len(baseline) + len(during)
                     )
                 took = time.monotonic() - started
+                baseline += send_for(
+                    http, url, time.monotonic() + max(took - BASELINE_SECONDS, 1.0), 10**9
+                )
                 print(copy.stdout.read().strip() if copy.stdout else "")
                 if copy.returncode != 0:
                     raise SystemExit("the backup failed: no figure")
@@ -104,7 +113,9 @@ def main() -> None:
             server.terminate()
             server.wait(20)
     print(f"database: {options.calls} calls seeded ({size_mb:.0f} MB); backup took {took:.1f} s")
-    print(f"ingest without a backup: {len(baseline)} events, {figures(baseline)}")
+    print(
+        f"ingest without a backup (before and after): {len(baseline)} events, {figures(baseline)}"
+    )
     print(f"ingest during the backup: {len(during)} events, {figures(during)}")
     extra = max(during) - max(baseline)
     verdict = "PASS" if extra <= FRAME_MS else "FAIL"

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.backup import serving
+from dashboard.board_settings import BoardSettings
 from dashboard.callbacks import Callbacks
 from dashboard.cdr import CdrSync
 from dashboard.checkpoints import Checkpointer
@@ -47,7 +48,6 @@ from dashboard.settings import Settings
 from dashboard.signins import Limits
 from dashboard.state import STATE_KEY, Parts
 from dashboard.store import Store
-from dashboard.thresholds import Thresholds
 from dashboard.views import (
     admin,
     api,
@@ -62,6 +62,7 @@ from dashboard.views import (
     reports,
     search,
     tv,
+    users,
     wallboard,
 )
 from dashboard.views.pages import error_page
@@ -71,6 +72,7 @@ HTTP_REASONS = {404: "not_found", 405: "method_not_allowed"}
 REVALIDATE_SECONDS = 2.0
 HOUSEKEEPING_SECONDS = 600.0
 RECONCILE_SECONDS = 60.0
+CONTACTS_RELOAD_SECONDS = 10.0  # a command-line import reaches the boards within this
 KDF_AT_ONCE = 2  # password checks running at once (each scrypt holds 32 MiB)
 
 
@@ -95,6 +97,11 @@ def create_app(
         Route("/admin/audit", admin.audit_log),
         Route("/admin/kiosks", admin.kiosk_links, methods=["GET", "POST"]),
         Route("/admin/settings", admin.settings_page),
+        Route("/admin/settings/thresholds", admin.change_thresholds, methods=["POST"]),
+        Route("/admin/settings/groups", admin.change_groups, methods=["POST"]),
+        Route("/admin/users", users.users_page, methods=["GET", "POST"]),
+        Route("/admin/users/{name}", users.change_user, methods=["POST"]),
+        Route("/admin/audit.csv", admin.audit_csv),
         Route("/tv", tv.tv),
         Route("/search", search.search),
         Route("/calls", history.calls_page),
@@ -161,13 +168,16 @@ async def open_parts(
     timings = Timings()
     hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
     stack.callback(hub.close_all)
-    thresholds = Thresholds.from_settings(settings)
+    board_settings = BoardSettings(store.db, settings)  # thresholds and groups, as admins set them
+    thresholds = board_settings.thresholds()
     several = len(settings.pbxs) > 1
     pbx_names = {pbx.host: pbx.name for pbx in settings.pbxs} if several else {}
-    fragments = Fragments(
-        make_environment(settings.templates_dir, settings.timezone, thresholds, pbx_names)
-    )
     contacts = Contacts(store.db, settings.phone_match_digits)
+    fragments = Fragments(
+        make_environment(
+            settings.templates_dir, settings.timezone, thresholds, pbx_names, contacts.name_of
+        )
+    )
     popups = Popups(settings, store, contacts, fragments)
     accounts = Accounts(
         store.db,
@@ -183,6 +193,7 @@ async def open_parts(
         settings, store, hub, fragments, clock, popups, timings, accounts.extension_names
     )
     stack.callback(ingestor.publisher.close)
+    board_settings.apply(fragments.env, ingestor.live.grid)
     audit = AuditLog(store.db)
     pbxs = PBXs.of(settings, pbx_client, clock)
     cdr_sync = CdrSync(ingestor, store, pbxs, settings, clock)
@@ -204,6 +215,7 @@ async def open_parts(
         callbacks=Callbacks(store),
         contacts=contacts,
         audit=audit,
+        board_settings=board_settings,
         pbxs=pbxs,
         controls=Controls(
             settings,
@@ -224,6 +236,7 @@ async def open_parts(
     background = [
         ingestor.run_sweeper(),
         revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS),
+        contacts.watch(CONTACTS_RELOAD_SECONDS),
         housekeeping(accounts, Retention(store.db.conn, settings.keep), clock),
         reconciler.run(
             RECONCILE_SECONDS,

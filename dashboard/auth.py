@@ -87,16 +87,7 @@ class Accounts:
         name = name.strip().lower()
         if not name or not set(name) <= NAME_CHARS or len(name) > 64:
             raise AuthError("a user name is 1 to 64 of a-z, 0-9, '.', '_', '-', '@'")
-        try:
-            role_value = Role(role)
-        except ValueError:
-            raise AuthError(
-                f"unknown role {role!r}: use admin, supervisor, agent or viewer"
-            ) from None
-        if role_value is Role.AGENT and not (extension and extension.isdigit()):
-            raise AuthError("an agent needs an extension (digits), e.g. --extension 70")
-        if extension and not extension.isdigit():
-            raise AuthError("an extension is digits only")
+        role_value, extension = checked_role(role, extension)
         check_password_strength(password)
         if self.find_user(name) is not None:
             raise AuthError(f"a user named {name!r} already exists")
@@ -154,6 +145,31 @@ class Accounts:
             self.end_sessions(user.id)
             self.tokens.revoke_user(user.id)
         return user
+
+    def enable_user(self, name: str) -> User:
+        user = self._existing(name)
+        self.db.execute("UPDATE users SET disabled = 0 WHERE id = ?", [user.id])
+        return self._existing(name)
+
+    def change_user(self, name: str, role: str, extension: str | None) -> User:
+        """A new role or extension; the user stays signed in (their next request, and their
+        live board once it reconnects, go by the new one)."""
+        user = self._existing(name)
+        role_value, extension = checked_role(role, extension)
+        self.db.execute(
+            "UPDATE users SET role = ?, extension = ? WHERE id = ?",
+            [role_value.value, extension, user.id],
+        )
+        return self._existing(name)
+
+    def owners_of(self, user_id: int) -> set[str]:
+        """Who a user's live sockets are opened by (as `valid_owners` names them)."""
+        sessions = self.db.execute("SELECT id_hash FROM sessions WHERE user_id = ?", [user_id])
+        tokens = self.db.execute(
+            "SELECT token_hash FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL",
+            [user_id],
+        )
+        return {row[0] for row in sessions} | {f"token:{row[0]}" for row in tokens}
 
     def _existing(self, name: str) -> User:
         user = self.find_user(name)
@@ -244,6 +260,20 @@ class Accounts:
 
     def end_sessions(self, user_id: int) -> None:
         self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+
+
+def checked_role(role: str, extension: str | None) -> tuple[Role, str | None]:
+    """The role, and the extension (None for none) that goes with it."""
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise AuthError(f"unknown role {role!r}: use admin, supervisor, agent or viewer") from None
+    extension = (extension or "").strip() or None
+    if role_value is Role.AGENT and extension is None:
+        raise AuthError("an agent needs an extension (digits), e.g. --extension 70")
+    if extension is not None and not (extension.isascii() and extension.isdigit()):
+        raise AuthError("an extension is digits only")
+    return role_value, extension
 
 
 def check_password_strength(password: str) -> None:

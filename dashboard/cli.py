@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--sites", type=int, choices=(1, 2), default=1, help="simulated PBXs: 1, or 2 (two offices)"
     )
+    demo.add_argument(
+        "--sign-ins",
+        action="store_true",
+        help="print the demo's user names and passwords (from its database), and exit",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     simulator = commands.add_parser(
@@ -102,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--extensions",
         default="",
         help="the extensions it has, e.g. 40-59,70 (default: 40-59,70-79)",
+    )
+    simulator.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep its live calls and call records here, and go on with them after a restart",
     )
     simulator.set_defaults(handler=cmd_simulator)
 
@@ -291,6 +301,7 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
                 traffic=traffic,
                 interval=args.interval,
                 calls=args.calls,
+                state_dir=args.state_dir,
             )
         )
     return 0
@@ -361,10 +372,10 @@ def _address_towards(host: str, port: int) -> str:
 
 
 def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
-    from dashboard.contacts import Contacts
+    from dashboard.contacts import Contacts, decode_csv
 
     store = Store.open(settings.db_path, phone_digits=settings.phone_match_digits)
-    text = args.file.read().decode("utf-8", errors="replace")  # as the upload form reads it
+    text = decode_csv(args.file.read())  # as the upload form reads it
     result = Contacts(store.db, settings.phone_match_digits).import_csv(text)
     print(f"imported: {result.summary()}")
     for error in result.errors:

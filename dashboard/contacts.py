@@ -6,16 +6,40 @@ Numbers are matched by a key: their digits, keeping the last N (DASHBOARD_PHONE_
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
-NUMBER_COLUMNS = ("number", "phone", "mobile", "telephone")
-NAME_COLUMNS = ("name", "contact", "full name")
+from dashboard.events import caller_id_name
+
+log = logging.getLogger(__name__)
+# Header names as spreadsheets and phone exports write them, matched without case; the first
+# one a file has is used.
+NUMBER_COLUMNS = (
+    "number",
+    "phone",
+    "mobile",
+    "telephone",
+    "phone number",
+    "mobile number",
+    "telephone number",
+    "mobile phone",
+    "cell",
+    "tel",
+)
+NAME_COLUMNS = ("name", "full name", "contact", "contact name")
+DELIMITERS = (",", ";", "\t")
+MIN_DIGITS, MAX_DIGITS = 7, 15  # a subscriber number at least; E.164's longest at most
+SEPARATORS = frozenset(" -.()/\u00a0")  # as people write numbers: 098765-43210, (022) 2345 6789
 MAX_FIELD = 200
+MAX_NAME_MATCHES = 50  # contacts a name search looks for calls of
 
 
 def phone_key(number: str | None, digits: int) -> str | None:
@@ -35,6 +59,52 @@ def clean_number(text: str) -> str:
     return ("+" + digits if text.startswith("+") else digits) if digits else text
 
 
+def number_problem(text: str) -> str | None:
+    """Why `text` cannot be a phone number, or None when it can be one."""
+    shown = repr(text.strip()[:40])
+    body = text.strip().removeprefix("'")  # a spreadsheet's mark for "this is text"
+    body = body.removeprefix("+")
+    if not body:
+        return "the number is empty"
+    if any(not (ch.isascii() and ch.isdigit()) and ch not in SEPARATORS for ch in body):
+        return f"{shown} is not a phone number (only digits, spaces, dashes and a leading +)"
+    count = sum(ch.isdigit() for ch in body)
+    if not MIN_DIGITS <= count <= MAX_DIGITS:
+        return (
+            f"{shown} is not a phone number ({count} digits;"
+            f" a phone number has {MIN_DIGITS} to {MAX_DIGITS})"
+        )
+    return None
+
+
+def decode_csv(raw: bytes) -> str:
+    """A file's text: UTF-8 (with or without a BOM), else the Windows code page Excel writes."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV file, read from its header row: the one of `,`, `;` and a tab
+    it has most of outside quotes (a spreadsheet in a comma-decimal locale writes `;`)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif ch in "\r\n" and not quoted:
+            break
+        elif ch in counts and not quoted:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def _heading(text: str) -> str:
+    return " ".join(text.replace("\ufeff", "").replace("_", " ").lower().split())
+
+
 @dataclass(frozen=True)
 class Contact:
     number: str
@@ -52,11 +122,16 @@ class ImportResult:
     def summary(self) -> str:
         text = f"{self.added} added, {self.updated} updated"
         if self.errors:
-            text += f", {len(self.errors)} rows skipped"
+            skipped = len(self.errors)
+            text += f", {skipped} row{'s' if skipped != 1 else ''} skipped"
         return text
 
 
 class Contacts:
+    """The contacts table, and every contact held in memory by its number's key: a board's
+    render looks names up without a query. Imports here reload it; an import by another
+    process (the command line) is picked up by `watch`."""
+
     def __init__(self, db: sqlite_utils.Database, match_digits: int) -> None:
         self.db = db
         self.match_digits = match_digits
@@ -73,18 +148,56 @@ class Contacts:
             not_null={"number", "name"},
             if_not_exists=True,
         )
+        self._by_key: dict[str, Contact] = {}
+        self._folded: list[tuple[str, str]] = []  # (name casefolded, key), for name search
+        self._seen: tuple[Any, ...] = ()
+        self.reload()
+
+    def reload(self) -> None:
+        rows = self.db.execute(
+            "SELECT key, number, name, company, notes FROM contacts ORDER BY name"
+        ).fetchall()
+        self._by_key = {key: _contact(rest) for key, *rest in rows}
+        self._folded = [(contact.name.casefold(), key) for key, contact in self._by_key.items()]
+        self._seen = self._fingerprint()
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        return tuple(self.db.execute("SELECT COUNT(*), MAX(updated_at) FROM contacts").fetchone())
+
+    def reload_if_changed(self) -> bool:
+        if self._fingerprint() == self._seen:
+            return False
+        self.reload()
+        return True
+
+    async def watch(self, seconds: float) -> None:
+        """Reload when another process has changed the contacts (one small query a time)."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                if self.reload_if_changed():
+                    log.info("contacts reloaded: %d", len(self._by_key))
+            except Exception:  # the names on the board must outlive one failed look
+                log.exception("contacts could not be reloaded")
 
     def key(self, number: str | None) -> str | None:
         return phone_key(number, self.match_digits)
 
     def find(self, number: str | None) -> Contact | None:
         key = self.key(number)
-        if key is None:
-            return None
-        row = self.db.execute(
-            "SELECT number, name, company, notes FROM contacts WHERE key = ?", [key]
-        ).fetchone()
-        return _contact(row) if row else None
+        return self._by_key.get(key) if key is not None else None
+
+    def name_of(self, number: str | None, extra: Mapping[str, Any]) -> str | None:
+        """The name to show with a call's number: its contact's, else the PBX's caller ID."""
+        contact = self.find(number)
+        return contact.name if contact else caller_id_name(extra)
+
+    def keys_named(self, text: str, limit: int = MAX_NAME_MATCHES) -> list[str]:
+        """The number keys of contacts whose name holds `text` (any case), by name."""
+        wanted = " ".join(text.split()).casefold()
+        if not wanted:
+            return []
+        return [key for folded, key in self._folded if wanted in folded][:limit]
 
     def search(self, text: str = "", limit: int = 200) -> list[Contact]:
         pattern = f"%{text.strip()}%"
@@ -99,50 +212,62 @@ class Contacts:
         return self.db.table("contacts").count
 
     def import_csv(self, text: str) -> ImportResult:
-        """Add or update contacts from CSV with a header row (number and name columns, and
-        optionally company and notes). Rows that cannot be read are reported, not guessed."""
+        """Add or update contacts from CSV as spreadsheets write it: a header row naming a
+        number and a name column (and optionally company and notes), `,` or `;` between
+        values, any line ends. A row that cannot be read is reported by its row number (the
+        header is row 1), not guessed."""
         result = ImportResult()
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        text = text.removeprefix("\ufeff")
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
         try:
-            columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+            columns = {_heading(name): name for name in reader.fieldnames or []}
         except csv.Error as error:
             result.errors.append(f"the first row cannot be read: {error}")
             return result
         number_column = next((columns[c] for c in NUMBER_COLUMNS if c in columns), None)
         name_column = next((columns[c] for c in NAME_COLUMNS if c in columns), None)
         if number_column is None or name_column is None:
-            result.errors.append("the first row must name the columns, with 'number' and 'name'")
+            found = ", ".join(repr(name[:40]) for name in list(columns.values())[:10]) or "none"
+            result.errors.append(
+                "the first row must name the columns: a number (Number, Phone, Mobile or"
+                f" Telephone) and a name (Name, Full Name or Contact); it has {found}"
+            )
             return result
         now = datetime.now(UTC).isoformat()
         with self.db.atomic():
             try:
-                for line, row in enumerate(reader, start=2):
+                for row_number, row in enumerate(reader, start=2):
+                    if _blank(row):
+                        continue  # as spreadsheets leave at the end
                     problem = self._import_row(
                         row, number_column, name_column, columns, now, result
                     )
                     if problem:
-                        result.errors.append(f"line {line}: {problem}")
+                        result.errors.append(f"row {row_number}: {problem}")
             except csv.Error as error:  # a broken quote, a huge field: stop there, say where
                 result.errors.append(
                     f"line {reader.line_num}: cannot read the file from here: {error}"
                 )
+        self.reload()
         return result
 
     def _import_row(
         self,
-        row: dict[str, str | None],
+        row: dict[str, Any],
         number_column: str,
         name_column: str,
         columns: dict[str, str],
         now: str,
         result: ImportResult,
     ) -> str | None:
-        number = clean_number(row.get(number_column) or "")
-        name = (row.get(name_column) or "").strip()
+        written = row.get(number_column) or ""
+        problem = number_problem(written)
+        if problem:
+            return problem
+        number = clean_number(written.strip().removeprefix("'"))
+        name = " ".join((row.get(name_column) or "").split())
         key = self.key(number)
-        if key is None:
-            return f"{number[:40]!r} is not a phone number"
-        if not name:
+        if key is None or not name:
             return "the name is empty"
         extra = {
             c: (row.get(columns[c]) or "").strip() for c in ("company", "notes") if c in columns
@@ -163,6 +288,13 @@ class Contacts:
         else:
             result.added += 1
         return None
+
+
+def _blank(row: dict[str | None, Any]) -> bool:
+    """Whether a row has nothing in it (values past the header's come as a list)."""
+    values = [v for v in row.values() if isinstance(v, str)]
+    values += [x for v in row.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+    return not any(value.strip() for value in values)
 
 
 def _contact(row: tuple[str, str, str | None, str | None]) -> Contact:

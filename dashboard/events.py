@@ -390,6 +390,24 @@ def normalise_disposition(raw: str) -> str:
     )
 
 
+# The guide sends no caller-ID name; some boxes add one under one of these (kept in `extra`).
+CALLER_NAME_FIELDS = ("callername", "calleridname", "cidname")
+MAX_CALLER_NAME = 60
+NO_CALLER_NAME = ("unknown", "<unknown>", "unavailable")  # what Asterisk says when it has none
+
+
+def caller_id_name(extra: Mapping[str, Any]) -> str | None:
+    """The PBX's caller-ID name of a call, if it sent one that names someone: a text with a
+    letter in it (not the number again, nor empty), its control characters dropped."""
+    for name in CALLER_NAME_FIELDS:
+        value = extra.get(name)
+        if isinstance(value, str):
+            text = " ".join("".join(ch for ch in value if ch.isprintable()).split())
+            if any(ch.isalpha() for ch in text) and text.lower() not in NO_CALLER_NAME:
+                return text[:MAX_CALLER_NAME]
+    return None
+
+
 def _text(obj: Mapping[str, Any], name: str) -> str | None:
     value = obj.get(name)
     if value is None:

@@ -20,3 +20,18 @@ def parse_ranges(spec: str) -> tuple[str, ...]:
             raise ValueError(f"{part!r} is not a sensible range")
         extensions.extend(str(n) for n in range(int(first), int(last or first) + 1))
     return tuple(dict.fromkeys(extensions))
+
+
+def format_ranges(extensions: tuple[str, ...] | list[str]) -> str:
+    """("40", ..., "49", "52") -> "40-49, 52": runs of consecutive numbers as ranges."""
+    parts: list[str] = []
+    run: list[str] = []
+    for extension in extensions:
+        follows = run and str(int(run[-1]) + 1) == extension
+        if run and not follows:
+            parts.append(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}")
+            run = []
+        run.append(extension)
+    if run:
+        parts.append(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ", ".join(parts)

@@ -7,7 +7,7 @@ pushed fragments are out-of-band swaps targeting the element's stable id.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,14 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from dashboard.calls import Board, Call, DayCounters
+from dashboard.events import caller_id_name
 from dashboard.grid import Tile
 from dashboard.pbx_health import Problem
+from dashboard.results import result_word
 from dashboard.thresholds import Thresholds
+
+# (number, the call's extra fields) -> the name to show with the number, if any is known.
+NameOf = Callable[[str | None, Mapping[str, Any]], str | None]
 
 
 def make_environment(
@@ -27,8 +32,12 @@ def make_environment(
     tz: ZoneInfo,
     thresholds: Thresholds | None = None,
     pbx_names: Mapping[str, str] | None = None,
+    name_of: NameOf | None = None,
 ) -> jinja2.Environment:
-    """`pbx_names`: host -> PBX name, given when there are several PBXs (calls show theirs)."""
+    """`pbx_names`: host -> PBX name, given when there are several PBXs (calls show theirs).
+    `name_of`: the contacts' look-up (in memory: it runs on every push); without it, calls
+    are named by the PBX's caller ID only."""
+    look_up = name_of or (lambda number, extra: caller_id_name(extra))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=True,  # everything from the PBX or a user is escaped, always
@@ -50,6 +59,8 @@ def make_environment(
         ),
         ext_id=extension_dom_id,
         url_part=url_part,
+        caller_name=lambda call: look_up(call.number, call.extra) if call else None,
+        result=result_word,
     )
     env.globals["thresholds"] = thresholds
     env.globals["pbx_names"] = dict(pbx_names or {})

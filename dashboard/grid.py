@@ -41,6 +41,7 @@ class Grid:
         # The filter's choices: the configured groups, then each PBX (when there are several).
         self.groups = [name for name, _ in settings.extension_groups]
         self.groups += [pbx.name for pbx in settings.pbxs if several]
+        self._pbx_choices = self.groups[len(settings.extension_groups) :]
         self.names: dict[str, str] = {}  # extension -> user name, refreshed by the app
         self.last_end: dict[str, datetime] = {}  # extension -> when its last call ended
 
@@ -77,6 +78,12 @@ class Grid:
         previous = self.last_end.get(call.extension)
         if previous is None or ended > previous:
             self.last_end[call.extension] = ended
+
+    def set_groups(self, groups: Iterable[tuple[str, Iterable[str]]]) -> None:
+        """Named groups of extensions, as an admin set them (/admin/settings)."""
+        groups = [(name, tuple(members)) for name, members in groups]
+        self.group_of = {ext: name for name, members in groups for ext in members}
+        self.groups = [name for name, _ in groups] + self._pbx_choices
 
 
 def _oldest(calls: Iterable[Call]) -> Call:

@@ -12,9 +12,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeGuard
+from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
 from dashboard.calls import Call
+from dashboard.results import RESULTS, result_sql
 from dashboard.schema import answered_sql
 from dashboard.store import Store, _iso, row_to_call
 
@@ -40,9 +42,13 @@ DISPOSITIONS = (
 # Sort key -> SQL expression (never NULL, so keyset comparisons hold).
 SORTS = {
     "started": "started_at",  # never NULL (see calls.Call.started_at); plain, so indexed
-    "duration": "COALESCE(duration, -1)",
-    "extension": "COALESCE(extension, '')",
+    "direction": "COALESCE(direction, '')",
     "number": "COALESCE(number, '')",
+    "extension": "COALESCE(extension, '')",
+    "result": result_sql(),
+    "duration": "COALESCE(duration, -1)",
+    "talk": "COALESCE(billable_seconds, -1)",
+    "recording": "(COALESCE(recordlink, '') != '')",
 }
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -65,7 +71,8 @@ class Filters:
     day_to: date | None = None
     extension: str | None = None
     direction: str | None = None
-    disposition: str | None = None
+    disposition: str | None = None  # the PBX's word (the API's filter)
+    result: str | None = None  # a key of RESULTS: the word the Result column shows
     number: str | None = None  # digits the number contains
     min_duration: int | None = None
     host: str | None = None
@@ -84,6 +91,7 @@ class Filters:
             "extension": values.extension or "",
             "direction": values.direction or "",
             "disposition": values.disposition or "",
+            "result": values.result or "",
             "number": values.number or "",
             "min_duration": str(values.min_duration) if values.min_duration else "",
             "host": values.host or "",
@@ -120,6 +128,9 @@ def parse_filters(params: Mapping[str, str], tz: ZoneInfo, today: date) -> Filte
         raise FilterError(f"direction must be one of {', '.join(DIRECTIONS)}")
     if disposition and disposition not in DISPOSITIONS:
         raise FilterError(f"disposition must be one of {', '.join(DISPOSITIONS)}")
+    result = params.get("result") or None
+    if result and result not in RESULTS:
+        raise FilterError(f"result must be one of {', '.join(RESULTS)}")
     sort = params.get("sort") or "started"
     if sort not in SORTS:
         raise FilterError(f"sort must be one of {', '.join(SORTS)}")
@@ -132,6 +143,7 @@ def parse_filters(params: Mapping[str, str], tz: ZoneInfo, today: date) -> Filte
         extension=extension,
         direction=direction,
         disposition=disposition,
+        result=result,
         number=number or None,
         min_duration=int(minimum) if minimum else None,
         host=(params.get("host") or "").strip()[:100] or None,
@@ -161,10 +173,29 @@ def _digits(text: str | None, name: str, most: int) -> str | None:
     return text
 
 
+def history_link(back: str | None, tz: ZoneInfo, today: date) -> str:
+    """Where a call's page goes back to: the history page it came from (`back`, its query
+    string), rebuilt from the filters it holds; the plain history when it cannot be read."""
+    if not back or len(back) > MAX_CURSOR + 4096:
+        return "/calls"
+    values = {key: items[0] for key, items in parse_qs(back, keep_blank_values=True).items()}
+    try:
+        filters = parse_filters(values, tz, today)
+        cursor = {key: values[key] for key in ("after", "before") if key in values}
+        for text in cursor.values():
+            if text:
+                _decode_cursor(text)
+    except FilterError:
+        return "/calls"
+    return "/calls?" + urlencode(filters.query() | cursor)
+
+
 @dataclass(frozen=True)
 class Page:
     calls: list[Call]
     next_cursor: str | None
+    previous_cursor: str | None = None  # the page before this one ends here (None: the first)
+    before: int | None = None  # how many calls come before this page (when asked)
 
 
 class History:
@@ -198,6 +229,9 @@ class History:
         elif filters.disposition:
             clauses.append("disposition = ?")
             params.append(filters.disposition)
+        if filters.result:
+            clauses.append(f"{result_sql()} = ?")
+            params.append(RESULTS[filters.result])
         if filters.number:
             clauses.append("number LIKE ?")
             params.append(f"%{filters.number}%")
@@ -207,28 +241,69 @@ class History:
         return " AND ".join(clauses), params
 
     def page(
-        self, filters: Filters, scope: str | None, after: str | None, size: int = PAGE_SIZE
+        self,
+        filters: Filters,
+        scope: str | None,
+        after: str | None,
+        size: int = PAGE_SIZE,
+        *,
+        before: str | None = None,
+        count_before: bool = False,
     ) -> Page:
+        """The `size` calls after the cursor `after` (or before `before`: the previous page),
+        in the filters' order; ties broken by host and uniqueid, so the order is total."""
         where, params = self.where(filters, scope)
         key = SORTS[filters.sort]
-        direction, compare = ("DESC", "<") if filters.descending else ("ASC", ">")
-        if after:
-            where += f" AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
-            params.extend(_decode_cursor(after))
         size = max(1, min(size, MAX_PAGE_SIZE))
-        sql = (
-            f"SELECT *, {key} AS sort_key FROM calls WHERE {where}"
-            f" ORDER BY {key} {direction}, host {direction}, uniqueid {direction} LIMIT ?"
-        )
-        rows = list(self.store.db.query(sql, [*params, size + 1]))
+        backwards = before is not None
+        cursor = before if backwards else after
+        # Reading backwards is reading the other order from the cursor, then turning round.
+        ascending = filters.descending == backwards
+        order, compare = ("ASC", ">") if ascending else ("DESC", "<")
+        sql = f"SELECT *, {key} AS sort_key FROM calls WHERE {where}"
+        args = list(params)
+        if cursor:
+            sql += f" AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
+            args.extend(_decode_cursor(cursor))
+        sql += f" ORDER BY {key} {order}, host {order}, uniqueid {order} LIMIT ?"
+        rows = list(self.store.db.query(sql, [*args, size + 1]))
         more = len(rows) > size
         rows = rows[:size]
+        if backwards:
+            rows.reverse()
         calls = [row_to_call({k: v for k, v in row.items() if k != "sort_key"}) for row in rows]
-        last = rows[-1] if rows and more else None
-        following = (
-            _encode_cursor([last["sort_key"], last["host"], last["uniqueid"]]) if last else None
+        if not rows:
+            return Page(calls, None, None, 0 if count_before else None)
+        first, last = _row_cursor(rows[0]), _row_cursor(rows[-1])
+        earlier = more if backwards else bool(cursor) and self._beyond(filters, scope, first, True)
+        later = (bool(cursor) and self._beyond(filters, scope, last, False)) if backwards else more
+        return Page(
+            calls,
+            _encode_cursor(last) if later else None,
+            _encode_cursor(first) if earlier else None,
+            self._beyond(filters, scope, first, True, count=True) if count_before else None,
         )
-        return Page(calls, following)
+
+    def _beyond(
+        self,
+        filters: Filters,
+        scope: str | None,
+        cursor: list[Any],
+        earlier: bool,
+        *,
+        count: bool = False,
+    ) -> int:
+        """Whether (or, with `count`, how many) calls come before or after a row's cursor."""
+        where, params = self.where(filters, scope)
+        key = SORTS[filters.sort]
+        compare = ">" if earlier == filters.descending else "<"
+        condition = f"{where} AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
+        sql = (
+            f"SELECT COUNT(*) FROM calls WHERE {condition}"
+            if count
+            else f"SELECT EXISTS (SELECT 1 FROM calls WHERE {condition})"
+        )
+        return int(self.store.db.execute(sql, [*params, *cursor]).fetchone()[0])
 
     def count(self, filters: Filters, scope: str | None) -> int:
         where, params = self.where(filters, scope)
@@ -245,6 +320,10 @@ class History:
             if page.next_cursor is None:
                 return
             after = page.next_cursor
+
+
+def _row_cursor(row: Mapping[str, Any]) -> list[Any]:
+    return [row["sort_key"], row["host"], row["uniqueid"]]
 
 
 def _encode_cursor(values: list[Any]) -> str:

@@ -58,6 +58,12 @@ class Publisher:
         """The whole grid again (its extensions or names changed)."""
         self.hub.publish(self.pushes.whole_grid)
 
+    def whole_board(self) -> None:
+        """Every board's calls, counters and grid again, at once (an admin changed the
+        thresholds or groups they are rendered with)."""
+        self.push_now()  # pending first: after the board, an added call would be added twice
+        self.hub.publish(self.pushes.whole_board)
+
     def new_day(self) -> None:
         self.hub.publish(self.pushes.new_day)
 

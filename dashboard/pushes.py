@@ -160,6 +160,18 @@ class Pushes:
         grid = self._pushed_grid() if extension is None else ""
         return calls + self.counters(extension, oob=True) + popups + grid
 
+    def whole_board(self, audience: Audience) -> str | None:
+        """A board's live calls, counters and grid again (not its pop-ups): what they show
+        was rendered with thresholds or groups an admin has just changed."""
+        if audience.popups_only:
+            return None
+        extension = audience.extension
+        calls = self.fragments.live_calls(
+            self.board, extension=extension, controls=audience.controls, oob=True
+        )
+        grid = self._pushed_grid() if extension is None else ""
+        return calls + self.counters(extension, oob=True) + grid
+
     def grid_html(self, *, oob: bool = False) -> str:
         return self.fragments.grid(self._tiles(), self.grid.groups, oob=oob)
 

@@ -25,6 +25,7 @@ SORTABLE = (
     "average_ring",
 )
 MAX_DAYS = 400
+DASH = "\N{EN DASH}"
 
 
 class ReportError(ValueError):
@@ -96,6 +97,35 @@ class Report:
     @property
     def heat_max(self) -> int:
         return max((count for row in self.heat for count in row), default=0)
+
+
+def period_words(first: date, last: date) -> str:
+    """A period as people write it: "27 Nov 2026", "1-30 Nov 2026", "27 Oct - 25 Nov 2026"
+    (with en dashes)."""
+
+    def day(d: date, *parts: str) -> str:
+        return " ".join([str(d.day), *(d.strftime(part) for part in parts)])
+
+    if first == last:
+        return day(first, "%b", "%Y")
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}{DASH}{day(last, '%b', '%Y')}"
+    if first.year == last.year:
+        return f"{day(first, '%b')} {DASH} {day(last, '%b', '%Y')}"
+    return f"{day(first, '%b', '%Y')} {DASH} {day(last, '%b', '%Y')}"
+
+
+def heat_scale(peak: int, steps: int = 5) -> list[tuple[int, float]]:
+    """The heat map's legend: counts from 0 to the busiest hour's, each with its cell's
+    opacity (the same rule as the cells')."""
+    if peak <= 0:
+        return []
+    counts = sorted({round(peak * n / (steps - 1)) for n in range(steps)})
+    return [(count, heat_opacity(count, peak)) for count in counts]
+
+
+def heat_opacity(count: int, peak: int) -> float:
+    return round(0.06 + 0.94 * count / peak, 2) if peak else 0.06
 
 
 def period_bounds(

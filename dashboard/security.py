@@ -26,7 +26,7 @@ from dashboard.auth import (
     Session,
     User,
 )
-from dashboard.errors import Refusal
+from dashboard.errors import Refusal, RoleRefusal
 from dashboard.events import redact_secrets
 from dashboard.hub import Hub
 from dashboard.ingest import Clock
@@ -244,7 +244,7 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
             if auth.user.role not in roles:
-                raise Refusal(403, "forbidden", f"the {auth.user.role} role may not do this")
+                raise RoleRefusal(auth.user.role)
             return await handler(request)
 
         return guarded

@@ -65,6 +65,7 @@ LAST_SEQUENCE = (
     " WHERE host = ? AND uniqueid >= 'seed-' AND uniqueid < 'seed.'"
 )
 SAFE_TEXT = re.compile(r"[A-Za-z0-9._:\[\]-]+")  # written into JSON and URLs unescaped
+SAFE_BASE = re.compile(r"https?://[A-Za-z0-9._:\[\]-]+")  # where recording links point
 SEED_CACHE_KIB = 256 * 1024  # SQLite page cache while seeding (index pages stay in memory)
 
 EPOCH = datetime(1970, 1, 1)
@@ -181,8 +182,11 @@ def seed(
     extensions: Sequence[str],
     now: datetime,
     seed: int | None,
+    recording_base: str | None = None,
 ) -> int:
-    """Add `calls` finished calls over the `days` days before `now`; returns how many."""
+    """Add `calls` finished calls over the `days` days before `now`; returns how many.
+    Their recording links point at `recording_base` (e.g. http://127.0.0.1:8001), else at
+    http://HOST, as a PBX's own do."""
     if calls < 0 or days < 1:
         raise SeedError("the number of calls must be 0 or more, and of days 1 or more")
     if not SAFE_TEXT.fullmatch(host):
@@ -191,6 +195,9 @@ def seed(
         raise SeedError("give one or more extensions, each letters and digits")
     if now.tzinfo is None:
         raise SeedError("now must be an aware datetime")
+    base = f"http://{host}" if recording_base is None else recording_base.rstrip("/")
+    if not SAFE_BASE.fullmatch(base):
+        raise SeedError(f"the recordings' base must be http(s)://host[:port], not {base!r}")
     if calls == 0:
         return 0
     rnd = random.Random(seed)
@@ -213,7 +220,7 @@ def seed(
     cache_size = conn.execute("PRAGMA cache_size").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = -{SEED_CACHE_KIB}")
     try:
-        writer = _Writer(rnd, store, host, extensions, offsets, end_utc, calls, sequence)
+        writer = _Writer(rnd, store, host, extensions, offsets, end_utc, calls, sequence, base)
         for (local, lo, hi, _), count in zip(cells, counts, strict=True):
             if count:
                 writer.hour(local, sorted(local + rnd.randrange(lo, hi) for _ in range(count)))
@@ -236,8 +243,10 @@ class _Writer:
         end_utc: int,
         calls: int,
         sequence: int,
+        recording_base: str,
     ) -> None:
         self.rnd = rnd
+        self.recording_base = recording_base
         self.store = store
         self.host = host
         self.offsets = offsets
@@ -271,6 +280,7 @@ class _Writer:
         rnd, random_, gauss = self.rnd, self.rnd.random, self.rnd.gauss
         offsets, iso, pbx_time = self.offsets, self.iso, self.pbx_time
         host, pool, pool_size = self.host, self.pool, len(self.pool)
+        recordings = f"{self.recording_base}/callrecord"
         extensions, callbacks = self.extensions, self.callbacks
         hour_end = hour_start + 3600
         offset = offsets(hour_start)
@@ -331,7 +341,7 @@ class _Writer:
                 )
                 answer_text: str | None = iso(answer)
                 answer_pbx = pbx_time(answer_local)
-                recordlink: str | None = f"http://{host}/callrecord/{folder}/{dmy}{uniqueid}.wav"
+                recordlink: str | None = f"{recordings}/{folder}/{dmy}{uniqueid}.wav"
                 tail = f',"uniqueid":"{uniqueid}","recordlink":"{recordlink}"}}'
             else:
                 answer_text = recordlink = None

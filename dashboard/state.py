@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
+from dashboard.board_settings import BoardSettings
 from dashboard.callbacks import Callbacks
 from dashboard.cdr import CdrSync
 from dashboard.contacts import Contacts
@@ -54,6 +55,7 @@ class Parts:
     callbacks: Callbacks
     contacts: Contacts
     audit: AuditLog
+    board_settings: BoardSettings  # thresholds and groups, as admins set them
     pbxs: PBXs
     controls: Controls
     cdr: CdrSync

@@ -165,6 +165,22 @@ class Store:
         params.append(limit)
         return [row_to_call(row) for row in self.db.query(sql, params)]
 
+    def calls_with_number_keys(
+        self, keys: list[str], extension: str | None = None, limit: int = 10
+    ) -> list[Call]:
+        """The newest calls with any of these numbers (by key; and at that extension)."""
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        sql = f"SELECT * FROM calls WHERE number_key IN ({marks})"
+        params: list[object] = list(keys)
+        if extension is not None:
+            sql += " AND extension = ?"
+            params.append(extension)
+        sql += " ORDER BY started_at DESC LIMIT ?"
+        params.append(limit)
+        return [row_to_call(row) for row in self.db.query(sql, params)]
+
     def live_calls(self) -> list[Call]:
         sql = "SELECT * FROM calls WHERE status != 'finished'"  # literal: the partial index
         return [row_to_call(row) for row in self.db.query(sql)]

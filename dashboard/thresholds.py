@@ -6,13 +6,18 @@ data attributes the partials carry), so a call turns amber then red without a pu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dashboard.calls import Call, Status
 from dashboard.settings import Settings
 
 OK, WARN, ALERT = "ok", "warn", "alert"
+MAX_SECONDS = 24 * 3600  # as set on /admin/settings: a threshold past a day means none
+
+
+class ThresholdError(ValueError):
+    """Seconds that cannot be thresholds; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,36 @@ class Thresholds:
             settings.ringing_alert,
             settings.alert_sound,
         )
+
+    def with_seconds(
+        self, ring_warn: int, ring_alert: int, talk_warn: int, talk_alert: int
+    ) -> Thresholds:
+        """These with new warn/alert seconds for ringing and talking, checked."""
+        for what, warn, alert in (
+            ("ringing", ring_warn, ring_alert),
+            ("talking", talk_warn, talk_alert),
+        ):
+            if not 0 < warn < alert <= MAX_SECONDS:
+                raise ThresholdError(
+                    f"{what}: amber must come before red, both from 1 to {MAX_SECONDS} seconds"
+                    f" (got amber {warn}, red {alert})"
+                )
+        return replace(
+            self,
+            ring_warn=ring_warn,
+            ring_alert=ring_alert,
+            talk_warn=talk_warn,
+            talk_alert=talk_alert,
+        )
+
+    def seconds(self) -> dict[str, int]:
+        """The warn/alert seconds an admin may change, by name."""
+        return {
+            "ring_warn": int(self.ring_warn),
+            "ring_alert": int(self.ring_alert),
+            "talk_warn": int(self.talk_warn),
+            "talk_alert": int(self.talk_alert),
+        }
 
     def limits(self, call: Call) -> tuple[float, float] | None:
         """The (warn, alert) seconds that apply to a call in its present state."""

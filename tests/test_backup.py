@@ -132,3 +132,42 @@ def test_a_file_that_is_not_a_backup_is_not_restored(tmp_path: Path) -> None:
     with pytest.raises(BackupError) as missing:
         backup(str(tmp_path / "none.db"), tmp_path / "copy.db")
     assert str(missing.value) == f"there is no database at {tmp_path / 'none.db'}"
+
+
+def test_a_backup_in_many_steps_copies_the_one_snapshot_it_started_from(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    setup = sqlite3.connect(db)
+    setup.execute("PRAGMA journal_mode = WAL")
+    setup.execute("CREATE TABLE events (uniqueid TEXT)")
+    setup.executemany(
+        "INSERT INTO events VALUES (?)", [(f"old.{n:05}" + "x" * 400,) for n in range(3000)]
+    )
+    setup.commit()
+    setup.close()
+    stop = threading.Event()
+    written: list[int] = []
+
+    def keep_writing() -> None:
+        writer = sqlite3.connect(db)
+        while not stop.is_set():
+            writer.execute("INSERT INTO events VALUES ('new')")
+            writer.commit()
+            written.append(1)
+        writer.close()
+
+    thread = threading.Thread(target=keep_writing)
+    thread.start()
+    try:
+        wait_until(lambda: len(written) >= 10, 10, "the writer to be under way")
+        backup(str(db), tmp_path / "copy.db", step_pages=1, pause_seconds=0.0005)
+        after = len(written)
+    finally:
+        stop.set()
+        thread.join(10)
+    copied = sqlite3.connect(tmp_path / "copy.db")
+    old, new = copied.execute(
+        "SELECT sum(uniqueid != 'new'), sum(uniqueid = 'new') FROM events"
+    ).fetchone()
+    copied.close()
+    assert old == 3000
+    assert 10 <= new < after  # the writer went on while the copy was taken, unseen by it

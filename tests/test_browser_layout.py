@@ -74,13 +74,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProces
         DASHBOARD_CRM_URL="https://crm.example/search?phone={number}",
     )
     process.cli("seed", "--calls", "400", "--days", "10", "--seed", "16")
-    process.start()
     # An admin's header is the longest: every link, the Admin list, an extension.
     for user, role, extension in [("admin", "admin", "41"), ("asha", "agent", "70")]:
         add = ["user", "add", user, "--role", role, "--extension", extension]
         process.cli(*add, "--password", PASSWORD)
     (workdir / "contacts.csv").write_text(CONTACTS)
     process.cli("contacts", "import", str(workdir / "contacts.csv"))
+    process.start()  # after the import: the server reads the contacts as it starts
     for number, extension, answered in [
         ("9822233344", "41", True),
         ("9833344455", "52", False),
@@ -332,6 +332,12 @@ def test_the_agents_pop_up_is_on_a_phones_screen_and_thumb_sized(pages: Pages) -
     call = page.locator("#live-calls article.call", has_text="98111 22233")
     expect(call.locator(".call-extension")).to_contain_text("70")
     expect(page.locator("#dial-number")).to_be_visible()
+    popup.get_by_role("button", name="Hide").tap()
+    expect(popup).to_have_class(re.compile(r"\bis-collapsed\b"))
+    shoot(page, "popup-hidden-phone")
+    assert_in_viewport(page, popup, "the hidden pop-up")
+    assert_thumb_sized(popup.get_by_role("button", name="Show"), "the hidden pop-up's Show")
+    popup.get_by_role("button", name="Show").tap()
     popup.get_by_role("button", name="Dismiss").tap()
     expect(popup).to_have_count(0)
     shoot(page, "wallboard-agent-phone")

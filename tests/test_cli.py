@@ -9,9 +9,8 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.audit import AuditEntry, AuditLog
-from dashboard.auth import Accounts, Role
+from dashboard.auth import Accounts
 from dashboard.cli import main
-from dashboard.cli_demo import create_demo_users
 from dashboard.settings import Settings
 from dashboard.signins import Scope, Throttle
 from dashboard.store import Store
@@ -163,18 +162,3 @@ def test_serve_refuses_to_accept_events_from_anyone_unless_told(
 ) -> None:
     assert main(["serve", "--port", "1"]) == 2
     assert "SYNAPSE_EVENT_TOKEN" in capsys.readouterr().err
-
-
-def test_demo_users_one_per_role_with_fresh_passwords(db: Path) -> None:
-    store = accounts(db)
-    first = create_demo_users(store)
-    assert [(role, name) for role, name, _ in first] == [
-        (Role.ADMIN, "demo-admin"),
-        (Role.SUPERVISOR, "demo-supervisor"),
-        (Role.AGENT, "demo-agent"),
-        (Role.VIEWER, "demo-viewer"),
-    ]
-    again = create_demo_users(store)
-    assert [p for *_, p in first] != [p for *_, p in again]
-    agent = store.find_user("demo-agent")
-    assert agent is not None and agent.extension == "70"

@@ -1,9 +1,11 @@
 """`dashboard demo`, as `make run` starts it: live traffic from one or two simulated PBXs,
-even when the port after the dashboard's is taken."""
+even when the port after the dashboard's is taken; restarted, it goes on with its calls and
+its sign-ins."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -16,13 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dashboard.simulator.server import ACTIONS_PATH
 from tests.servers import free_port
 from tests.waiting import wait_until
 
 
 class Demo:
-    def __init__(self, workdir: Path, port: int, *args: str) -> None:
-        self.log_path = workdir / "demo.log"
+    def __init__(self, workdir: Path, port: int, *args: str, log: str = "demo.log") -> None:
+        self.log_path = workdir / log
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHBOARD_", "SYNAPSE_"))}
         env.update(DASHBOARD_DB=str(workdir / "demo.db"), PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
@@ -38,14 +41,8 @@ class Demo:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def answers(self) -> bool:
-        try:
-            return self.http.get("/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
-
     def sign_in(self, role: str) -> None:
-        wait_until(self.answers, 60, "the demo's start")
+        wait_until(lambda: len(self.sign_ins()) == 4, 60, "the demo's sign-ins, once it serves")
         found = re.search(rf"{role}\s+user (\S+)\s+password (\S+)", self.log())
         assert found is not None, self.log()
         form = self.http.get("/login").text
@@ -55,6 +52,29 @@ class Demo:
             "/login", data={"name": found[1], "password": found[2], "csrf_token": token[1]}
         )
         assert signed.status_code in (200, 303), signed.text
+
+    def sign_ins(self) -> list[tuple[str, str, str]]:
+        return re.findall(r"(\w+)\s+user (\S+)\s+password (\S+)", self.log())
+
+    def simulator_url(self) -> str:
+        found = re.search(r"answers on (http://\S+);", self.log())
+        assert found is not None, self.log()
+        return found[1]
+
+    def live_calls(self) -> dict[str, str]:
+        """The calls the board shows live: their hangup channels, by uniqueid."""
+        calls = self.http.get("/api/calls/active").json()["calls"]
+        return {call["uniqueid"]: call["hangupchannel"] for call in calls}
+
+    def live_at_the_pbx(self) -> set[str]:
+        answer = httpx.get(self.simulator_url() + "/simulator/commands", timeout=5)
+        return set(answer.json()["live_calls"])
+
+    def hang_up(self, channel: str) -> int:
+        action = json.dumps({"action": "Hangup", "hangupchannel": channel})
+        params = {"actiondetails": action}
+        answer = httpx.get(self.simulator_url() + ACTIONS_PATH, params=params, timeout=5)
+        return answer.status_code
 
     def hosts_on_the_board(self) -> set[str]:
         calls = self.http.get("/api/calls/active").json()["calls"]
@@ -95,3 +115,48 @@ def test_a_demo_of_two_offices_comes_up_live_though_the_next_port_is_taken(
         assert not re.search(r"error|traceback", demo.log(), re.IGNORECASE), demo.log()
     finally:
         demo.stop()
+
+
+def port_and_next_free() -> int:
+    """A port below the ephemeral range (no outgoing connection takes it, or the next one,
+    the simulator's, between the test's choice and the servers' start)."""
+    for port in range(21_000, 32_000, 7):
+        with socket.socket() as one, socket.socket() as next_one:
+            try:
+                one.bind(("127.0.0.1", port))
+                next_one.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two free ports in a row below 32000")
+
+
+def test_a_restarted_demo_goes_on_with_the_calls_the_board_shows_and_its_sign_ins(
+    tmp_path: Path,
+) -> None:
+    port = port_and_next_free()
+    first = Demo(tmp_path, port, log="first.log")
+    try:
+        first.sign_in("supervisor")
+        wait_until(lambda: len(first.live_calls()) >= 2, 60, "two live calls")
+        before = first.live_calls()
+    finally:
+        first.stop()
+    second = Demo(tmp_path, port, log="second.log")
+    try:
+        second.sign_in("supervisor")
+        assert second.sign_ins() == first.sign_ins() and len(first.sign_ins()) == 4
+        log = second.log()
+        assert log.index("Uvicorn running on") < log.index("Demo: open"), log
+
+        def not_forgotten() -> bool:  # every call of before still on the board is live there
+            shown = set(before) & set(second.live_calls())
+            return shown <= second.live_at_the_pbx()
+
+        wait_until(not_forgotten, 30, "the new simulator to have the board's calls")
+        answers = {second.hang_up(before[uid]) for uid in set(before) & second.live_at_the_pbx()}
+        assert answers <= {200, 404}  # 404: it ended by itself meanwhile
+        wait_until(lambda: not set(before) & set(second.live_calls()), 30, "the calls to end")
+        assert not re.search(r"error|traceback", log, re.IGNORECASE), log
+    finally:
+        second.stop()

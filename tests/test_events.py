@@ -14,6 +14,7 @@ from dashboard.events import (
     CallEvent,
     EventError,
     EventKind,
+    caller_id_name,
     extract_json,
     normalise_disposition,
     parse_event,
@@ -377,3 +378,11 @@ def test_an_implausible_event_at_the_endpoint_changes_nothing_and_is_kept(
             "remote": "testclient",
         }
     ]
+
+
+def test_a_caller_id_name_is_read_only_when_it_names_someone() -> None:
+    assert caller_id_name({"callername": " Asha\x00  Rao\n"}) == "Asha Rao"
+    assert caller_id_name({"calleridname": "ACME LTD", "cidname": "other"}) == "ACME LTD"
+    assert caller_id_name({"cidname": "x" * 80}) == "x" * 60
+    for nothing in ({}, {"callername": "9876543210"}, {"callername": "<unknown>"}, {"cidname": 7}):
+        assert caller_id_name(nothing) is None

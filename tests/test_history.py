@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import io
 import json
 import random
+import re
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -15,8 +19,19 @@ import pytest
 from starlette.testclient import TestClient
 
 from dashboard.calls import Call, Status
-from dashboard.history import FilterError, parse_filters
-from tests.conftest import CALL_FINISH, CALL_START, USUAL, Moment, at_edges, parts_of, sign_in
+from dashboard.history import SORTS, FilterError, parse_filters
+from dashboard.results import RESULTS, result_of, result_word
+from tests.conftest import (
+    CALL_FINISH,
+    CALL_START,
+    USUAL,
+    Moment,
+    at_edges,
+    just_finished,
+    parts_of,
+    send,
+    sign_in,
+)
 
 NOW = USUAL.at
 
@@ -302,3 +317,274 @@ def test_parse_filters_reads_periods_in_the_pbx_zone(moment: Moment) -> None:
         parse_filters(
             {"period": "custom", "from": today.isoformat(), "to": "2026-01-01"}, tz, today
         )
+
+
+def test_the_export_names_each_caller_after_the_number(client: TestClient) -> None:
+    parts_of(client).contacts.import_csv("number,name\n9876543210,=Asha Rao\n")
+    calls = [
+        Call(host="h", uniqueid="n.1", number="+919876543210", first_seen_at=NOW),
+        Call(host="h", uniqueid="n.2", number="5550100111", extra={"callername": "Ravi K"}),
+        Call(host="h", uniqueid="n.3", number="5550100222"),
+    ]
+    for n, call in enumerate(calls):
+        done = replace(call, status=Status.FINISHED, first_seen_at=NOW - timedelta(minutes=n))
+        parts_of(client).store.record_event(NOW, "CallFinish", "{}", done)
+    rows = list(csv.reader(io.StringIO(client.get("/calls.csv", params={"period": "all"}).text)))
+    assert rows[0][:6] == ["started_at", "answered_at", "ended_at", "direction", "number", "name"]
+    assert [(row[4], row[5]) for row in rows[1:]] == [
+        ("+919876543210", "'=Asha Rao"),  # a formula in a name is defused as in a number
+        ("5550100111", "Ravi K"),
+        ("5550100222", ""),
+    ]
+
+
+def varied_calls(moment: Moment, count: int = 130) -> list[Call]:
+    """Calls of every result (live ones too), some with recordings, many sharing a start, a
+    length or a talk time (so that ties are broken by host and uniqueid)."""
+    rnd = random.Random(16)
+    calls = []
+    for n in range(count):
+        started = moment.at - timedelta(minutes=rnd.choice((5, 60, 600, 3000)))
+        status = rnd.choice((Status.FINISHED,) * 6 + (Status.RINGING, Status.CONNECTED))
+        ends = ("answered", "no_answer", "busy", "failed", "congestion", "expired", "lost")
+        disposition = rnd.choice((*ends, "closed", None))
+        answered = disposition == "answered" or (disposition is None and rnd.random() < 0.5)
+        finished = status is Status.FINISHED
+        calls.append(
+            Call(
+                host=rnd.choice(("192.168.1.51", "192.168.1.52")),
+                uniqueid=f"v.{n}",
+                status=status,
+                direction=rnd.choice(("incoming", "outgoing", "internal", None)),
+                number=rnd.choice(("9876543210", "5550100", None)),
+                extension=rnd.choice(("40", "41", None)),
+                start_time=started,
+                answer_time=started + timedelta(seconds=5) if answered else None,
+                end_time=started + timedelta(seconds=60) if finished else None,
+                duration=rnd.choice((0, 60, 95, None)) if finished else None,
+                billable_seconds=rnd.choice((0, 55, None)) if answered else None,
+                disposition=disposition if finished else None,
+                recordlink=rnd.choice(("", "http://192.168.1.51/rec/a.wav", None)),
+                cdr_seen=finished and disposition is not None,
+                first_seen_at=started,
+            )
+        )
+    return calls
+
+
+@pytest.fixture
+def varied(client: TestClient, moment: Moment) -> tuple[TestClient, list[Call]]:
+    calls = varied_calls(moment)
+    parts_of(client).store.record_events([(NOW, "CallStart", "{}", call) for call in calls])
+    return client, calls
+
+
+def test_every_call_has_one_result_and_each_result_filter_finds_exactly_its_calls(
+    varied: tuple[TestClient, list[Call]],
+) -> None:
+    client, calls = varied
+    found = {key: sorted(every_page(client, period="all", result=key)) for key in RESULTS}
+    wanted = {
+        key: sorted(call.uniqueid for call in calls if result_of(call) == key) for key in RESULTS
+    }
+    assert found == wanted
+    assert all(wanted.values()), "the calls do not hold every result"
+
+
+def test_the_result_filter_offers_the_words_the_table_shows(
+    varied: tuple[TestClient, list[Call]],
+) -> None:
+    client, calls = varied
+    page = client.get("/calls", params={"period": "all", "result": "missed"}).text
+    select = page.split('<select name="result">')[1].split("</select>")[0]
+    assert re.findall(r">([^<]+)</option>", select) == ["Any", *RESULTS.values()]
+    assert '<option value="missed" selected>Missed</option>' in select
+    cells = re.findall(r'<td class="history-result">(?:<span[^>]*>)?([^<]+)<', page)
+    missed = sum(1 for call in calls if result_of(call) == "missed")
+    assert cells == ["Missed"] * missed
+    words = re.findall(
+        r'<td class="history-result">(?:<span[^>]*>)?([^<]+)<',
+        client.get("/calls", params={"period": "all", "sort": "result"}).text,
+    )
+    assert set(words) <= set(RESULTS.values()) and "ringing" not in words
+
+
+SORT_KEYS: dict[str, Callable[[Call], Any]] = {
+    "started": lambda c: c.started_at,
+    "direction": lambda c: c.direction or "",
+    "number": lambda c: c.number or "",
+    "extension": lambda c: c.extension or "",
+    "result": result_word,
+    "duration": lambda c: -1 if c.duration is None else c.duration,
+    "talk": lambda c: -1 if c.billable_seconds is None else c.billable_seconds,
+    "recording": lambda c: bool(c.recordlink),
+}
+
+
+def in_order(calls: list[Call], sort: str, order: str) -> list[str]:
+    key = SORT_KEYS[sort]
+    ordered = sorted(calls, key=lambda c: (key(c), c.host, c.uniqueid), reverse=order == "desc")
+    return [call.uniqueid for call in ordered]
+
+
+def pages_backwards(client: TestClient, **params: str) -> list[list[str]]:
+    """From the last page (`before` with no cursor) to the first, by `previous`."""
+    pages: list[list[str]] = []
+    before = ""
+    while before is not None:
+        query = {**params, "limit": "9", "before": before}
+        body: dict[str, Any] = client.get("/api/calls", params=query).json()
+        pages.insert(0, [call["uniqueid"] for call in body["calls"]])
+        before = body["previous"]
+    return pages
+
+
+def test_the_sorts_cover_every_column_of_the_table() -> None:
+    assert set(SORTS) == set(SORT_KEYS)
+
+
+@pytest.mark.parametrize("sort", list(SORT_KEYS))
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_every_column_sorts_in_a_stable_order_forwards_and_backwards(
+    varied: tuple[TestClient, list[Call]], sort: str, order: str
+) -> None:
+    client, calls = varied
+    wanted = in_order(calls, sort, order)
+    assert every_page(client, period="all", sort=sort, order=order) == wanted
+    backwards = pages_backwards(client, period="all", sort=sort, order=order)
+    assert [uniqueid for page in backwards for uniqueid in page] == wanted
+    assert len(backwards[-1]) == 9, "reading backwards starts from a full last page"
+
+
+def pager(page: str) -> dict[str, str]:
+    nav = page.split('<nav class="pager" aria-label="Pages">')[1].split("</nav>")[0]
+    links = dict(re.findall(r'<a href="([^"]+)" rel="(\w+)">', nav))
+    words = {rel: href for href, rel in links.items()}
+    position = re.search(r'<span class="pager-position">([^<]+)</span>', nav)
+    return words | {"position": position[1] if position else ""}
+
+
+def test_the_history_pages_say_where_they_are_and_go_both_ways(
+    varied: tuple[TestClient, list[Call]],
+) -> None:
+    client, calls = varied  # 130 calls: pages of 50, 50 and 30
+    wanted = in_order(calls, "talk", "asc")
+
+    def shown(url: str) -> tuple[list[str], dict[str, str]]:
+        page = client.get(url.replace("&amp;", "&")).text
+        ids = re.findall(r'href="/calls/([^"?]+)\?host=', page)
+        return ids, pager(page)
+
+    first_url = "/calls?period=all&sort=talk&order=asc"
+    ids, nav = shown(first_url)
+    assert (ids, nav["position"], set(nav)) == (
+        wanted[:50],
+        "Page 1 of 3",
+        {"next", "last", "position"},
+    )
+    ids, nav = shown(nav["next"])
+    assert (ids, nav["position"], set(nav)) == (
+        wanted[50:100],
+        "Page 2 of 3",
+        {"first", "prev", "next", "last", "position"},
+    )
+    ids, last = shown(nav["last"])
+    assert (ids, last["position"], set(last)) == (
+        wanted[100:],
+        "Page 3 of 3",
+        {"first", "prev", "position"},
+    )
+    ids, nav = shown(last["prev"])
+    assert (ids, nav["position"]) == (wanted[50:100], "Page 2 of 3")
+    ids, nav = shown(nav["prev"])
+    assert (ids, nav["position"], set(nav)) == (
+        wanted[:50],
+        "Page 1 of 3",
+        {"next", "last", "position"},
+    )
+
+
+def call_summary(page: str) -> dict[str, str]:
+    """The call page's summary: its title, then each term and what it says, as read."""
+    title = page.split('<h2 class="call-title">')[1].split("</h2>")[0]
+    summary = page.split('<dl class="call-summary">')[1].split("</dl>")[0]
+    terms = re.findall(r"<dt>([^<]+)</dt><dd[^>]*>(.*?)</dd>", summary)
+
+    def text(html: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+    return {"title": text(title)} | {term: text(said) for term, said in terms}
+
+
+def test_a_call_page_says_first_in_words_who_called_whom_when_and_how_it_went(
+    client: TestClient,
+) -> None:
+    parts_of(client).accounts.add_user("ravi", "agent", "a long password", "70")
+    for sample in (CALL_START, CALL_FINISH):
+        assert client.get("/synapse/events?data=" + quote(sample)).status_code == 200
+    page = client.get("/calls/1430819361.25418").text
+    assert call_summary(page) == {
+        "title": "Extension 70 called 9876543XXX",
+        "When": "Tue 05 May 2015, 15:19:21 (Asia/Kolkata time)",
+        "Rang": "0:08",
+        "Talked": "0:07",
+        "Result": "Answered",
+        "Agent": "ravi (extension 70)",
+    }
+    summary_at = page.index('<dl class="call-summary">')
+    assert summary_at < page.index("data-player") < page.index('<details class="call-raw">')
+    raw = page[page.index('<details class="call-raw">') :]
+    assert "<summary>Every field, as stored</summary>" in raw and "hangupchannel" in raw
+    assert "<summary>Events, as received (2)</summary>" in raw
+
+
+def test_a_missed_and_a_ringing_call_say_so_in_words(client: TestClient, moment: Moment) -> None:
+    caller = {"direction": "Incoming", "number": "9876543210", "extension": "41"}
+    missed = just_finished(NOW, moment.tz, uniqueid="3.1", disposition="NO ANSWER")
+    send(client, missed | caller | {"answertime": "", "billableseconds": "0"})
+    assert call_summary(client.get("/calls/3.1").text) == {
+        "title": "98765 43210 called extension 41",
+        "When": "Fri 27 Nov 2026, 15:29:45 (Asia/Kolkata time)",
+        "Rang": "0:15",
+        "Talked": "nobody answered",
+        "Result": "Missed",
+        "Agent": "no user has extension 41",
+    }
+    send(client, json.loads(CALL_START) | caller | {"uniqueid": "3.2"})
+    summary = call_summary(client.get("/calls/3.2").text)
+    assert (summary["Rang"], summary["Talked"], summary["Result"]) == (
+        "still ringing",
+        "not yet answered",
+        "Ringing",
+    )
+
+
+@pytest.mark.parametrize(
+    ("back", "link"),
+    [
+        (None, "/calls"),
+        (
+            "period=30d&sort=talk&order=asc&result=missed",
+            "/calls?period=30d&result=missed&sort=talk&order=asc",
+        ),
+        (
+            "period=all&after=" + cursor('["2026-11-27", "h", "u"]'),
+            "/calls?period=all&sort=started&order=desc&after=" + cursor('["2026-11-27", "h", "u"]'),
+        ),
+        ("period=all&before=", "/calls?period=all&sort=started&order=desc&before="),  # the last
+        ("period=someday", "/calls"),
+        ("after=bm9wZQ", "/calls"),
+        ("javascript:alert(1)", "/calls?period=7d&sort=started&order=desc"),
+        ("x" * 40_000, "/calls"),
+    ],
+)
+def test_a_call_page_goes_back_to_the_history_it_came_from(
+    client: TestClient, back: str | None, link: str
+) -> None:
+    send(client, json.loads(CALL_START))
+    params = {"back": back} if back is not None else {}
+    page = client.get("/calls/1430819361.25418", params=params).text
+    found = re.search(
+        r'<p class="call-back"><a href="([^"]*)">← Back to the call history</a>', page
+    )
+    assert found is not None and html.unescape(found[1]) == link

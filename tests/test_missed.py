@@ -167,7 +167,7 @@ def test_an_agent_marks_done_only_the_missed_callers_of_their_own_extension(
         response = be(anonymous, seventy).post(
             "/missed/done", data={"number_key": number_key}, headers={"x-csrf-token": csrf}
         )
-        return response.status_code, "no such missed call to return that you may see" in (
+        return response.status_code, "No such missed call to return that you may see." in (
             response.text
         )
 

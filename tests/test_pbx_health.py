@@ -82,3 +82,14 @@ def test_a_pbx_whose_cdr_has_calls_we_never_heard_of_is_silent() -> None:
     health.note_event("branch", T0 + timedelta(minutes=7), None)  # it speaks again
     assert health.problems() == []
     assert health.note_unheard("branch", T0 + timedelta(minutes=8), 0) is False
+
+
+def test_a_storm_of_events_is_counted_in_a_counter_per_minute_not_a_time_per_event() -> None:
+    health = board()
+    for n in range(6000):  # 100 a second for a minute, then one more a minute later
+        health.note_event("branch", T0 + timedelta(milliseconds=10 * n), None)
+    health.note_event("branch", T0 + timedelta(minutes=1, seconds=30), None)
+    kept = health.by_name["branch"].recent_minutes
+    assert [count for _, count in kept] == [6000, 1]
+    assert health.as_json(T0 + timedelta(minutes=60))[1]["events_last_hour"] == 6001
+    assert health.as_json(T0 + timedelta(minutes=61))[1]["events_last_hour"] == 1

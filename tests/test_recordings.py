@@ -27,6 +27,7 @@ from dashboard.recordings import (
     open_recording,
     parse_range,
 )
+from dashboard.seed import seed
 from dashboard.settings import Settings
 from dashboard.simulator.audio import Recordings, recording_wav
 from dashboard.simulator.pbx import SimulatedPBX
@@ -670,3 +671,27 @@ def test_the_simulator_serves_ranges_like_a_web_server(
     beyond = httpx.get(link, headers={"Range": f"bytes={len(whole)}-"})
     assert (beyond.status_code, beyond.headers["content-range"]) == (416, f"bytes */{len(whole)}")
     assert httpx.get(simulator[0].base_url + "/callrecord/nothing.wav").status_code == 404
+
+
+def test_a_seeded_calls_recording_plays_through_the_dashboard_with_ranges(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, Recorder]
+) -> None:
+    """As `dashboard demo` seeds its history: links at the simulator, which plays them."""
+    store = parts_of(dashboard).store
+    seed(
+        store, 40, days=1, tz=ZoneInfo("UTC"), host=PBX_HOST, extensions=["41"],
+        now=USUAL.at, seed=3, recording_base=simulator[0].base_url,
+    )  # fmt: skip
+    uniqueid, link = store.db.execute(
+        "SELECT uniqueid, recordlink FROM calls WHERE recordlink IS NOT NULL LIMIT 1"
+    ).fetchone()
+    assert link.startswith(simulator[0].base_url + "/callrecord/")
+    sign_in(dashboard, "supervisor")
+    address = f"/recordings/{quote(uniqueid)}?host={PBX_HOST}"
+    whole = dashboard.get(address)
+    assert (whole.status_code, whole.headers["content-type"]) == (200, "audio/wav")
+    with wave.open(io.BytesIO(whole.content)) as audio:
+        assert audio.getframerate() == 8000 and 20 * 8000 <= audio.getnframes() <= 60 * 8000
+    part = dashboard.get(address, headers={"Range": "bytes=1000-1999"})
+    assert (part.status_code, part.content) == (206, whole.content[1000:2000])
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(whole.content)}"

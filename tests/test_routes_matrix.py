@@ -175,6 +175,22 @@ ROUTES: dict[str, Callable[[World], Ask]] = {
     "GET /admin/kiosks": lambda w: Ask("GET", "/admin/kiosks"),
     "POST /admin/kiosks": lambda w: Ask("POST", "/admin/kiosks", form={"label": "Lobby"}),
     "GET /admin/settings": lambda w: Ask("GET", "/admin/settings"),
+    "POST /admin/settings/thresholds": lambda w: Ask(
+        "POST",
+        "/admin/settings/thresholds",
+        form={"ring_warn": "10", "ring_alert": "20", "talk_warn": "60", "talk_alert": "120"},
+    ),
+    "POST /admin/settings/groups": lambda w: Ask(
+        "POST", "/admin/settings/groups", form={"groups": "Sales: 40-49"}
+    ),
+    "GET /admin/users": lambda w: Ask("GET", "/admin/users"),
+    "POST /admin/users": lambda w: Ask(
+        "POST", "/admin/users", form={"name": f"new-{next(w.numbers)}", "role": "viewer"}
+    ),
+    "POST /admin/users/{name}": lambda w: Ask(
+        "POST", "/admin/users/viewer-user", form={"action": "unlock"}
+    ),
+    "GET /admin/audit.csv": lambda w: Ask("GET", "/admin/audit.csv?action=sign-in"),
     "GET /tv": lambda w: Ask("GET", "/tv"),
     "GET /search": lambda w: Ask("GET", "/search?number=98765"),
     "GET /calls": lambda w: Ask("GET", "/calls?period=all"),
@@ -276,6 +292,12 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "GET /admin/kiosks":                         row(LOGIN, 403, 403, 403, 200, 403, LOGIN),
     "POST /admin/kiosks":                        row(LOGIN, 403, 403, 403, 200, 403, LOGIN, CSRF),
     "GET /admin/settings":                       row(LOGIN, 403, 403, 403, 200, 403, LOGIN),
+    "POST /admin/settings/thresholds":           row(LOGIN, 403, 403, 403, 200, 403, LOGIN, CSRF),
+    "POST /admin/settings/groups":               row(LOGIN, 403, 403, 403, 200, 403, LOGIN, CSRF),
+    "GET /admin/users":                          row(LOGIN, 403, 403, 403, 200, 403, LOGIN),
+    "POST /admin/users":                         row(LOGIN, 403, 403, 403, 200, 403, LOGIN, CSRF),
+    "POST /admin/users/{name}":                  row(LOGIN, 403, 403, 403, 200, 403, LOGIN, CSRF),
+    "GET /admin/audit.csv":                      row(LOGIN, 403, 403, 403, 200, 403, LOGIN),
     "GET /tv":                                   row(LOGIN, 200, 200, 200, 200, 200, LOGIN),
     "GET /search":                               row(LOGIN, 403, 200, 200, 200, 403, LOGIN),
     "GET /calls":                                row(LOGIN, 403, 200, 200, 200, 403, LOGIN),

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, date, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from dashboard.calls import Call, Status, apply
 from dashboard.events import EventKind, extract_json, parse_event
-from dashboard.simulator.traffic import Traffic, event_url
+from dashboard.simulator.pbx import SimulatedPBX
+from dashboard.simulator.state import SimulatorState
+from dashboard.simulator.traffic import PlannedCall, Traffic, event_url
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -56,3 +60,66 @@ def test_the_same_seed_gives_the_same_traffic() -> None:
     assert [first.plan_call(START) for _ in range(20)] == [
         second.plan_call(START) for _ in range(20)
     ]
+
+
+def live_pbx(
+    traffic: Traffic, state: SimulatorState | None = None
+) -> tuple[SimulatedPBX, list[dict[str, str]]]:
+    sent: list[dict[str, str]] = []
+
+    async def record(event: dict[str, str]) -> None:
+        sent.append(event)
+
+    pbx = SimulatedPBX(record, tz=KOLKATA, traffic=traffic, state=state)
+    return pbx, sent
+
+
+def test_live_calls_never_share_a_channel_so_a_transfer_moves_one_call() -> None:
+    async def scenario() -> None:
+        pbx, _ = live_pbx(Traffic(seed=2))
+        for _ in range(45):  # more calls than the trunk has channels
+            pbx.ring("70", "9876543210", ring_seconds=60, talk_seconds=60)
+        live = [call.plan for call in pbx.calls.values()]
+        assert len({p.redirectchannel for p in live}) == len(live) == 45
+        assert len({p.hangupchannel for p in live}) == 45
+        first = live[0]
+        pbx.transfer(first.redirectchannel, "41", "DLPN_all")
+        assert [c.plan.extension for c in pbx.calls.values()] == ["41"] + ["70"] * 44
+        await pbx.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_restarted_simulator_goes_on_with_its_live_calls(tmp_path: Path) -> None:
+    """Its live calls kept on disk: the next one ends them when they end, on their channels,
+    and answers cdr.php with the records of the calls the first one finished."""
+
+    async def first_run() -> list[PlannedCall]:
+        pbx, sent = live_pbx(Traffic(seed=4), SimulatorState(tmp_path))
+        short = pbx.ring("41", "9876543210", ring_seconds=0, talk_seconds=0.01)
+        pbx.ring("42", "9876543211", ring_seconds=0, talk_seconds=60)
+        pbx.ring("43", "9876543212", ring_seconds=60, talk_seconds=60)
+        while not any(e["uniqueid"] == short.plan.uniqueid for e in sent if "disposition" in e):
+            await asyncio.sleep(0.01)
+        live = [call.plan for call in pbx.calls.values()]
+        await pbx.close()
+        return live
+
+    async def second_run(kept: list[PlannedCall]) -> None:
+        pbx, sent = live_pbx(Traffic(seed=4), SimulatorState(tmp_path))
+        assert pbx.restore() == 2
+        assert [call.plan for call in pbx.calls.values()] == kept
+        assert [r["extension"] for r in pbx.records("41", date(2000, 1, 1), date(2100, 1, 1))] == [
+            "41"
+        ]
+        for plan in kept:
+            pbx.hangup(plan.hangupchannel)
+        while len(sent) < 2:
+            await asyncio.sleep(0.01)
+        finished = {e["uniqueid"]: e["disposition"] for e in sent if e["event"] == "CallFinish"}
+        assert finished == {kept[0].uniqueid: "Answered", kept[1].uniqueid: "No Answer"}
+        await pbx.close()
+
+    kept = asyncio.run(first_run())
+    assert [plan.extension for plan in kept] == ["42", "43"]
+    asyncio.run(second_run(kept))

@@ -135,8 +135,14 @@ def test_only_admins_manage_wall_screens_and_read_settings(board: TestClient) ->
     assert board.get("/admin/settings").status_code == 403
     sign_in(board, "admin")
     settings_page = board.get("/admin/settings").text
-    assert "0:15 / 0:30" in settings_page and "10:00 / 20:00" in settings_page
-    assert "40, 70" in settings_page and "Group Sales" in settings_page
+    seconds = re.findall(r'name="(\w+)" type="number"[^>]* value="(\d+)"', settings_page)
+    assert seconds == [
+        ("ring_warn", "15"),
+        ("ring_alert", "30"),
+        ("talk_warn", "600"),
+        ("talk_alert", "1200"),
+    ]
+    assert "40, 70" in settings_page and ">Sales: 40</textarea>" in settings_page
     assert "no country set: +, 00 and 011 all count as international" in settings_page
     assert "Transfers to outside numbers</th><td>supervisors and admins<" in settings_page
 

@@ -10,13 +10,15 @@ import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboard.simulator.audio import Recordings
+from dashboard.simulator.state import SavedCall, SimulatorState
 from dashboard.simulator.traffic import (
     DISPOSITION_TEXT,
+    TRUNK_CHANNEL,
     PlannedCall,
     Traffic,
     connect_event,
@@ -26,6 +28,7 @@ from dashboard.simulator.traffic import (
 
 log = logging.getLogger(__name__)
 CDR_KEPT = 20_000
+LATE = timedelta(seconds=1)  # a resumed call's moment this far past: it happened then
 Send = Callable[[dict[str, str]], Coroutine[Any, Any, None]]
 Clock = Callable[[], datetime]
 
@@ -66,16 +69,19 @@ class SimulatedPBX:
         tz: ZoneInfo,
         traffic: Traffic | None = None,
         clock: Clock = lambda: datetime.now(UTC),
+        state: SimulatorState | None = None,
     ) -> None:
         self.send = send
         self.tz = tz
         self.traffic = traffic or Traffic()
         self.clock = clock
+        self.state = state  # where live calls are kept across a restart, if anywhere
         self.calls: dict[str, LiveCall] = {}
         self.recordings = Recordings()
         self.faults = Faults()
         # What cdr.php answers from: the records of the calls that finished here.
         self.cdr: deque[dict[str, str]] = deque(maxlen=CDR_KEPT)
+        self._unsent: dict[str, dict[str, str]] = {}  # CallFinish events being delivered
         self._originated = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -96,24 +102,65 @@ class SimulatedPBX:
 
     # -- calls playing out -----------------------------------------------------------------
 
+    def busy_trunks(self) -> set[int]:
+        """The trunk channels live calls hold (a new call gets another)."""
+        found = (TRUNK_CHANNEL.fullmatch(c.plan.redirectchannel) for c in self.calls.values())
+        return {int(match[1]) for match in found if match}
+
+    def plan_call(self) -> PlannedCall:
+        return self.traffic.plan_call(self.clock(), self.busy_trunks())
+
     def place(self, plan: PlannedCall) -> LiveCall:
-        call = LiveCall(plan, self.clock())
+        call = LiveCall(self._on_free_channels(plan), self.clock())
         self.calls[plan.uniqueid] = call
+        self._save()
         call.task = asyncio.create_task(self._play(call))
         return call
 
-    async def _play(self, call: LiveCall) -> None:
-        await self._emit(start_event(self.host, call.plan))
-        await asyncio.sleep(call.plan.ring_seconds)
-        if call.plan.outcome == "answered":
-            call.answered = self.clock()
-            await self._emit(connect_event(self.host, call.plan))
-            await asyncio.sleep(call.plan.talk_seconds)
-        await self._finish(call, DISPOSITION_TEXT[call.plan.outcome])
+    def _on_free_channels(self, plan: PlannedCall) -> PlannedCall:
+        """`plan`, its channels changed for new ones where a live call holds them already."""
+        held = {c.plan.hangupchannel for c in self.calls.values()}
+        if plan.hangupchannel in held:
+            plan = replace(plan, hangupchannel=self.traffic.sip_channel(plan.extension))
+        if plan.redirectchannel in {c.plan.redirectchannel for c in self.calls.values()}:
+            plan = replace(plan, redirectchannel=self.traffic.trunk_channel(self.busy_trunks()))
+        return plan
 
-    async def _finish(self, call: LiveCall, disposition: str) -> None:
+    async def _play(self, call: LiveCall, *, resumed: bool = False) -> None:
+        """The call's events, in real time. A call `resumed` after a restart goes on from
+        where it was; when its moments passed meanwhile, it takes them as planned."""
+        plan = call.plan
+        if not resumed:
+            await self._emit(start_event(self.host, plan))
+        if call.answered is None:
+            await asyncio.sleep(self._left(call.started, plan.ring_seconds, resumed))
+            if plan.outcome != "answered":
+                await self._finish(call, DISPOSITION_TEXT[plan.outcome], resumed=resumed)
+                return
+            call.answered = self._moment(call.started, plan.ring_seconds, resumed)
+            self._save()
+            await self._emit(connect_event(self.host, plan))
+        await asyncio.sleep(self._left(call.answered, plan.talk_seconds, resumed))
+        await self._finish(call, DISPOSITION_TEXT[plan.outcome], resumed=resumed)
+
+    def _left(self, since: datetime, seconds: float, resumed: bool) -> float:
+        if not resumed:
+            return seconds
+        return max(0.0, (since + timedelta(seconds=seconds) - self.clock()).total_seconds())
+
+    def _moment(self, since: datetime, seconds: float, resumed: bool) -> datetime:
+        """Now; or, for a resumed call whose moment passed while the PBX was stopped, that
+        moment (its records then say what would have happened, not when it was noticed)."""
+        now = self.clock()
+        planned = since + timedelta(seconds=seconds)
+        return planned if resumed and planned < now - LATE else now
+
+    async def _finish(self, call: LiveCall, disposition: str, *, resumed: bool = False) -> None:
         self.calls.pop(call.plan.uniqueid, None)
-        end = self.clock()
+        if call.answered is None:
+            end = self._moment(call.started, call.plan.ring_seconds, resumed)
+        else:
+            end = self._moment(call.answered, call.plan.talk_seconds, resumed)
         event = finish_event(
             self.host,
             call.plan,
@@ -124,15 +171,50 @@ class SimulatedPBX:
             disposition,
             recording_base=self.traffic.recording_base,
         )
-        if "recordlink" in event:
-            self.recordings.remember(event["recordlink"], float(event["billableseconds"]))
-        self.cdr.append({key: value for key, value in event.items() if key != "event"})
+        record = {key: value for key, value in event.items() if key != "event"}
+        self._remember(record)
+        if self.state:
+            self.state.add_finished(record)
+        await self._deliver(event)
+
+    def _remember(self, record: dict[str, str]) -> None:
+        if "recordlink" in record:
+            self.recordings.remember(record["recordlink"], float(record["billableseconds"]))
+        self.cdr.append(record)
+
+    async def _deliver(self, event: dict[str, str]) -> None:
+        """A call's last event, kept on disk until it is sent (a restart sends it then)."""
+        self._unsent[event["uniqueid"]] = event
+        self._save()
         await self._emit(event)
+        self._unsent.pop(event["uniqueid"], None)
+        self._save()
+
+    def _save(self) -> None:
+        if self.state:
+            saved = [SavedCall(c.plan, c.started, c.answered) for c in self.calls.values()]
+            self.state.save(saved, self._unsent.values())
+
+    def restore(self) -> int:
+        """Go on with what the PBX had when it stopped: the records of its finished calls,
+        the events it had not delivered, and its live calls; returns how many of those."""
+        if self.state is None:
+            return 0
+        for record in self.state.finished(CDR_KEPT):
+            self._remember(record)
+        saved = self.state.load()
+        for event in saved.unsent:
+            self._spawn(self._deliver(event))
+        for kept in saved.calls:
+            call = LiveCall(kept.plan, kept.started, kept.answered)
+            self.calls[kept.plan.uniqueid] = call
+            call.task = asyncio.create_task(self._play(call, resumed=True))
+        return len(saved.calls)
 
     async def run_traffic(self, interval: float, calls: int | None = None) -> None:
         """A new call every `interval` seconds on average (Poisson arrivals)."""
         for _ in itertools.count() if calls is None else range(calls):
-            self.place(self.traffic.plan_call(self.clock()))
+            self.place(self.plan_call())
             await asyncio.sleep(self.traffic.random.expovariate(1 / interval))
 
     async def close(self) -> None:
@@ -167,7 +249,7 @@ class SimulatedPBX:
         if not extension.isdigit() or not number.lstrip("+").isdigit():
             raise CommandRefused("Error: invalid extension or number")
         plan = replace(
-            self.traffic.plan_call(self.clock()),
+            self.plan_call(),
             direction="Incoming",
             extension=extension,
             number=number,
@@ -192,7 +274,7 @@ class SimulatedPBX:
         extension = extension.removeprefix("SIP/")
         if not extension.isdigit() or not number.lstrip("+").isdigit():
             raise CommandRefused("Error: invalid extension or number")
-        plan = self.traffic.plan_call(self.clock())
+        plan = self.plan_call()
         outcome = "answered" if self.traffic.random.random() < 0.85 else "no_answer"
         plan = replace(
             plan,
@@ -232,6 +314,7 @@ class SimulatedPBX:
             extension=new_extension,
             hangupchannel=f"SIP/{new_extension}-{call.plan.hangupchannel[-8:]}",
         )
+        self._save()
         self._spawn(self._emit(start_event(self.host, call.plan)))
         return f"Success: transferring {channel} to {new_extension} in {context}"
 

@@ -11,6 +11,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,11 +24,15 @@ from starlette.routing import Route
 from dashboard.pbx import CDR_PATH
 from dashboard.recordings import parse_range
 from dashboard.simulator.pbx import FAULT_MODES, CommandRefused, Faults, SimulatedPBX
+from dashboard.simulator.state import SimulatorState
 from dashboard.simulator.traffic import Traffic, event_url
 
 log = logging.getLogger(__name__)
 ACTIONS_PATH = "/SukamAsteriskAPI/synapseactions.php"
 COMMAND_LOG_SIZE = 1000
+# Seconds between tries of an event the dashboard did not take: about 40 s in all, the time
+# a dashboard restarting beside its simulators (`make run`) may take to listen again.
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, *(4.0,) * 9)
 
 
 def create_simulator_app(pbx: SimulatedPBX, allowed_ips: list[str]) -> Starlette:
@@ -176,7 +181,7 @@ class EventSender:
         self.client = client
 
     async def __call__(self, event: dict[str, str]) -> None:
-        delays: Iterator[float] = iter((0.2, 0.5, 1.0, 2.0, 4.0))
+        delays: Iterator[float] = iter(RETRY_DELAYS)
         while True:  # retried while the dashboard is unreachable (it may be restarting)
             try:
                 response = await self.client.get(event_url(self.events_url, event))
@@ -203,15 +208,20 @@ async def serve_simulator(
     traffic: Traffic,
     interval: float,
     calls: int | None = None,
+    state_dir: Path | None = None,
 ) -> None:
-    """The simulated PBX: its HTTP API on host:port, and calls playing out against it."""
+    """The simulated PBX: its HTTP API on host:port, and calls playing out against it; with
+    `state_dir`, going on with the calls it had there when it last stopped."""
     import uvicorn
 
     if traffic.recording_base is None:  # recording links lead to this server
         local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         traffic.recording_base = f"http://{f'[{local}]' if ':' in local else local}:{port}"
     async with httpx.AsyncClient(timeout=5.0) as client:
-        pbx = SimulatedPBX(EventSender(events_url, client), tz=tz, traffic=traffic)
+        state = SimulatorState(state_dir) if state_dir else None
+        pbx = SimulatedPBX(EventSender(events_url, client), tz=tz, traffic=traffic, state=state)
+        if resumed := pbx.restore():
+            log.info("going on with the %d calls live when this PBX last stopped", resumed)
         config = uvicorn.Config(
             create_simulator_app(pbx, allowed_ips), host=host, port=port, log_level="warning"
         )

@@ -8,6 +8,8 @@ import itertools
 import json
 import logging
 import random
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +42,10 @@ class PlannedCall:
     redirectchannel: str
 
 
+TRUNK_CHANNELS = 30  # an E1 trunk's voice channels: DAHDI/1 to DAHDI/30
+TRUNK_CHANNEL = re.compile(r"DAHDI/([0-9]+)-[0-9]+")
+
+
 class Traffic:
     """Draws calls; the same seed gives the same calls."""
 
@@ -58,8 +64,25 @@ class Traffic:
         self.extensions = extensions
         self.speed = speed  # >1 shortens rings and talks (for tests and demos)
         self._sequence = itertools.count(self.random.randrange(10_000, 90_000))
+        # Channel names as Asterisk makes them: a SIP channel's suffix counts up per PBX,
+        # a DAHDI channel's per channel; so no two calls ever share one.
+        self._sip_channels = itertools.count(self.random.randrange(16**6))
+        self._trunk_uses: dict[int, int] = {}
 
-    def plan_call(self, now: datetime) -> PlannedCall:
+    def sip_channel(self, extension: str) -> str:
+        """A new channel to the phone at `extension`, e.g. SIP/70-0000a1b2."""
+        return f"SIP/{extension}-{next(self._sip_channels):08x}"
+
+    def trunk_channel(self, busy: Collection[int] = ()) -> str:
+        """A new call on a trunk channel no live call holds (`busy`), e.g. DAHDI/4-2: a
+        free one of the trunk's, or past them when every one is taken."""
+        free = [n for n in range(1, TRUNK_CHANNELS + 1) if n not in busy]
+        channel = self.random.choice(free) if free else max(busy) + 1
+        self._trunk_uses[channel] = self._trunk_uses.get(channel, 0) + 1
+        return f"DAHDI/{channel}-{self._trunk_uses[channel]}"
+
+    def plan_call(self, now: datetime, busy_trunks: Collection[int] = ()) -> PlannedCall:
+        """One call starting `now`, on a trunk channel not in `busy_trunks`."""
         rnd = self.random
         outcome = rnd.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
         extension = rnd.choice(self.extensions)
@@ -67,7 +90,6 @@ class Traffic:
         ring = rnd.uniform(2, 14) if outcome != "no_answer" else rnd.uniform(20, 35)
         if outcome in ("busy", "failed"):
             ring = rnd.uniform(0.5, 2)
-        trunk = rnd.randrange(1, 31)
         return PlannedCall(
             uniqueid=f"{int(now.timestamp())}.{next(self._sequence)}",
             direction=rnd.choice(("Incoming", "Incoming", "Outgoing")),
@@ -76,8 +98,8 @@ class Traffic:
             outcome=outcome,
             ring_seconds=min(ring, 600) / self.speed,
             talk_seconds=min(talk, 3600) / self.speed,
-            hangupchannel=f"SIP/{extension}-{rnd.randrange(16**8):08x}",
-            redirectchannel=f"DAHDI/{trunk}-1",
+            hangupchannel=self.sip_channel(extension),
+            redirectchannel=self.trunk_channel(busy_trunks),
         )
 
     def call_events(

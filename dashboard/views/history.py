@@ -17,14 +17,15 @@ from dashboard.cdr import CdrSync
 from dashboard.errors import Refusal
 from dashboard.history import (
     DIRECTIONS,
-    DISPOSITIONS,
     PAGE_SIZE,
     PRESETS,
     FilterError,
     Filters,
     History,
+    history_link,
     parse_filters,
 )
+from dashboard.results import RESULTS, timings
 from dashboard.schema import CSV_HEADINGS
 from dashboard.security import (
     STAFF,
@@ -39,6 +40,10 @@ from dashboard.views.api import call_json
 from dashboard.views.pages import page, toast
 
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,20}")
+# The export's columns: the call's, with the caller's name (a contact's or the PBX's caller
+# ID, as the pages show it) after the number.
+_AT_NAME = CSV_HEADINGS.index("number") + 1
+EXPORT_HEADINGS = (*CSV_HEADINGS[:_AT_NAME], "name", *CSV_HEADINGS[_AT_NAME:])
 
 
 def _filters(request: Request) -> Filters:
@@ -50,10 +55,16 @@ def _filters(request: Request) -> Filters:
 async def calls_page(request: Request) -> Response:
     history: History = parts(request).history
     scope = user_scope(request)
+    params = request.query_params
     try:
         filters = _filters(request)
-        found = history.page(filters, scope, request.query_params.get("after"))
         total = history.count(filters, scope)
+        before = params.get("before")
+        # The last page ("before" with no cursor) holds what is left, so pages stay aligned.
+        size = (total % PAGE_SIZE or PAGE_SIZE) if before == "" else PAGE_SIZE
+        found = history.page(
+            filters, scope, params.get("after"), size, before=before, count_before=True
+        )
         error = ""
     except FilterError as problem:
         filters, found, total, error = Filters(), None, 0, str(problem)
@@ -66,13 +77,15 @@ async def calls_page(request: Request) -> Response:
         filters=filters,
         found=found,
         total=total,
+        page_number=(found.before or 0) // PAGE_SIZE + 1 if found else 1,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        here=request.url.query,
         error=error,
         presets=PRESETS,
         directions=DIRECTIONS,
-        dispositions=DISPOSITIONS,
+        results=RESULTS,
         scope=scope,
         controls=auth.user.may_control,
-        first_page=not request.query_params.get("after"),
         pbx_hosts=_pbx_hosts(request),
     )
 
@@ -92,15 +105,17 @@ async def calls_csv(request: Request) -> Response:
     except FilterError as problem:
         return Refusal(422, "bad_filter", str(problem)).json()
     tz = parts(request).settings.timezone
+    name_of = parts(request).contacts.name_of
 
     async def rows() -> AsyncIterator[str]:
         # On the event loop, a page of calls at a time (each an indexed query): the export
         # never holds the whole result, and never shares the connection with another thread.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(CSV_HEADINGS)
+        writer.writerow(EXPORT_HEADINGS)
         for n, call in enumerate(history.every(filters, scope), start=1):
-            writer.writerow(_csv_row(call_json(call, tz)))
+            named = call_json(call, tz) | {"name": name_of(call.number, call.extra)}
+            writer.writerow(_csv_row(named))
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -118,7 +133,7 @@ async def calls_csv(request: Request) -> Response:
 def _csv_row(data: dict[str, Any]) -> list[str]:
     return [
         spreadsheet_safe("" if data[column] is None else str(data[column]))
-        for column in CSV_HEADINGS
+        for column in EXPORT_HEADINGS
     ]
 
 
@@ -137,7 +152,8 @@ async def calls_api(request: Request) -> Response:
     try:
         filters = _filters(request)
         size = _page_size(request.query_params.get("limit"))
-        found = history.page(filters, scope, request.query_params.get("after"), size)
+        params = request.query_params
+        found = history.page(filters, scope, params.get("after"), size, before=params.get("before"))
     except FilterError as problem:
         return Refusal(422, "bad_filter", str(problem)).json()
     tz = parts(request).settings.timezone
@@ -145,6 +161,7 @@ async def calls_api(request: Request) -> Response:
         {
             "calls": [call_json(call, tz) for call in found.calls],
             "next": found.next_cursor,
+            "previous": found.previous_cursor,
         }
     )
 
@@ -170,15 +187,25 @@ async def call_page(request: Request) -> Response:
     )
     auth = current_auth(request)
     assert auth is not None
+    tz = state.settings.timezone
+    back = history_link(request.query_params.get("back"), tz, state.today())
     if call is None or not auth.user.may_see_extension(call.extension):
-        return page(request, "call.html", status_code=404, call=None, events=[], fields={})
+        return page(
+            request, "call.html", status_code=404, call=None, events=[], fields={}, back=back
+        )
+    started = call.started_at
     return page(
         request,
         "call.html",
         call=call,
         events=list(store.events(call.key)),
-        fields=call_json(call, state.settings.timezone),
+        fields=call_json(call, tz),
         controls=auth.user.may_control,
+        back=back,
+        timings=timings(call),
+        started=started.astimezone(tz).strftime("%a %d %b %Y, %H:%M:%S") if started else "",
+        zone=tz.key,
+        agent=state.accounts.extension_names().get(call.extension or ""),
     )
 
 

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from dashboard.callbacks import Callbacks
-from dashboard.contacts import Contacts
 from dashboard.errors import Refusal
 from dashboard.security import STAFF, client_ip, current_auth, require
 from dashboard.state import parts
@@ -20,18 +19,15 @@ LOOK_BACK = timedelta(days=14)
 @require(*STAFF)
 async def missed_page(request: Request) -> Response:
     callbacks: Callbacks = parts(request).callbacks
-    contacts: Contacts = parts(request).contacts
     state = parts(request)
     auth = current_auth(request)
     assert auth is not None
     scope = auth.user.scope
     entries = callbacks.worklist(state.clock() - LOOK_BACK, scope)
-    names = {entry.call.number: contacts.find(entry.call.number) for entry in entries}
     return page(
         request,
         "missed.html",
         entries=entries,
-        names=names,
         controls=auth.user.may_control,
         days=LOOK_BACK.days,
     )

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from dashboard.auth import User
-from dashboard.errors import Refusal, machine_read
+from dashboard.errors import Refusal, machine_read, page_words
 from dashboard.security import current_auth
 from dashboard.state import Parts, parts
 
@@ -51,16 +51,25 @@ def toast(request: Request, ok: bool, message: str, reply: str = "") -> HTMLResp
 
 
 def error_page(request: Request, refusal: Refusal) -> Response:
-    """A refusal as people see it, an HTML page; JSON where programs read (see errors.py)."""
+    """A refusal as people see it, an HTML page with the navigation; JSON where programs read
+    (see errors.py); for an htmx request, the refusal's toast (a fragment, not a page)."""
     if machine_read(request.url.path):
         return refusal.json()
-    response = page(
-        request,
-        "error.html",
-        status_code=refusal.status,
-        title=HTTPStatus(refusal.status).phrase,
-        error=refusal.error,
-        detail=refusal.detail,
-    )
+    heading, words = page_words(refusal, request.url.path)
+    if request.headers.get("hx-request") == "true":
+        html = parts(request).fragments.page(
+            "partials/toast.html", ok=False, message=words, reply=""
+        )
+        response: Response = HTMLResponse(html, status_code=refusal.status)
+    else:
+        response = page(
+            request,
+            "error.html",
+            status_code=refusal.status,
+            title=HTTPStatus(refusal.status).phrase,
+            heading=heading,
+            error=refusal.error,
+            detail=words,
+        )
     response.headers.update(refusal.headers)
     return response

@@ -13,7 +13,17 @@ from starlette.responses import Response
 
 from dashboard.errors import Refusal
 from dashboard.history import PRESETS, FilterError, parse_filters
-from dashboard.reports import SORTABLE, WEEKDAYS, Figures, Report, ReportError, build_report
+from dashboard.reports import (
+    SORTABLE,
+    WEEKDAYS,
+    Figures,
+    Report,
+    ReportError,
+    build_report,
+    heat_opacity,
+    heat_scale,
+    period_words,
+)
 from dashboard.security import SUPERVISORS, require
 from dashboard.state import parts
 from dashboard.views.history import spreadsheet_safe
@@ -107,7 +117,18 @@ async def reports_page(request: Request) -> Response:
         day_from=report.first,
         day_to=report.last,
         trend=_trend(report),
+        over=period_words(report.first, report.last),
+        heat_scale=heat_scale(report.heat_max),
+        heat_opacity=heat_opacity,
+        zone=parts(request).settings.timezone.key,
+        day_starts=_day_starts(request),
     )
+
+
+def _day_starts(request: Request) -> str:
+    """When a business day starts, when not at midnight ("06:00")."""
+    starts = parts(request).settings.day_starts
+    return starts.strftime("%H:%M") if (starts.hour, starts.minute) != (0, 0) else ""
 
 
 def _pbx_names(request: Request) -> list[str]:
@@ -119,13 +140,14 @@ def _pbx_names(request: Request) -> list[str]:
 def _trend(report: Report) -> dict[str, object]:
     """Bars of answered and missed calls per day, scaled into a 100-high SVG."""
     days = list(report.by_day.items())
-    peak = max((figures.calls for _, figures in days), default=0) or 1
+    peak = max((figures.calls for _, figures in days), default=0)
+    scale = peak or 1
     width = max(len(days), 1)
     bars = []
     for n, (day, figures) in enumerate(days):
-        answered = 100 * figures.answered / peak
-        missed = 100 * figures.missed / peak
-        other = 100 * (figures.calls - figures.answered - figures.missed) / peak
+        answered = 100 * figures.answered / scale
+        missed = 100 * figures.missed / scale
+        other = 100 * (figures.calls - figures.answered - figures.missed) / scale
         bars.append(
             {
                 "x": n,

@@ -215,4 +215,50 @@
     applyGroupFilter();
     tick();
   });
+
+  // small: an agent's pop-up collapsed to one line stays collapsed for the rest of its call,
+  // across pushes (which replace it) and pages, remembered by its id (one per call) in this
+  // browser's storage; the newest few dozen ids are kept.
+  var COLLAPSED = "dashboard.popups.collapsed";
+
+  function collapsedIds() {
+    try { return JSON.parse((window.localStorage && localStorage.getItem(COLLAPSED)) || "[]"); } catch (e) { return []; }
+  }
+
+  function showCollapsed(popup, collapsed) {
+    popup.classList.toggle("is-collapsed", collapsed);
+    var button = popup.querySelector("[data-collapse-popup]");
+    if (button) button.setAttribute("aria-expanded", collapsed ? "false" : "true");
+  }
+
+  function applyCollapsedPopups() {
+    var ids = collapsedIds();
+    document.querySelectorAll("[data-popup]").forEach(function (popup) {
+      showCollapsed(popup, ids.indexOf(popup.id) >= 0);
+    });
+  }
+
+  function rememberCollapsed(id, collapsed) {
+    var ids = collapsedIds().filter(function (other) { return other !== id; });
+    if (collapsed) ids.push(id);
+    try { localStorage.setItem(COLLAPSED, JSON.stringify(ids.slice(-50))); } catch (e) { /* private mode */ }
+  }
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target instanceof Element && evt.target.closest("[data-collapse-popup]");
+    var popup = button && button.closest("[data-popup]");
+    if (!popup) return;
+    var collapsed = !popup.classList.contains("is-collapsed");
+    rememberCollapsed(popup.id, collapsed);
+    showCollapsed(popup, collapsed);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var area = document.querySelector(".popups-area");
+    applyCollapsedPopups();
+    // Only elements added or removed wake it: its own class changes do not loop.
+    if (area && window.MutationObserver) {
+      new MutationObserver(applyCollapsedPopups).observe(area, { childList: true, subtree: true });
+    }
+  });
 })();

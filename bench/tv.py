@@ -1,0 +1,301 @@
+"""A wall screen for weeks: the TV page in real Chromium through a day of traffic played fast.
+
+    .venv/bin/python bench/tv.py [--calls 10000] [--peak 200]
+
+`dashboard serve` (as users run it, on a fresh database, 240 extensions on the grid) and
+Debian's Chromium showing /tv, signed in as a viewer. A day of calls is played fast: calls
+arrive at a rate that rises and falls (at the peak about `--peak` live at once), each rings,
+is answered and finishes a few seconds later. Chromium's own metrics are read over the
+DevTools protocol (`Performance.getMetrics`, after a garbage collection) with the board
+idle, once after a warm-up (the first tenth of the calls) and once at the end: the JS heap,
+DOM nodes and event listeners must not grow by more than 10 % between the two. Every main
+thread task over 50 ms is counted (a `longtask` observer in the page). And the page's CPU
+(the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a ratio to
+the same page idle.
+
+The exit code is 0 whatever the verdict: this is a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import summary
+from ingest import HOST, free_port, stop_process
+from playwright.async_api import CDPSession, Page, async_playwright
+
+from dashboard.auth import Accounts
+from dashboard.store import Store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+EXTENSIONS = [str(n) for n in range(100, 340)]
+PASSWORD = "wall-screen-bench"
+PBX_TIME = "%Y%m%d%H:%M:%S"
+GROWTH_LIMIT = 0.10
+LONG_TASK_MS = 50
+HOLD_SECONDS = 15.0  # CPU measured over this long, live and idle
+SENDERS = 8
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+}).observe({type: "longtask", buffered: true});
+"""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    heap_mb: float
+    nodes: int
+    listeners: int
+    layouts: int
+    task_seconds: float
+
+    @classmethod
+    async def read(cls, cdp: CDPSession, collect: bool = True) -> Metrics:
+        if collect:
+            await cdp.send("HeapProfiler.collectGarbage")
+        values = {
+            m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]
+        }
+        return cls(
+            heap_mb=values["JSHeapUsedSize"] / 2**20,
+            nodes=int(values["Nodes"]),
+            listeners=int(values["JSEventListeners"]),
+            layouts=int(values["LayoutCount"]),
+            task_seconds=values["TaskDuration"],
+        )
+
+
+class Calls:
+    """Calls sent to the dashboard as Synapse reports them: start, answer, finish."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://{HOST}:{port}/synapse/events"
+        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=SENDERS))
+        self.gate = asyncio.Semaphore(SENDERS)
+        self.sent = 0
+
+    async def send(self, event: dict[str, str]) -> None:
+        async with self.gate:
+            answer = await self.http.get(self.url, params={"data": json.dumps(event)})
+        if answer.status_code != 200:
+            raise SystemExit(f"the dashboard refused an event: {answer.status_code} {answer.text}")
+        self.sent += 1
+
+    async def call(self, n: int, ring: float, talk: float, answered: asyncio.Event | None = None,
+                   hang_up: asyncio.Event | None = None) -> None:  # fmt: skip
+        common = {"uniqueid": f"tv.{n}", "extension": EXTENSIONS[n % len(EXTENSIONS)],
+                  "number": f"98{n:08d}", "direction": "Incoming"}  # fmt: skip
+        start = datetime.now(UTC)
+        await self.send({"event": "CallStart", **common, "redirectchannel": f"DAHDI/{n}-1"})
+        await asyncio.sleep(ring)
+        await self.send({"event": "CallConnect", **common})
+        if answered:
+            answered.set()
+        if hang_up:
+            await hang_up.wait()
+        else:
+            await asyncio.sleep(talk)
+        end = datetime.now(UTC)
+        await self.send({
+            "event": "CallFinish", **common, "starttime": start.strftime(PBX_TIME),
+            "answertime": (start + timedelta(seconds=ring)).strftime(PBX_TIME),
+            "endtime": end.strftime(PBX_TIME), "duration": str(int((end - start).total_seconds())),
+            "billableseconds": str(int(talk)), "disposition": "Answered",
+        })  # fmt: skip
+
+    async def day(self, first: int, count: int, peak: int, rng: random.Random) -> None:
+        """`count` calls arriving at a rate that rises and falls, about `peak` live at the top."""
+        lifetime = 3.0  # seconds, on average: 0.5-1.5 ringing, 1-3 talking
+        peak_rate = peak / lifetime
+        tasks = []
+        for n in range(first, first + count):
+            share = (n - first) / count
+            rate = max(peak_rate * math.sin(math.pi * share) ** 2, peak_rate / 10)
+            await asyncio.sleep(rng.expovariate(rate))
+            ring, talk = rng.uniform(0.5, 1.5), rng.uniform(1, 3)
+            tasks.append(asyncio.create_task(self.call(n, ring, talk)))
+        await asyncio.gather(*tasks)
+
+    async def held(self, first: int, count: int) -> tuple[asyncio.Event, list[asyncio.Task[None]]]:
+        """`count` calls answered and kept on the line until the event returned is set."""
+        hang_up = asyncio.Event()
+        answered = [asyncio.Event() for _ in range(count)]
+        tasks = [
+            asyncio.create_task(self.call(first + i, 0.1, 0, answered[i], hang_up))
+            for i in range(count)
+        ]
+        await asyncio.gather(*(a.wait() for a in answered))
+        return hang_up, tasks
+
+
+@contextmanager
+def serving(tmp: Path) -> Iterator[int]:
+    db = tmp / "tv.db"
+    store = Store.open(str(db))
+    Accounts(store.db).add_user("wall", "viewer", PASSWORD)
+    store.close()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHBOARD_", "SYNAPSE_"))}
+    env |= {"DASHBOARD_DB": str(db), "DASHBOARD_EXTENSIONS": f"{EXTENSIONS[0]}-{EXTENSIONS[-1]}",
+            "DASHBOARD_PBX_CHECK_SECONDS": "0"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli", "serve", "--host", HOST, "--port", str(port),
+         "--allow-open-events"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://{HOST}:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("the dashboard did not start") from None
+            time.sleep(0.1)  # waiting for the server to start
+        yield port
+    finally:
+        stop_process(process)
+
+
+async def open_tv(page: Page, port: int) -> None:
+    await page.goto(f"http://{HOST}:{port}/login?next=/tv")
+    await page.get_by_label("User name").fill("wall")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"http://{HOST}:{port}/tv")
+    await page.locator(".is-live").first.wait_for(timeout=10_000)  # the socket is up
+
+
+async def calls_shown(page: Page, which: str = ".call:not(.is-finished)") -> int:
+    return int(await page.locator(f"#live-calls {which}").count())
+
+
+async def until(page: Page, shown: int, which: str = ".call:not(.is-finished)") -> None:
+    deadline = time.monotonic() + 60
+    while (now := await calls_shown(page, which)) != shown:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the TV never showed {shown} calls ({which}: {now})")
+        await asyncio.sleep(0.2)
+
+
+async def idle_metrics(page: Page, cdp: CDPSession) -> Metrics:
+    await until(page, 0, ".call")  # finished calls gone too
+    return await Metrics.read(cdp)
+
+
+async def cpu_per_second(cdp: CDPSession) -> float:
+    before = await Metrics.read(cdp, collect=False)
+    await asyncio.sleep(HOLD_SECONDS)
+    after = await Metrics.read(cdp, collect=False)
+    return (after.task_seconds - before.task_seconds) / HOLD_SECONDS
+
+
+async def bench(port: int, calls: int, peak: int) -> dict[str, Any]:
+    rng = random.Random(1)
+    sender = Calls(port)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        await page.add_init_script(LONG_TASKS)
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Performance.enable")
+        await open_tv(page, port)
+        warm = calls // 10
+        started = time.monotonic()
+        await sender.day(0, warm, peak, rng)
+        after_warmup = await idle_metrics(page, cdp)
+        idle_cpu = await cpu_per_second(cdp)
+        hang_up, held = await sender.held(calls, peak)
+        await until(page, peak)
+        live_cpu = await cpu_per_second(cdp)
+        hang_up.set()
+        await asyncio.gather(*held)
+        await sender.day(warm, calls - warm, peak, rng)
+        at_end = await idle_metrics(page, cdp)
+        played = time.monotonic() - started
+        long_tasks = await page.evaluate("window.__longTasks")
+        await browser.close()
+    await sender.http.aclose()
+    return {"after_warmup": after_warmup, "at_end": at_end, "idle_cpu": idle_cpu,
+            "live_cpu": live_cpu, "long_tasks": long_tasks, "events": sender.sent,
+            "seconds": played}  # fmt: skip
+
+
+def growth(before: float, after: float) -> float:
+    return after / before - 1 if before else 0.0
+
+
+def report(result: dict[str, Any], calls: int, peak: int) -> None:
+    a, b = result["after_warmup"], result["at_end"]
+    print(f"{calls + peak:,} calls ({result['events']:,} events) in {result['seconds']:.0f} s")
+    rows = [("JS heap (MB)", a.heap_mb, b.heap_mb), ("DOM nodes", a.nodes, b.nodes),
+            ("event listeners", a.listeners, b.listeners)]  # fmt: skip
+    grown = []
+    for name, before, after in rows:
+        change = growth(before, after)
+        grown.append(change > GROWTH_LIMIT)
+        print(f"  {name:<16} after warm-up {before:>9.1f}  at the end {after:>9.1f}  {change:+.1%}")
+    print(f"  layouts          {b.layouts - a.layouts:,} between the two")
+    long_tasks = result["long_tasks"]
+    worst = max(long_tasks, default=0.0)
+    print(f"long tasks (> {LONG_TASK_MS} ms): {len(long_tasks)}, the longest {worst:.0f} ms")
+    ratio = result["live_cpu"] / result["idle_cpu"] if result["idle_cpu"] else float("inf")
+    print(f"page CPU: {result['live_cpu']:.3f} s/s with {peak} live calls, "
+          f"{result['idle_cpu']:.3f} s/s idle ({ratio:.1f}x)")  # fmt: skip
+    summary.record(
+        "tv",
+        f"TV page after {calls:,} calls: JS heap, DOM nodes, listeners, over warm-up",
+        f"{growth(a.heap_mb, b.heap_mb):+.0%}, {growth(a.nodes, b.nodes):+.0%}, "
+        f"{growth(a.listeners, b.listeners):+.0%}",
+        f"each <= +{GROWTH_LIMIT:.0%}",
+        "FAIL" if any(grown) else "PASS",
+    )
+    summary.record(
+        "tv",
+        f"TV page main-thread tasks over {LONG_TASK_MS} ms",
+        f"{len(long_tasks)} (longest {worst:.0f} ms)",
+        "0",
+        "PASS" if not long_tasks else "FAIL",
+    )
+    summary.record(
+        "tv",
+        f"TV page CPU with {peak} live calls ticking, over the same page idle",
+        f"{ratio:.1f}x ({result['live_cpu'] * 1000:.0f} vs {result['idle_cpu'] * 1000:.0f} ms/s)",
+        "reported",
+        "-",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument("--peak", type=int, default=200)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as where, serving(Path(where)) as port:
+        result = asyncio.run(bench(port, options.calls, options.peak))
+    report(result, options.calls, options.peak)
+
+
+if __name__ == "__main__":
+    main()

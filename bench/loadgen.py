@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote_plus
 
-PATHS = {"bare": "/bare", "ingest": "/synapse/events"}
+# "durable" is bench/receiver.py, sent the same events as the dashboard.
+PATHS = {"bare": "/bare", "ingest": "/synapse/events", "durable": "/synapse/events"}
 PLACEHOLDER = "UNIQUEIDPLACEHOLDER"  # survives URL-encoding unchanged
 PBX_TIME = "%Y%m%d%H:%M:%S"
 MAX_ERROR_SAMPLES = 5

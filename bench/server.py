@@ -15,14 +15,13 @@ import cProfile
 import secrets
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from dashboard.app import create_app
 from dashboard.auth import Accounts
-from dashboard.cli import serving_options
+from dashboard.cli import configure_logging, run_server
 from dashboard.settings import Settings
 from dashboard.store import Store
 
@@ -31,8 +30,8 @@ async def bare(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-def build_app(db_path: str, linger: float) -> Starlette:
-    app = create_app(Settings(db_path=db_path, finished_linger_seconds=linger))
+def build_app(settings: Settings) -> Starlette:
+    app = create_app(settings)
     app.add_route("/bare", bare, methods=["GET"])
     return app
 
@@ -48,11 +47,10 @@ def viewer_token(db_path: str) -> str:
         store.close()
 
 
-def serve(app: Starlette, host: str, port: int) -> None:
-    # As `dashboard serve` runs it (uvloop, httptools, its WebSocket options), without logging.
-    uvicorn.run(
-        app, host=host, port=port, log_level="warning", access_log=False, **serving_options()
-    )
+def serve(settings: Settings, host: str, port: int) -> None:
+    # As `dashboard serve` runs it: uvloop, httptools, its WebSocket options, and its logging.
+    configure_logging()
+    run_server(build_app(settings), host, port, every_event=settings.log_every_event)
 
 
 def main() -> None:
@@ -67,14 +65,14 @@ def main() -> None:
     token = viewer_token(args.db)
     if args.token_file:
         args.token_file.write_text(token)
-    app = build_app(args.db, args.linger)
+    settings = Settings(db_path=args.db, finished_linger_seconds=args.linger)
     if not args.profile:
-        serve(app, args.host, args.port)
+        serve(settings, args.host, args.port)
         return
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        serve(app, args.host, args.port)
+        serve(settings, args.host, args.port)
     finally:
         profiler.disable()
         profiler.dump_stats(args.profile)

@@ -30,6 +30,7 @@ from dashboard.checkpoints import Checkpointer
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.errors import Refusal
+from dashboard.event_summary import log_summaries
 from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
 from dashboard.history import History
@@ -120,6 +121,7 @@ def create_app(
         Route("/api/originate", controls.originate, methods=["POST"]),
         Route("/api/calls/{uniqueid}/hangup", controls.hangup, methods=["POST"]),
         Route("/api/calls/{uniqueid}/transfer", controls.transfer, methods=["POST"]),
+        Route("/api/calls/{uniqueid}/transfer-targets", controls.transfer_targets),
         Route("/api/calls/{uniqueid}/close", controls.close, methods=["POST"]),
         Route("/api/calls/{uniqueid}", api.call_detail),
         Route("/api/pbxs", pbx_status.pbxs_api),
@@ -235,6 +237,7 @@ async def open_parts(
     )
     background = [
         ingestor.run_sweeper(),
+        log_summaries(ingestor.tally),
         revalidate_viewers(hub, accounts, clock, REVALIDATE_SECONDS),
         contacts.watch(CONTACTS_RELOAD_SECONDS),
         housekeeping(accounts, Retention(store.db.conn, settings.keep), clock),

@@ -1,7 +1,8 @@
 """Who a live viewer is (what it is pushed) and how its socket is ended.
 
 Viewers of one audience are pushed the very same bytes, so an audience is everything a push
-depends on: which calls, whether with controls, whether the whole board or pop-ups only.
+depends on: which calls (every one, one extension's, or one group's), whether with controls,
+whether the whole board or pop-ups only.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ class Audience:
     extension: str | None = None  # None: every call; else that extension's alone (an agent)
     controls: bool = True  # False: a read-only board (a TV, a viewer)
     popups_only: bool = False  # a page other than the wallboard: only the agent's pop-ups
+    group: str | None = None  # a board filtered to a group (`?group=`): its calls, counters, tiles
 
     def read_only(self) -> Audience:
         return replace(self, controls=False)
 
     def popups(self) -> Audience:
         return replace(self, popups_only=True)
+
+    def of_group(self, group: str | None) -> Audience:
+        return replace(self, group=group)
 
 
 EVERY_CALL = Audience()
@@ -32,3 +37,4 @@ class CloseCode(IntEnum):
     POLICY_VIOLATION = 1008  # not signed in, a foreign origin, revoked credentials
     SERVICE_RESTART = 1012  # shut-down, or a board reloaded: come back to a fresh snapshot
     TRY_AGAIN_LATER = 1013  # a viewer that fell behind: come back to a fresh snapshot
+    NO_SUCH_GROUP = 4404  # the board's `?group=` is not (or no longer) a group: reload the page

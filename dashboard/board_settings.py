@@ -28,6 +28,7 @@ THRESHOLDS, GROUPS = "thresholds", "groups"
 MAX_GROUPS = 50
 MAX_GROUP_NAME = 40
 MAX_GROUPED = 1000  # extensions across every group: each is a tile on the grid
+MAX_GROUPS_TEXT = 20_000  # characters of the form's text: refused past it, never cut
 
 
 class GroupsError(ValueError):
@@ -132,6 +133,8 @@ def groups_text(groups: object) -> str:
 def parse_groups(text: str, extension_digits: int) -> Groups:
     """One group a line, `Name: 40-49, 52`; blank lines skipped. An extension belongs to one
     group at most."""
+    if len(text) > MAX_GROUPS_TEXT:
+        raise GroupsError(f"at most {MAX_GROUPS_TEXT} characters of groups (got {len(text)})")
     groups: list[tuple[str, tuple[str, ...]]] = []
     group_of: dict[str, str] = {}
     lines = [line.strip() for line in text.splitlines() if line.strip()]

@@ -242,28 +242,42 @@ class Board:
                 return call
         return None
 
-    def snapshot(self, extension: str | None = None) -> list[Call]:
-        """Everything on the board (or one extension's part of it), newest first."""
+    def snapshot(
+        self, extension: str | None = None, members: frozenset[str] | None = None
+    ) -> list[Call]:
+        """Everything on the board (or one extension's or a group's part of it), newest first."""
         calls = [*self.live.values(), *(call for call, _ in self.lingering.values())]
-        return sorted(_of_extension(calls, extension), key=_newest_first)
+        return sorted(_of_extension(calls, extension, members), key=_newest_first)
 
-    def counts(self, extension: str | None = None) -> dict[str, int]:
-        live = _of_extension(self.live.values(), extension)
+    def counts(
+        self, extension: str | None = None, members: frozenset[str] | None = None
+    ) -> dict[str, int]:
+        live = _of_extension(self.live.values(), extension, members)
         ringing = sum(1 for call in live if call.status is Status.RINGING)
         return {"live": len(live), "ringing": ringing, "talking": len(live) - ringing}
 
-    def longest_ringing(self, extension: str | None = None) -> Call | None:
+    def longest_ringing(
+        self, extension: str | None = None, members: frozenset[str] | None = None
+    ) -> Call | None:
         ringing = [
             (call.started_at, call)
-            for call in _of_extension(self.live.values(), extension)
+            for call in _of_extension(self.live.values(), extension, members)
             if call.status is Status.RINGING and call.started_at
         ]
         return min(ringing, key=lambda pair: pair[0], default=(None, None))[1]
 
 
-def _of_extension(calls: Iterable[Call], extension: str | None) -> list[Call]:
-    """All calls when `extension` is None, else those at that extension."""
-    return [call for call in calls if extension is None or call.extension == extension]
+def _of_extension(
+    calls: Iterable[Call], extension: str | None, members: frozenset[str] | None = None
+) -> list[Call]:
+    """All calls when `extension` is None, else those at that extension; `members`: only
+    those at one of these extensions (a group's)."""
+    return [
+        call
+        for call in calls
+        if (extension is None or call.extension == extension)
+        and (members is None or call.extension in members)
+    ]
 
 
 def _newest_first(call: Call) -> tuple[float, str]:

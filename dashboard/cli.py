@@ -36,10 +36,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -51,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuthError as error:
         print(f"dashboard: {error}", file=sys.stderr)
         return 1
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make = kiosk.add_parser("create", help="print a link that signs a wall screen in for good")
     make.add_argument("label", help="which screen, e.g. 'Sales floor TV'")
+    make.add_argument("--group", default="", help="show only this group (DASHBOARD_GROUPS)")
     make.set_defaults(handler=cmd_kiosk_create)
     kiosk.add_parser("list", help="list wall-screen links").set_defaults(handler=cmd_kiosk_list)
     drop = kiosk.add_parser("revoke", help="sign a wall screen out for good")
@@ -224,19 +229,39 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
-    import uvicorn
-
     from dashboard.app import create_app
-    from dashboard.security import RedactSecrets
 
-    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
-
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **serving_options())
+    run_server(create_app(settings), host, port, every_event=settings.log_every_event)
     return 0
 
 
+def run_server(app: Any, host: str, port: int, *, every_event: bool) -> None:
+    """How `dashboard serve` runs the app: its logging and uvicorn's options (bench/server.py
+    runs the dashboard this way)."""
+    import uvicorn
+
+    from dashboard.http_protocol import QuietEventsProtocol
+
+    access = logging.getLogger("uvicorn.access")
+    for access_filter in access_log_filters(every_event):
+        access.addFilter(access_filter)
+    options = serving_options()
+    if not every_event:
+        options["http"] = QuietEventsProtocol
+    uvicorn.run(app, host=host, port=port, log_level="info", **options)
+
+
+def access_log_filters(every_event: bool) -> list[logging.Filter]:
+    """No access line per call event (a summary a minute instead) unless `every_event`;
+    never an event token in one."""
+    from dashboard.event_summary import QuietEvents
+    from dashboard.security import RedactSecrets
+
+    return [*([] if every_event else [QuietEvents()]), RedactSecrets()]
+
+
 def serving_options() -> dict[str, Any]:
-    """How uvicorn runs the dashboard (bench/server.py runs it the same way)."""
+    """How uvicorn runs the dashboard (bench/receiver.py runs the same way)."""
     from dashboard.websocket_protocol import LettingGoWebSocketProtocol
 
     return {

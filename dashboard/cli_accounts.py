@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts, AuthError
+from dashboard.grid import Grid
 from dashboard.kiosk import Kiosks
 from dashboard.settings import Settings
 from dashboard.signins import Throttle, name_key
@@ -21,7 +22,14 @@ def kiosks(settings: Settings) -> Kiosks:
 
 
 def cmd_kiosk_create(args: argparse.Namespace, settings: Settings) -> int:
-    link, token = kiosks(settings).create(args.label, "command line")
+    groups = Grid(settings).groups
+    if args.group and args.group not in groups:
+        print(
+            f"no such group: {args.group!r} (groups: {', '.join(groups) or 'none'})",
+            file=sys.stderr,
+        )
+        return 2
+    link, token = kiosks(settings).create(args.label, "command line", args.group)
     print(f"/kiosk/{token}")
     print(f"(open http://<dashboard>/kiosk/... once on the {link.label} screen)", file=sys.stderr)
     return 0
@@ -30,7 +38,7 @@ def cmd_kiosk_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_kiosk_list(args: argparse.Namespace, settings: Settings) -> int:
     for link in kiosks(settings).links():
         state = f"revoked {link.revoked_at:%Y-%m-%d}" if link.revoked_at else "active"
-        print(f"{link.id:>4}  {link.label:<30} {state}")
+        print(f"{link.id:>4}  {link.label:<30} {link.group or 'every group':<16} {state}")
     return 0
 
 

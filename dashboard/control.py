@@ -21,21 +21,27 @@ from dashboard.auth import User
 from dashboard.calls import Call
 from dashboard.destinations import External, extension_number
 from dashboard.errors import Refusal
+from dashboard.grid import IDLE, RINGING, TALKING, Tile
 from dashboard.ingest import Clock
 from dashboard.metrics import Timings
 from dashboard.pbx import Accepted, PBXError
 from dashboard.pbxs import PBX, PBXs
+from dashboard.replies import Asked
 from dashboard.settings import Settings
 
 
 class ControlError(Refusal):
-    """A command refused before or by the PBX."""
+    """A command refused before or by the PBX (then with what the PBX answered, if it did)."""
+
+    pbx_status: int = 0
+    pbx_reply: str = ""
 
 
 @dataclass(frozen=True)
 class Done:
-    message: str  # for the person who clicked: "Hang-up sent to the PBX"
+    message: str  # for a program: "Hang-up sent to the PBX"
     reply: str  # what the PBX answered
+    asked: Asked  # what was done, for words to a person (replies.py)
 
 
 class RateLimit:
@@ -95,6 +101,18 @@ class Repeats:
 
 
 REPEAT_WINDOW_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """An extension a call may be transferred to, as the grid sees it now."""
+
+    extension: str
+    name: str  # its user's, if any
+    state: str  # grid.py's: idle, ringing, talking
+
+
+FREE_FIRST = {IDLE: 0, RINGING: 1, TALKING: 2}
 
 
 class CallsGone(Protocol):
@@ -171,7 +189,11 @@ class Controls:
                     "originate", pbx.synapse.originate(from_extension, to_number)
                 )
             note.detail = f"PBX: {reply}"
-            return Done(f"Calling {to_number} from extension {from_extension}", reply)
+            return Done(
+                f"Calling {to_number} from extension {from_extension}",
+                reply,
+                Asked("originate", to_number, from_extension),
+            )
 
     async def hangup(self, user: User, call: Call | None, remote: str) -> Done:
         with self._audited(user, "hangup", _describe(call), remote) as note:
@@ -184,7 +206,7 @@ class Controls:
             with self._gone_if_no_channel(live):
                 reply = await self._send("hangup", synapse.hangup(live.hangupchannel))
             note.detail = f"PBX: {reply}"
-            return Done("Hang-up sent to the PBX", reply)
+            return Done("Hang-up sent to the PBX", reply, Asked("hangup", live.number or ""))
 
     async def close(self, user: User, call: Call | None, remote: str) -> Done:
         """A supervisor ends a call the PBX no longer has (it stays "on a call" otherwise)."""
@@ -196,7 +218,7 @@ class Controls:
                 raise ControlError(409, "not_possible", "calls cannot be closed here")
             await self.calls_gone.close_by_hand(live, user.name)
             note.detail = "closed by hand"
-            return Done("Call closed: marked as closed by hand", "")
+            return Done("Call closed: marked as closed by hand", "", Asked("close"))
 
     @contextlib.contextmanager
     def _gone_if_no_channel(self, call: Call) -> Iterator[None]:
@@ -237,7 +259,9 @@ class Controls:
                         "transfer", synapse.transfer(live.redirectchannel, number)
                     )
                 note.detail = f"PBX: {reply}"
-                return Done(f"Transfer to {number} sent to the PBX", reply)
+                return Done(
+                    f"Transfer to {number} sent to the PBX", reply, Asked("transfer", number)
+                )
             if target.extension == live.extension:
                 raise ControlError(
                     422, "bad_extension", f"the call is already at {target.extension}"
@@ -255,7 +279,32 @@ class Controls:
                 self.repeats.forget(once)
                 raise
             note.detail = f"PBX: {reply}"
-            return Done(f"Transfer to {target.extension} sent to the PBX", reply)
+            return Done(
+                f"Transfer to {target.extension} sent to the PBX",
+                reply,
+                Asked("transfer", extension=target.extension),
+            )
+
+    def transfer_targets(
+        self, user: User, call: Call | None, tiles: Iterable[Tile], typed: str = ""
+    ) -> list[Target]:
+        """Where this user may transfer this call among the grid's extensions: its own PBX's,
+        not where it is, those matching what is typed (digits or a name); free ones first."""
+        live = self._controllable(user, call)
+        pbx = self._pbx_of(live)
+        longest = self.settings.transfer_rules.extension_digits
+        typed = typed.strip().lower()
+        targets = [
+            Target(tile.extension, tile.name, tile.state)
+            for tile in tiles
+            if tile.extension != live.extension
+            and tile.extension.isascii()
+            and tile.extension.isdigit()
+            and len(tile.extension) <= longest
+            and pbx.config.owns(tile.extension)
+            and (not typed or tile.extension.startswith(typed) or typed in tile.name.lower())
+        ]
+        return sorted(targets, key=lambda target: FREE_FIRST.get(target.state, 3))
 
     def _pbx_of(self, call: Call) -> PBX:
         pbx = self.pbxs.of_host(call.host)
@@ -310,7 +359,9 @@ class Controls:
             accepted = await command
         except PBXError as error:
             self._count(action, error.outcome, started)
-            raise ControlError(error.status, f"pbx_{error.outcome}", error.message) from None
+            refusal = ControlError(error.status, f"pbx_{error.outcome}", error.message)
+            refusal.pbx_status, refusal.pbx_reply = error.http_status, error.reply
+            raise refusal from None
         self._count(action, "accepted", started)
         return accepted.reply
 

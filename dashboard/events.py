@@ -13,6 +13,7 @@ more than a day after the event arrived.
 from __future__ import annotations
 
 import binascii
+import functools
 import ipaddress
 import itertools
 import json
@@ -203,7 +204,7 @@ def percent_decode(text: str, *, plus_is_space: bool = False) -> str:
 def _load_object(text: str) -> tuple[str, dict[str, Any]] | None:
     for attempt in (text, text.translate(TYPOGRAPHIC_QUOTES)):
         try:
-            obj = json.loads(attempt, parse_constant=_refuse_constant)
+            obj = _DECODER.decode(attempt)
         except (ValueError, RecursionError):
             continue
         return (attempt, obj) if isinstance(obj, dict) else None
@@ -212,6 +213,10 @@ def _load_object(text: str) -> tuple[str, dict[str, Any]] | None:
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every event: json.loads with an option builds a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 # -- what the JSON says -------------------------------------------------------------------
@@ -285,6 +290,7 @@ def _check_uniqueid(uniqueid: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=256)  # a PBX sends its own host name on every event
 def valid_host(host: str) -> bool:
     """Whether `host` is what an `asteriskhost` may be: a host name or an IP address."""
     return len(host) <= MAX_HOST and (_is_ip_address(host) or _is_host_name(host))

@@ -61,6 +61,7 @@ def make_environment(
         url_part=url_part,
         caller_name=lambda call: look_up(call.number, call.extra) if call else None,
         result=result_word,
+        local_day=lambda moment, now: local_day(moment, now, tz),
     )
     env.globals["thresholds"] = thresholds
     env.globals["pbx_names"] = dict(pbx_names or {})
@@ -79,11 +80,26 @@ class Fragments:
         self._grid = env.get_template("partials/grid.html")
         self._pbx_banner = env.get_template("partials/pbx_banner.html")
 
-    def tile(self, tile: Tile, *, oob: bool = False) -> str:
-        return self._tile.render(tile=tile, oob=oob)
+    @property
+    def thresholds(self) -> Thresholds | None:
+        """The thresholds the templates apply (their global, read at each render)."""
+        value = self.env.globals.get("thresholds")
+        return value if isinstance(value, Thresholds) else None
 
-    def grid(self, tiles: list[Tile], groups: list[str], *, oob: bool = False) -> str:
-        return self._grid.render(tiles=tiles, groups=groups, oob=oob)
+    def tile(self, tile: Tile, now: datetime, *, oob: bool = False) -> str:
+        return self._tile.render(tile=tile, now=now, oob=oob)
+
+    def grid(
+        self,
+        tiles: list[Tile],
+        groups: list[str],
+        now: datetime,
+        group: str | None = None,
+        *,
+        oob: bool = False,
+    ) -> str:
+        """The grid; `group`: the one it is filtered to (its filter link marked current)."""
+        return self._grid.render(tiles=tiles, groups=groups, now=now, group=group, oob=oob)
 
     def call(self, call: Call, *, oob: str = "", controls: bool = False) -> str:
         return self._call.render(call=call, oob=oob, controls=controls)
@@ -95,25 +111,19 @@ class Fragments:
         now: datetime,
         *,
         extension: str | None = None,
+        members: frozenset[str] | None = None,
         oob: bool = False,
     ) -> str:
         return self._counters.render(
-            counts=board.counts(extension),
+            counts=board.counts(extension, members),
             day=day,
-            longest=board.longest_ringing(extension),
+            longest=board.longest_ringing(extension, members),
             now=now,
             oob=oob,
         )
 
-    def live_calls(
-        self,
-        board: Board,
-        *,
-        extension: str | None = None,
-        controls: bool = False,
-        oob: bool = False,
-    ) -> str:
-        return self._live_calls.render(calls=board.snapshot(extension), controls=controls, oob=oob)
+    def live_calls(self, calls: list[Call], *, controls: bool = False, oob: bool = False) -> str:
+        return self._live_calls.render(calls=calls, controls=controls, oob=oob)
 
     def pbx_banner(self, problems: list[Problem], *, oob: bool = False) -> str:
         return self._pbx_banner.render(problems=problems, oob=oob)
@@ -171,6 +181,16 @@ def format_seconds(seconds: int | None) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+IDLE_AS_DATE_AFTER = 86400  # seconds: idle longer than a day reads as a date, not a timer
+
+
+def local_day(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """A day as people write it: 28 Nov, with the year when it is not this year's."""
+    local = moment.astimezone(tz)
+    year = "" if local.year == now.astimezone(tz).year else f" {local.year}"
+    return f"{local.day} {local:%b}{year}"
 
 
 def epoch_ms(moment: datetime | None) -> int:

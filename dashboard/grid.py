@@ -42,8 +42,20 @@ class Grid:
         self.groups = [name for name, _ in settings.extension_groups]
         self.groups += [pbx.name for pbx in settings.pbxs if several]
         self._pbx_choices = self.groups[len(settings.extension_groups) :]
+        # Each choice's extensions: a group's members, or the extensions a PBX owns.
+        self._pbx_members = {
+            pbx.name: frozenset(pbx.extensions) for pbx in settings.pbxs if several
+        }
+        self.members: dict[str, frozenset[str]] = {}
+        self._set_members(settings.extension_groups)
         self.names: dict[str, str] = {}  # extension -> user name, refreshed by the app
         self.last_end: dict[str, datetime] = {}  # extension -> when its last call ended
+
+    def group_members(self, group: str | None) -> frozenset[str] | None:
+        """The extensions a group filter shows; None: every extension (no filter)."""
+        if group is None:
+            return None
+        return self.members.get(group, frozenset())  # a group removed since shows nothing
 
     def known(self, board: Board, days: Mapping[str, DayCounters]) -> list[str]:
         live = (call.extension for call in board.live.values() if call.extension)
@@ -51,9 +63,16 @@ class Grid:
         return sorted(found, key=_extension_order)
 
     def tiles(
-        self, board: Board, days: Mapping[str, DayCounters], today: DayCounters
+        self,
+        board: Board,
+        days: Mapping[str, DayCounters],
+        today: DayCounters,
+        members: frozenset[str] | None = None,
     ) -> list[Tile]:
-        return [self.tile(ext, board, days, today) for ext in self.known(board, days)]
+        """Every known extension's tile, or (`members`) a group's alone."""
+        known = self.known(board, days)
+        shown = known if members is None else [ext for ext in known if ext in members]
+        return [self.tile(ext, board, days, today) for ext in shown]
 
     def tile(
         self, extension: str, board: Board, days: Mapping[str, DayCounters], today: DayCounters
@@ -84,6 +103,15 @@ class Grid:
         groups = [(name, tuple(members)) for name, members in groups]
         self.group_of = {ext: name for name, members in groups for ext in members}
         self.groups = [name for name, _ in groups] + self._pbx_choices
+        self._set_members(groups)
+
+    def _set_members(self, groups: Iterable[tuple[str, Iterable[str]]]) -> None:
+        members: dict[str, frozenset[str]] = {}
+        for name, extensions in groups:
+            members[name] = members.get(name, frozenset()) | frozenset(extensions)
+        for name, extensions in self._pbx_members.items():
+            members[name] = members.get(name, frozenset()) | extensions
+        self.members = members
 
 
 def _oldest(calls: Iterable[Call]) -> Call:

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from dashboard import calls
 from dashboard.audience import Audience
 from dashboard.calls import Board, Call
+from dashboard.event_summary import EventTally
 from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
 from dashboard.grid import Grid
@@ -90,6 +91,7 @@ class Ingestor:
         self.accepted = 0
         self.rejected: dict[str, int] = {}
         self.refused_senders = 0
+        self.tally = EventTally(clock)  # what the event endpoint answered, for the log
         self._needs_reload = False  # a commit failed after live state had changed
 
     def local_date(self) -> date:
@@ -176,7 +178,8 @@ class Ingestor:
             [
                 (change.at, event.kind.value, payload, change.after)
                 for (event, payload), change in zip(items, changes, strict=True)
-            ]
+            ],
+            [change.before for change in changes],
         )
         if push_first:
             self._show(changes)

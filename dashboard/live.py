@@ -37,6 +37,20 @@ class Today:
             return self.everyone
         return self.by_extension.setdefault(extension, DayCounters(self.day))
 
+    def of_group(self, extension: str | None, members: frozenset[str] | None) -> DayCounters:
+        """One extension's counters, everyone's, or (`members`) a group's: its extensions'
+        added up (a call at none of them, such as one missed in a queue, is not the group's)."""
+        if members is None:
+            return self.of(extension)
+        total = DayCounters(self.day)
+        for member in members:
+            day = self.by_extension.get(member)
+            if day is not None and extension in (None, member):
+                total.answered += day.answered
+                total.missed += day.missed
+                total.talk_seconds += day.talk_seconds
+        return total
+
     def counting(self, call: Call) -> list[DayCounters]:
         """The counters a call counts in: everyone's, and its extension's."""
         return [self.everyone, self.of(call.extension)] if call.extension else [self.everyone]

@@ -30,11 +30,15 @@ TOTAL_TIMEOUT = 5.0
 class PBXError(Exception):
     """A command the PBX did not accept; `status` is what our API answers (502 or 504)."""
 
-    def __init__(self, outcome: str, message: str, status: int) -> None:
+    def __init__(
+        self, outcome: str, message: str, status: int, *, http_status: int = 0, reply: str = ""
+    ) -> None:
         super().__init__(message)
         self.outcome = outcome  # "unreachable", "timeout", "refused"
         self.message = message
         self.status = status
+        self.http_status = http_status  # a refusal's: what the PBX answered, and its words
+        self.reply = reply
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,8 @@ class Synapse:
                 "refused",
                 f"The PBX at {pbx} refused: HTTP {response.status_code} {reply}".strip(),
                 502,
+                http_status=response.status_code,
+                reply=reply,
             )
         return Accepted(
             action["action"], response.status_code, reply, time.perf_counter() - started

@@ -38,9 +38,10 @@ log = logging.getLogger(__name__)
 Refuse = Callable[[Request, Refusal], Response]
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+EVENTS_PATH = "/synapse/events"  # the Remote APP URL a PBX sends call events to
 # The PBX cannot send a CSRF token; the login form and the wall-screen page carry their own
 # (a pre-session cookie: see `set_form_cookie`).
-CSRF_EXEMPT = ("/synapse/events", "/login", "/kiosk/")
+CSRF_EXEMPT = (EVENTS_PATH, "/login", "/kiosk/")
 MAX_FORM_BYTES = 1024 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -107,10 +108,9 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), *SECURITY_HEADERS]
-                if not cacheable and not any(
-                    name.lower() == b"cache-control" for name, _ in headers
-                ):
+                own = message.get("headers", [])
+                headers = [*own, *SECURITY_HEADERS]
+                if not cacheable and not any(name.lower() == b"cache-control" for name, _ in own):
                     headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)
@@ -129,6 +129,12 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(EVENTS_PATH):
+            # The PBX's endpoint (on every call event's path): it has senders, not users, its
+            # own token (never a bearer one), and is exempt from CSRF.
+            scope["auth"] = None
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
@@ -157,6 +163,11 @@ class AuthMiddleware:
             and not conn.url.path.startswith(CSRF_EXEMPT)
         ):
             receive, token = await _csrf_token(conn, receive)
+            if token is None:
+                limit = f"a form may hold at most {MAX_FORM_BYTES // 1024} KB"
+                response = self.refuse(Request(scope, receive), Refusal(413, "too_large", limit))
+                await response(scope, receive, send)
+                return
             if not same_secret(token, auth.session.csrf_token):
                 refusal = Refusal(
                     403, "forbidden", "the CSRF token is missing or wrong: reload the page"
@@ -195,8 +206,9 @@ def _bearer(conn: HTTPConnection) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, str]:
-    """The token from the header, or from a URL-encoded form body (which is then replayed)."""
+async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, str | None]:
+    """The token from the header, or from a URL-encoded form body (which is then replayed);
+    None for a body past MAX_FORM_BYTES, which is refused rather than handed on cut short."""
     header = conn.headers.get(CSRF_HEADER)
     if header:
         return receive, header
@@ -207,11 +219,13 @@ async def _csrf_token(conn: HTTPConnection, receive: Receive) -> tuple[Receive, 
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return receive, ""  # gone before the whole form came: refused, never acted on
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
         if size > MAX_FORM_BYTES or not message.get("more_body", False):
             break
+    if size > MAX_FORM_BYTES:
+        return receive, None
     body = b"".join(chunks)
     replayed = False
 
@@ -321,11 +335,17 @@ def is_https(conn: HTTPConnection, trusted_proxies: Sequence[Network]) -> bool:
 
 
 def _in_networks(address: str, networks: Sequence[Network]) -> bool:
+    if not networks:  # before parsing: this is on every call event's path
+        return False
     try:
-        ip = ipaddress.ip_address(address)
+        ip = _address(address)
     except ValueError:
         return False
     return any(ip in network for network in networks)
+
+
+# A PBX (or a proxy) sends from the same address every time.
+_address = functools.lru_cache(maxsize=1024)(ipaddress.ip_address)
 
 
 def sender_refusal(

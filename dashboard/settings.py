@@ -119,6 +119,8 @@ class Settings:
     cdr_sync_seconds: float = 20.0
     # "NORMAL" survives a crash of the dashboard (kill -9); "FULL" also a power cut.
     db_synchronous: str = "NORMAL"
+    # An access line in the log for every call event (else a summary a minute): for debugging.
+    log_every_event: bool = False
     viewer_queue_size: int = 256
     finished_linger_seconds: float = 8.0
     max_event_bytes: int = 64 * 1024
@@ -275,7 +277,7 @@ class Settings:
         board's own zone for a host no PBX in the file has)."""
         return self._zones.get((host or "").lower()) or self.timezone
 
-    @property
+    @functools.cached_property  # read for every call event
     def synapse_host(self) -> str:
         """The PBX's host name, used when an event does not name its `asteriskhost`."""
         return urlsplit(self.synapse_url).hostname or ""
@@ -428,6 +430,8 @@ class Settings:
             keep_calls_days=number("DASHBOARD_KEEP_CALLS_DAYS", defaults.keep_calls_days),
             checkpoints=text("DASHBOARD_CHECKPOINTS", defaults.checkpoints).lower(),
             allow_unknown_hosts=values.get("DASHBOARD_ALLOW_UNKNOWN_HOSTS", "").strip().lower()
+            in ("1", "yes", "on", "true"),
+            log_every_event=values.get("DASHBOARD_LOG_EVERY_EVENT", "").strip().lower()
             in ("1", "yes", "on", "true"),
         )
 

@@ -8,6 +8,7 @@ before the PBX gets its 2xx. WAL mode, so readers never block the writer.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import operator
 import sqlite3
@@ -37,9 +38,11 @@ UPSERT_CALL = (
 INSERT_EVENT = (
     "INSERT INTO events (received_at, host, uniqueid, event, payload) VALUES (?, ?, ?, ?, ?)"
 )
-
-
-EventRows = tuple[tuple[Any, ...], tuple[Any, ...]]  # an event's row, and its call's
+KEY_POSITIONS = tuple(n for n, name in enumerate(CALL_COLUMNS) if name in ("host", "uniqueid"))
+UPDATED_AT = list(CALL_COLUMNS).index("updated_at")
+CallRow = tuple[Any, ...]  # in CALL_COLUMNS order
+# An event's row, its call's, and which of the call's columns changed (None: write them all).
+EventRows = tuple[tuple[Any, ...], CallRow, tuple[int, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -98,25 +101,42 @@ class Store:
         """Append events and store the calls they produced, all in one transaction."""
         return self.write_event_rows(self.event_rows(events))
 
-    def event_rows(self, events: list[tuple[datetime, str, str, Call]]) -> list[EventRows]:
+    def event_rows(
+        self,
+        events: list[tuple[datetime, str, str, Call]],
+        before: list[Call | None] | None = None,
+    ) -> list[EventRows]:
         """The `events` and `calls` rows of events (a value that cannot be stored fails here,
-        before anything is written)."""
-        return [
-            (
-                (_iso(received_at), call.host, call.uniqueid, kind, payload),
-                call_row(call, received_at, phone_key(call.number, self.phone_digits)),
-            )
-            for received_at, kind, payload, call in events
-        ]
+        before anything is written). `before`: each call as stored before its event, when
+        known, so that only the columns the event changed are written."""
+        rows: list[EventRows] = []
+        for n, (received_at, kind, payload, call) in enumerate(events):
+            row = self._call_row(call, received_at)
+            old = before[n] if before else None
+            changed = _changed(self._call_row(old, received_at), row) if old else None
+            event = (_iso(received_at), call.host, call.uniqueid, kind, payload)
+            rows.append((event, row, changed))
+        return rows
+
+    def _call_row(self, call: Call, updated_at: datetime) -> CallRow:
+        return call_row(call, updated_at, _number_key(call.number, self.phone_digits))
 
     def write_event_rows(self, rows: list[EventRows]) -> list[int]:
         """Write them in one transaction; returns the events' ids."""
         ids = []
+        conn = self.db.conn
         with self.db.atomic():
-            for event, call in rows:
-                ids.append(int(self.db.conn.execute(INSERT_EVENT, event).lastrowid or 0))
-                self.db.conn.execute(UPSERT_CALL, call)
+            for event, call, changed in rows:
+                ids.append(int(conn.execute(INSERT_EVENT, event).lastrowid or 0))
+                if changed is None or not self._update_call(call, changed):
+                    conn.execute(UPSERT_CALL, call)
         return ids
+
+    def _update_call(self, row: CallRow, changed: tuple[int, ...]) -> bool:
+        """Only the changed columns of a stored call (an index is rewritten only when one of
+        its columns is set); False when the call is not stored after all."""
+        values = [row[n] for n in changed] + [row[n] for n in KEY_POSITIONS]
+        return self.db.conn.execute(_update_sql(changed), values).rowcount == 1
 
     # -- reads -------------------------------------------------------------------------
 
@@ -297,12 +317,34 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db.table("calls").create_index(["uniqueid"], if_not_exists=True)
 
 
+# A call's times are written again with each of its events, and converting a time from the
+# PBX's zone costs more than the rest of its row: each instant is converted once.
+@functools.lru_cache(maxsize=4096)
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="microseconds")
+
+
+# A call's number is matched again with each of its events.
+_number_key = functools.lru_cache(maxsize=4096)(phone_key)
+
+
+def _changed(old: CallRow, new: CallRow) -> tuple[int, ...]:
+    """The positions of the columns that differ (updated_at always: the row is written)."""
+    return tuple(
+        n for n, (a, b) in enumerate(zip(old, new, strict=True)) if a != b or n == UPDATED_AT
+    )
+
+
+@functools.lru_cache(maxsize=128)  # a few shapes: what each kind of event changes
+def _update_sql(changed: tuple[int, ...]) -> str:
+    columns = list(CALL_COLUMNS)
+    assignments = ", ".join(f"{columns[n]} = ?" for n in changed)
+    keys = " AND ".join(f"{columns[n]} = ?" for n in KEY_POSITIONS)
+    return f"UPDATE calls SET {assignments} WHERE {keys}"
 
 
 def _parse(text: str | None) -> datetime | None:

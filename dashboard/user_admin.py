@@ -10,9 +10,11 @@ from datetime import datetime
 
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts, AuthError, Role, User, checked_role
+from dashboard.kiosk import Kiosks
 from dashboard.signins import Scope, Throttle
 
 GENERATED_PASSWORD_BYTES = 12  # 16 characters, shown once
+MAX_NAME = 64  # as add_user allows
 
 
 class NotFound(AuthError):
@@ -45,10 +47,13 @@ def generated_password() -> str:
 
 
 class UserAdmin:
-    def __init__(self, accounts: Accounts, audit: AuditLog, extension_digits: int) -> None:
+    def __init__(
+        self, accounts: Accounts, audit: AuditLog, extension_digits: int, kiosks: Kiosks
+    ) -> None:
         self.accounts = accounts
         self.audit = audit
         self.extension_digits = extension_digits
+        self.kiosks = kiosks
 
     def rows(self, now: datetime) -> list[UserRow]:
         signed_in = self.audit.last_sign_ins()
@@ -71,7 +76,7 @@ class UserAdmin:
         return Done(user, f"Added {user.name} ({user.role}{said}).", "" if password else chosen)
 
     def change(self, name: str, role: str, extension: str) -> Done:
-        user = self._existing(name)
+        user = self._person(name)
         self._check_extension(role, extension)
         if role != Role.ADMIN.value:
             self._keep_an_admin(user, "demote")
@@ -80,7 +85,7 @@ class UserAdmin:
         return Done(changed, f"{changed.name} is now {changed.role}{said}.")
 
     def reset_password(self, name: str, password: str) -> Done:
-        user = self._existing(name)
+        user = self._person(name)
         chosen = password or generated_password()
         self.accounts.set_password(user.name, chosen)
         message = f"New password for {user.name}; their sessions and API tokens are ended."
@@ -104,9 +109,23 @@ class UserAdmin:
         return Done(user, f"Cleared {user.name}'s failed sign-ins and locks."), cleared
 
     def _existing(self, name: str) -> User:
+        if len(name.strip()) > MAX_NAME:  # no one's: not echoed into the page and the log
+            raise NotFound(f"no user has a name that long (at most {MAX_NAME} characters)")
         user = self.accounts.find_user(name)
         if user is None:
             raise NotFound(f"no user named {name.strip().lower()!r}")
+        return user
+
+    def _person(self, name: str) -> User:
+        """A user who is not a wall screen: a screen's link must stay a read-only viewer
+        that no password signs in as."""
+        user = self._existing(name)
+        label = self.kiosks.label_of(user.name)
+        if label is not None:
+            raise Conflict(
+                f"{user.name} belongs to the wall screen {label}: it stays a viewer with no"
+                " password (its link is managed at /admin/kiosks)"
+            )
         return user
 
     def _check_extension(self, role: str, extension: str) -> None:

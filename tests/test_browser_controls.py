@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in, state_class
 from tests.servers import DashboardProcess, SimulatorProcess, free_port
@@ -60,7 +60,9 @@ def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
     call = page.locator("article.call", has_text="98123 45678")
     expect(call).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
     call.get_by_role("button", name="Hang up").click()
-    expect(page.locator("#toasts")).to_contain_text("Hang-up sent to the PBX", timeout=EXPECT_MS)
+    expect(page.locator("#toasts")).to_contain_text(
+        "Hanging up the call with 98123 45678", timeout=EXPECT_MS
+    )
     expect(call).to_have_class(state_class("finished"), timeout=EXPECT_MS)
     expect(call.locator(".call-state")).to_have_text("Missed")
     assert any("Hangup" in query for query in simulator.commands())
@@ -68,7 +70,11 @@ def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
     page.screenshot(path=str(ARTIFACTS / "hung-up-1920.png"), animations="disabled")
 
 
-def test_an_agent_calls_back_a_missed_caller_with_one_click(
+def originates(simulator: SimulatorProcess) -> list[str]:
+    return [query for query in simulator.commands() if "Originate" in query]
+
+
+def test_an_agent_calls_back_a_missed_caller_with_two_deliberate_presses(
     browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
 ) -> None:
     simulator, dashboard = pbx_and_dashboard
@@ -77,8 +83,9 @@ def test_an_agent_calls_back_a_missed_caller_with_one_click(
     missed = page.locator("article.call.is-finished", has_text="98234 56789")
     expect(missed.locator(".call-state")).to_have_text("Missed", timeout=EXPECT_MS)
     missed.get_by_role("button", name="98234 56789").click()
+    missed.get_by_role("button", name="Call 98234 56789 from 70?").click()
     expect(page.locator("#toasts")).to_contain_text(
-        "Calling 9823456789 from extension 70", timeout=EXPECT_MS
+        "Calling 98234 56789 from extension 70", timeout=EXPECT_MS
     )
     callback = page.locator("article.call.is-ringing", has_text="98234 56789")
     expect(callback).to_have_attribute("data-direction", "outgoing", timeout=EXPECT_MS)
@@ -116,10 +123,149 @@ def test_a_double_click_on_call_dials_once(
     page.locator("#dial-number").fill("98765 43210")
     page.locator("#dial").get_by_role("button").dblclick()
     expect(page.locator("#toasts")).to_contain_text(
-        "Calling 9876543210 from extension 70", timeout=EXPECT_MS
+        "Calling 98765 43210 from extension 70", timeout=EXPECT_MS
     )
     expect(page.locator("#dial button")).to_be_enabled(timeout=EXPECT_MS)
     page.locator("#dial").get_by_role("button").click()  # a third press, at once: refused
     expect(page.locator("#toasts")).to_contain_text("not sent twice", timeout=EXPECT_MS)
-    originates = [query for query in simulator.commands() if "Originate" in query]
-    assert len(originates) == 1, originates
+    assert len(originates(simulator)) == 1, originates(simulator)
+
+
+def the_missed_call(page: Page, number: str) -> Locator:
+    """The row of the missed call from `number`, by its id: the call back to it has the same
+    number, and may be finished too."""
+    missed = page.locator("article.call.is-finished", has_text=number)
+    expect(missed.locator(".call-state")).to_have_text("Missed", timeout=EXPECT_MS)
+    return page.locator("#" + (missed.get_attribute("id") or ""))
+
+
+def test_a_number_in_a_list_is_armed_by_one_press_and_never_dials_by_itself(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    page = open_board(browser, dashboard, "sup")
+    page.locator("#dial-extension").fill("52")
+    simulator.ring("46", "9845678901", ring=1, talk=0)
+    call = the_missed_call(page, "98456 78901")
+    number = call.locator("[data-dial]")
+    number.click()  # a stray click arms, and says what a second press would do
+    armed = call.get_by_role("button", name="Call 98456 78901 from 52?")
+    expect(armed).to_have_class(state_class("armed"))
+    page.keyboard.press("Escape")
+    expect(number).not_to_have_class(state_class("armed"))
+    expect(number).to_have_accessible_name("98456 78901")
+    number.click()
+    expect(armed).to_be_visible()
+    page.locator("#live-title").click()  # a click elsewhere disarms too
+    expect(number).to_have_accessible_name("98456 78901")
+    number.focus()  # by keyboard: Enter arms, Enter again dials
+    page.keyboard.press("Enter")
+    expect(armed).to_be_focused()
+    assert originates(simulator) == []
+    page.keyboard.press("Enter")
+    expect(page.locator("#toasts")).to_contain_text(
+        "Calling 98456 78901 from extension 52", timeout=EXPECT_MS
+    )
+    assert len(originates(simulator)) == 1
+    outgoing = page.locator('article.call[data-direction="outgoing"]', has_text="98456 78901")
+    placed = outgoing.locator("[data-dial]")
+    placed.click()
+    expect(placed).to_have_accessible_name("Call 98456 78901 from 52?")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dial-armed.png"), animations="disabled")
+    assert len(originates(simulator)) == 1
+
+
+def test_a_double_click_on_an_armed_number_dials_once(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    page = open_board(browser, dashboard, "asha")
+    simulator.ring("70", "9856789012", ring=1, talk=0)
+    call = the_missed_call(page, "98567 89012")
+    keys: list[str | None] = []
+    page.on(
+        "request",
+        lambda request: (
+            keys.append(request.headers.get("idempotency-key"))
+            if request.url.endswith("/api/originate")
+            else None
+        ),
+    )
+    number = call.locator("[data-dial]")
+    number.click()
+    expect(number).to_have_class(state_class("armed"))
+    number.dblclick()
+    expect(page.locator("#toasts")).to_contain_text(
+        "Calling 98567 89012 from extension 70", timeout=EXPECT_MS
+    )
+    expect(number).to_have_accessible_name("98567 89012", timeout=EXPECT_MS)  # idle, unarmed
+    assert len(originates(simulator)) == 1, originates(simulator)
+    assert len(keys) == 1 and keys[0], keys  # one request, with its action's key
+
+
+def test_an_agent_transfers_to_a_free_colleague_picked_from_the_list(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    dashboard.cli(
+        "user", "add", "ravi", "--role", "agent", "--extension", "46", "--password", PASSWORD
+    )
+    page = open_board(browser, dashboard, "asha")
+    simulator.ring("47", "9867890123")  # 47 rings: busy
+    simulator.ring("70", "9878901234")
+    call = page.locator("article.call", has_text="98789 01234")
+    expect(call).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    box = call.get_by_label("Transfer to an extension or a number")
+    box.click()
+    picks = call.locator(".tx-pick")
+    expect(picks).to_have_text(["46 ravi Idle", "47 Ringing"], timeout=EXPECT_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "transfer-list.png"), animations="disabled")
+    box.fill("99")  # what is typed narrows the list
+    expect(call.locator(".tx-none")).to_have_text("No extension here matches “99”.")
+    box.fill("9")
+    box.press("Enter")  # an extension that is not there: refused, in words
+    expect(page.locator("#toasts")).to_contain_text(
+        "There is no extension 9 here. Choose one from the list", timeout=EXPECT_MS
+    )
+    box.fill("")
+    expect(picks).to_have_count(2, timeout=EXPECT_MS)
+    box.press("ArrowDown")  # by keyboard: down into the list, Enter picks
+    expect(picks.first).to_be_focused(timeout=EXPECT_MS)
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("46")
+    expect(call.get_by_role("button", name="Transfer")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#toasts")).to_contain_text(
+        "Transferring the call to extension 46", timeout=EXPECT_MS
+    )
+    transfers = [query for query in simulator.commands() if "Transfer" in query]
+    assert len(transfers) == 1 and "%2246%22" in transfers[0], transfers
+
+
+def test_on_a_touch_screen_two_taps_dial_and_an_armed_number_disarms_by_itself(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = phone.new_page()
+    page.clock.install()  # the page's timers, moved on by the test
+    page.goto(dashboard.base_url + "/")
+    sign_in(page, "asha", PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    simulator.ring("70", "9889012345", ring=1, talk=0)
+    call = the_missed_call(page, "98890 12345")
+    number = call.locator("[data-dial]")
+    number.tap()
+    expect(number).to_have_accessible_name("Call 98890 12345 from 70?")
+    page.clock.fast_forward(6000)  # left armed: after 5 s it is a number again
+    expect(number).to_have_accessible_name("98890 12345")
+    number.tap()
+    number.tap()
+    expect(page.locator("#toasts")).to_contain_text(
+        "Calling 98890 12345 from extension 70", timeout=EXPECT_MS
+    )
+    assert len(originates(simulator)) == 1

@@ -112,9 +112,14 @@ def test_the_wallboard_at_1080p(browser: Browser, server: DashboardProcess) -> N
     expect(page.locator("#ext-44 .tile-timer")).to_have_class(
         state_class("alert"), timeout=EXPECT_MS
     )
-    page.get_by_role("button", name="Sales", exact=True).click()
-    expect(page.locator("article.tile:visible")).to_have_count(10)
-    page.get_by_role("button", name="All", exact=True).click()
+    page.get_by_role("link", name="Sales", exact=True).click()  # calls and counters too
+    expect(page).to_have_url(re.compile(r"/\?group=Sales$"))
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    expect(page.locator("article.tile")).to_have_count(10)
+    expect(page.locator("article.call")).to_have_count(2)
+    page.get_by_role("link", name="All", exact=True).click()
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    expect(page.locator("article.call")).to_have_count(6)
     page.get_by_placeholder("Find a caller").fill("98055 12")
     expect(page.locator("#search-results")).to_contain_text("on a call", timeout=EXPECT_MS)
     page.get_by_placeholder("Find a caller").fill("")

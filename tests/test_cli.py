@@ -162,3 +162,15 @@ def test_serve_refuses_to_accept_events_from_anyone_unless_told(
 ) -> None:
     assert main(["serve", "--port", "1"]) == 2
     assert "SYNAPSE_EVENT_TOKEN" in capsys.readouterr().err
+
+
+def test_a_wall_screen_link_for_a_group(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHBOARD_GROUPS", "Sales: 40-49")
+    assert main(["kiosk", "create", "Floor", "--group", "Nowhere"]) == 2
+    assert "no such group: 'Nowhere' (groups: Sales)" in capsys.readouterr().err
+    assert main(["kiosk", "create", "Sales floor", "--group", "Sales"]) == 0
+    assert capsys.readouterr().out.startswith("/kiosk/")
+    assert main(["kiosk", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["1", "Sales", "floor", "Sales", "active"]

@@ -9,7 +9,7 @@ import json
 import re
 import sqlite3
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -103,9 +103,10 @@ def test_a_call_and_a_tile_show_the_callers_name_escaped() -> None:
     assert named(fragments.call(unnamed)) == []
     day = DayCounters(date(2026, 11, 27))
     tile = Tile("70", "asha", "", "ringing", known, None, day)
-    assert named(fragments.tile(tile)) == ["&lt;img src=x onerror=alert(1)&gt;"]
-    assert named(fragments.tile(replace(tile, call=unnamed))) == []
-    assert named(fragments.tile(replace(tile, state="idle", call=None))) == []
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    assert named(fragments.tile(tile, now)) == ["&lt;img src=x onerror=alert(1)&gt;"]
+    assert named(fragments.tile(replace(tile, call=unnamed), now)) == []
+    assert named(fragments.tile(replace(tile, state="idle", call=None), now)) == []
 
 
 def test_a_callers_name_is_shown_wherever_its_number_is(

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
@@ -97,13 +98,13 @@ ROUTES: dict[str, list[str]] = {
     "/synapse/events": ["data", "token"],
     "/synapse/events/{token}": ["data"],
     "/login": ["next", "name"],
-    "/": [],
+    "/": ["group"],
     "/admin/audit": ["before", "who", "action", "from", "to"],
     "/admin/kiosks": [],
     "/admin/settings": [],
     "/admin/users": [],
     "/admin/audit.csv": ["who", "action", "from", "to"],
-    "/tv": [],
+    "/tv": ["group"],
     "/kiosk/{token}": [],
     "/search": ["number"],
     "/calls": [*FILTERS, "after", "before"],
@@ -117,12 +118,13 @@ ROUTES: dict[str, list[str]] = {
     "/contacts": ["q"],
     "/api/calls/active": [],
     "/api/calls/{uniqueid}": ["host"],
+    "/api/calls/{uniqueid}/transfer-targets": ["host", "extension"],
     "/api/pbxs": [],
     "/admin/pbxs": [],
     "/healthz": [],
     "/metrics": [],
 }
-SOCKET_PARAMETERS = ["view", "only"]  # WS /ws: a GET too, upgraded
+SOCKET_PARAMETERS = ["view", "only", "group"]  # WS /ws: a GET too, upgraded
 AGENT_ROUTES = [
     "/",
     "/search",
@@ -135,6 +137,7 @@ AGENT_ROUTES = [
     "/contacts",
     "/api/calls/active",
     "/api/calls/{uniqueid}",
+    "/api/calls/{uniqueid}/transfer-targets",
 ]
 # Path parameters take a real value unless the path parameter itself is fuzzed.
 PATH_VALUES = {"uniqueid": "1430819361.25418", "token": "no-such-token"}
@@ -344,6 +347,11 @@ def test_no_value_of_the_sockets_parameters_breaks_it(admin: TestClient, name: s
     short = [value for value in NASTY.values() if len(value) < 1000]  # httpx caps its URLs
     for value in short:
         with admin.websocket_connect(url("/ws", [(name, value)])) as viewer:
+            if name == "group" and value.strip():  # no such group: closed, and told so
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    viewer.receive_text()
+                assert closed.value.code == 4404
+                continue
             assert 'id="counters"' in viewer.receive_text()
 
 

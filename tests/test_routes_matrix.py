@@ -247,6 +247,12 @@ ROUTES: dict[str, Callable[[World], Ask]] = {
     "POST /api/calls/{uniqueid}/close": lambda w: Ask(
         "POST", f"/api/calls/{w.live_call('70')}/close"
     ),
+    "GET /api/calls/{uniqueid}/transfer-targets": lambda w: Ask(
+        "GET", "/api/calls/70.9/transfer-targets"
+    ),
+    "GET /api/calls/{uniqueid}/transfer-targets · another extension's call": lambda w: Ask(
+        "GET", "/api/calls/46.9/transfer-targets"
+    ),
     "GET /api/calls/{uniqueid}": lambda w: Ask("GET", "/api/calls/70.1"),
     "GET /api/calls/{uniqueid} · another extension's call": lambda w: Ask("GET", "/api/calls/46.1"),
     "GET /recordings/{uniqueid}": lambda w: Ask(
@@ -329,6 +335,9 @@ EXPECTED: dict[str, dict[str, Cell]] = {
     "POST /api/calls/{uniqueid}/transfer · another extension's call":
                                                  row(401, 403, 404, 200, 200, 403, 200, CSRF),
     "POST /api/calls/{uniqueid}/close":          row(401, 403, 403, 200, 200, 403, 200, CSRF),
+    "GET /api/calls/{uniqueid}/transfer-targets": row(401, 403, 200, 200, 200, 403, 200),
+    "GET /api/calls/{uniqueid}/transfer-targets · another extension's call":
+                                                 row(401, 403, 404, 200, 200, 403, 200),
     "GET /api/calls/{uniqueid}":                 row(401, 403, 200, 200, 200, 403, 200),
     "GET /api/calls/{uniqueid} · another extension's call": row(401, 403, 404, 200, 200, 403, 200),
     "GET /recordings/{uniqueid}":                row(LOGIN, 403, 206, 206, 206, 403, LOGIN),

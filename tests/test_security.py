@@ -11,11 +11,13 @@ from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
 from dashboard.audit import AuditEntry
-from dashboard.security import RedactSecrets, end_revoked_viewers
+from dashboard.auth import Role, User
+from dashboard.security import MAX_FORM_BYTES, RedactSecrets, end_revoked_viewers
 from dashboard.settings import Settings
 from tests.conftest import (
     CALL_START,
@@ -100,6 +102,75 @@ def test_a_state_change_without_the_right_csrf_token_is_refused(
     response = client.post("/logout", headers=headers, data=data, follow_redirects=False)
     assert response.status_code == 403
     assert client.get("/", follow_redirects=False).status_code == 200  # still signed in
+
+
+def post_in_chunks(
+    client: TestClient, path: str, body: bytes, chunk: int = 65536, *, gone_after: int = 0
+) -> int:
+    """A form POSTed the way a server hands it on, in pieces (the test client sends one):
+    the answer's status. `gone_after`: the client disconnects after that many pieces."""
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"cookie", cookie.encode()),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("testclient", 50000),
+        "server": ("testserver", 80),
+        "state": client.app_state.copy(),
+    }
+    pieces = [body[at : at + chunk] for at in range(0, len(body), chunk)]
+    if gone_after:
+        pieces = pieces[:gone_after]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if not pieces:
+            return {"type": "http.disconnect"}
+        more = len(pieces) > 1 or gone_after > 0
+        return {"type": "http.request", "body": pieces.pop(0), "more_body": more}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    assert client.portal is not None
+    client.portal.call(client.app, scope, receive, send)
+    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
+
+
+def test_a_form_past_the_limit_is_refused_not_acted_on_cut_short(anonymous: TestClient) -> None:
+    accounts = parts_of(anonymous).accounts
+    accounts.add_user("asha", "agent", PASSWORD, "70")
+    csrf = sign_in(anonymous, "admin", name="root")
+    start = f"csrf_token={csrf}&action=change&role=agent".encode()
+    end = b"&extension=71"  # then 23: a form read only so far would give asha 71, not 7123
+    read_so_far = 17 * 65536  # the pieces read until more than MAX_FORM_BYTES have come
+    padding = read_so_far - len(start) - len(end)
+    fields = b"".join(b"&p=" + b"x" * 1997 for _ in range(padding // 2000))
+    body = start + fields + b"y" * (padding % 2000) + end + b"23"
+    assert len(body) > MAX_FORM_BYTES
+    assert post_in_chunks(anonymous, "/admin/users/asha", body) == 413
+    assert accounts.find_user("asha") == User(1, "asha", Role.AGENT, "70", False)
+
+
+def test_a_form_whose_sender_went_away_halfway_changes_nothing(anonymous: TestClient) -> None:
+    accounts = parts_of(anonymous).accounts
+    accounts.add_user("asha", "agent", PASSWORD, "70")
+    csrf = sign_in(anonymous, "admin", name="root")
+    body = f"csrf_token={csrf}&action=change&role=agent&extension=71".encode() + b"23"
+    post_in_chunks(anonymous, "/admin/users/asha", body, chunk=len(body) - 2, gone_after=1)
+    assert accounts.find_user("asha") == User(1, "asha", Role.AGENT, "70", False)
 
 
 def test_sign_out_with_the_token_ends_the_session_and_its_sockets(anonymous: TestClient) -> None:

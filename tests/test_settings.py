@@ -86,3 +86,12 @@ def test_the_recording_folder_is_callrecord_unless_told(tmp_path: Path) -> None:
 def test_a_channel_template_without_the_extension_is_refused(template: str) -> None:
     with pytest.raises(SettingsError, match="SYNAPSE_CHANNEL_TEMPLATE"):
         Settings(synapse_channel_template=template)
+
+
+@pytest.mark.parametrize(("value", "every_event"), [(None, False), ("on", True), ("off", False)])
+def test_an_access_line_per_event_only_when_told(
+    tmp_path: Path, value: str | None, every_event: bool
+) -> None:
+    environ = {"DASHBOARD_LOG_EVERY_EVENT": value} if value is not None else {}
+    settings = Settings.from_env(environ, env_file=tmp_path / "missing.env")
+    assert settings.log_every_event is every_event

@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.calls import Call, Status, apply
 from dashboard.store import Store
-from tests.test_calls import CONNECT, FINAL, START, T0
+from tests.test_calls import CONNECT, FINAL, FINISH, START, T0
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
@@ -152,3 +152,31 @@ def test_an_event_replays_under_the_host_it_was_stored_under() -> None:
         ("pbx-b", "2.1"),
         ("pbx-b", "2.2"),
     ]
+
+
+def stored_rows(store: Store) -> list[tuple[object, ...]]:
+    return store.db.execute("SELECT * FROM calls ORDER BY host, uniqueid").fetchall()
+
+
+def test_writing_only_what_an_event_changed_stores_the_same_rows_as_whole_rows() -> None:
+    whole, changed_only = memory_store(), memory_store()
+    before: Call | None = None
+    for event in (START, CONNECT, CONNECT, FINISH, replace(START, received_at=T0)):
+        after = apply(before, event)
+        kind = event.kind.value
+        whole.write_event_rows(whole.event_rows([(event.received_at, kind, "{}", after)]))
+        rows = changed_only.event_rows([(event.received_at, kind, "{}", after)], [before])
+        changed_only.write_event_rows(rows)
+        assert stored_rows(changed_only) == stored_rows(whole)
+        before = after
+    assert changed_only.get_call(FINAL.key) == before
+
+
+def test_a_call_said_to_be_stored_but_not_is_stored_whole() -> None:
+    store = memory_store()
+    ringing = apply(None, START)
+    connected = apply(ringing, CONNECT)
+    store.write_event_rows(
+        store.event_rows([(CONNECT.received_at, "CallConnect", "{}", connected)], [ringing])
+    )
+    assert store.all_calls() == [connected]

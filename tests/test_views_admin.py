@@ -321,6 +321,33 @@ def test_bad_groups_are_refused_and_change_nothing(
     assert audited(client, "settings groups") == [("root", "refused", message)]
 
 
+def test_groups_too_long_to_read_whole_are_refused_not_cut(
+    admin: tuple[TestClient, str],
+) -> None:
+    client, csrf = admin
+    text = "Sales: 40" + " " * 20_000 + ", 41"  # cut anywhere in the spaces, it reads as 40 only
+    page = client.post("/admin/settings/groups", data={"groups": text, "csrf_token": csrf})
+    message = "At most 20000 characters of groups (got 20013)"
+    assert (page.status_code, said(page.text)) == (422, message)
+    assert parts_of(client).live.grid.groups == []
+    assert parts_of(client).board_settings.changed("groups") is None
+    assert audited(client, "settings groups") == [("root", "refused", message)]
+
+
+def test_a_groups_form_without_its_text_is_refused_not_read_as_no_groups(
+    settings: Settings, clock: FakeClock
+) -> None:
+    configured = settings.with_changes(extension_groups=(("Sales", ("40", "41")),))
+    with TestClient(create_app(configured, clock=clock)) as client:
+        csrf = sign_in(client, "admin", name="root")
+        page = client.post("/admin/settings/groups", data={"csrf_token": csrf})
+        message = "Give the groups, one a line (an empty text for none)"
+        assert (page.status_code, said(page.text)) == (422, message)
+        assert parts_of(client).live.grid.groups == ["Sales"]
+        assert parts_of(client).board_settings.changed("groups") is None
+        assert audited(client, "settings groups") == [("root", "refused", message)]
+
+
 def test_groups_back_to_the_configured_ones(settings: Settings, clock: FakeClock) -> None:
     configured = settings.with_changes(extension_groups=(("Sales", ("40", "41")),))
     with TestClient(create_app(configured, clock=clock)) as client:

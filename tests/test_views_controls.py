@@ -4,6 +4,7 @@ over real HTTP. The board changes only when the PBX's events say so."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -281,10 +282,51 @@ def test_the_toast_shows_what_the_pbx_answered(
     toast = dashboard.post(
         "/api/originate", data={"extension": "70", "number": "9876543210"}, headers=headers
     )
-    assert (
-        'class="toast is-ok"' in toast.text and "Calling 9876543210 from extension 70" in toast.text
+    words = re.search(r'<p class="toast-words">(.*?)</p>', toast.text)
+    raw = re.search(r"<summary>Details</summary><code>(.*?)</code>", toast.text)
+    assert 'class="toast is-ok"' in toast.text
+    assert words is not None and words[1] == "Calling 98765 43210 from extension 70"
+    assert raw is not None and re.fullmatch(r"Success: originating [0-9.]+ in DLPN_all", raw[1])
+
+
+def test_a_refused_click_is_told_in_words_and_the_detail_is_on_demand(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    csrf = sign_in(dashboard, "supervisor")
+    clicked = {"x-csrf-token": csrf, "hx-request": "true"}
+    call = ringing_call(simulator[0], recorder, dashboard)
+    url = f"/api/calls/{call['uniqueid']}/transfer"
+    unknown = dashboard.post(url, data={"extension": "999"}, headers=clicked)
+    assert toast_parts(unknown.text) == (
+        "is-error",
+        "There is no extension 999 here. Choose one from the list that opens in the Transfer"
+        " box: it shows who is free.",
+        None,
     )
-    assert "The PBX answered: “Success: originating" in toast.text
+    hangup = f"/api/calls/{call['uniqueid']}/hangup"
+    assert dashboard.post(hangup, headers=clicked).status_code == 200
+    again = dashboard.post(hangup, headers=clicked)  # the PBX has no such channel now
+    kind, words, raw = toast_parts(again.text)
+    assert (kind, words) == (
+        "is-error",
+        "That call is no longer on the PBX: it has probably just ended.",
+    )
+    assert raw == (
+        f"The PBX at {simulator[0].base_url} refused: HTTP 404 Error: no such channel"
+        f" &#39;{call['hangupchannel']}&#39;"
+    )
+
+
+def toast_parts(html: str) -> tuple[str, str, str | None]:
+    found = re.fullmatch(
+        r'<div class="toast (is-\w+)" role="\w+">\s*<p class="toast-words">(.*?)</p>\s*'
+        r"(?:<details class=\"toast-raw\"><summary>Details</summary><code>(.*?)</code></details>)?"
+        r"\s*</div>\s*",
+        html,
+        re.S,
+    )
+    assert found is not None, html
+    return found[1], found[2], found[3]
 
 
 def test_an_oversized_command_is_refused_unread(dashboard: TestClient) -> None:
@@ -545,3 +587,97 @@ def test_a_number_an_event_called_an_extension_is_still_a_number_to_transfer_to(
         supervisor = sign_in(client, "supervisor")
         assert transfer(client, call, "19005551234", supervisor) == (422, "blocked_number")
         assert commands(simulator[0]) == []
+
+
+def start(uniqueid: str, extension: str, event: str = "CallStart") -> dict[str, str]:
+    return {
+        "asteriskhost": PBX_HOST,
+        "event": event,
+        "direction": "Incoming",
+        "number": "9876543210",
+        "extension": extension,
+        "hangupchannel": f"SIP/{extension}-{uniqueid}",
+        "redirectchannel": f"DAHDI/{uniqueid}",
+        "uniqueid": uniqueid,
+    }
+
+
+@pytest.fixture
+def office(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+    """Extensions 44-47 and 70 (the agent's); 45 ringing, 47 on a call, 70 ringing; 46 ravi's."""
+    wired = settings.with_changes(
+        synapse_url=f"http://{PBX_HOST}", extensions=parse_extensions("44-47,70,1234567")
+    )
+    with TestClient(create_app(wired, clock=clock)) as client:
+        parts_of(client).accounts.add_user("Ravi", "agent", "a long password here", "46")
+        for event in (start("1.45", "45"), start("1.47", "47"), start("1.70", "70")):
+            send(client, event)
+        send(client, start("1.47", "47", "CallConnect"))
+        yield client
+
+
+def test_the_transfer_list_shows_the_grids_extensions_with_their_state_free_first(
+    office: TestClient,
+) -> None:
+    sign_in(office, "agent")  # at 70: the call there is theirs
+    listed = office.get("/api/calls/1.70/transfer-targets")
+    assert listed.json() == {
+        "targets": [
+            {"extension": "44", "name": "", "state": "idle"},
+            {"extension": "46", "name": "ravi", "state": "idle"},
+            {"extension": "45", "name": "", "state": "ringing"},
+            {"extension": "47", "name": "", "state": "talking"},
+        ]
+    }  # not 70, where the call is; not 1234567, too long to be an extension
+    by_name = office.get("/api/calls/1.70/transfer-targets?extension=rav").json()
+    by_digits = office.get("/api/calls/1.70/transfer-targets?extension=4 7").json()
+    assert (by_name, by_digits) == (
+        {"targets": [{"extension": "46", "name": "ravi", "state": "idle"}]},
+        {"targets": []},  # what is typed is matched as typed
+    )
+    theirs = office.get("/api/calls/1.45/transfer-targets")
+    assert (theirs.status_code, theirs.json()["error"]) == (404, "not_found")
+
+
+def test_the_transfer_list_is_a_list_of_buttons_for_the_page(office: TestClient) -> None:
+    sign_in(office, "supervisor")
+    clicked = {"hx-request": "true"}
+    html = office.get("/api/calls/1.45/transfer-targets?extension=4", headers=clicked).text
+    picks = re.findall(
+        r'<button type="button" class="tx-pick is-(\w+)" data-transfer-to="(\d+)">'
+        r'<span class="tx-ext">\d+</span>(?: <span class="tx-name">(\w+)</span>)?'
+        r' <span class="tx-state">([\w ]+)</span></button>',
+        html,
+    )
+    assert picks == [
+        ("idle", "44", "", "Idle"),
+        ("idle", "46", "ravi", "Idle"),
+        ("talking", "47", "", "On a call"),
+    ]
+    none = office.get("/api/calls/1.45/transfer-targets?extension=9", headers=clicked).text
+    assert none.strip() == '<p class="tx-none">No extension here matches “9”.</p>'
+    gone = office.get("/api/calls/nope/transfer-targets", headers=clicked)
+    assert (gone.status_code, gone.text.strip()) == (
+        200,
+        '<p class="tx-none">No such live call that you may see</p>',
+    )
+
+
+def test_a_number_on_the_board_dials_only_when_its_button_says_so(office: TestClient) -> None:
+    """htmx posts on the button's own `dial` event, which static/js/actions.js sends on the
+    second press: never on a click."""
+    sign_in(office, "agent")
+    page = office.get("/").text
+    buttons = re.findall(r'<button type="button" class="dial-link"[^>]*>[^<]*</button>', page)
+    assert (
+        buttons
+        == [
+            '<button type="button" class="dial-link" data-dial hx-trigger="dial"'
+            ' hx-disabled-elt="this" hx-post="/api/originate" hx-vals=\'{"number": "9876543210"}\''
+            ' hx-include="#dial-extension" hx-target="#toasts" hx-swap="afterbegin"'
+            ' title="Call 9876543210">98765 43210</button>'
+        ]
+        * 2
+    )  # the call on the board, and its pop-up
+    dial_box = re.search(r'<form id="dial"[^>]*>', page)
+    assert dial_box is not None and dial_box[0].endswith('data-idempotent data-from="70">')

@@ -6,11 +6,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
+from dashboard.calls import Status
 from dashboard.events import redact_secrets
 from dashboard.settings import Settings
+from dashboard.views.events import accepted_response
 from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, send, sign_in
 
 
@@ -163,3 +166,31 @@ def test_an_event_that_cannot_be_stored_is_not_acknowledged(client: TestClient) 
     assert response.json()["error"] == "storage_unavailable"
     assert client.get("/api/calls/active").json() == {"calls": []}
     assert parts_of(client).store.count("calls") == 0
+
+
+def test_the_endpoint_tallies_every_answer_for_the_log_summary(
+    settings: Settings, clock: FakeClock
+) -> None:
+    guarded = settings.with_changes(synapse_event_token="s3cret")
+    with TestClient(create_app(guarded, clock=clock)) as client:
+        for query in (
+            "token=s3cret&data=" + quote(CALL_START),
+            "token=s3cret&data=" + quote(CALL_CONNECT),
+            "token=s3cret&data=%7Bnot",
+            "token=wrong&data=" + quote(CALL_FINISH),
+        ):
+            client.get("/synapse/events?" + query)
+        parts_of(client).store.db.execute("DROP TABLE events")
+        client.get("/synapse/events?token=s3cret&data=" + quote(CALL_FINISH))
+        tally = parts_of(client).ingestor.tally
+        assert (tally.accepted, dict(tally.refused)) == (
+            2,
+            {"not_json": 1, "forbidden": 1, "storage_unavailable": 1},
+        )
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_the_answer_to_an_event_is_what_a_json_response_renders(status: Status) -> None:
+    rendered = JSONResponse({"ok": True, "event_id": 123456789, "status": status.value})
+    answer = accepted_response(123456789, status)
+    assert (answer.body, answer.headers.items()) == (rendered.body, rendered.headers.items())

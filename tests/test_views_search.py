@@ -35,8 +35,8 @@ def test_a_caller_is_found_by_name_as_by_digits(client: TestClient) -> None:
     sign_in(client, "supervisor")
     asha_now = "0 98765 43210 Asha Rao is ringing at extension 71 since 15:30:00"
     asha_before = [
-        "27 Nov 2026 15:30 0 98765 43210 Asha Rao 71 incoming ringing -",
-        "27 Nov 2026 15:30 +91 98765 43210 Asha Rao 70 incoming missed 0:20",
+        "27 Nov 2026 15:30 0 98765 43210 Asha Rao 71 incoming Ringing -",
+        "27 Nov 2026 15:30 +91 98765 43210 Asha Rao 70 incoming Missed 0:20",
     ]
     assert found(client, "asha") == ([asha_now], asha_before)
     assert found(client, "  ASHA   rao ") == ([asha_now], asha_before)

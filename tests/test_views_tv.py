@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
+from dashboard.auth import Accounts
+from dashboard.kiosk import Kiosks
+from dashboard.passwords import token_digest
 from dashboard.settings import Settings
 from tests.conftest import CALL_START, FakeClock, parts_of, send, sign_in
 
@@ -162,3 +167,45 @@ def test_live_search_finds_the_caller_now_and_before(board: TestClient) -> None:
     assert "at extension 40" in mine
     others = board.get("/search?number=98765").text  # extension 70's calls: not the agent's
     assert "No call with 98765 right now" in others and "No earlier calls with 98765" in others
+
+
+def test_a_wall_screen_link_can_show_one_group(board: TestClient) -> None:
+    csrf = sign_in(board, "admin")
+    refused = board.post(
+        "/admin/kiosks", data={"label": "Floor", "group": "Nowhere", "csrf_token": csrf}
+    ).text
+    assert "no such group: &#39;Nowhere&#39;; choose one of the list" in refused
+    assert parts_of(board).kiosks.links() == []
+    made = board.post(
+        "/admin/kiosks", data={"label": "Sales floor", "group": "Sales", "csrf_token": csrf}
+    ).text
+    assert '<option value="Sales">Sales</option>' in made
+    assert "<td>Sales floor</td><td>Sales</td>" in made
+    link = re.search(r'value="(http://testserver/kiosk/[^"]+)"', made)
+    assert link is not None
+    board.cookies.clear()
+    start = board.get(link[1])
+    signed_in = board.post(
+        link[1], data={"csrf_token": form_token(start.text)}, follow_redirects=False
+    )
+    assert signed_in.headers["location"] == "/tv?group=Sales"
+    screen = board.get(signed_in.headers["location"]).text
+    assert 'ws-connect="/ws?view=tv&amp;group=Sales"' in screen
+    assert 'id="ext-40"' in screen and 'id="ext-70"' not in screen
+
+
+def test_wall_screen_links_made_before_groups_still_sign_in(tmp_path: Path) -> None:
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    db.execute(
+        "CREATE TABLE kiosk_links (id INTEGER PRIMARY KEY, label TEXT NOT NULL, user TEXT NOT"
+        " NULL, token_hash TEXT NOT NULL, created_by TEXT, created_at TEXT, revoked_at TEXT)"
+    )
+    accounts = Accounts(db, kdf_n=2**10)
+    accounts.add_user("kiosk-old", "viewer", "a password nobody knows")
+    db.execute(
+        "INSERT INTO kiosk_links (label, user, token_hash, created_by, created_at)"
+        " VALUES ('Old TV', 'kiosk-old', ?, 'admin', '2026-01-01T00:00:00+00:00')",
+        [token_digest("old-token")],
+    )
+    found = Kiosks(db, accounts).link_for("old-token")
+    assert found is not None and (found[0].group, found[0].board_path) == ("", "/tv")

@@ -286,6 +286,45 @@ def test_an_unknown_user_or_action(admin: tuple[TestClient, str]) -> None:
         (404, "No user named 'nobody'."),
         (422, "Unknown action 'delete'."),
     ]
+    assert audited(client) == [
+        ("root", "user disable", "nobody", "refused", "No user named 'nobody'."),
+        ("root", "user action", "asha", "refused", "Unknown action 'delete'."),
+    ]
+
+
+def test_a_name_too_long_to_be_anyones_is_not_echoed(admin: tuple[TestClient, str]) -> None:
+    client, csrf = admin
+    name = "a" * 8000
+    response = client.post(f"/admin/users/{name}", data={"action": "disable", "csrf_token": csrf})
+    message = "No user has a name that long (at most 64 characters)."
+    assert (response.status_code, said(response.text)) == (404, message)
+    assert audited(client) == [("root", "user disable", "a" * 64, "refused", message)]
+
+
+def test_a_wall_screens_account_gets_no_other_role_and_no_password(
+    admin: tuple[TestClient, str],
+) -> None:
+    """Its link stays on a screen anyone walks past: it must stay a viewer no one can sign
+    in as with a password."""
+    client, csrf = admin
+    client.post("/admin/kiosks", data={"label": "Sales TV", "csrf_token": csrf})
+    screen = parts_of(client).kiosks.links()[0].user
+    accounts = parts_of(client).accounts
+    before = accounts.credentials(screen)
+    change = {"action": "change", "role": "admin", "extension": "", "csrf_token": csrf}
+    promoted = client.post(f"/admin/users/{screen}", data=change)
+    password = {"action": "password", "password": OTHER_PASSWORD, "csrf_token": csrf}
+    given = client.post(f"/admin/users/{screen}", data=password)
+    message = (
+        f"{screen.capitalize()} belongs to the wall screen Sales TV: it stays a viewer with no"
+        " password (its link is managed at /admin/kiosks)."
+    )
+    assert [(r.status_code, said(r.text)) for r in (promoted, given)] == [(409, message)] * 2
+    assert accounts.credentials(screen) == before
+    assert audited(client)[-2:] == [
+        ("root", "user change", screen, "refused", message),
+        ("root", "user password", screen, "refused", message),
+    ]
 
 
 @pytest.mark.parametrize("role", ["supervisor", "agent", "viewer"])

@@ -179,7 +179,11 @@ async def kiosk_links(request: Request) -> Response:
                     now, auth.user.name, "kiosk revoke", target=revoked.label, remote=remote
                 )
             else:
-                link, token = kiosks.create(str(form.get("label", "")), auth.user.name)
+                group = str(form.get("group", "")).strip()
+                if group and group not in parts(request).live.grid.groups:
+                    raise ValueError(f"no such group: {group[:40]!r}; choose one of the list")
+                label = str(form.get("label", ""))
+                link, token = kiosks.create(label, auth.user.name, group)
                 new_link = str(request.url_for("kiosk", token=token))
                 message = f"Open this link once on the {link.label} screen; it is not shown again."
                 parts(request).audit.record(
@@ -191,6 +195,7 @@ async def kiosk_links(request: Request) -> Response:
         request,
         "kiosks.html",
         links=kiosks.links(),
+        groups=parts(request).live.grid.groups,
         new_link=new_link,
         message=message,
         tz=parts(request).settings.timezone,
@@ -238,8 +243,10 @@ async def change_groups(request: Request) -> Response:
         return _settings_changed(
             request, "settings groups", before, "Groups back to the configured ones."
         )
-    text = _form(form).get("groups", "")
+    text = form.get("groups")  # whole: parse_groups refuses it when too long
     try:
+        if not isinstance(text, str):
+            raise GroupsError("give the groups, one a line (an empty text for none)")
         chosen = parse_groups(text, state.settings.extension_digits)
     except GroupsError as problem:
         return _settings_refused(request, "settings groups", str(problem), _form(form))

@@ -39,9 +39,10 @@ async def kiosk(request: Request) -> Response:
     comes from that page: another site could otherwise sign any browser in as a wall screen,
     signing out whoever was signed in there."""
     kiosks: Kiosks = parts(request).kiosks
-    user = kiosks.user_for(request.path_params["token"])
-    if user is None:
+    found = kiosks.link_for(request.path_params["token"])
+    if found is None:
         return _kiosk_template(request, 404, valid=False)
+    link, user = found
     if request.method == "GET":
         return _kiosk_page(request)
     form = await request.form()
@@ -58,7 +59,7 @@ async def kiosk(request: Request) -> Response:
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     token_value, _ = accounts.start_session(user, state.clock(), remote, KIOSK_SESSION)
     parts(request).audit.record(state.clock(), user.name, "kiosk sign-in", remote=remote)
-    response = RedirectResponse("/tv", status_code=303)
+    response = RedirectResponse(link.board_path, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token_value,

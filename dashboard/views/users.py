@@ -44,7 +44,11 @@ async def change_user(request: Request) -> Response:
     form = await request.form()
     action = _field(form, "action")
     if action not in ACTIONS:
-        return _users_page(request, f"Unknown action {action[:40]!r}.", status_code=422)
+
+        def unknown(admin: UserAdmin) -> tuple[Done, str]:
+            raise AuthError(f"unknown action {action[:40]!r}")
+
+        return _act(request, "user action", name, unknown)  # refused, and audited as such
     state = parts(request)
     before = state.accounts.find_user(name)
 
@@ -77,7 +81,7 @@ def _act(
     state = parts(request)
     auth = current_auth(request)
     assert auth is not None
-    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits)
+    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits, state.kiosks)
     now = state.clock()
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     target = target.strip().lower()[:64]
@@ -142,7 +146,7 @@ def _users_page(
     for_user: User | None = None,
 ) -> Response:
     state = parts(request)
-    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits)
+    admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits, state.kiosks)
     return page(
         request,
         "users.html",

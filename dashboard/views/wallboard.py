@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 from markupsafe import Markup
@@ -13,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dashboard.audience import CloseCode
+from dashboard.audience import Audience, CloseCode
+from dashboard.errors import Refusal
 from dashboard.hub import FrameSink, Hub, Subscriber
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.state import parts
@@ -31,29 +33,52 @@ async def wallboard(request: Request) -> Response:
     return board_page(request, tv=False, controls=auth.user.may_control)
 
 
+class UnknownGroup(Refusal):
+    def __init__(self, group: str) -> None:
+        shown = group if len(group) <= 40 else group[:40] + "…"
+        super().__init__(404, "no_such_group", f"no such group: {shown!r}")
+
+
 def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
-    """The live board as the signed-in user may see it, on a desk or (`tv`) on a TV."""
+    """The live board as the signed-in user may see it, on a desk or (`tv`) on a TV;
+    `?group=NAME` shows that group's calls, counters and tiles alone."""
     state = parts(request)
     auth = current_auth(request)
     assert auth is not None
     extension = auth.user.scope
+    group = board_group(request) if extension is None else None  # an agent: their own calls
     state.ingestor.refresh_names()  # a user added since: its name on its tile
+    view = state.publisher.pushes.view(Audience(extension, group=group))
+    socket_query = [("view", "tv")] if tv else []
+    socket_query += [("group", group)] if group else []
     return page(
         request,
         "wallboard.html",
         tv=tv,
-        calls=state.live.board.snapshot(extension),
-        counts=state.live.board.counts(extension),
-        day=state.live.today.of(extension),
-        longest=state.live.board.longest_ringing(extension),
+        group=group,
+        socket_url="/ws" + (f"?{urlencode(socket_query)}" if socket_query else ""),
+        calls=view.calls,
+        counts=view.counts,
+        day=view.day,
+        longest=view.longest,
         now=state.clock(),
         oob=False,
         controls=controls,
         own_socket=True,
-        grid=Markup(state.publisher.pushes.grid_html()) if extension is None else "",
+        grid=Markup(state.publisher.pushes.grid_html(group)) if extension is None else "",
         linger=state.settings.finished_linger_seconds,
         timezone=state.settings.synapse_timezone,
     )
+
+
+def board_group(connection: Request | WebSocket) -> str | None:
+    """The group a board is filtered to (`?group=`), None for none; an unknown one is refused."""
+    group = connection.query_params.get("group", "").strip()
+    if not group:
+        return None
+    if group not in parts(connection).live.grid.groups:
+        raise UnknownGroup(group)
+    return group
 
 
 async def live_socket(websocket: WebSocket) -> None:
@@ -76,6 +101,14 @@ async def live_socket(websocket: WebSocket) -> None:
         audience = audience.read_only()  # a TV shows every call, without controls
     if websocket.query_params.get("only") == "popups":
         audience = audience.popups()  # another page of the app: only the pop-ups
+    try:
+        group = board_group(websocket)
+    except UnknownGroup as unknown:
+        # The page reloads, to say so: a group that was removed since it was opened.
+        await websocket.close(code=CloseCode.NO_SUCH_GROUP, reason=unknown.detail[:120])
+        return
+    if audience.extension is None:
+        audience = audience.of_group(group)
     extensions = websocket.scope.get("extensions") or {}
     sink: FrameSink | None = extensions.get(FRAMES_EXTENSION, {}).get("sink")
     # Rendering the snapshot and subscribing happen with no await in between, so no

@@ -2,6 +2,8 @@
 // - [data-since] elements show a timer that ticks every second, corrected for the
 //   difference between this browser's clock and the server's (#counters[data-server-now]).
 // - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
+// - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
+//   not fit its box is counted in a "+N more" line instead of running off the screen.
 (function () {
   "use strict";
   var clockOffset = 0; // server time minus browser time, in ms
@@ -23,6 +25,9 @@
     var level = seconds >= alert ? "alert" : seconds >= warn ? "warn" : "ok";
     el.classList.toggle("is-warn", level === "warn");
     el.classList.toggle("is-alert", level === "alert");
+    // The whole row or tile takes the warning colour, not only its timer.
+    var holder = el.closest("article.call, article.tile");
+    if (holder && holder.getAttribute("data-level") !== level) holder.setAttribute("data-level", level);
     var key = (el.closest("[id]") || el).id + ":" + el.getAttribute("data-since");
     if (level === "alert" && !alerted.has(key)) {
       alerted.add(key);
@@ -36,9 +41,13 @@
       var since = Number(el.getAttribute("data-since"));
       if (!(since > 0)) return;
       var seconds = (now - since) / 1000;
-      el.textContent = format(seconds);
+      // Idle for more than a day reads as a date ("since 28 Nov"), not a timer of days.
+      var text = el.hasAttribute("data-idle") && seconds >= DAY ? "since " + localDay(since, now) : format(seconds);
+      if (el.textContent !== text) el.textContent = text;
       if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds);
     });
+    orderLiveCalls();
+    fitLiveCalls();
     var clock = document.getElementById("clock");
     if (clock) {
       var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone };
@@ -48,6 +57,75 @@
         timeZone = undefined;
       }
     }
+  }
+
+  var DAY = 86400;
+
+  function localDay(ms, now) {
+    var options = { day: "numeric", month: "short", year: "numeric", timeZone: timeZone };
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", options).formatToParts(new Date(ms)).forEach(function (part) { parts[part.type] = part.value; });
+      var thisYear = new Intl.DateTimeFormat("en-GB", { year: "numeric", timeZone: timeZone }).format(new Date(now));
+      return parts.day + " " + parts.month + (parts.year === thisYear ? "" : " " + parts.year);
+    } catch (e) { // an unknown zone name: the browser's
+      return new Date(ms).toLocaleDateString();
+    }
+  }
+
+  // Most urgent first: past a threshold (red, then amber), then ringing, then talking, each
+  // oldest first; finished calls last. Not while someone works in the list (a transfer
+  // being typed): moving a row would take the focus away from it.
+  var LEVEL_RANK = { alert: 0, warn: 1 };
+
+  function urgency(row) {
+    var timer = row.querySelector(".call-timer[data-since]");
+    var finished = row.classList.contains("is-finished") || !timer;
+    var level = LEVEL_RANK[row.getAttribute("data-level")];
+    return [
+      finished ? 1 : 0,
+      finished || level === undefined ? 2 : level,
+      row.classList.contains("is-ringing") ? 0 : 1,
+      timer ? Number(timer.getAttribute("data-since")) : 0,
+    ];
+  }
+
+  function compareUrgency(a, b) {
+    for (var i = 0; i < a.key.length; i++) {
+      if (a.key[i] !== b.key[i]) return a.key[i] < b.key[i] ? -1 : 1;
+    }
+    return a.index - b.index;
+  }
+
+  function orderLiveCalls() {
+    var list = document.getElementById("live-calls");
+    if (!list || list.contains(document.activeElement)) return;
+    var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
+    var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row), index: index }; }).sort(compareUrgency);
+    if (sorted.every(function (item, i) { return item.row === rows[i]; })) return;
+    sorted.forEach(function (item) { list.appendChild(item.row); });
+  }
+
+  // The rows that would run past the list's box are hidden, and counted: "+3 more".
+  function fitLiveCalls() {
+    var list = document.getElementById("live-calls");
+    var more = document.querySelector("[data-more-calls]");
+    if (!list || !more) return;
+    var rows = list.querySelectorAll("article.call");
+    rows.forEach(function (row) { row.hidden = false; });
+    more.hidden = true;
+    var bottom = list.getBoundingClientRect().bottom;
+    var overflowing = Array.prototype.some.call(rows, function (row) { return row.getBoundingClientRect().bottom > bottom + 1; });
+    if (!overflowing) return;
+    more.hidden = false; // its own line takes room too: count again with it shown
+    bottom = list.getBoundingClientRect().bottom;
+    var hidden = 0;
+    rows.forEach(function (row) {
+      if (row.getBoundingClientRect().bottom > bottom + 1) hidden += 1;
+    });
+    // Hide from the end (the least urgent), so what shows stays in order.
+    for (var i = rows.length - 1, left = hidden; i >= 0 && left > 0; i--, left--) rows[i].hidden = true;
+    more.textContent = "+" + hidden + " more " + (hidden === 1 ? "call" : "calls");
   }
 
   function readServerTime() {
@@ -91,7 +169,10 @@
     new MutationObserver(function (mutations) {
       mutations.forEach(function (mutation) {
         mutation.addedNodes.forEach(function (node) {
-          if (node.nodeType === 1) setTimeout(function () { node.remove(); }, 8000);
+          if (node.nodeType === 1) setTimeout(function leave() { // not while being read
+            if (node.matches(":hover, :focus-within") || node.querySelector("details[open]")) setTimeout(leave, 2000);
+            else node.remove();
+          }, 8000);
         });
       });
     }).observe(toasts, { childList: true });
@@ -145,26 +226,9 @@
     if (sound) sound.setAttribute("aria-pressed", soundOn() ? "true" : "false");
   }
 
-  // The grid's group filter: remembered per screen, applied again after every push.
-  function applyGroupFilter() {
-    var group = (window.localStorage && localStorage.getItem("dashboard.group")) || "";
-    document.querySelectorAll("[data-group-filter]").forEach(function (button) {
-      button.setAttribute("aria-pressed", button.getAttribute("data-group-filter") === group ? "true" : "false");
-    });
-    document.querySelectorAll(".tile").forEach(function (tile) {
-      tile.hidden = group !== "" && tile.getAttribute("data-group") !== group &&
-        tile.getAttribute("data-pbx") !== group;
-    });
-  }
-
   document.addEventListener("click", function (evt) {
     var target = evt.target;
     if (!(target instanceof Element)) return;
-    var filter = target.closest("[data-group-filter]");
-    if (filter && window.localStorage) {
-      localStorage.setItem("dashboard.group", filter.getAttribute("data-group-filter") || "");
-      applyGroupFilter();
-    }
     var dismiss = target.closest("[data-dismiss]");
     if (dismiss) { var popup = dismiss.closest("[data-popup]"); if (popup) popup.remove(); }
     if (target.closest("[data-enable-notifications]") && window.Notification) Notification.requestPermission();
@@ -196,7 +260,6 @@
     watchForRingingCalls();
     expireToasts();
     watchPopups();
-    applyGroupFilter();
     readServerTime();
     tick();
     setInterval(tick, 1000);
@@ -205,14 +268,17 @@
   document.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail && evt.detail.event && evt.detail.event.code;
     if (code === 1008) { // signed out, or the session was ended: no reconnecting
-      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+      return;
+    }
+    if (code === 4404) { // the board's group is no more: the page says so
+      window.location.reload();
       return;
     }
     setConnection("offline");
   });
   document.addEventListener("htmx:wsAfterMessage", function () {
     readServerTime();
-    applyGroupFilter();
     tick();
   });
 

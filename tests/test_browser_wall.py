@@ -1,0 +1,229 @@
+"""The wall in real Chromium at 1920x1080: no tile cuts its text (desk and TV), calls past a
+threshold rise to the top of the live list in a warning colour, what does not fit the TV's
+list is counted as "+N more", and a group in the URL filters the whole board."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from dashboard.simulator.traffic import event_url
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in
+from tests.servers import DashboardProcess
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a long test password"
+LONG_NAME = "demo-supervisor-of-the-night-shift"
+_ids = itertools.count(1)
+
+# Each tile's and live row's boxes: an element wider inside than outside (scrollWidth >
+# clientWidth) cuts its text; so does a piece of text that pokes out of its tile or row, and a
+# tile below the bottom of its grid or of the screen.
+CUT_TEXT = """() => {
+  const cut = [];
+  for (const tile of document.querySelectorAll("article.tile, #live-calls > article.call")) {
+    if (tile.hidden) continue;
+    const box = tile.getBoundingClientRect();
+    const area = (tile.closest(".grid-section, .live")).getBoundingClientRect();
+    if (box.bottom > Math.min(area.bottom, innerHeight) + 0.5) cut.push(tile.id + " below its box");
+    if (box.right > Math.min(area.right, innerWidth) + 0.5) cut.push(tile.id + " past its box");
+    for (const el of [tile, ...tile.querySelectorAll("*")]) {
+      if (el.classList.contains("sr-only")) continue;
+      const inline = getComputedStyle(el).display === "inline";
+      const text = tile.id + " " + el.className + ": " + el.textContent.trim();
+      if (!inline && el.scrollWidth > el.clientWidth) cut.push(text);
+      const rect = el.getBoundingClientRect();
+      const outside = rect.left < box.left - 0.5 || rect.right > box.right + 0.5;
+      if (rect.width && outside) cut.push("outside " + text);
+    }
+  }
+  return cut;
+}"""
+
+
+VARIABLE_COLOUR = """name => {
+  const probe = document.createElement("div");
+  probe.style.background = `var(${name})`;
+  document.body.append(probe);
+  const colour = getComputedStyle(probe).backgroundColor;
+  probe.remove();
+  return colour;
+}"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[DashboardProcess]:
+    process = DashboardProcess(
+        tmp_path,
+        SYNAPSE_TIMEZONE="UTC",
+        DASHBOARD_EXTENSIONS="40-59,70-79",
+        DASHBOARD_GROUPS="Sales: 40-49; Support: 50-59; Service: 70-79",
+        DASHBOARD_RING_WARN_SECONDS="120",
+        DASHBOARD_RING_ALERT_SECONDS="240",
+        DASHBOARD_TALK_WARN_MINUTES="0.1",  # 6 s
+        DASHBOARD_TALK_ALERT_MINUTES="30",
+        DASHBOARD_PBX_CHECK_SECONDS="0",  # no PBX here: no banner saying so
+    )
+    process.start()
+    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
+    process.cli(
+        "user", "add", LONG_NAME, "--role", "agent", "--extension", "41", "--password", PASSWORD
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+        print("--- dashboard ---", process.log(), sep="\n")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def pbx_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d%H:%M:%S")
+
+
+def send(server: DashboardProcess, event: dict[str, Any]) -> None:
+    response = httpx.get(event_url(server.events_url, event))
+    assert response.status_code == 200, response.text
+
+
+def call(
+    server: DashboardProcess, number: str, extension: str, *, answered: bool = False, **times: str
+) -> str:
+    uniqueid = f"1795000000.{next(_ids)}"
+    event: dict[str, Any] = {
+        "asteriskhost": "127.0.0.1",
+        "direction": "Incoming",
+        "number": number,
+        "extension": extension,
+        "uniqueid": uniqueid,
+        "hangupchannel": f"SIP/{extension}-{uniqueid}",
+        "redirectchannel": f"DAHDI/{uniqueid}",
+        **times,
+    }
+    for kind in ("CallStart", "CallConnect") if answered else ("CallStart",):
+        send(server, event | {"event": kind})
+    return uniqueid
+
+
+def finished_long_ago(server: DashboardProcess, extension: str, ago: timedelta) -> None:
+    """A call that ended `ago`: its extension idle since then."""
+    end = datetime.now(UTC) - ago
+    times = {
+        "starttime": pbx_time(end - timedelta(seconds=80)),
+        "answertime": pbx_time(end - timedelta(seconds=70)),
+        "endtime": pbx_time(end),
+    }
+    uniqueid = call(server, "9812345678", extension, **times)
+    finish = {"event": "CallFinish", "asteriskhost": "127.0.0.1", "uniqueid": uniqueid}
+    send(server, finish | {"extension": extension, "number": "9812345678"} | times)
+    send(server, finish | {"duration": "80", "billableseconds": "70", "disposition": "ANSWERED"})
+
+
+def open_board(browser: Browser, server: DashboardProcess, path: str) -> Page:
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(server.base_url + path)
+    sign_in(page, "sup", PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    return page
+
+
+def test_no_tile_cuts_its_text_on_the_desk_or_the_tv(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(hours=12, minutes=50, seconds=55)
+    call(server, "9876543210", "41", answered=True, starttime=pbx_time(long_ago))
+    call(server, "+919876543210", "44", answered=True, answertime=pbx_time(long_ago))
+    call(server, "9811122233", "52")
+    finished_long_ago(server, "57", timedelta(hours=23, minutes=59))  # idle 23:59:..
+    finished_long_ago(server, "73", timedelta(days=3))  # idle since a date
+    ARTIFACTS.mkdir(exist_ok=True)
+    for path, shot in (("/", "wallboard-1920-tiles.png"), ("/tv", "tv-1920-tiles.png")):
+        page = open_board(browser, server, path)
+        expect(page.locator("article.tile")).to_have_count(30)
+        expect(page.locator("#ext-44 .tile-timer")).to_have_text(re.compile(r"^12:5\d:\d\d$"))
+        expect(page.locator("#ext-73 .tile-timer")).to_have_text(re.compile(r"^since \d+ \w{3}$"))
+        expect(page.locator("#ext-57 .tile-timer")).to_have_text(re.compile(r"^23:59:\d\d$"))
+        expect(page.locator("#ext-41 .tile-name")).to_have_text(LONG_NAME)
+        expect(page.locator("#ext-41 .tile-day")).to_have_text("0 answered 0 missed 0:00 talk")
+        page.screenshot(path=str(ARTIFACTS / shot), animations="disabled")
+        cut = page.evaluate(CUT_TEXT)
+        assert cut == [], (path, *cut)
+        tile_font = page.evaluate(
+            "parseFloat(getComputedStyle(document.querySelector('#ext-44 .tile-party')).fontSize)"
+        )
+        assert tile_font >= (20 if path == "/tv" else 15), (path, tile_font)
+        assert page.evaluate("document.documentElement.scrollHeight") <= 1080, path
+        page.context.close()
+
+
+def test_the_tv_pins_calls_past_a_threshold_in_a_warning_colour_and_counts_the_rest(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    tv = open_board(browser, server, "/tv")
+    call(server, "9800000001", "41", answered=True)  # talking: amber after 6 s
+    for n in range(18):
+        call(server, f"98111{n:05}", f"{42 + n}")  # ringing, never long enough to warn
+    rows = tv.locator("#live-calls > article.call")
+    expect(rows).to_have_count(19)
+    # Pushed at the top, sorted below the ringing calls, then back to the top once amber.
+    expect(rows.nth(18)).to_contain_text("98000 00001")
+    expect(rows.nth(18)).to_be_hidden()  # counted in "+N more"
+    pinned = rows.first
+    expect(pinned).to_have_attribute("data-level", "warn", timeout=EXPECT_MS)
+    expect(pinned).to_contain_text("98000 00001")
+    expect(tv.locator("#ext-41")).to_have_attribute("data-level", "warn")
+    ringing = rows.nth(1)
+    expect(ringing).to_have_attribute("data-level", "ok")
+    # The whole row and tile are in the warning colour: neither ringing's nor talking's.
+    colour = "el => getComputedStyle(el).backgroundColor"
+    talking = tv.evaluate(VARIABLE_COLOUR, "--talking-bg")
+    assert pinned.evaluate(colour) not in (ringing.evaluate(colour), talking)
+    tile_colour = tv.locator("#ext-41").evaluate(colour)
+    assert tile_colour not in (tv.locator("#ext-42").evaluate(colour), talking)
+    more = tv.locator("[data-more-calls]")
+    expect(more).to_be_visible()
+    shown = tv.locator("#live-calls > article.call:visible").count()
+    assert shown < 19
+    expect(more).to_have_text(f"+{19 - shown} more calls")
+    box = tv.locator("#live-calls").bounding_box()
+    last = tv.locator("#live-calls > article.call:visible").last.bounding_box()
+    assert (
+        box is not None
+        and last is not None
+        and last["y"] + last["height"] <= box["y"] + box["height"] + 1
+    )
+    assert tv.evaluate("document.documentElement.scrollHeight") <= 1080
+    ARTIFACTS.mkdir(exist_ok=True)
+    tv.screenshot(path=str(ARTIFACTS / "tv-1920-pinned.png"), animations="disabled")
+
+
+def test_a_group_in_the_url_filters_the_tv_and_its_pushes(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    call(server, "9800000001", "41", answered=True)
+    tv = open_board(browser, server, "/tv?group=Sales")
+    expect(tv.locator("article.tile")).to_have_count(10)
+    call(server, "9800000002", "52")  # Support's: not on this screen
+    call(server, "9800000003", "45")
+    expect(tv.locator("#live-calls > article.call")).to_have_count(2, timeout=EXPECT_MS)
+    expect(tv.locator("[data-counter=live]")).to_have_text("2")
+    expect(tv.locator("#ext-45")).to_have_class(re.compile(r"\bis-ringing\b"))
+    expect(tv.locator(".grid-filter [aria-current=page]")).to_have_text("Sales")
+    tv.get_by_role("link", name="Support", exact=True).click()
+    expect(tv).to_have_url(re.compile(r"/tv\?group=Support$"))
+    expect(tv.locator("#live-calls > article.call")).to_have_count(1, timeout=EXPECT_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    tv.screenshot(path=str(ARTIFACTS / "tv-1920-group.png"), animations="disabled")

@@ -197,7 +197,7 @@ def test_call_appears_ticks_and_leaves(
     assert seconds(timer.inner_text()) > seconds(earlier), f"{earlier} -> {timer.inner_text()}"
 
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
+    page.screenshot(path=str(ARTIFACTS / "wallboard-live-1920.png"))
 
     send(http, server, events["CallFinish"])
     finished_at = time.monotonic()

@@ -81,7 +81,7 @@ def test_an_admin_adds_a_user_and_changes_a_threshold(
     assert re.fullmatch(r"[\w-]{16}", made)
     expect(admin.locator('tr[data-user="asha"] .user-state')).to_contain_text("Active")
     ARTIFACTS.mkdir(exist_ok=True)
-    admin.screenshot(path=str(ARTIFACTS / "admin-users-1080p.png"), full_page=True)
+    admin.screenshot(path=str(ARTIFACTS / "admin-users-1920.png"), full_page=True)
 
     agent = browser.new_context(viewport=VIEWPORT).new_page()
     agent.goto(server.base_url + "/")
@@ -95,7 +95,7 @@ def test_an_admin_adds_a_user_and_changes_a_threshold(
     thresholds.locator('input[name="ring_alert"]').fill("2")
     thresholds.get_by_role("button", name="Save thresholds").click()
     expect(admin.get_by_role("status")).to_have_text("Thresholds saved: every board uses them now.")
-    admin.screenshot(path=str(ARTIFACTS / "admin-settings-1080p.png"), full_page=True)
+    admin.screenshot(path=str(ARTIFACTS / "admin-settings-1920.png"), full_page=True)
 
     # The board, never reloaded, has the new limits and the ringing call is past them.
     expect(timer).to_have_attribute("data-warn", "1", timeout=EXPECT_MS)

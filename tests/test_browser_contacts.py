@@ -84,6 +84,6 @@ def test_an_imported_name_shows_in_the_list_and_on_the_next_live_call(
     assert outer["x"] <= inner["x"] and inner["x"] + inner["width"] <= outer["x"] + outer["width"]
     assert page_errors == []
     ARTIFACTS.mkdir(exist_ok=True)
-    contacts.screenshot(path=str(ARTIFACTS / "contacts-imported.png"), animations="disabled")
-    board.screenshot(path=str(ARTIFACTS / "wallboard-named-call.png"), animations="disabled")
+    contacts.screenshot(path=str(ARTIFACTS / "contacts-imported-1920.png"), animations="disabled")
+    board.screenshot(path=str(ARTIFACTS / "wallboard-named-call-1920.png"), animations="disabled")
     context.close()

@@ -67,7 +67,7 @@ def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
     expect(call.locator(".call-state")).to_have_text("Missed")
     assert any("Hangup" in query for query in simulator.commands())
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "hung-up.png"), animations="disabled")
+    page.screenshot(path=str(ARTIFACTS / "hung-up-1920.png"), animations="disabled")
 
 
 def originates(simulator: SimulatorProcess) -> list[str]:
@@ -110,7 +110,7 @@ def test_an_incoming_call_pops_up_for_the_agent_it_rings(
     expect(ravi.locator("article.call")).to_have_count(0)
     expect(ravi.locator("[data-popup]")).to_have_count(0)
     ARTIFACTS.mkdir(exist_ok=True)
-    asha.screenshot(path=str(ARTIFACTS / "agent-popup.png"), animations="disabled")
+    asha.screenshot(path=str(ARTIFACTS / "popup-1920.png"), animations="disabled")
     popup.get_by_role("button", name="Dismiss").click()
     expect(popup).to_have_count(0)
 

@@ -68,4 +68,4 @@ def test_a_recording_plays_and_seeks_in_the_history(
     player.get_by_role("button", name="Back 10 seconds").click()
     page.wait_for_function("a => a.currentTime < 2", arg=audio.element_handle(), timeout=EXPECT_MS)
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "history-player.png"), animations="disabled")
+    page.screenshot(path=str(ARTIFACTS / "history-player-1920.png"), animations="disabled")

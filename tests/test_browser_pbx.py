@@ -43,7 +43,7 @@ def test_a_pbx_that_stops_answering_is_named_on_the_board_until_it_is_back(
         expect(banner).to_be_visible(timeout=EXPECT_MS)
         expect(banner).to_contain_text("PBX synapse is not answering since")
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "pbx-not-answering.png"), animations="disabled")
+        page.screenshot(path=str(ARTIFACTS / "pbx-not-answering-1920.png"), animations="disabled")
         simulator = SimulatorProcess(tmp_path, pbx_port, dashboard.events_url)  # it is back
         expect(banner).to_be_hidden(timeout=EXPECT_MS)
     finally:

@@ -162,7 +162,7 @@ def test_an_agent_collapses_the_pop_up_for_the_rest_of_the_call(
     search = page.locator("form.filters").get_by_role("button", name="Search")
     assert not overlap(on_history.bounding_box(), search.bounding_box()), "it hides Search"
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "agent-popup-collapsed.png"), animations="disabled")
+    page.screenshot(path=str(ARTIFACTS / "popup-hidden-1920.png"), animations="disabled")
     second = events("Incoming", "9855555555", "70", "answered")
     send(dashboard, second["CallStart"])  # a new call pops up in full
     ringing = page.locator("[data-popup]", has_text="Ringing · extension 70")
@@ -192,4 +192,6 @@ def test_the_call_page_reads_as_a_summary_with_its_tables_apart(
     width: int = page.evaluate("document.documentElement.scrollWidth")
     assert width <= LAPTOP["width"], "the call page scrolls sideways"
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "call-page.png"), full_page=True, animations="disabled")
+    page.screenshot(
+        path=str(ARTIFACTS / "call-page-1366.png"), full_page=True, animations="disabled"
+    )

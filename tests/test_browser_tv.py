@@ -81,7 +81,7 @@ def test_a_kiosk_screen_survives_a_dashboard_restart(
     expect(tv.locator("body")).to_have_class(state_class("offline"), timeout=EXPECT_MS)
     expect(tv.locator(".stale-banner")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
-    tv.screenshot(path=str(ARTIFACTS / "tv-reconnecting.png"), animations="disabled")
+    tv.screenshot(path=str(ARTIFACTS / "tv-reconnecting-1920.png"), animations="disabled")
 
     server.start()  # the same port and database
     ring(server, "9844455566", "52")
@@ -94,7 +94,7 @@ def test_a_kiosk_screen_survives_a_dashboard_restart(
     expect(tv.locator("#ext-52 .tile-timer")).to_have_class(
         re.compile(r"\bis-(warn|alert)\b"), timeout=EXPECT_MS
     )
-    tv.screenshot(path=str(ARTIFACTS / "tv-1080p.png"), animations="disabled")
+    tv.screenshot(path=str(ARTIFACTS / "tv-restarted-1920.png"), animations="disabled")
 
 
 def test_the_wallboard_at_1080p(browser: Browser, server: DashboardProcess) -> None:
@@ -124,5 +124,5 @@ def test_the_wallboard_at_1080p(browser: Browser, server: DashboardProcess) -> N
     expect(page.locator("#search-results")).to_contain_text("on a call", timeout=EXPECT_MS)
     page.get_by_placeholder("Find a caller").fill("")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "wallboard-1080p.png"), animations="disabled")
+    page.screenshot(path=str(ARTIFACTS / "wallboard-six-calls-1920.png"), animations="disabled")
     assert page.evaluate("document.documentElement.scrollHeight") <= 1080, "the board scrolls"

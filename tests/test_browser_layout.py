@@ -1,0 +1,361 @@
+"""Every page at 1920x1080, 1366x768 and on a 390x844 phone, in real Chromium: no element's
+box runs off the screen, the header keeps to one line on a desktop, and on a phone the
+agent's pop-up, the dial box, the extension and the call actions are on screen and big
+enough for a thumb. Every screenshot lands in test-artifacts/, named by page and size.
+
+One dashboard (seeded history, contacts, live calls) and one browser serve the whole module;
+the pop-up test adds a live call, which no other test counts on."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
+
+from dashboard.simulator.traffic import event_url
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, chromium, sign_in
+from tests.servers import DashboardProcess
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a long test password"
+SIZES: dict[str, ViewportSize] = {
+    "1920": {"width": 1920, "height": 1080},
+    "1366": {"width": 1366, "height": 768},
+    "phone": {"width": 390, "height": 844},
+}
+DESKTOPS = ["1920", "1366"]
+THUMB_PX = 44  # the smallest comfortable touch target, in CSS pixels
+CONTACTS = (
+    "number,name,company,notes\n"
+    "9811122233,Asha Raghunathan-Venkataramanan,Shree Balaji Logistics Private Limited,"
+    "Prefers calls after lunch; ask for the accounts desk\n"
+    "9822233344,Ravi Kumar,,\n"
+)
+MISSING = "/calls/no-such-call?host=127.0.0.1"
+_ids = itertools.count(1)
+
+# Every visible element whose box leaves [0, width], described well enough to find it.
+BOXES_OUTSIDE = """
+(width) => {
+  const outside = [];
+  for (const element of document.body.querySelectorAll("*")) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (getComputedStyle(element).visibility !== "visible") continue;
+    if (box.left >= -0.5 && box.right <= width + 0.5) continue;
+    const name = element.tagName.toLowerCase() + (element.id ? "#" + element.id : "")
+      + [...element.classList].map((c) => "." + c).join("");
+    const text = (element.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 40);
+    outside.push(`${name} [${Math.round(box.left)}, ${Math.round(box.right)}] ${text}`);
+  }
+  const more = outside.length - 20;
+  return more > 0 ? [...outside.slice(0, 20), `and ${more} more`] : outside;
+}
+"""
+SCROLL_WIDTH = "[document.scrollingElement.scrollWidth, window.innerWidth]"
+
+
+# -- the server and the browser ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProcess]:
+    workdir = tmp_path_factory.mktemp("layout")
+    process = DashboardProcess(
+        workdir,
+        DASHBOARD_EXTENSIONS="40-59,70-79",
+        DASHBOARD_GROUPS="Sales: 40-49; Support: 50-59; Service: 70-79",
+        DASHBOARD_FINISHED_LINGER="600",
+        DASHBOARD_CRM_URL="https://crm.example/search?phone={number}",
+    )
+    process.cli("seed", "--calls", "400", "--days", "10", "--seed", "16")
+    # An admin's header is the longest: every link, the Admin list, an extension.
+    for user, role, extension in [("admin", "admin", "41"), ("asha", "agent", "70")]:
+        add = ["user", "add", user, "--role", role, "--extension", extension]
+        process.cli(*add, "--password", PASSWORD)
+    (workdir / "contacts.csv").write_text(CONTACTS)
+    process.cli("contacts", "import", str(workdir / "contacts.csv"))
+    process.start()  # after the import: the server reads the contacts as it starts
+    for number, extension, answered in [
+        ("9822233344", "41", True),
+        ("9833344455", "52", False),
+        ("9844455566", "57", True),
+        ("9855566677", "44", False),
+    ]:
+        ring(process, number, extension, answered)
+    try:
+        yield process
+    finally:
+        process.stop()
+        print("--- dashboard ---", process.log(), sep="\n")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def ring(server: DashboardProcess, number: str, extension: str, answered: bool = False) -> str:
+    uniqueid = f"1796000000.{next(_ids)}"
+    event: dict[str, Any] = {
+        "asteriskhost": "127.0.0.1",
+        "event": "CallStart",
+        "direction": "Incoming",
+        "number": number,
+        "extension": extension,
+        "uniqueid": uniqueid,
+        "hangupchannel": f"SIP/{extension}-0001",
+        "redirectchannel": f"DAHDI/{extension}-1",
+    }
+    for kind in ("CallStart", "CallConnect") if answered else ("CallStart",):
+        response = httpx.get(event_url(server.events_url, event | {"event": kind}))
+        assert response.status_code == 200, response.text
+    return uniqueid
+
+
+def new_context(browser: Browser, size: str) -> BrowserContext:
+    if size == "phone":
+        return browser.new_context(
+            viewport=SIZES[size], device_scale_factor=3, is_mobile=True, has_touch=True
+        )
+    return browser.new_context(viewport=SIZES[size])
+
+
+class Pages:
+    """One signed-in page per (user, size), opened on first use and kept for the module."""
+
+    def __init__(self, browser: Browser, server: DashboardProcess) -> None:
+        self.browser = browser
+        self.server = server
+        self.pages: dict[tuple[str, str], Page] = {}
+
+    def open(self, user: str, size: str, path: str) -> Page:
+        page = self.pages.get((user, size))
+        if page is None:
+            page = new_context(self.browser, size).new_page()
+            page.goto(self.server.base_url + "/login?next=/calls")
+            sign_in(page, user, PASSWORD)
+            self.pages[(user, size)] = page
+        response = page.goto(self.server.base_url + path)
+        assert response is not None, f"GET {path}: no response"
+        assert response.ok or path == MISSING, f"GET {path}: {response.status}"
+        return page
+
+    def close(self) -> None:
+        for page in self.pages.values():
+            page.context.close()
+
+
+@pytest.fixture(scope="module")
+def pages(browser: Browser, server: DashboardProcess) -> Iterator[Pages]:
+    opened = Pages(browser, server)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+# -- what every page must satisfy ----------------------------------------------------------
+
+
+def assert_inside_the_screen(page: Page, size: str) -> None:
+    width = SIZES[size]["width"]
+    outside = page.evaluate(BOXES_OUTSIDE, width)
+    assert outside == [], f"{page.url} at {size}: boxes off the screen:\n" + "\n".join(outside)
+    scroll_width, inner_width = page.evaluate(SCROLL_WIDTH)
+    assert (scroll_width, inner_width) == (width, width), f"{page.url} lays out wider"
+
+
+def assert_header_on_one_line(page: Page) -> None:
+    """Every item of the header shares one horizontal band: nothing wrapped under another."""
+    tops, bottoms = page.evaluate(
+        """() => {
+          const boxes = [...document.querySelectorAll(".topbar > *, .topbar .nav > *")]
+            .map((e) => e.getBoundingClientRect()).filter((b) => b.width > 0 && b.height > 0);
+          return [boxes.map((b) => b.top), boxes.map((b) => b.bottom)];
+        }"""
+    )
+    assert max(tops) < min(bottoms), f"the header wraps: tops {tops}, bottoms {bottoms}"
+
+
+def shoot(page: Page, name: str, full_page: bool = False) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled", full_page=full_page)
+
+
+def assert_thumb_sized(locator: Locator, what: str) -> None:
+    box = locator.bounding_box()
+    assert box is not None, f"{what} is not shown"
+    assert box["width"] >= THUMB_PX and box["height"] >= THUMB_PX, f"{what} is too small: {box}"
+
+
+def assert_in_viewport(page: Page, locator: Locator, what: str) -> None:
+    box = locator.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and viewport is not None, f"{what} is not shown"
+    inside = (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= viewport["width"]
+        and box["y"] + box["height"] <= viewport["height"]
+    )
+    assert inside, f"{what} at {box} is not inside the {viewport} screen"
+
+
+# -- the tests -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_wallboard_fits(pages: Pages, size: str) -> None:
+    page = pages.open("admin", size, "/")
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    call = page.locator("#live-calls article.call", has_text="98222 33344")
+    expect(call.locator(".call-extension")).to_be_visible()
+    expect(call.locator(".call-extension")).to_contain_text("41")
+    expect(call.get_by_role("button", name="Hang up")).to_be_visible()
+    expect(page.locator("#dial")).to_be_visible()
+    expect(page.locator("#dial-number")).to_be_visible()
+    shoot(page, f"wallboard-{size}")
+    assert_inside_the_screen(page, size)
+    if size in DESKTOPS:
+        assert_header_on_one_line(page)
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    else:
+        assert_thumb_sized(call.get_by_role("button", name="Hang up"), "Hang up")
+        assert_thumb_sized(page.locator("#dial button[type=submit]"), "the dial box's Call")
+
+
+def test_the_menu_opens_on_a_phone(pages: Pages) -> None:
+    page = pages.open("admin", "phone", "/")
+    sign_out = page.get_by_role("button", name="Sign out")
+    expect(sign_out).to_be_hidden()
+    page.get_by_role("button", name="Menu").tap()
+    expect(sign_out).to_be_visible()
+    expect(page.get_by_role("link", name="History")).to_be_visible()
+    shoot(page, "menu-phone")
+    assert_inside_the_screen(page, "phone")
+    assert_thumb_sized(page.get_by_role("link", name="History"), "the History link")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("history", "/calls?period=all"),
+        ("missed", "/missed"),
+        ("contacts", "/contacts"),
+        ("reports", "/reports?period=30d"),
+        ("call", "/calls/1796000000.1?host=127.0.0.1"),  # the first call the server rings
+        ("call-missing", MISSING),
+    ],
+)
+def test_a_page_fits(pages: Pages, name: str, path: str, size: str) -> None:
+    page = pages.open("admin", size, path)
+    shoot(page, f"{name}-{size}")
+    assert_inside_the_screen(page, size)
+    if size in DESKTOPS:
+        assert_header_on_one_line(page)
+
+
+@pytest.mark.parametrize("name", ["history", "missed"])
+def test_history_and_missed_calls_are_cards_on_a_phone(pages: Pages, name: str) -> None:
+    page = pages.open("admin", "phone", f"/{'calls' if name == 'history' else name}")
+    row = page.locator("main table tbody tr").first
+    expect(row).to_be_visible()
+    assert row.evaluate("r => getComputedStyle(r).display") != "table-row"
+    expect(page.locator("main table thead")).to_be_hidden()
+    shown, labelled = row.locator("td").evaluate_all(
+        """cells => [
+          cells.filter((c) => c.offsetHeight && c.dataset.label)
+            .map((c) => getComputedStyle(c, "::before").content),
+          cells.filter((c) => c.offsetHeight && c.dataset.label).map((c) => `"${c.dataset.label}"`),
+        ]"""
+    )
+    assert len(shown) >= 3 and shown == labelled, "each value shows its column's name"
+
+
+def test_search_results_fit(pages: Pages) -> None:
+    for size in SIZES:
+        page = pages.open("admin", size, "/")
+        page.get_by_placeholder("Find a caller").fill("98222")
+        expect(page.locator("#search-results")).to_contain_text("on a call", timeout=EXPECT_MS)
+        shoot(page, f"search-{size}")
+        assert_inside_the_screen(page, size)
+
+
+def test_the_sign_in_page_fits(browser: Browser, server: DashboardProcess) -> None:
+    for size in SIZES:
+        context = new_context(browser, size)
+        page = context.new_page()
+        page.goto(server.base_url + "/")
+        expect(page.get_by_label("User name")).to_be_visible()
+        shoot(page, f"login-{size}")
+        assert_inside_the_screen(page, size)
+        context.close()
+
+
+def test_the_tv_fits(browser: Browser, server: DashboardProcess) -> None:
+    path = server.cli("kiosk", "create", "Sales floor TV").strip()
+    for size in DESKTOPS:
+        context = new_context(browser, size)
+        page = context.new_page()
+        page.goto(server.base_url + path)
+        expect(page).to_have_url(re.compile(r"/tv$"), timeout=EXPECT_MS)
+        expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+        shoot(page, f"tv-{size}")
+        assert_inside_the_screen(page, size)
+        context.close()
+
+
+def test_the_agents_pop_up_is_on_a_phones_screen_and_thumb_sized(pages: Pages) -> None:
+    page = pages.open("asha", "phone", "/")
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    ring(pages.server, "9811122233", "70")
+    popup = page.locator("[data-popup]")
+    expect(popup).to_have_count(1, timeout=EXPECT_MS)
+    expect(popup).to_be_visible()
+    expect(popup).to_contain_text("Asha Raghunathan-Venkataramanan")
+    shoot(page, "popup-phone")
+    assert_in_viewport(page, popup, "the pop-up")
+    assert_inside_the_screen(page, "phone")
+    targets = popup.get_by_role("button").all() + popup.get_by_role("link").all()
+    assert len(targets) >= 3, "the number, Open in CRM and Dismiss"
+    for target in targets:
+        assert_thumb_sized(target, f"the pop-up's {target.inner_text()!r}")
+        assert_in_viewport(page, target, f"the pop-up's {target.inner_text()!r}")
+    call = page.locator("#live-calls article.call", has_text="98111 22233")
+    expect(call.locator(".call-extension")).to_contain_text("70")
+    expect(page.locator("#dial-number")).to_be_visible()
+    popup.get_by_role("button", name="Hide").tap()
+    expect(popup).to_have_class(re.compile(r"\bis-collapsed\b"))
+    shoot(page, "popup-hidden-phone")
+    assert_in_viewport(page, popup, "the hidden pop-up")
+    assert_thumb_sized(popup.get_by_role("button", name="Show"), "the hidden pop-up's Show")
+    popup.get_by_role("button", name="Show").tap()
+    popup.get_by_role("button", name="Dismiss").tap()
+    expect(popup).to_have_count(0)
+    shoot(page, "wallboard-agent-phone")
+    assert_inside_the_screen(page, "phone")
+
+
+def test_the_agents_pop_up_clears_the_header_on_a_desktop(pages: Pages) -> None:
+    page = pages.open("asha", "1366", "/")
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    ring(pages.server, "9822233344", "70")
+    popup = page.locator("[data-popup]", has_text="98222 33344")
+    expect(popup).to_be_visible(timeout=EXPECT_MS)
+    shoot(page, "popup-1366")
+    assert_in_viewport(page, popup, "the pop-up")
+    header, area = (
+        page.locator(".topbar").bounding_box(),
+        page.locator(".popups-area").bounding_box(),
+    )
+    assert header is not None and area is not None
+    assert area["y"] >= header["y"] + header["height"], f"the pop-up covers the header: {area}"
+    assert_inside_the_screen(page, "1366")

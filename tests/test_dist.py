@@ -91,7 +91,10 @@ def test_the_installed_demo_serves_its_pages_and_every_asset(
         assets = demo.assets_of("/login")
         assert set(assets.values()) == {200}, assets
         assert "/static/vendor/htmx.min.js" in assets
-        found = re.search(r"supervisor\s+user (\S+)\s+password (\S+)", demo.log.read_text())
+        sign_in = re.compile(r"supervisor\s+user (\S+)\s+password (\S+)")
+        # The demo prints its sign-ins once it answers: a moment after /healthz does.
+        wait_until(lambda: sign_in.search(demo.log.read_text()), 30, "the demo's sign-ins")
+        found = sign_in.search(demo.log.read_text())
         assert found is not None
         form = demo.http.get("/login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form)

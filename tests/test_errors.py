@@ -76,7 +76,9 @@ def test_the_role_refusal_stays_json_for_programs_and_a_toast_for_htmx(
     clicked = anonymous.get("/reports", headers={"hx-request": "true"})
     assert (clicked.status_code, clicked.text) == (
         403,
-        '<p class="toast is-error" role="alert">Agents may not open reports.</p>',
+        '<div class="toast is-error" role="alert">\n'
+        '  <p class="toast-words">Agents may not open reports.</p>\n'
+        "</div>",
     )
 
 

@@ -86,6 +86,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProces
         ("9833344455", "52", False),
         ("9844455566", "57", True),
         ("9855566677", "44", False),
+        ("9811122233", "79", True),  # the longest name, on a tile too
     ]:
         ring(process, number, extension, answered)
     try:
@@ -172,6 +173,21 @@ def assert_inside_the_screen(page: Page, size: str) -> None:
     assert (scroll_width, inner_width) == (width, width), f"{page.url} lays out wider"
 
 
+TEXT_OUT_OF_ITS_TILE = """() => [...document.querySelectorAll(".tile")].flatMap((tile) => {
+  const box = tile.getBoundingClientRect();
+  return [...tile.querySelectorAll("*")].filter((e) => {
+    const b = e.getBoundingClientRect();
+    return b.width > 0 && (b.left < box.left - 1 || b.right > box.right + 1);
+  }).map((e) => tile.id + " " + e.className + ": " + e.textContent.trim());
+})"""
+
+
+def assert_tiles_hold_their_text(page: Page) -> None:
+    """A long caller's or user's name wraps inside its tile, never into the next one."""
+    out = page.evaluate(TEXT_OUT_OF_ITS_TILE)
+    assert out == [], "text out of its tile:\n" + "\n".join(out)
+
+
 def assert_header_on_one_line(page: Page) -> None:
     """Every item of the header shares one horizontal band: nothing wrapped under another."""
     tops, bottoms = page.evaluate(
@@ -225,6 +241,7 @@ def test_the_wallboard_fits(pages: Pages, size: str) -> None:
     expect(page.locator("#dial-number")).to_be_visible()
     shoot(page, f"wallboard-{size}")
     assert_inside_the_screen(page, size)
+    assert_tiles_hold_their_text(page)
     if size in DESKTOPS:
         assert_header_on_one_line(page)
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+
+from dashboard.simulator.traffic import event_url
+from tests.servers import DashboardProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -51,3 +56,35 @@ def sign_in(page: Page, user: str, password: str) -> None:
 
 def state_class(state: str) -> re.Pattern[str]:
     return re.compile(rf"\bis-{state}\b")
+
+
+_uniqueids = itertools.count(1)
+
+
+def ring(
+    server: DashboardProcess,
+    number: str,
+    extension: str,
+    *,
+    answered: bool = False,
+    uniqueid: str = "",
+    **fields: str,
+) -> str:
+    """A call from `number` ringing at `extension` (answered: talking), as the PBX tells it,
+    with channels of its own; its uniqueid (a new one unless given). `fields` adds to its
+    events (times, say)."""
+    uniqueid = uniqueid or f"1795000000.{next(_uniqueids)}"
+    event = {
+        "asteriskhost": "127.0.0.1",
+        "direction": "Incoming",
+        "number": number,
+        "extension": extension,
+        "uniqueid": uniqueid,
+        "hangupchannel": f"SIP/{extension}-{uniqueid}",
+        "redirectchannel": f"DAHDI/{uniqueid}",
+        **fields,
+    }
+    for kind in ("CallStart", "CallConnect") if answered else ("CallStart",):
+        response = httpx.get(event_url(server.events_url, event | {"event": kind}))
+        assert response.status_code == 200, response.text
+    return uniqueid

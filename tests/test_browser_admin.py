@@ -7,12 +7,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from dashboard.simulator.traffic import event_url
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in, state_class
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, ring, sign_in, state_class
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
@@ -43,25 +41,10 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def ring(server: DashboardProcess, extension: str) -> None:
-    event = {
-        "asteriskhost": "127.0.0.1",
-        "event": "CallStart",
-        "direction": "Incoming",
-        "number": "9811122233",
-        "extension": extension,
-        "uniqueid": "1795000000.1",
-        "hangupchannel": f"SIP/{extension}-0001",
-        "redirectchannel": "DAHDI/1-1",
-    }
-    response = httpx.get(event_url(server.events_url, event))
-    assert response.status_code == 200, response.text
-
-
 def test_an_admin_adds_a_user_and_changes_a_threshold(
     browser: Browser, server: DashboardProcess
 ) -> None:
-    ring(server, "41")
+    ring(server, "9811122233", "41")
     board = browser.new_context(viewport=VIEWPORT).new_page()
     board.goto(server.base_url + "/")
     sign_in(board, "sup", PASSWORD)

@@ -8,21 +8,18 @@ the pop-up test adds a live call, which no other test counts on."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
-from dashboard.simulator.traffic import event_url
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, chromium, sign_in
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, chromium, ring, sign_in
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long test password"
+FIRST_CALL = "1796000000.1"  # the first call the server rings: its page is laid out too
 SIZES: dict[str, ViewportSize] = {
     "1920": {"width": 1920, "height": 1080},
     "1366": {"width": 1366, "height": 768},
@@ -37,7 +34,6 @@ CONTACTS = (
     "9822233344,Ravi Kumar,,\n"
 )
 MISSING = "/calls/no-such-call?host=127.0.0.1"
-_ids = itertools.count(1)
 
 # Every visible element whose box leaves [0, width], described well enough to find it.
 BOXES_OUTSIDE = """
@@ -81,14 +77,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProces
     (workdir / "contacts.csv").write_text(CONTACTS)
     process.cli("contacts", "import", str(workdir / "contacts.csv"))
     process.start()  # after the import: the server reads the contacts as it starts
+    ring(process, "9822233344", "41", answered=True, uniqueid=FIRST_CALL)
     for number, extension, answered in [
-        ("9822233344", "41", True),
         ("9833344455", "52", False),
         ("9844455566", "57", True),
         ("9855566677", "44", False),
         ("9811122233", "79", True),  # the longest name, on a tile too
     ]:
-        ring(process, number, extension, answered)
+        ring(process, number, extension, answered=answered)
     try:
         yield process
     finally:
@@ -100,24 +96,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProces
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
-
-
-def ring(server: DashboardProcess, number: str, extension: str, answered: bool = False) -> str:
-    uniqueid = f"1796000000.{next(_ids)}"
-    event: dict[str, Any] = {
-        "asteriskhost": "127.0.0.1",
-        "event": "CallStart",
-        "direction": "Incoming",
-        "number": number,
-        "extension": extension,
-        "uniqueid": uniqueid,
-        "hangupchannel": f"SIP/{extension}-0001",
-        "redirectchannel": f"DAHDI/{extension}-1",
-    }
-    for kind in ("CallStart", "CallConnect") if answered else ("CallStart",):
-        response = httpx.get(event_url(server.events_url, event | {"event": kind}))
-        assert response.status_code == 200, response.text
-    return uniqueid
 
 
 def new_context(browser: Browser, size: str) -> BrowserContext:
@@ -270,7 +248,7 @@ def test_the_menu_opens_on_a_phone(pages: Pages) -> None:
         ("missed", "/missed"),
         ("contacts", "/contacts"),
         ("reports", "/reports?period=30d"),
-        ("call", "/calls/1796000000.1?host=127.0.0.1"),  # the first call the server rings
+        ("call", f"/calls/{FIRST_CALL}?host=127.0.0.1"),
         ("call-missing", MISSING),
     ],
 )

@@ -3,24 +3,19 @@ restart by itself, saying it is reconnecting meanwhile; and screenshots at 1920x
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from dashboard.simulator.traffic import event_url
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in, state_class
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, ring, sign_in, state_class
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long test password"
 RECONNECT_MS = 30_000  # the socket retries with a growing pause, at most 10 s
-_ids = itertools.count(1)
 
 
 @pytest.fixture
@@ -45,24 +40,6 @@ def server(tmp_path: Path) -> Iterator[DashboardProcess]:
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
-
-
-def ring(server: DashboardProcess, number: str, extension: str, answered: bool = False) -> str:
-    uniqueid = f"1795000000.{next(_ids)}"
-    event: dict[str, Any] = {
-        "asteriskhost": "127.0.0.1",
-        "event": "CallStart",
-        "direction": "Incoming",
-        "number": number,
-        "extension": extension,
-        "uniqueid": uniqueid,
-        "hangupchannel": f"SIP/{extension}-0001",
-        "redirectchannel": "DAHDI/1-1",
-    }
-    for kind in ("CallStart", "CallConnect") if answered else ("CallStart",):
-        response = httpx.get(event_url(server.events_url, event | {"event": kind}))
-        assert response.status_code == 200, response.text
-    return uniqueid
 
 
 def test_a_kiosk_screen_survives_a_dashboard_restart(
@@ -101,7 +78,7 @@ def test_the_wallboard_at_1080p(browser: Browser, server: DashboardProcess) -> N
     for n, (extension, answered) in enumerate(
         [("41", True), ("44", False), ("52", True), ("57", True), ("70", False), ("73", True)]
     ):
-        ring(server, f"98{n}5512345", extension, answered)
+        ring(server, f"98{n}5512345", extension, answered=answered)
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.goto(server.base_url + "/")
     sign_in(page, "sup", PASSWORD)

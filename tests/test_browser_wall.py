@@ -4,7 +4,6 @@ list is counted as "+N more", and a group in the URL filters the whole board."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,13 +15,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.simulator.traffic import event_url
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, ring, sign_in
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long test password"
 LONG_NAME = "demo-supervisor-of-the-night-shift"
-_ids = itertools.count(1)
 
 # Each tile's and live row's boxes: an element wider inside than outside (scrollWidth >
 # clientWidth) cuts its text; so does a piece of text that pokes out of its tile or row, and a
@@ -99,25 +97,6 @@ def send(server: DashboardProcess, event: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
-def call(
-    server: DashboardProcess, number: str, extension: str, *, answered: bool = False, **times: str
-) -> str:
-    uniqueid = f"1795000000.{next(_ids)}"
-    event: dict[str, Any] = {
-        "asteriskhost": "127.0.0.1",
-        "direction": "Incoming",
-        "number": number,
-        "extension": extension,
-        "uniqueid": uniqueid,
-        "hangupchannel": f"SIP/{extension}-{uniqueid}",
-        "redirectchannel": f"DAHDI/{uniqueid}",
-        **times,
-    }
-    for kind in ("CallStart", "CallConnect") if answered else ("CallStart",):
-        send(server, event | {"event": kind})
-    return uniqueid
-
-
 def finished_long_ago(server: DashboardProcess, extension: str, ago: timedelta) -> None:
     """A call that ended `ago`: its extension idle since then."""
     end = datetime.now(UTC) - ago
@@ -126,7 +105,7 @@ def finished_long_ago(server: DashboardProcess, extension: str, ago: timedelta) 
         "answertime": pbx_time(end - timedelta(seconds=70)),
         "endtime": pbx_time(end),
     }
-    uniqueid = call(server, "9812345678", extension, **times)
+    uniqueid = ring(server, "9812345678", extension, **times)
     finish = {"event": "CallFinish", "asteriskhost": "127.0.0.1", "uniqueid": uniqueid}
     send(server, finish | {"extension": extension, "number": "9812345678"} | times)
     send(server, finish | {"duration": "80", "billableseconds": "70", "disposition": "ANSWERED"})
@@ -144,9 +123,9 @@ def test_no_tile_cuts_its_text_on_the_desk_or_the_tv(
     browser: Browser, server: DashboardProcess
 ) -> None:
     long_ago = datetime.now(UTC) - timedelta(hours=12, minutes=50, seconds=55)
-    call(server, "9876543210", "41", answered=True, starttime=pbx_time(long_ago))
-    call(server, "+919876543210", "44", answered=True, answertime=pbx_time(long_ago))
-    call(server, "9811122233", "52")
+    ring(server, "9876543210", "41", answered=True, starttime=pbx_time(long_ago))
+    ring(server, "+919876543210", "44", answered=True, answertime=pbx_time(long_ago))
+    ring(server, "9811122233", "52")
     finished_long_ago(server, "57", timedelta(hours=23, minutes=59))  # idle 23:59:..
     finished_long_ago(server, "73", timedelta(days=3))  # idle since a date
     ARTIFACTS.mkdir(exist_ok=True)
@@ -173,9 +152,9 @@ def test_the_tv_pins_calls_past_a_threshold_in_a_warning_colour_and_counts_the_r
     browser: Browser, server: DashboardProcess
 ) -> None:
     tv = open_board(browser, server, "/tv")
-    call(server, "9800000001", "41", answered=True)  # talking: amber after 6 s
+    ring(server, "9800000001", "41", answered=True)  # talking: amber after 6 s
     for n in range(18):
-        call(server, f"98111{n:05}", f"{42 + n}")  # ringing, never long enough to warn
+        ring(server, f"98111{n:05}", f"{42 + n}")  # ringing, never long enough to warn
     rows = tv.locator("#live-calls > article.call")
     expect(rows).to_have_count(19)
     # Pushed at the top, sorted below the ringing calls, then back to the top once amber.
@@ -213,11 +192,11 @@ def test_the_tv_pins_calls_past_a_threshold_in_a_warning_colour_and_counts_the_r
 def test_a_group_in_the_url_filters_the_tv_and_its_pushes(
     browser: Browser, server: DashboardProcess
 ) -> None:
-    call(server, "9800000001", "41", answered=True)
+    ring(server, "9800000001", "41", answered=True)
     tv = open_board(browser, server, "/tv?group=Sales")
     expect(tv.locator("article.tile")).to_have_count(10)
-    call(server, "9800000002", "52")  # Support's: not on this screen
-    call(server, "9800000003", "45")
+    ring(server, "9800000002", "52")  # Support's: not on this screen
+    ring(server, "9800000003", "45")
     expect(tv.locator("#live-calls > article.call")).to_have_count(2, timeout=EXPECT_MS)
     expect(tv.locator("[data-counter=live]")).to_have_text("2")
     expect(tv.locator("#ext-45")).to_have_class(re.compile(r"\bis-ringing\b"))

@@ -176,14 +176,7 @@ class Store:
         """The newest calls whose number holds these digits (and at that extension)."""
         if not digits.isdigit():
             return []
-        sql = "SELECT * FROM calls WHERE number LIKE ?"
-        params: list[object] = [f"%{digits}%"]
-        if extension is not None:
-            sql += " AND extension = ?"
-            params.append(extension)
-        sql += " ORDER BY started_at DESC LIMIT ?"
-        params.append(limit)
-        return [row_to_call(row) for row in self.db.query(sql, params)]
+        return self._newest_calls("number LIKE ?", [f"%{digits}%"], extension, limit)
 
     def calls_with_number_keys(
         self, keys: list[str], extension: str | None = None, limit: int = 10
@@ -192,14 +185,17 @@ class Store:
         if not keys:
             return []
         marks = ", ".join("?" * len(keys))
-        sql = f"SELECT * FROM calls WHERE number_key IN ({marks})"
-        params: list[object] = list(keys)
+        return self._newest_calls(f"number_key IN ({marks})", list(keys), extension, limit)
+
+    def _newest_calls(
+        self, where: str, params: list[object], extension: str | None, limit: int
+    ) -> list[Call]:
+        sql = f"SELECT * FROM calls WHERE {where}"
         if extension is not None:
             sql += " AND extension = ?"
-            params.append(extension)
+            params = [*params, extension]
         sql += " ORDER BY started_at DESC LIMIT ?"
-        params.append(limit)
-        return [row_to_call(row) for row in self.db.query(sql, params)]
+        return [row_to_call(row) for row in self.db.query(sql, [*params, limit])]
 
     def live_calls(self) -> list[Call]:
         sql = "SELECT * FROM calls WHERE status != 'finished'"  # literal: the partial index

@@ -14,8 +14,12 @@
    but at most MAX_DELIVERIES frames/s in all (1,000 viewers: 10 events/s), or the viewer
    processes would take the CPU both servers need on a 2-core machine.
 2. The baseline: a bare broadcast server written with `websockets` in its own process
-   sends the very bytes the dashboard sent for each event (cut out of the frames one viewer
-   recorded) to every viewer, triggered by the same kind of HTTP GET, measured the same way.
+   sends the very bytes the dashboard sends for each event (cut out of the frames that one
+   viewer of a dashboard of its own recorded, from the same start at the same rate) to
+   every viewer, triggered by the same kind of HTTP GET, measured the same way. Both
+   servers are up with their viewers at once and the events take turns, the bare server's
+   n-th half an interval after the dashboard's: the rest of this shared machine loads both
+   alike (measured one after the other, a neighbour's burst decided the verdict).
    Two verdicts per run: the dashboard's added latency (its p50 minus the bare server's)
    at the largest size at most 1.5 x its added latency at the smallest (1,000 against 10
    viewers), and its p99 at most 1.5 x the bare server's at every other size (100 and
@@ -552,10 +556,13 @@ class Sent:
     late_ms: float = 0.0  # the worst start behind schedule
 
 
-async def send_events(port: int, seqs: range, requests: list[bytes], rate: float) -> Sent:
+async def send_events(
+    port: int, seqs: range, requests: list[bytes], rate: float, start: float | None = None
+) -> Sent:
     """Open loop: each request is written at its time whatever the answers to the earlier
-    ones, as a PBX sends them. Calls are spread over SENDER_CONNECTIONS keep-alive
-    connections, a call's three events on the same one (pipelined), so they stay in order."""
+    ones, as a PBX sends them (from `start`, a time.perf_counter(), or at once). Calls are
+    spread over SENDER_CONNECTIONS keep-alive connections, a call's three events on the same
+    one (pipelined), so they stay in order."""
     sent = Sent(seqs, array("d", [math.nan]) * len(seqs), array("d", [math.nan]) * len(seqs))
     lanes = [(seqs[n] // 3) % SENDER_CONNECTIONS for n in range(len(seqs))]
     connections = [await asyncio.open_connection(HOST, port) for _ in range(SENDER_CONNECTIONS)]
@@ -578,7 +585,7 @@ async def send_events(port: int, seqs: range, requests: list[bytes], rate: float
                     sent.error_samples.append(f"HTTP {status}: {body[:200]!r}")
 
     readers = asyncio.gather(*(read_answers(lane) for lane in range(SENDER_CONNECTIONS)))
-    start = time.perf_counter() + 0.05
+    start = time.perf_counter() + 0.05 if start is None else start
     try:
         for n, request in enumerate(requests):
             delay = start + n / rate - time.perf_counter()
@@ -895,51 +902,84 @@ async def start_bare(
     return BareServer(ws_port, http_port, process.pid), process
 
 
+@dataclass
+class Target:
+    """A server under test, and the requests that make it push each event."""
+
+    result: Measurement
+    ws_port: int
+    http_port: int
+    pid: int
+    token: str
+    requests: list[bytes]
+
+
 async def measure_fanout(
-    result: Measurement,
+    targets: Sequence[Target],
     tmp: Path,
-    *,
-    ws_port: int,
-    http_port: int,
-    pid: int,
-    token: str,
-    requests: list[bytes],
     seqs: range,
-    record: bool,
+    *,
+    record: bool = False,
     py_spy: Path | None = None,
 ) -> None:
-    """Viewers on, RSS before and after, events at RATE, latencies; fills `result`."""
-    viewers = Viewers(tmp, f"{result.server}-{result.viewers}")
-    result.rss_before = rss_kib(pid)
+    """Each target's viewers on (its RSS before and after), then the events at the rate, the
+    targets taking turns: target k's n-th event goes k/len(targets) of an interval after the
+    n-th of the first, so both servers are measured under the same load from the rest of
+    the machine, never both pushing at once. Fills each target's result."""
+    rate = targets[0].result.rate
+    groups = [Viewers(tmp, f"{t.result.server}-{t.result.viewers}") for t in targets]
     try:
-        await viewers.start(ws_port, token, result.viewers, seqs.stop, record=record)
-        await asyncio.sleep(0.5)
-        result.rss_after = rss_kib(pid)
-        connected = sum(int(r["connected"]) for r in viewers.ready)
-        if connected < result.viewers:
-            errors = [r["error"] for r in viewers.ready if r.get("error")]
-            result.failure = f"{connected}/{result.viewers} viewers connected ({errors[:1]})"
-        spy = (
-            await start_py_spy(py_spy, pid, result, len(requests) / result.rate) if py_spy else None
+        for target, viewers in zip(targets, groups, strict=True):
+            result = target.result
+            result.rss_before = rss_kib(target.pid)
+            await viewers.start(
+                target.ws_port, target.token, result.viewers, seqs.stop, record=record
+            )
+            await asyncio.sleep(0.5)
+            result.rss_after = rss_kib(target.pid)
+            connected = sum(int(r["connected"]) for r in viewers.ready)
+            if connected < result.viewers:
+                errors = [r["error"] for r in viewers.ready if r.get("error")]
+                result.failure = f"{connected}/{result.viewers} viewers connected ({errors[:1]})"
+        spies = [
+            await start_py_spy(py_spy, t.pid, t.result, len(seqs) / rate)
+            for t in targets
+            if py_spy and t.result.server == "dashboard"
+        ]
+        cpu_before = [
+            (cpu_seconds(t.pid), v.cpu_seconds()) for t, v in zip(targets, groups, strict=True)
+        ]
+        started = time.perf_counter()
+        sents = await asyncio.gather(
+            *(
+                send_events(
+                    t.http_port, seqs, t.requests, rate, started + 0.2 + k / rate / len(targets)
+                )
+                for k, t in enumerate(targets)
+            )
         )
-        server_cpu, viewers_cpu, started = (
-            cpu_seconds(pid),
-            viewers.cpu_seconds(),
-            time.perf_counter(),
-        )
-        sent = await send_events(http_port, seqs, requests, result.rate)
         await asyncio.sleep(0.2)  # the last pushes
         elapsed = time.perf_counter() - started
-        server_after = cpu_seconds(pid)
-        if server_cpu is not None and server_after is not None:
-            result.server_cores = (server_after - server_cpu) / elapsed
-            result.server_cpu_per_event_us = (server_after - server_cpu) / len(seqs) * 1e6
-        result.viewer_cores = (viewers.cpu_seconds() - viewers_cpu) / elapsed
-        if spy is not None:
-            await spy.wait()
-        run = await viewers.stop()
+        for target, viewers, (server_cpu, viewers_cpu) in zip(
+            targets, groups, cpu_before, strict=True
+        ):
+            result, server_after = target.result, cpu_seconds(target.pid)
+            if server_cpu is not None and server_after is not None:
+                result.server_cores = (server_after - server_cpu) / elapsed
+                result.server_cpu_per_event_us = (server_after - server_cpu) / len(seqs) * 1e6
+            result.viewer_cores = (viewers.cpu_seconds() - viewers_cpu) / elapsed
+        for spy in spies:
+            if spy is not None:
+                await spy.wait()
+        runs = [await viewers.stop() for viewers in groups]
     finally:
-        await viewers.kill()
+        for viewers in groups:
+            await viewers.kill()
+    for target, run, sent in zip(targets, runs, sents, strict=True):
+        note_run(target.result, run, sent, seqs)
+
+
+def note_run(result: Measurement, run: ViewerRun, sent: Sent, seqs: range) -> None:
     result.latencies = Latencies.of(run, sent)
     result.held = run.connected
     result.close_codes = run.close_codes
@@ -970,65 +1010,74 @@ async def start_py_spy(
     )
 
 
-async def dashboard_fanout(
+async def record_payloads(tmp: Path, seqs: range, rate: float) -> dict[str, Any]:
+    """What the bare server is to send for each event: the bytes a dashboard of its own
+    pushes for it to one recording viewer, from the same start (a fresh database, the
+    warm-up call) at the same rate, so with the same coalescing."""
+    recording = Measurement("dashboard", 1, rate=rate)
+    with dashboard_server(tmp, ServerLog()) as server:
+        assert server.viewer_token is not None
+        await warm_up(server.port, server.viewer_token)
+        requests = dashboard_requests(server.port, seqs, "record")
+        target = Target(
+            recording, server.port, server.port, server.pid, server.viewer_token, requests
+        )
+        await measure_fanout([target], tmp, seqs, record=True)
+    if recording.payloads is None:
+        raise RuntimeError(f"no dashboard frames recorded ({recording.failure})")
+    return recording.payloads
+
+
+async def fanout_pair(
     tmp: Path, viewers: int, rate: float, py_spy: Path | None
-) -> Measurement:
-    result = Measurement("dashboard", viewers, rate=rate)
+) -> tuple[Measurement, Measurement]:
+    """The dashboard and the bare server, each with its viewers, the events taking turns."""
+    dash = Measurement("dashboard", viewers, rate=rate, log=ServerLog())
+    bare = Measurement("bare", viewers, rate=rate)
     seqs = event_numbers(0, round(rate * DURATION))
-    result.log = ServerLog()
     try:
-        with dashboard_server(tmp, result.log) as server:
+        payloads = await record_payloads(tmp, seqs, rate)
+        assert dash.log is not None
+        with dashboard_server(tmp, dash.log) as server:
             assert server.viewer_token is not None
             await warm_up(server.port, server.viewer_token)
-            await measure_fanout(
-                result,
-                tmp,
-                ws_port=server.port,
-                http_port=server.port,
-                pid=server.pid,
-                token=server.viewer_token,
-                requests=dashboard_requests(server.port, seqs, f"fan{viewers}"),
-                seqs=seqs,
-                record=True,
-                py_spy=py_spy,
-            )
+            relay, process = await start_bare(tmp, payloads, viewers)
+            try:
+                targets = [
+                    Target(
+                        dash,
+                        server.port,
+                        server.port,
+                        server.pid,
+                        server.viewer_token,
+                        dashboard_requests(server.port, seqs, f"fan{viewers}"),
+                    ),
+                    Target(
+                        bare,
+                        relay.ws_port,
+                        relay.http_port,
+                        relay.pid,
+                        "-",
+                        bare_requests(relay.http_port, seqs),
+                    ),
+                ]
+                await measure_fanout(targets, tmp, seqs, py_spy=py_spy)
+            finally:
+                await stop_bare(process)
     except Exception as error:  # the other measurements still run
-        result.failure = f"{type(error).__name__}: {error}"
-    return result
+        for result in (dash, bare):
+            if result.latencies is None:
+                result.failure = f"{type(error).__name__}: {error}"
+    return dash, bare
 
 
-async def bare_fanout(
-    tmp: Path, viewers: int, rate: float, payloads: dict[str, Any] | None
-) -> Measurement:
-    result = Measurement("bare", viewers, rate=rate)
-    if payloads is None:
-        result.failure = "no dashboard frames to replay"
-        return result
-    seqs = event_numbers(0, round(rate * DURATION))
-    bare, process = await start_bare(tmp, payloads, viewers)
+async def stop_bare(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGTERM)
     try:
-        await asyncio.sleep(0.3)
-        await measure_fanout(
-            result,
-            tmp,
-            ws_port=bare.ws_port,
-            http_port=bare.http_port,
-            pid=bare.pid,
-            token="-",
-            requests=bare_requests(bare.http_port, seqs),
-            seqs=seqs,
-            record=False,
-        )
-    except Exception as error:
-        result.failure = f"{type(error).__name__}: {error}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-    return result
+        await asyncio.wait_for(process.wait(), 10)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 def server_socket_states(server_port: int) -> dict[int, tuple[str, str, int]]:
@@ -1449,10 +1498,9 @@ async def fanout_round(
     for size in sizes:
         rate = min(RATE, max_deliveries / size)
         print(f"{size} viewers, {rate:g} events/s for {DURATION:g} s:")
-        dash = await dashboard_fanout(tmp, size, rate, py_spy)
-        results[("dashboard", size)] = dash
+        dash, bare = await fanout_pair(tmp, size, rate, py_spy)
+        results[("dashboard", size)], results[("bare", size)] = dash, bare
         print_measurement(dash)
-        bare = results[("bare", size)] = await bare_fanout(tmp, size, rate, dash.payloads)
         print_measurement(bare)
     return results
 

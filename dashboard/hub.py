@@ -76,7 +76,6 @@ class Subscriber:
     # "policy violation" for revoked credentials, which must not reconnect.
     close_code: int = CloseCode.TRY_AGAIN_LATER
     unsent: int = 0  # sink: messages written since its buffer was last empty
-    skip: int = 0  # sink: messages already pending when it subscribed (in its first message)
 
     def offer(self, message: str) -> bool:
         """Queue a message; False when the backlog is full."""
@@ -99,12 +98,13 @@ class Subscriber:
 
     def write(self, frame: bytes, messages: int) -> bool:
         """Write a frame to the sink; False when the viewer has stopped reading."""
-        assert self.sink is not None
-        if self.sink.unsent_bytes() == 0:  # everything written before has left
+        sink = self.sink
+        assert sink is not None
+        if sink.unsent_bytes() == 0:  # everything written before has left
             self.unsent = 0
-        if self.unsent >= self.limit:
+        elif self.unsent >= self.limit:
             return False
-        if self.sink.write_frame(frame):
+        if sink.write_frame(frame):
             self.unsent += messages
         return True
 
@@ -128,6 +128,9 @@ class Hub:
         self._sinks: dict[Hashable, set[Subscriber]] = {}  # audience -> its viewers with a sink
         self._queues: set[Subscriber] = set()  # viewers with a backlog
         self._pending: dict[Hashable, list[str]] = {}  # audience -> messages for its sinks
+        # Sinks that subscribed with messages of their audience pending: how many of them
+        # their snapshot already holds (the next flush writes them only the rest).
+        self._joined: dict[Subscriber, int] = {}
         self._pending_since = 0.0
         self._flush: asyncio.Handle | None = None
 
@@ -143,7 +146,8 @@ class Hub:
         await before this call: messages published before it are already in it)."""
         subscriber = Subscriber(audience, self.queue_size, owner, sink)
         if sink is not None:
-            subscriber.skip = len(self._pending.get(audience, ()))
+            if pending := len(self._pending.get(audience, ())):
+                self._joined[subscriber] = pending
             if first is not None:
                 subscriber.write(text_frame(first), 1)
             self._sinks.setdefault(audience, set()).add(subscriber)
@@ -160,6 +164,7 @@ class Hub:
     def _forget(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
         self._queues.discard(subscriber)
+        self._joined.pop(subscriber, None)
         sinks = self._sinks.get(subscriber.audience)
         if sinks is not None:
             sinks.discard(subscriber)
@@ -243,29 +248,41 @@ class Hub:
             self._flush.cancel()
             self._flush = None
         pending, self._pending = self._pending, {}
+        joined, self._joined = self._joined, {}
         if pending:
             self._spend_frame()
         for audience, messages in pending.items():
-            frame = b""  # encoded once, when a viewer of the audience is still there
-            for subscriber in list(self._sinks.get(audience, ())):
-                skip, subscriber.skip = subscriber.skip, 0
-                if skip >= len(messages):
-                    continue
-                try:
-                    if skip:  # it subscribed mid-turn: its snapshot holds the first ones
-                        ok = subscriber.write(
-                            text_frame("".join(messages[skip:])), len(messages) - skip
-                        )
-                    else:
-                        frame = frame or text_frame("".join(messages))
-                        ok = subscriber.write(frame, len(messages))
-                except Exception:  # one broken connection must not cost the others theirs
-                    log.exception("could not write to a viewer")
-                    ok = False
-                if not ok:
-                    self.evict(subscriber)
+            sinks = self._sinks.get(audience)
+            if not sinks:
+                continue
+            late = [s for s in joined if s.audience == audience] if joined else []
+            frame = text_frame("".join(messages))
+            # A copy: a broken write must not change the set under the loop.
+            stuck = self._write_frame(
+                list(sinks.difference(late) if late else sinks), frame, len(messages)
+            )
+            for subscriber in late:  # its snapshot holds the first ones
+                rest = messages[joined[subscriber] :]
+                if rest:
+                    stuck += self._write_frame([subscriber], text_frame("".join(rest)), len(rest))
+            for subscriber in stuck:
+                self.evict(subscriber)
         if pending and self.observe_fanout is not None:
             self.observe_fanout(time.perf_counter() - self._pending_since)
+
+    @staticmethod
+    def _write_frame(sinks: list[Subscriber], frame: bytes, messages: int) -> list[Subscriber]:
+        """Write one frame to every viewer given; returns those that stopped reading. The
+        loop every viewer of a push goes through: nothing in it but the write."""
+        stuck: list[Subscriber] = []
+        for subscriber in sinks:
+            try:
+                if not subscriber.write(frame, messages):
+                    stuck.append(subscriber)
+            except Exception:  # one broken connection must not cost the others theirs
+                log.exception("could not write to a viewer")
+                stuck.append(subscriber)
+        return stuck
 
     def evict(self, subscriber: Subscriber, close_code: int = CloseCode.TRY_AGAIN_LATER) -> None:
         if subscriber in self.subscribers:
@@ -287,6 +304,7 @@ class Hub:
         """Close every viewer ("restarting"), to come back to a fresh snapshot (on shut-down, or
         when the board had to be reloaded)."""
         self._pending.clear()  # what they would have been sent is in their next snapshot
+        self._joined.clear()
         self.evict_where(lambda _: True, close_code=CloseCode.SERVICE_RESTART)
 
     def stats(self) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class Subscriber:
     # "policy violation" for revoked credentials, which must not reconnect.
     close_code: int = CloseCode.TRY_AGAIN_LATER
     unsent: int = 0  # sink: messages written since its buffer was last empty
+    skip: int = 0  # sink: messages already pending when it subscribed (in its first message)
 
     def offer(self, message: str) -> bool:
         """Queue a message; False when the backlog is full."""
@@ -108,6 +109,13 @@ class Subscriber:
             self.unsent += messages
         return True
 
+    def write_rest(self, messages: list[str]) -> bool:
+        """For a sink that subscribed mid-turn: what its snapshot lacks of `messages`."""
+        skip, self.skip = self.skip, 0
+        if skip >= len(messages):
+            return True
+        return self.write(text_frame("".join(messages[skip:])), len(messages) - skip)
+
 
 class Hub:
     def __init__(
@@ -128,9 +136,6 @@ class Hub:
         self._sinks: dict[Hashable, set[Subscriber]] = {}  # audience -> its viewers with a sink
         self._queues: set[Subscriber] = set()  # viewers with a backlog
         self._pending: dict[Hashable, list[str]] = {}  # audience -> messages for its sinks
-        # Sinks that subscribed with messages of their audience pending: how many of them
-        # their snapshot already holds (the next flush writes them only the rest).
-        self._joined: dict[Subscriber, int] = {}
         self._pending_since = 0.0
         self._flush: asyncio.Handle | None = None
 
@@ -146,8 +151,7 @@ class Hub:
         await before this call: messages published before it are already in it)."""
         subscriber = Subscriber(audience, self.queue_size, owner, sink)
         if sink is not None:
-            if pending := len(self._pending.get(audience, ())):
-                self._joined[subscriber] = pending
+            subscriber.skip = len(self._pending.get(audience, ()))
             if first is not None:
                 subscriber.write(text_frame(first), 1)
             self._sinks.setdefault(audience, set()).add(subscriber)
@@ -164,7 +168,6 @@ class Hub:
     def _forget(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
         self._queues.discard(subscriber)
-        self._joined.pop(subscriber, None)
         sinks = self._sinks.get(subscriber.audience)
         if sinks is not None:
             sinks.discard(subscriber)
@@ -248,41 +251,33 @@ class Hub:
             self._flush.cancel()
             self._flush = None
         pending, self._pending = self._pending, {}
-        joined, self._joined = self._joined, {}
         if pending:
             self._spend_frame()
         for audience, messages in pending.items():
             sinks = self._sinks.get(audience)
-            if not sinks:
-                continue
-            late = [s for s in joined if s.audience == audience] if joined else []
-            frame = text_frame("".join(messages))
-            # A copy: a broken write must not change the set under the loop.
-            stuck = self._write_frame(
-                list(sinks.difference(late) if late else sinks), frame, len(messages)
-            )
-            for subscriber in late:  # its snapshot holds the first ones
-                rest = messages[joined[subscriber] :]
-                if rest:
-                    stuck += self._write_frame([subscriber], text_frame("".join(rest)), len(rest))
-            for subscriber in stuck:
-                self.evict(subscriber)
+            if sinks:
+                self._write_all(list(sinks), text_frame("".join(messages)), messages)
         if pending and self.observe_fanout is not None:
             self.observe_fanout(time.perf_counter() - self._pending_since)
 
-    @staticmethod
-    def _write_frame(sinks: list[Subscriber], frame: bytes, messages: int) -> list[Subscriber]:
-        """Write one frame to every viewer given; returns those that stopped reading. The
-        loop every viewer of a push goes through: nothing in it but the write."""
-        stuck: list[Subscriber] = []
+    def _write_all(self, sinks: list[Subscriber], frame: bytes, messages: list[str]) -> None:
+        """One frame, encoded once, to every viewer of an audience; then those that stopped
+        reading are evicted. The loop every viewer of every push goes through: nothing in it
+        but the write."""
+        count, stuck = len(messages), list[Subscriber]()
         for subscriber in sinks:
             try:
-                if not subscriber.write(frame, messages):
-                    stuck.append(subscriber)
+                if subscriber.skip:  # it subscribed mid-turn: its snapshot holds the first ones
+                    ok = subscriber.write_rest(messages)
+                else:
+                    ok = subscriber.write(frame, count)
             except Exception:  # one broken connection must not cost the others theirs
                 log.exception("could not write to a viewer")
+                ok = False
+            if not ok:
                 stuck.append(subscriber)
-        return stuck
+        for subscriber in stuck:
+            self.evict(subscriber)
 
     def evict(self, subscriber: Subscriber, close_code: int = CloseCode.TRY_AGAIN_LATER) -> None:
         if subscriber in self.subscribers:
@@ -304,7 +299,6 @@ class Hub:
         """Close every viewer ("restarting"), to come back to a fresh snapshot (on shut-down, or
         when the board had to be reloaded)."""
         self._pending.clear()  # what they would have been sent is in their next snapshot
-        self._joined.clear()
         self.evict_where(lambda _: True, close_code=CloseCode.SERVICE_RESTART)
 
     def stats(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """WebSocket fan-out: latency to every viewer, memory per viewer, slow viewers.
 
-    .venv/bin/python bench/fanout.py            (about a minute and a half)
+    .venv/bin/python bench/fanout.py [--runs 5]   (100 s a run, 30 s more for the slow viewers)
 
 1. Fan-out latency. The dashboard (bench/server.py: `create_app` under uvicorn as
    `dashboard serve` runs it, on a fresh database) and its viewers in other processes, each

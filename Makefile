@@ -64,7 +64,7 @@ bench: install
 	rm -f /var/tmp/dashboard-bench-results.jsonl
 	$(PY) bench/ingest.py
 	$(PY) bench/history.py
-	$(PY) bench/fanout.py
+	$(PY) bench/fanout.py --runs 5
 	$(PY) bench/backup.py
 	$(PY) bench/soak.py
 	$(PY) bench/tv.py

@@ -1,6 +1,6 @@
 """WebSocket fan-out: latency to every viewer, memory per viewer, slow viewers.
 
-    .venv/bin/python bench/fanout.py            (about a minute and a half)
+    .venv/bin/python bench/fanout.py [--runs 5]   (100 s a run, 30 s more for the slow viewers)
 
 1. Fan-out latency. The dashboard (bench/server.py: `create_app` under uvicorn as
    `dashboard serve` runs it, on a fresh database) and its viewers in other processes, each
@@ -11,12 +11,21 @@
    number, which its pushed fragment shows (data-number), so a viewer knows which events a
    frame carries however many were coalesced. Latency of an (event, viewer) pair: from the
    send of the request to the arrival of the frame at that viewer's socket. 50 events/s,
-   but at most MAX_DELIVERIES frames/s in all (1,000 viewers: 10 events/s), or the viewer
-   processes would take the CPU both servers need on a 2-core machine.
+   but at most MAX_DELIVERIES frames/s in all, the two servers' together (1,000 viewers:
+   5 events/s each, for at least MIN_EVENTS events), or the viewer processes would take the
+   CPU both servers need on a 2-core machine.
 2. The baseline: a bare broadcast server written with `websockets` in its own process
-   sends the very bytes the dashboard sent for each event (cut out of the frames one viewer
-   recorded) to every viewer, triggered by the same kind of HTTP GET, measured the same way.
-   Target: dashboard p99 <= 1.5 x bare p99 at every size.
+   sends the very bytes the dashboard sends for each event (cut out of the frames that one
+   viewer of a dashboard of its own recorded, from the same start at the same rate) to
+   every viewer, triggered by the same kind of HTTP GET, measured the same way. Both
+   servers are up with their viewers at once and the events take turns, the bare server's
+   n-th half an interval after the dashboard's: the rest of this shared machine loads both
+   alike (measured one after the other, a neighbour's burst decided the verdict).
+   Two verdicts per run: the dashboard's added latency (its p50 minus the bare server's)
+   at the largest size at most 1.5 x its added latency at the smallest (1,000 against 10
+   viewers), and its p99 at most 1.5 x the bare server's at every other size (100 and
+   1,000). `--runs 5` measures every size five times over and says in how many runs each
+   verdict held: the target is most of them.
 3. Memory: each server's VmRSS before and after N viewers have their snapshot, over N.
 4. 1,000 viewers held: how many stay connected, and the close codes of the others.
 5. Slow viewers: 100 normal viewers, then 10 that read their snapshot and never read again
@@ -24,7 +33,8 @@
    socket, and the normal viewers' p99 without and with them.
 
 Prints one table at the end (and adds its rows to bench/summary.py's); the exit code is 0
-whatever the verdict: this is a report.
+whatever the verdict: this is a report. With --runs, memory and viewers held are the worst
+of the runs; the slow viewers are measured once.
 """
 
 from __future__ import annotations
@@ -49,7 +59,7 @@ import tempfile
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,10 +77,13 @@ SIZES = (10, 100, 1000)
 RATE = 50.0  # events per second
 # Deliveries (events x viewers) per second at most: 50 events/s to 1,000 viewers (50,000
 # frames/s) would take this 2-core machine's viewer processes alone more than a core, and
-# both servers would then be measured starved of CPU; 1,000 viewers get 10 events/s.
+# both servers would then be measured starved of CPU. Both servers are measured at once,
+# each gets half: 1,000 viewers get 5 events/s.
 MAX_DELIVERIES = 10_000
-DURATION = 8.0  # seconds of events per measurement
+DURATION = 8.0  # seconds of events per measurement, at least
+MIN_EVENTS = 60  # per measurement: at a low rate, it lasts longer
 RATIO_TARGET = 1.5  # dashboard p99 over bare p99
+ADDED_TARGET = 1.5  # added latency (p50 over bare) at the largest size over the smallest
 MEMORY_TARGET_KIB = 50.0
 SLOW_NORMAL = 100
 SLOW_STALLED = 10
@@ -546,10 +559,13 @@ class Sent:
     late_ms: float = 0.0  # the worst start behind schedule
 
 
-async def send_events(port: int, seqs: range, requests: list[bytes], rate: float) -> Sent:
+async def send_events(
+    port: int, seqs: range, requests: list[bytes], rate: float, start: float | None = None
+) -> Sent:
     """Open loop: each request is written at its time whatever the answers to the earlier
-    ones, as a PBX sends them. Calls are spread over SENDER_CONNECTIONS keep-alive
-    connections, a call's three events on the same one (pipelined), so they stay in order."""
+    ones, as a PBX sends them (from `start`, a time.perf_counter(), or at once). Calls are
+    spread over SENDER_CONNECTIONS keep-alive connections, a call's three events on the same
+    one (pipelined), so they stay in order."""
     sent = Sent(seqs, array("d", [math.nan]) * len(seqs), array("d", [math.nan]) * len(seqs))
     lanes = [(seqs[n] // 3) % SENDER_CONNECTIONS for n in range(len(seqs))]
     connections = [await asyncio.open_connection(HOST, port) for _ in range(SENDER_CONNECTIONS)]
@@ -572,7 +588,7 @@ async def send_events(port: int, seqs: range, requests: list[bytes], rate: float
                     sent.error_samples.append(f"HTTP {status}: {body[:200]!r}")
 
     readers = asyncio.gather(*(read_answers(lane) for lane in range(SENDER_CONNECTIONS)))
-    start = time.perf_counter() + 0.05
+    start = time.perf_counter() + 0.05 if start is None else start
     try:
         for n, request in enumerate(requests):
             delay = start + n / rate - time.perf_counter()
@@ -889,51 +905,84 @@ async def start_bare(
     return BareServer(ws_port, http_port, process.pid), process
 
 
+@dataclass
+class Target:
+    """A server under test, and the requests that make it push each event."""
+
+    result: Measurement
+    ws_port: int
+    http_port: int
+    pid: int
+    token: str
+    requests: list[bytes]
+
+
 async def measure_fanout(
-    result: Measurement,
+    targets: Sequence[Target],
     tmp: Path,
-    *,
-    ws_port: int,
-    http_port: int,
-    pid: int,
-    token: str,
-    requests: list[bytes],
     seqs: range,
-    record: bool,
+    *,
+    record: bool = False,
     py_spy: Path | None = None,
 ) -> None:
-    """Viewers on, RSS before and after, events at RATE, latencies; fills `result`."""
-    viewers = Viewers(tmp, f"{result.server}-{result.viewers}")
-    result.rss_before = rss_kib(pid)
+    """Each target's viewers on (its RSS before and after), then the events at the rate, the
+    targets taking turns: target k's n-th event goes k/len(targets) of an interval after the
+    n-th of the first, so both servers are measured under the same load from the rest of
+    the machine, never both pushing at once. Fills each target's result."""
+    rate = targets[0].result.rate
+    groups = [Viewers(tmp, f"{t.result.server}-{t.result.viewers}") for t in targets]
     try:
-        await viewers.start(ws_port, token, result.viewers, seqs.stop, record=record)
-        await asyncio.sleep(0.5)
-        result.rss_after = rss_kib(pid)
-        connected = sum(int(r["connected"]) for r in viewers.ready)
-        if connected < result.viewers:
-            errors = [r["error"] for r in viewers.ready if r.get("error")]
-            result.failure = f"{connected}/{result.viewers} viewers connected ({errors[:1]})"
-        spy = (
-            await start_py_spy(py_spy, pid, result, len(requests) / result.rate) if py_spy else None
+        for target, viewers in zip(targets, groups, strict=True):
+            result = target.result
+            result.rss_before = rss_kib(target.pid)
+            await viewers.start(
+                target.ws_port, target.token, result.viewers, seqs.stop, record=record
+            )
+            await asyncio.sleep(0.5)
+            result.rss_after = rss_kib(target.pid)
+            connected = sum(int(r["connected"]) for r in viewers.ready)
+            if connected < result.viewers:
+                errors = [r["error"] for r in viewers.ready if r.get("error")]
+                result.failure = f"{connected}/{result.viewers} viewers connected ({errors[:1]})"
+        spies = [
+            await start_py_spy(py_spy, t.pid, t.result, len(seqs) / rate)
+            for t in targets
+            if py_spy and t.result.server == "dashboard"
+        ]
+        cpu_before = [
+            (cpu_seconds(t.pid), v.cpu_seconds()) for t, v in zip(targets, groups, strict=True)
+        ]
+        started = time.perf_counter()
+        sents = await asyncio.gather(
+            *(
+                send_events(
+                    t.http_port, seqs, t.requests, rate, started + 0.2 + k / rate / len(targets)
+                )
+                for k, t in enumerate(targets)
+            )
         )
-        server_cpu, viewers_cpu, started = (
-            cpu_seconds(pid),
-            viewers.cpu_seconds(),
-            time.perf_counter(),
-        )
-        sent = await send_events(http_port, seqs, requests, result.rate)
         await asyncio.sleep(0.2)  # the last pushes
         elapsed = time.perf_counter() - started
-        server_after = cpu_seconds(pid)
-        if server_cpu is not None and server_after is not None:
-            result.server_cores = (server_after - server_cpu) / elapsed
-            result.server_cpu_per_event_us = (server_after - server_cpu) / len(seqs) * 1e6
-        result.viewer_cores = (viewers.cpu_seconds() - viewers_cpu) / elapsed
-        if spy is not None:
-            await spy.wait()
-        run = await viewers.stop()
+        for target, viewers, (server_cpu, viewers_cpu) in zip(
+            targets, groups, cpu_before, strict=True
+        ):
+            result, server_after = target.result, cpu_seconds(target.pid)
+            if server_cpu is not None and server_after is not None:
+                result.server_cores = (server_after - server_cpu) / elapsed
+                result.server_cpu_per_event_us = (server_after - server_cpu) / len(seqs) * 1e6
+            result.viewer_cores = (viewers.cpu_seconds() - viewers_cpu) / elapsed
+        for spy in spies:
+            if spy is not None:
+                await spy.wait()
+        runs = [await viewers.stop() for viewers in groups]
     finally:
-        await viewers.kill()
+        for viewers in groups:
+            await viewers.kill()
+    for target, run, sent in zip(targets, runs, sents, strict=True):
+        note_run(target.result, run, sent, seqs)
+
+
+def note_run(result: Measurement, run: ViewerRun, sent: Sent, seqs: range) -> None:
     result.latencies = Latencies.of(run, sent)
     result.held = run.connected
     result.close_codes = run.close_codes
@@ -964,65 +1013,78 @@ async def start_py_spy(
     )
 
 
-async def dashboard_fanout(
+async def record_payloads(tmp: Path, seqs: range, rate: float) -> dict[str, Any]:
+    """What the bare server is to send for each event: the bytes a dashboard of its own
+    pushes for it to one recording viewer, from the same start (a fresh database, the
+    warm-up call) at the same rate, so with the same coalescing."""
+    recording = Measurement("dashboard", 1, rate=rate)
+    with dashboard_server(tmp, ServerLog()) as server:
+        assert server.viewer_token is not None
+        await warm_up(server.port, server.viewer_token)
+        requests = dashboard_requests(server.port, seqs, "record")
+        target = Target(
+            recording, server.port, server.port, server.pid, server.viewer_token, requests
+        )
+        await measure_fanout([target], tmp, seqs, record=True)
+    if recording.payloads is None:
+        raise RuntimeError(f"no dashboard frames recorded ({recording.failure})")
+    return recording.payloads
+
+
+def measured_seconds(rate: float) -> float:
+    return max(DURATION, MIN_EVENTS / rate)
+
+
+async def fanout_pair(
     tmp: Path, viewers: int, rate: float, py_spy: Path | None
-) -> Measurement:
-    result = Measurement("dashboard", viewers, rate=rate)
-    seqs = event_numbers(0, round(rate * DURATION))
-    result.log = ServerLog()
+) -> tuple[Measurement, Measurement]:
+    """The dashboard and the bare server, each with its viewers, the events taking turns."""
+    dash = Measurement("dashboard", viewers, rate=rate, log=ServerLog())
+    bare = Measurement("bare", viewers, rate=rate)
+    seqs = event_numbers(0, round(rate * measured_seconds(rate)))
     try:
-        with dashboard_server(tmp, result.log) as server:
+        payloads = await record_payloads(tmp, seqs, rate)
+        assert dash.log is not None
+        with dashboard_server(tmp, dash.log) as server:
             assert server.viewer_token is not None
             await warm_up(server.port, server.viewer_token)
-            await measure_fanout(
-                result,
-                tmp,
-                ws_port=server.port,
-                http_port=server.port,
-                pid=server.pid,
-                token=server.viewer_token,
-                requests=dashboard_requests(server.port, seqs, f"fan{viewers}"),
-                seqs=seqs,
-                record=True,
-                py_spy=py_spy,
-            )
+            relay, process = await start_bare(tmp, payloads, viewers)
+            try:
+                targets = [
+                    Target(
+                        dash,
+                        server.port,
+                        server.port,
+                        server.pid,
+                        server.viewer_token,
+                        dashboard_requests(server.port, seqs, f"fan{viewers}"),
+                    ),
+                    Target(
+                        bare,
+                        relay.ws_port,
+                        relay.http_port,
+                        relay.pid,
+                        "-",
+                        bare_requests(relay.http_port, seqs),
+                    ),
+                ]
+                await measure_fanout(targets, tmp, seqs, py_spy=py_spy)
+            finally:
+                await stop_bare(process)
     except Exception as error:  # the other measurements still run
-        result.failure = f"{type(error).__name__}: {error}"
-    return result
+        for result in (dash, bare):
+            if result.latencies is None:
+                result.failure = f"{type(error).__name__}: {error}"
+    return dash, bare
 
 
-async def bare_fanout(
-    tmp: Path, viewers: int, rate: float, payloads: dict[str, Any] | None
-) -> Measurement:
-    result = Measurement("bare", viewers, rate=rate)
-    if payloads is None:
-        result.failure = "no dashboard frames to replay"
-        return result
-    seqs = event_numbers(0, round(rate * DURATION))
-    bare, process = await start_bare(tmp, payloads, viewers)
+async def stop_bare(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGTERM)
     try:
-        await asyncio.sleep(0.3)
-        await measure_fanout(
-            result,
-            tmp,
-            ws_port=bare.ws_port,
-            http_port=bare.http_port,
-            pid=bare.pid,
-            token="-",
-            requests=bare_requests(bare.http_port, seqs),
-            seqs=seqs,
-            record=False,
-        )
-    except Exception as error:
-        result.failure = f"{type(error).__name__}: {error}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-    return result
+        await asyncio.wait_for(process.wait(), 10)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 def server_socket_states(server_port: int) -> dict[int, tuple[str, str, int]]:
@@ -1213,24 +1275,124 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def verdicts(
-    sizes: Sequence[int], results: dict[tuple[str, int], Measurement], slow: SlowResult
-) -> list[tuple[str, str, str, str]]:
-    rows: list[tuple[str, str, str, str]] = []
-    for size in sizes:
-        dash, bare = results[("dashboard", size)], results[("bare", size)]
-        r = ratio(dash.p99(), bare.p99())
-        rows.append(
-            (
-                f"fan-out p99, {size} viewers, {dash.rate:g}/s",
-                f"{fmt(dash.p99(), '.2f')} vs bare {fmt(bare.p99(), '.2f')} ms = {fmt(r, '.2f')}x",
-                f"<= {RATIO_TARGET}x bare",
-                "PASS" if r is not None and r <= RATIO_TARGET and not dash.failure else "FAIL",
-            )
+@dataclass
+class RunVerdict:
+    """One run's two fan-out verdicts: the added latency's growth, and p99 against bare."""
+
+    small: int
+    large: int
+    added: dict[int, float | None]  # size -> dashboard p50 minus bare p50, ms
+    p99_ratios: dict[int, float | None]  # size -> dashboard p99 over bare p99 (not `small`)
+    failures: list[str]
+    load: tuple[float, float]  # the machine's 1-minute load average before and after
+
+    @classmethod
+    def of(
+        cls,
+        sizes: Sequence[int],
+        results: dict[tuple[str, int], Measurement],
+        load: tuple[float, float],
+    ) -> RunVerdict:
+        added: dict[int, float | None] = {}
+        ratios: dict[int, float | None] = {}
+        failures: list[str] = []
+        for size in sizes:
+            dash, bare = results[("dashboard", size)], results[("bare", size)]
+            failures += [f"{m.server} {size}: {m.failure}" for m in (dash, bare) if m.failure]
+            dash_p50 = dash.latencies.p(0.5) if dash.latencies else None
+            bare_p50 = bare.latencies.p(0.5) if bare.latencies else None
+            added[size] = None if dash_p50 is None or bare_p50 is None else dash_p50 - bare_p50
+            if size != min(sizes):
+                ratios[size] = ratio(dash.p99(), bare.p99())
+        return cls(min(sizes), max(sizes), added, ratios, failures, load)
+
+    @property
+    def added_ratio(self) -> float | None:
+        """Added latency at the largest size over the smallest (None when that is <= 0)."""
+        small, large = self.added[self.small], self.added[self.large]
+        return large / small if small is not None and large is not None and small > 0 else None
+
+    @property
+    def added_ok(self) -> bool:
+        small, large = self.added[self.small], self.added[self.large]
+        if small is None or large is None or self.failures:
+            return False
+        return large <= ADDED_TARGET * max(small, 0.0)
+
+    @property
+    def p99_ok(self) -> bool:
+        return not self.failures and all(
+            r is not None and r <= RATIO_TARGET for r in self.p99_ratios.values()
         )
+
+    def added_text(self) -> str:
+        return (
+            f"added {fmt(self.added[self.large], '.2f')} ms at {self.large} / "
+            f"{fmt(self.added[self.small], '.2f')} ms at {self.small} = "
+            f"{fmt(self.added_ratio, '.2f')}x"
+        )
+
+    def p99_text(self) -> str:
+        return ", ".join(f"{fmt(r, '.2f')}x at {size}" for size, r in self.p99_ratios.items())
+
+    def line(self) -> str:
+        return (
+            f"{self.added_text()} {'PASS' if self.added_ok else 'FAIL'}; p99 over bare "
+            f"{self.p99_text()} {'PASS' if self.p99_ok else 'FAIL'}; load average "
+            f"{self.load[0]:.1f} -> {self.load[1]:.1f}"
+            + (f" ({'; '.join(self.failures)})" if self.failures else "")
+        )
+
+
+def held_badly(m: Measurement) -> tuple[int, int, int]:
+    """Sorts the worst-held measurement first: fewest held, most closed, most missed."""
+    missing = m.latencies.missing if m.latencies else 1 << 30
+    return (m.held, -sum(m.close_codes.values()), -missing)
+
+
+def fanout_verdicts(runs: list[RunVerdict]) -> list[tuple[str, str, str, str]]:
+    """The two verdicts over every run: how many runs held each (most of them must)."""
+    small, large = runs[0].small, runs[0].large
+    most = len(runs) // 2 + 1
+    added_passes = sum(run.added_ok for run in runs)
+    p99_passes = sum(run.p99_ok for run in runs)
+    sizes = " and ".join(str(size) for size in runs[0].p99_ratios)
+    return [
+        (
+            f"fan-out added p50, {large} over {small} viewers",
+            f"{added_passes}/{len(runs)} runs: "
+            + " ".join(fmt(run.added_ratio, ".2f") for run in runs)
+            + "x",
+            f"<= {ADDED_TARGET}x, {most}/{len(runs)}",
+            "PASS" if added_passes >= most else "FAIL",
+        ),
+        (
+            f"fan-out p99 over bare, {sizes} viewers (worse)",
+            f"{p99_passes}/{len(runs)} runs: "
+            + " ".join(fmt(worst(run.p99_ratios.values()), ".2f") for run in runs)
+            + "x",
+            f"<= {RATIO_TARGET}x, {most}/{len(runs)}",
+            "PASS" if p99_passes >= most else "FAIL",
+        ),
+    ]
+
+
+def worst(ratios: Iterable[float | None]) -> float | None:
+    values = list(ratios)
+    return None if None in values or not values else max(v for v in values if v is not None)
+
+
+def verdicts(
+    sizes: Sequence[int],
+    rounds: list[dict[tuple[str, int], Measurement]],
+    runs: list[RunVerdict],
+    slow: SlowResult | None,
+) -> list[tuple[str, str, str, str]]:
+    rows = fanout_verdicts(runs)
     big = max(sizes)
-    dash, bare = results[("dashboard", big)], results[("bare", big)]
-    measured = dash.rss_after > 0
+    dash = max((r[("dashboard", big)] for r in rounds), key=lambda m: m.kib_per_viewer)
+    bare = max((r[("bare", big)] for r in rounds), key=lambda m: m.kib_per_viewer)
+    measured = all(r[("dashboard", big)].rss_after > 0 for r in rounds)
     rows.append(
         (
             f"memory per viewer, {big} viewers",
@@ -1239,16 +1401,24 @@ def verdicts(
             "PASS" if measured and dash.kib_per_viewer < MEMORY_TARGET_KIB else "FAIL",
         )
     )
+    dash = min((r[("dashboard", big)] for r in rounds), key=held_badly)
     codes = ", ".join(f"{n} x {c}" for c, n in dash.close_codes.items()) or "none closed"
     missing = dash.latencies.missing if dash.latencies else None
     rows.append(
         (
-            f"{big} viewers held",
+            f"{big} viewers held" + (f" (worst of {len(rounds)} runs)" if len(rounds) > 1 else ""),
             f"{dash.held}/{big}, {codes}, {fmt(missing, 'd')} missed",
             f"{big}/{big}",
             "PASS" if dash.held == big and not dash.close_codes and missing == 0 else "FAIL",
         )
     )
+    if slow is not None:
+        rows += slow_verdicts(slow)
+    return rows
+
+
+def slow_verdicts(slow: SlowResult) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
     closed, evicted = slow.closed_after(), slow.evicted_after()
     all_closed = len(closed) == SLOW_STALLED
     rows.append(
@@ -1296,25 +1466,29 @@ async def bench(args: argparse.Namespace) -> None:
     queue_size = Settings().viewer_queue_size
     sizes: list[int] = args.sizes
     started, load_before = time.perf_counter(), os.getloadavg()[0]
-    results: dict[tuple[str, int], Measurement] = {}
+    rounds: list[dict[tuple[str, int], Measurement]] = []
+    runs: list[RunVerdict] = []
+    slow: SlowResult | None = None
     tmp_root = "/var/tmp" if os.path.isdir("/var/tmp") else None
     with tempfile.TemporaryDirectory(prefix="dashboard-fanout-", dir=tmp_root) as folder:
         tmp = Path(folder)
         print(
             f"Fan-out: up to {RATE:g} events/s, at most {args.max_deliveries} deliveries/s "
-            f"(open files: {files})"
+            f"(open files: {files}); {args.runs} run(s)"
         )
-        for size in sizes:
-            rate = min(RATE, args.max_deliveries / size)
-            print(f"{size} viewers, {rate:g} events/s for {DURATION:g} s:")
-            dash = await dashboard_fanout(tmp, size, rate, args.py_spy)
-            results[("dashboard", size)] = dash
-            print_measurement(dash)
-            bare = results[("bare", size)] = await bare_fanout(tmp, size, rate, dash.payloads)
-            print_measurement(bare)
-        slow = await slow_viewers(tmp, queue_size)
+        for n in range(args.runs):
+            if args.runs > 1:
+                print(f"Run {n + 1} of {args.runs}:")
+            spy = args.py_spy / f"run{n + 1}" if args.py_spy and args.runs > 1 else args.py_spy
+            load = os.getloadavg()[0]
+            rounds.append(await fanout_round(tmp, sizes, args.max_deliveries, spy))
+            runs.append(RunVerdict.of(sizes, rounds[-1], (load, os.getloadavg()[0])))
+            print(f"  run {n + 1}: {runs[-1].line()}", flush=True)
+        if not args.no_slow:
+            slow = await slow_viewers(tmp, queue_size)
     print(f"\n{CLOCK_NOTE}")
-    print_slow(slow)
+    if slow is not None:
+        print_slow(slow)
     print(
         f"\n{time.perf_counter() - started:.0f} s in all; {os.cpu_count()} CPUs, load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; viewer queue {queue_size}; "
@@ -1323,10 +1497,28 @@ async def bench(args: argparse.Namespace) -> None:
     if args.py_spy:
         print(f"py-spy profiles of the dashboard (collapsed stacks): {args.py_spy}")
     print()
-    rows = verdicts(sizes, results, slow)
+    for n, run in enumerate(runs, 1):
+        print(f"run {n}: {run.line()}")
+    print()
+    rows = verdicts(sizes, rounds, runs, slow)
     print_table(rows)
     for measure, figure, target, verdict in rows:
         summary.record("fanout", measure, figure, target, verdict)
+
+
+async def fanout_round(
+    tmp: Path, sizes: Sequence[int], max_deliveries: int, py_spy: Path | None
+) -> dict[tuple[str, int], Measurement]:
+    """Every size once: the dashboard, then the bare server replaying its bytes."""
+    results: dict[tuple[str, int], Measurement] = {}
+    for size in sizes:
+        rate = min(RATE, max_deliveries / size / 2)  # two servers at once
+        print(f"{size} viewers, {rate:g} events/s for {measured_seconds(rate):g} s:")
+        dash, bare = await fanout_pair(tmp, size, rate, py_spy)
+        results[("dashboard", size)], results[("bare", size)] = dash, bare
+        print_measurement(dash)
+        print_measurement(bare)
+    return results
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
@@ -1346,9 +1538,13 @@ def main() -> None:
         "--max-deliveries",
         type=int,
         default=MAX_DELIVERIES,
-        help=f"events/s x viewers at most (the rate is {RATE:g}/s below it)",
+        help=f"events/s x viewers at most, both servers' (the rate is {RATE:g}/s below it)",
     )
     parser.add_argument("--py-spy", type=Path, help="profile the dashboard into this folder")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="measure every size this many times (the target: 5)"
+    )
+    parser.add_argument("--no-slow", action="store_true", help="skip the slow viewers")
     roles = parser.add_subparsers(dest="role")
     viewers = roles.add_parser("viewers", help="(internal) a viewer process")
     viewers.add_argument("--port", type=int, required=True)

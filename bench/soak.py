@@ -6,7 +6,9 @@ The dashboard as bench/ingest.py runs it (a fresh database), 100 WebSocket viewe
 (bench/viewers.py) from the start to the end, and 8 keep-alive connections playing answered
 calls (CallStart, CallConnect, CallFinish, as bench/loadgen.py builds them) as fast as the
 dashboard answers, until the given number of events has been acknowledged. The server's
-resident memory is read after every 100,000 events.
+resident memory is read after every 100,000 events, with its heap and its mapped files
+apart, and the WAL file's size: SQLite's WAL index is a mapped file, as long as the longest
+the WAL has been (a WAL that never started over was once most of the growth).
 
 Must hold: the memory at the end within 10 % of the memory after the first 100,000 events;
 no viewer dropped, and every viewer saw every call leave the board; and the database holds
@@ -45,11 +47,17 @@ class Progress:
     memory_mb: list[tuple[int, float]] = field(default_factory=list)
 
 
-def resident_mb(pid: int) -> float:
+def resident_mb(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS, or RssAnon (its heap) or RssFile (its mapped files: code, SQLite's WAL index)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+def wal_mb(db: Path) -> float:
+    wal = db.with_name(db.name + "-wal")
+    return wal.stat().st_size / 2**20 if wal.exists() else 0.0
 
 
 async def play(
@@ -74,14 +82,16 @@ async def play(
         writer.close()
 
 
-async def soak(port: int, server_pid: int, calls: int) -> Progress:
+async def soak(port: int, server_pid: int, calls: int, db: Path) -> Progress:
     progress = Progress(target=calls * EVENTS_PER_CALL)
 
     def on_ack() -> None:
         if progress.acknowledged >= progress.next_checkpoint:
             progress.memory_mb.append((progress.acknowledged, resident_mb(server_pid)))
             print(
-                f"  {progress.acknowledged:>9,} events  server {progress.memory_mb[-1][1]:.0f} MB",
+                f"  {progress.acknowledged:>9,} events  server {progress.memory_mb[-1][1]:.1f} MB"
+                f" (heap {resident_mb(server_pid, 'RssAnon'):.1f}, mapped files"
+                f" {resident_mb(server_pid, 'RssFile'):.1f}); WAL file {wal_mb(db):.0f} MB",
                 flush=True,
             )
             progress.next_checkpoint += CHECKPOINT
@@ -123,7 +133,7 @@ def main() -> None:
             running_viewers(server, options.viewers, viewers),
         ):
             started = time.perf_counter()
-            progress = run(soak(server.port, server.pid, calls))
+            progress = run(soak(server.port, server.pid, calls, tmp / "bench.db"))
             took = time.perf_counter() - started
             time.sleep(SETTLE)  # the last calls leave the board
             end_mb = resident_mb(server.pid)

@@ -99,14 +99,22 @@ class Subscriber:
 
     def write(self, frame: bytes, messages: int) -> bool:
         """Write a frame to the sink; False when the viewer has stopped reading."""
-        assert self.sink is not None
-        if self.sink.unsent_bytes() == 0:  # everything written before has left
+        sink = self.sink
+        assert sink is not None
+        if sink.unsent_bytes() == 0:  # everything written before has left
             self.unsent = 0
-        if self.unsent >= self.limit:
+        elif self.unsent >= self.limit:
             return False
-        if self.sink.write_frame(frame):
+        if sink.write_frame(frame):
             self.unsent += messages
         return True
+
+    def write_rest(self, messages: list[str]) -> bool:
+        """For a sink that subscribed mid-turn: what its snapshot lacks of `messages`."""
+        skip, self.skip = self.skip, 0
+        if skip >= len(messages):
+            return True
+        return self.write(text_frame("".join(messages[skip:])), len(messages) - skip)
 
 
 class Hub:
@@ -246,26 +254,30 @@ class Hub:
         if pending:
             self._spend_frame()
         for audience, messages in pending.items():
-            frame = b""  # encoded once, when a viewer of the audience is still there
-            for subscriber in list(self._sinks.get(audience, ())):
-                skip, subscriber.skip = subscriber.skip, 0
-                if skip >= len(messages):
-                    continue
-                try:
-                    if skip:  # it subscribed mid-turn: its snapshot holds the first ones
-                        ok = subscriber.write(
-                            text_frame("".join(messages[skip:])), len(messages) - skip
-                        )
-                    else:
-                        frame = frame or text_frame("".join(messages))
-                        ok = subscriber.write(frame, len(messages))
-                except Exception:  # one broken connection must not cost the others theirs
-                    log.exception("could not write to a viewer")
-                    ok = False
-                if not ok:
-                    self.evict(subscriber)
+            sinks = self._sinks.get(audience)
+            if sinks:
+                self._write_all(list(sinks), text_frame("".join(messages)), messages)
         if pending and self.observe_fanout is not None:
             self.observe_fanout(time.perf_counter() - self._pending_since)
+
+    def _write_all(self, sinks: list[Subscriber], frame: bytes, messages: list[str]) -> None:
+        """One frame, encoded once, to every viewer of an audience; then those that stopped
+        reading are evicted. The loop every viewer of every push goes through: nothing in it
+        but the write."""
+        count, stuck = len(messages), list[Subscriber]()
+        for subscriber in sinks:
+            try:
+                if subscriber.skip:  # it subscribed mid-turn: its snapshot holds the first ones
+                    ok = subscriber.write_rest(messages)
+                else:
+                    ok = subscriber.write(frame, count)
+            except Exception:  # one broken connection must not cost the others theirs
+                log.exception("could not write to a viewer")
+                ok = False
+            if not ok:
+                stuck.append(subscriber)
+        for subscriber in stuck:
+            self.evict(subscriber)
 
     def evict(self, subscriber: Subscriber, close_code: int = CloseCode.TRY_AGAIN_LATER) -> None:
         if subscriber in self.subscribers:

@@ -23,29 +23,25 @@ FRAMES_EXTENSION = "dashboard.frames"
 
 
 class DirectFrames:
-    """Writes encoded frames straight to one open connection's transport."""
+    """Writes encoded frames straight to one open connection's transport.
+
+    Offered once the handshake is under way, and written to for every push to every
+    viewer: one look at the connection's state is enough (it leaves OPEN when a close frame
+    is sent or received, or the connection fails) and at the transport's (closing once the
+    connection is lost)."""
 
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
-        self._protocol = protocol
+        self._conn = protocol.conn
+        self._transport = protocol.transport
+        # The transport's own methods, called for every push to every viewer: no wrapper.
+        self.unsent_bytes = protocol.transport.get_write_buffer_size  # bytes not yet sent
+        self.abort = protocol.transport.abort  # drop the connection, unsent bytes and all
 
     def write_frame(self, frame: bytes) -> bool:
-        protocol = self._protocol
-        if (
-            not protocol.handshake_complete
-            or protocol.close_sent
-            or protocol.disconnected
-            or protocol.conn.state is not State.OPEN
-            or protocol.transport.is_closing()
-        ):
+        if self._conn.state is not State.OPEN or self._transport.is_closing():
             return False
-        protocol.transport.write(frame)
+        self._transport.write(frame)
         return True
-
-    def unsent_bytes(self) -> int:
-        return self._protocol.transport.get_write_buffer_size()
-
-    def abort(self) -> None:
-        self._protocol.transport.abort()
 
 
 class LettingGoWebSocketProtocol(WebSocketsSansIOProtocol):

@@ -6,10 +6,16 @@ import os
 import socket
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
+from websockets.frames import Close, Frame, Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.sync.client import connect
 
+from dashboard.websocket_protocol import DirectFrames
 from tests.servers import DashboardProcess
 
 
@@ -93,3 +99,46 @@ def test_a_viewer_that_stops_reading_is_evicted_and_the_others_get_everything(
             assert not server_owns(server.port, client_port)
     finally:
         server.stop()
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def abort(self) -> None:
+        self.closing = True
+
+
+def direct_frames() -> tuple[DirectFrames, ServerProtocol, FakeTransport]:
+    conn, transport = ServerProtocol(state=State.OPEN), FakeTransport()
+    protocol = SimpleNamespace(conn=conn, transport=transport)
+    return DirectFrames(cast(Any, protocol)), conn, transport
+
+
+def test_a_sink_writes_only_while_the_connection_is_open() -> None:
+    we_closed, conn, transport = direct_frames()
+    assert we_closed.write_frame(b"one")
+    conn.send_close(1001)  # the dashboard closes it: nothing may follow the close frame
+    assert not we_closed.write_frame(b"two")
+    assert transport.written == [b"one"]
+
+    they_closed, conn, transport = direct_frames()
+    close = Frame(Opcode.CLOSE, Close(1000, "").serialize())
+    conn.receive_data(close.serialize(mask=True, extensions=[]))  # the viewer closes it
+    assert not they_closed.write_frame(b"two")
+    assert transport.written == []
+
+    lost, _, transport = direct_frames()
+    transport.closing = True  # the connection is lost
+    assert not lost.write_frame(b"two")
+    assert transport.written == []

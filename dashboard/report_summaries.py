@@ -1,0 +1,260 @@
+"""Report summaries: a finished call's figures added up by UTC quarter-hour (and by UTC day),
+kept up to date by triggers on `calls`, so that a report over a year reads thousands of
+summary rows instead of millions of calls.
+
+They are keyed by UTC time because the PBX's zone and the business day's start are settings
+that may change: reports.py does the zone work when it reads them. Every UTC offset in use is
+a multiple of 15 minutes, so a UTC quarter-hour lies wholly in one local hour and, when days
+start on a quarter-hour, in one business day.
+
+- report_quarters (quarter, host): the totals, the heat map and the days.
+- report_quarter_extensions (extension, quarter, host): the same for extension-filtered
+  reports, and the by-extension table's partial UTC days at a period's two ends.
+- report_day_extensions (day, host, extension): the by-extension table over whole UTC days.
+
+A row holds the figures of reports.Figures; `ring` in microseconds. Triggers on INSERT,
+UPDATE and DELETE (retention deletes calls) add a finished row's figures and take away the
+figures of the row it was, so every writer (ingest, seed, CDR sync, retention) keeps them.
+A database made before them has them built once when it is opened (`create`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+import time
+
+import sqlite_utils
+
+from dashboard.schema import FINISHED, INCOMING, answered_sql, missed_sql
+
+log = logging.getLogger(__name__)
+
+QUARTER = 900  # seconds
+DAY = 86400
+FIGURES = ("calls", "answered", "missed", "talk", "ring", "rung", "incoming", "incoming_answered")
+# The columns of a call that its figures (or its place in the summaries) depend on.
+DEPENDS_ON = (
+    "status",
+    "started_at",
+    "answered_at",
+    "extension",
+    "direction",
+    "billable_seconds",
+    "disposition",
+    "host",
+)
+
+
+def _seconds(column: str) -> str:
+    """Whole seconds since 1970 of a time as store._iso writes it
+    ('2026-03-01T10:00:00.123456+00:00'), the fraction left out: SQLite would round it to
+    milliseconds, which could carry into the next second."""
+    return f"unixepoch(substr({column}, 1, 19) || substr({column}, 27))"
+
+
+def _micros(column: str) -> str:
+    return f"CAST(substr({column}, 21, 6) AS INTEGER)"
+
+
+def figures_sql(row: str) -> dict[str, str]:
+    """A `calls` row's figures (`row`: NEW, OLD or a table name), as SQL expressions, the same
+    rules as reports.scan_report's."""
+    answered = answered_sql(row)
+    rung = f"({answered} AND {row}.answered_at IS NOT NULL)"
+    ring = (
+        f"(({_seconds(f'{row}.answered_at')} - {_seconds(f'{row}.started_at')}) * 1000000"
+        f" + {_micros(f'{row}.answered_at')} - {_micros(f'{row}.started_at')})"
+    )
+    incoming = f"(COALESCE({row}.direction, '') = '{INCOMING}')"
+    return {
+        "calls": "1",
+        "answered": answered,
+        "missed": missed_sql(row),
+        "talk": f"(CASE WHEN {answered} THEN COALESCE({row}.billable_seconds, 0) ELSE 0 END)",
+        "ring": f"(CASE WHEN {rung} THEN {ring} ELSE 0 END)",
+        "rung": rung,
+        "incoming": incoming,
+        "incoming_answered": f"({incoming} AND {answered})",
+    }
+
+
+def keys_sql(row: str) -> dict[str, str]:
+    start = _seconds(f"{row}.started_at")
+    return {
+        "quarter": f"({start} / {QUARTER})",
+        "day": f"({start} / {DAY})",
+        "host": f"{row}.host",
+        "extension": f"COALESCE({row}.extension, '')",  # reports show '' and NULL alike
+    }
+
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "report_quarters": ("quarter", "host"),
+    "report_quarter_extensions": ("extension", "quarter", "host"),
+    "report_day_extensions": ("day", "host", "extension"),
+}
+KEY_TYPES = {"quarter": "INTEGER", "day": "INTEGER", "host": "TEXT", "extension": "TEXT"}
+
+
+def _create_table(name: str, keys: tuple[str, ...]) -> str:
+    columns = [f"{key} {KEY_TYPES[key]} NOT NULL" for key in keys]
+    columns += [f"{figure} INTEGER NOT NULL" for figure in FIGURES]
+    return (
+        f"CREATE TABLE {name} ({', '.join(columns)}, PRIMARY KEY ({', '.join(keys)})) WITHOUT ROWID"
+    )
+
+
+def _upsert(name: str, keys: tuple[str, ...], row: str, sign: str) -> str:
+    """Add (sign '') or take away (sign '-') a row's figures."""
+    key_sql, figure_sql = keys_sql(row), figures_sql(row)
+    values = [key_sql[key] for key in keys] + [f"{sign}{figure_sql[f]}" for f in FIGURES]
+    return (
+        f"INSERT INTO {name} ({', '.join((*keys, *FIGURES))}) VALUES ({', '.join(values)})"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{f} = {f} + excluded.{f}" for f in FIGURES)
+    )
+
+
+def _trigger(name: str, event: str, row: str, sign: str, when: str) -> str:
+    body = "; ".join(_upsert(table, keys, row, sign) for table, keys in TABLES.items())
+    return f"CREATE TRIGGER {name} AFTER {event} ON calls WHEN {when} BEGIN {body}; END"
+
+
+def _counted(row: str) -> str:
+    return f"{row}.status = '{FINISHED}' AND {row}.started_at IS NOT NULL"
+
+
+_CHANGED = "(" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in DEPENDS_ON) + ")"
+TRIGGERS = {
+    "report_calls_inserted": ("INSERT", "NEW", "", _counted("NEW")),
+    "report_calls_deleted": ("DELETE", "OLD", "-", _counted("OLD")),
+    "report_calls_updated_from": ("UPDATE", "OLD", "-", f"{_counted('OLD')} AND {_CHANGED}"),
+    "report_calls_updated_to": ("UPDATE", "NEW", "", f"{_counted('NEW')} AND {_CHANGED}"),
+}
+
+
+def _build(name: str, keys: tuple[str, ...]) -> str:
+    """The table's rows from every finished call, in one pass."""
+    key_sql, figure_sql = keys_sql("calls"), figures_sql("calls")
+    return (
+        f"INSERT INTO {name} ({', '.join((*keys, *FIGURES))})"
+        f" SELECT {', '.join(key_sql[key] for key in keys)},"
+        f" {', '.join(f'SUM({figure_sql[f]})' for f in FIGURES)}"
+        f" FROM calls WHERE {_counted('calls')}"
+        f" GROUP BY {', '.join(str(n) for n in range(1, len(keys) + 1))}"
+    )
+
+
+def present(db: sqlite_utils.Database) -> bool:
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    return set(TRIGGERS) <= names
+
+
+def create(db: sqlite_utils.Database) -> None:
+    """The summary tables and their triggers, built from `calls` when they are not there
+    (all in one transaction: a database that has the triggers has their whole tables)."""
+    if present(db):
+        return
+    started = time.perf_counter()
+    with db.atomic():
+        if present(db):  # another process built them meanwhile
+            return
+        for table, keys in TABLES.items():
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+            db.execute(_create_table(table, keys))
+            db.execute(_build(table, keys))
+        for name, (event, row, sign, when) in TRIGGERS.items():
+            db.execute(_trigger(name, event, row, sign, when))
+    log.info("report summaries built from the calls in %.1f s", time.perf_counter() - started)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+Sums = tuple[int, ...]  # in FIGURES order
+_SUMS = ", ".join(f"SUM({figure})" for figure in FIGURES)
+_COLUMNS = ", ".join(FIGURES)
+
+
+def _filters(chosen: tuple[str, ...], host: str | None) -> tuple[str, list[object]]:
+    sql = ""
+    params: list[object] = []
+    if chosen:
+        sql += f" AND extension IN ({', '.join('?' * len(chosen))})"
+        params.extend(chosen)
+    if host is not None:
+        sql += " AND host = ?"
+        params.append(host)
+    return sql, params
+
+
+def local_hours(
+    conn: sqlite3.Connection,
+    quarters: tuple[int, int],
+    offsets: list[tuple[int, int]],
+    shift: int,
+    chosen: tuple[str, ...],
+    host: str | None,
+) -> list[tuple[int, int, int, Sums]]:
+    """The figures of the quarters in [first, end) by (business day, local day, local hour),
+    days counted from 1970-01-01. `offsets`: (first quarter, UTC offset in seconds) of each
+    stretch with one offset, in order; `shift`: when a business day starts, in seconds."""
+    offset = f"{offsets[-1][1]}"
+    for (_, before), (changes_at, _) in reversed(list(itertools.pairwise(offsets))):
+        offset = f"CASE WHEN quarter < {changes_at} THEN {before} ELSE {offset} END"
+    table = "report_quarter_extensions" if chosen else "report_quarters"
+    where, params = _filters(chosen, host)
+    sql = (
+        f"SELECT (local - {shift}) / {DAY}, local / {DAY}, local % {DAY} / 3600, {_SUMS}"
+        f" FROM (SELECT quarter * {QUARTER} + {offset} AS local, {_COLUMNS} FROM {table}"
+        f" WHERE quarter >= ? AND quarter < ?{where})"
+        " GROUP BY 1, 2, 3"
+    )
+    rows = conn.execute(sql, [*quarters, *params])
+    return [(row[0], row[1], row[2], row[3:]) for row in rows]
+
+
+def by_extension(
+    conn: sqlite3.Connection,
+    quarters: tuple[int, int],
+    chosen: tuple[str, ...],
+    host: str | None,
+) -> list[tuple[str, Sums]]:
+    """The figures of the quarters in [first, end) by extension ('' for none): whole UTC days
+    from the daily table, the partial days at either end from the quarters'."""
+    first, end = quarters
+    per_day = DAY // QUARTER
+    head_end = min(end, -(-first // per_day) * per_day)
+    tail_start = max(head_end, end // per_day * per_day)
+    where, filter_params = _filters(chosen, host)
+    parts: list[str] = []
+    params: list[object] = []
+    if head_end < tail_start:
+        parts.append(
+            f"SELECT extension, {_COLUMNS} FROM report_day_extensions"
+            f" WHERE day >= ? AND day < ?{where}"
+        )
+        params += [head_end // per_day, tail_start // per_day, *filter_params]
+    for part_first, part_end in ((first, head_end), (tail_start, end)):
+        if part_first >= part_end:
+            continue
+        # The extensions with calls that UTC day: the quarters' table is walked by extension.
+        named, named_params = (
+            ("", [])
+            if chosen
+            else (
+                " AND extension IN (SELECT extension FROM report_day_extensions WHERE day = ?"
+                + (" AND host = ?)" if host is not None else ")"),
+                [part_first // per_day, *([host] if host is not None else [])],
+            )
+        )
+        parts.append(
+            f"SELECT extension, {_COLUMNS} FROM report_quarter_extensions"
+            f" WHERE quarter >= ? AND quarter < ?{named}{where}"
+        )
+        params += [part_first, part_end, *named_params, *filter_params]
+    if not parts:
+        return []
+    sql = f"SELECT extension, {_SUMS} FROM ({' UNION ALL '.join(parts)}) GROUP BY extension"
+    return [(row[0], row[1:]) for row in conn.execute(sql, params)]

@@ -40,8 +40,8 @@ EDGE_CLOCKS = (time(0), time(1), time(2), time(6), time(6, 30))
 HOSTS = ("a", "b")
 EXTENSIONS = ("40", "41", "70", "100", "", None)
 DIRECTIONS = ("incoming", "incoming", "outgoing", "internal", None)
-DISPOSITIONS = (None, "", "answered", "answered", "no_answer", "busy", "failed")
-DISPOSITIONS += ("expired", "lost", "closed")
+DISPOSITIONS: tuple[str | None, ...] = (None, "", "answered", "answered", "no_answer", "busy")
+DISPOSITIONS += ("failed", "expired", "lost", "closed")
 FILTERS: tuple[tuple[tuple[str, ...], str | None], ...] = (
     ((), None),
     (("40",), None),
@@ -101,15 +101,17 @@ def random_calls(rnd: random.Random, prefix: str) -> list[Call]:
 def store_calls(store: Store, calls: list[Call], rnd: random.Random) -> None:
     """As ingest stores them: some arrive finished, some ring first and finish later (the
     whole row upserted, or only its changed columns updated)."""
-    finished_now, rung_first = [], []
+    finished_now: list[Call] = []
+    rung_first: list[Call] = []
     for call in calls:
         (finished_now if rnd.random() < 0.4 else rung_first).append(call)
     ringing = [replace(call, status=Status.RINGING, disposition=None) for call in rung_first]
     store.record_events([(NOW, "CallStart", "{}", call) for call in ringing])
     half = len(rung_first) // 2
     store.record_events([(NOW, "CallFinish", "{}", call) for call in rung_first[:half]])
+    before: list[Call | None] = list(ringing[half:])
     rows = store.event_rows(
-        [(NOW, "CallFinish", "{}", call) for call in rung_first[half:]], before=ringing[half:]
+        [(NOW, "CallFinish", "{}", call) for call in rung_first[half:]], before=before
     )
     store.write_event_rows(rows)
     store.record_events([(NOW, "CallFinish", "{}", call) for call in finished_now])
@@ -142,7 +144,7 @@ def periods() -> list[tuple[date, date]]:
 def differences(store: Store, tz: ZoneInfo, day_starts: time) -> list[tuple[object, ...]]:
     """Every report (periods x filters) whose summaries' version is not the scan's."""
     conn = store.db.conn
-    found = []
+    found: list[tuple[object, ...]] = []
     for first, last in periods():
         for extensions, host in FILTERS:
             args = (conn, first, last, tz, day_starts, extensions, host)
@@ -202,7 +204,8 @@ def test_calls_changed_after_they_finished_change_the_summaries() -> None:
         )
         for call in calls[::3]
     ]
-    store.write_event_rows(store.event_rows([(NOW, "Cdr", "{}", c) for c in changed], calls[::3]))
+    before: list[Call | None] = list(calls[::3])
+    store.write_event_rows(store.event_rows([(NOW, "Cdr", "{}", c) for c in changed], before))
     for tz in ZONES:
         assert differences(store, tz, time(6, 30)) == []
 

@@ -186,26 +186,32 @@ def test_a_day_that_starts_between_quarter_hours_is_scanned(history: Store) -> N
     assert build_report(*args) == scan_report(*args)
 
 
+# What a CDR sync may change in a finished call, one column at a time.
+CHANGES: tuple[Callable[[random.Random, Call], Call], ...] = (
+    lambda rnd, call: replace(call, disposition=rnd.choice(DISPOSITIONS)),
+    lambda rnd, call: replace(call, billable_seconds=rnd.randrange(0, 600)),
+    lambda rnd, call: replace(call, answer_time=rnd.choice((None, call.first_seen_at))),
+    lambda rnd, call: replace(call, cdr_seen=not call.cdr_seen),  # the answer time it reads
+    lambda rnd, call: replace(call, extension=rnd.choice(EXTENSIONS)),
+    lambda rnd, call: replace(call, direction=rnd.choice(DIRECTIONS)),
+    lambda rnd, call: replace(
+        call, start_time=(call.started_at or NOW) + timedelta(minutes=rnd.randrange(-90, 90))
+    ),
+)
+
+
 def test_calls_changed_after_they_finished_change_the_summaries() -> None:
     rnd = random.Random(18)
     store = new_store()
     calls = random_calls(rnd, "c")
     store_calls(store, calls, rnd)
-    # What a CDR sync does: a disposition, a talk time, an answer time, an extension, a start.
-    changed = [
-        replace(
-            call,
-            disposition=rnd.choice(DISPOSITIONS),
-            billable_seconds=rnd.randrange(0, 600),
-            answer_time=rnd.choice((None, call.first_seen_at)),
-            extension=rnd.choice(EXTENSIONS),
-            start_time=(call.started_at or NOW) + timedelta(minutes=rnd.randrange(-90, 90)),
-            cdr_seen=True,
-        )
-        for call in calls[::3]
-    ]
-    before: list[Call | None] = list(calls[::3])
-    store.write_event_rows(store.event_rows([(NOW, "Cdr", "{}", c) for c in changed], before))
+    for n, change in enumerate(CHANGES):
+        stored = calls[n :: len(CHANGES)]
+        changed = [(NOW, "Cdr", "{}", change(rnd, call)) for call in stored]
+        half = len(changed) // 2
+        store.record_events(changed[:half])  # the whole row upserted
+        before: list[Call | None] = list(stored[half:])
+        store.write_event_rows(store.event_rows(changed[half:], before))  # what changed
     for tz in ZONES:
         assert differences(store, tz, time(6, 30)) == []
 

@@ -24,6 +24,8 @@ import itertools
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlite_utils
 
@@ -135,21 +137,57 @@ TRIGGERS = {
 }
 
 
-def _build(name: str, keys: tuple[str, ...]) -> str:
-    """The table's rows from every finished call, in one pass."""
-    key_sql, figure_sql = keys_sql("calls"), figures_sql("calls")
+FINEST = "report_quarter_extensions"  # the others' rows add up from its rows
+FROM_FINEST = {"quarter": "quarter", "day": f"quarter / {DAY // QUARTER}"}
+
+
+def _fold(name: str, source: str, source_keys: dict[str, str]) -> str:
+    """Add the figures of `source`'s rows (FIGURES, and `source_keys`: how each of the
+    table's keys comes from a row) into the table, summed by its keys first."""
+    keys = TABLES[name]
     return (
         f"INSERT INTO {name} ({', '.join((*keys, *FIGURES))})"
-        f" SELECT {', '.join(key_sql[key] for key in keys)},"
-        f" {', '.join(f'SUM({figure_sql[f]})' for f in FIGURES)}"
-        f" FROM calls WHERE {_counted('calls')}"
-        f" GROUP BY {', '.join(str(n) for n in range(1, len(keys) + 1))}"
+        f" SELECT {', '.join(source_keys.get(key, key) for key in keys)},"
+        f" {', '.join(f'SUM({figure})' for figure in FIGURES)}"
+        f" FROM {source} WHERE true GROUP BY {', '.join(str(n) for n in range(1, len(keys) + 1))}"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{figure} = {figure} + excluded.{figure}" for figure in FIGURES)
     )
+
+
+def _calls_figures(where: str) -> str:
+    """The finished calls (and `where`), each with its figures and the finest keys."""
+    key_sql, figure_sql = keys_sql("calls"), figures_sql("calls")
+    columns = [f"{key_sql[key]} AS {key}" for key in TABLES[FINEST]]
+    columns += [f"{figure_sql[figure]} AS {figure}" for figure in FIGURES]
+    return f"(SELECT {', '.join(columns)} FROM calls WHERE {_counted('calls')}{where})"
+
+
+def _add_up(db: sqlite_utils.Database, where: str = "") -> None:
+    """Add the figures of the calls (those `where` says) into every table: one pass over the
+    calls, into the finest table (or a temporary one), and the others from that."""
+    if where:
+        db.execute("DROP TABLE IF EXISTS temp.report_new")
+        db.execute(f"CREATE TEMP TABLE report_new AS SELECT * FROM {_calls_figures(where)}")
+        db.execute(_fold(FINEST, "(SELECT * FROM temp.report_new)", {}))
+        source = "(SELECT * FROM temp.report_new)"
+    else:
+        db.execute(_fold(FINEST, _calls_figures(""), {}))
+        source = FINEST
+    for name in TABLES:
+        if name != FINEST:
+            db.execute(_fold(name, source, FROM_FINEST))
+    db.execute("DROP TABLE IF EXISTS temp.report_new")
 
 
 def present(db: sqlite_utils.Database) -> bool:
     names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     return set(TRIGGERS) <= names
+
+
+def _create_triggers(db: sqlite_utils.Database) -> None:
+    for name, (event, row, sign, when) in TRIGGERS.items():
+        db.execute(_trigger(name, event, row, sign, when))
 
 
 def create(db: sqlite_utils.Database) -> None:
@@ -164,10 +202,24 @@ def create(db: sqlite_utils.Database) -> None:
         for table, keys in TABLES.items():
             db.execute(f"DROP TABLE IF EXISTS {table}")
             db.execute(_create_table(table, keys))
-            db.execute(_build(table, keys))
-        for name, (event, row, sign, when) in TRIGGERS.items():
-            db.execute(_trigger(name, event, row, sign, when))
+        _add_up(db)
+        _create_triggers(db)
     log.info("report summaries built from the calls in %.1f s", time.perf_counter() - started)
+
+
+@contextmanager
+def inserting_in_bulk(db: sqlite_utils.Database) -> Iterator[None]:
+    """Inside a transaction that only inserts calls, many (dashboard seed): their figures
+    are added up once at the end instead of by the triggers, call by call. The triggers are
+    dropped meanwhile, in the same transaction: no other connection ever sees them gone."""
+    if not db.conn.in_transaction:
+        raise RuntimeError("inserting_in_bulk needs a transaction")
+    mark = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM calls").fetchone()[0])
+    for name in TRIGGERS:
+        db.execute(f"DROP TRIGGER {name}")
+    yield
+    _add_up(db, f" AND calls.rowid > {mark}")  # new rows come after every older one
+    _create_triggers(db)
 
 
 # -- reading ------------------------------------------------------------------------------

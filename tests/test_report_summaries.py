@@ -230,16 +230,20 @@ def test_deleted_calls_leave_the_summaries() -> None:
 
 def test_seeded_calls_are_in_the_summaries() -> None:
     store = new_store()
-    seed(
-        store,
-        3000,
-        days=200,
-        tz=ZONES[1],
-        host="a",
-        extensions=("40", "41", "100"),
-        now=NOW,
-        seed=20,
-    )
+    rnd = random.Random(20)
+    store_calls(store, random_calls(rnd, "s")[:500], rnd)
+    for host, tz in (("a", ZONES[1]), ("b", ZONES[3])):  # seeding adds to what is there
+        seed(
+            store,
+            3000,
+            days=200,
+            tz=tz,
+            host=host,
+            extensions=("40", "41", "100"),
+            now=NOW,
+            seed=20,
+        )
+    store_calls(store, random_calls(rnd, "after")[:500], rnd)  # the triggers are back
     for tz in ZONES:
         assert differences(store, tz, time(6)) == []
 

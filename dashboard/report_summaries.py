@@ -13,9 +13,11 @@ start on a quarter-hour, in one business day.
 - report_day_extensions (day, host, extension): the by-extension table over whole UTC days.
 
 A row holds the figures of reports.Figures; `ring` in microseconds. Triggers on INSERT,
-UPDATE and DELETE (retention deletes calls) add a finished row's figures and take away the
-figures of the row it was, so every writer (ingest, seed, CDR sync, retention) keeps them.
-A database made before them has them built once when it is opened (`create`).
+UPDATE and DELETE (retention deletes calls) queue a finished row's figures, and the opposite
+of the figures of the row it was, in report_pending: one append per change, whoever writes
+(ingest, seed, CDR sync, retention). Every FOLD_EVERY rows a trigger adds the queue into the
+three tables at once and empties it; a report reads the tables and the queue. A database
+made before them has them built once when it is opened (`create`).
 """
 
 from __future__ import annotations
@@ -108,20 +110,35 @@ def _create_table(name: str, keys: tuple[str, ...]) -> str:
     )
 
 
-def _upsert(name: str, keys: tuple[str, ...], row: str, sign: str) -> str:
-    """Add (sign '') or take away (sign '-') a row's figures."""
+PENDING = "report_pending"  # figures not yet added into the tables: at most FOLD_EVERY rows
+FOLD_EVERY = 256
+PENDING_KEYS = ("quarter", "host", "extension")
+
+
+def _pending(row: str, sign: str) -> str:
+    """Queue a row's figures (sign '') or their opposite (sign '-'): one append, the figures
+    computed once, instead of an upsert into each table."""
     key_sql, figure_sql = keys_sql(row), figures_sql(row)
-    values = [key_sql[key] for key in keys] + [f"{sign}{figure_sql[f]}" for f in FIGURES]
+    values = [key_sql[key] for key in PENDING_KEYS] + [f"{sign}{figure_sql[f]}" for f in FIGURES]
     return (
-        f"INSERT INTO {name} ({', '.join((*keys, *FIGURES))}) VALUES ({', '.join(values)})"
-        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-        + ", ".join(f"{f} = {f} + excluded.{f}" for f in FIGURES)
+        f"INSERT INTO {PENDING} ({', '.join((*PENDING_KEYS, *FIGURES))})"
+        f" VALUES ({', '.join(values)})"
     )
 
 
 def _trigger(name: str, event: str, row: str, sign: str, when: str) -> str:
-    body = "; ".join(_upsert(table, keys, row, sign) for table, keys in TABLES.items())
-    return f"CREATE TRIGGER {name} AFTER {event} ON calls WHEN {when} BEGIN {body}; END"
+    return (
+        f"CREATE TRIGGER {name} AFTER {event} ON calls WHEN {when} BEGIN {_pending(row, sign)}; END"
+    )
+
+
+def _fold_trigger() -> str:
+    """Every FOLD_EVERY queued rows, add them into every table at once."""
+    body = "; ".join(_fold(name, PENDING, FROM_FINEST) for name in TABLES)
+    return (
+        f"CREATE TRIGGER {FOLD} AFTER INSERT ON {PENDING} WHEN NEW.rowid >= {FOLD_EVERY}"
+        f" BEGIN {body}; DELETE FROM {PENDING}; END"
+    )
 
 
 def _counted(row: str) -> str:
@@ -135,6 +152,7 @@ TRIGGERS = {
     "report_calls_updated_from": ("UPDATE", "OLD", "-", f"{_counted('OLD')} AND {_CHANGED}"),
     "report_calls_updated_to": ("UPDATE", "NEW", "", f"{_counted('NEW')} AND {_CHANGED}"),
 }
+FOLD = "report_pending_folded"
 
 
 FINEST = "report_quarter_extensions"  # the others' rows add up from its rows
@@ -182,7 +200,7 @@ def _add_up(db: sqlite_utils.Database, where: str = "") -> None:
 
 def present(db: sqlite_utils.Database) -> bool:
     names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    return set(TRIGGERS) <= names
+    return {*TRIGGERS, FOLD} <= names
 
 
 def _create_triggers(db: sqlite_utils.Database) -> None:
@@ -199,11 +217,18 @@ def create(db: sqlite_utils.Database) -> None:
     with db.atomic():
         if present(db):  # another process built them meanwhile
             return
+        for name in (*TRIGGERS, FOLD):  # of an older layout
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
         for table, keys in TABLES.items():
             db.execute(f"DROP TABLE IF EXISTS {table}")
             db.execute(_create_table(table, keys))
+        db.execute(f"DROP TABLE IF EXISTS {PENDING}")
+        columns = [f"{key} {KEY_TYPES[key]} NOT NULL" for key in PENDING_KEYS]
+        columns += [f"{figure} INTEGER NOT NULL" for figure in FIGURES]
+        db.execute(f"CREATE TABLE {PENDING} ({', '.join(columns)})")
         _add_up(db)
         _create_triggers(db)
+        db.execute(_fold_trigger())
     log.info("report summaries built from the calls in %.1f s", time.perf_counter() - started)
 
 
@@ -257,13 +282,16 @@ def local_hours(
         offset = f"CASE WHEN quarter < {changes_at} THEN {before} ELSE {offset} END"
     table = "report_quarter_extensions" if chosen else "report_quarters"
     where, params = _filters(chosen, host)
+    rows_of = "SELECT quarter, {columns} FROM {table} WHERE quarter >= ? AND quarter < ?{where}"
+    both = " UNION ALL ".join(
+        rows_of.format(columns=_COLUMNS, table=name, where=where) for name in (table, PENDING)
+    )
     sql = (
         f"SELECT (local - {shift}) / {DAY}, local / {DAY}, local % {DAY} / 3600, {_SUMS}"
-        f" FROM (SELECT quarter * {QUARTER} + {offset} AS local, {_COLUMNS} FROM {table}"
-        f" WHERE quarter >= ? AND quarter < ?{where})"
+        f" FROM (SELECT quarter * {QUARTER} + {offset} AS local, {_COLUMNS} FROM ({both}))"
         " GROUP BY 1, 2, 3"
     )
-    rows = conn.execute(sql, [*quarters, *params])
+    rows = conn.execute(sql, [*quarters, *params, *quarters, *params])
     return [(row[0], row[1], row[2], row[3:]) for row in rows]
 
 
@@ -274,7 +302,8 @@ def by_extension(
     host: str | None,
 ) -> list[tuple[str, Sums]]:
     """The figures of the quarters in [first, end) by extension ('' for none): whole UTC days
-    from the daily table, the partial days at either end from the quarters'."""
+    from the daily table, the partial days at either end from the quarters', and what is
+    pending."""
     first, end = quarters
     per_day = DAY // QUARTER
     head_end = min(end, -(-first // per_day) * per_day)
@@ -306,7 +335,9 @@ def by_extension(
             f" WHERE quarter >= ? AND quarter < ?{named}{where}"
         )
         params += [part_first, part_end, *named_params, *filter_params]
-    if not parts:
-        return []
+    parts.append(  # the figures not yet in the tables
+        f"SELECT extension, {_COLUMNS} FROM {PENDING} WHERE quarter >= ? AND quarter < ?{where}"
+    )
+    params += [first, end, *filter_params]
     sql = f"SELECT extension, {_SUMS} FROM ({' UNION ALL '.join(parts)}) GROUP BY extension"
     return [(row[0], row[1:]) for row in conn.execute(sql, params)]

@@ -115,20 +115,14 @@ FOLD_EVERY = 256
 PENDING_KEYS = ("quarter", "host", "extension")
 
 
-def _pending(row: str, sign: str) -> str:
-    """Queue a row's figures (sign '') or their opposite (sign '-'): one append, the figures
-    computed once, instead of an upsert into each table."""
+def _pending(row: str, sign: str, where: str = "") -> str:
+    """Queue a row's figures (sign '') or their opposite (sign '-'), if `where`: one append,
+    the figures computed once, instead of an upsert into each table."""
     key_sql, figure_sql = keys_sql(row), figures_sql(row)
     values = [key_sql[key] for key in PENDING_KEYS] + [f"{sign}{figure_sql[f]}" for f in FIGURES]
     return (
         f"INSERT INTO {PENDING} ({', '.join((*PENDING_KEYS, *FIGURES))})"
-        f" VALUES ({', '.join(values)})"
-    )
-
-
-def _trigger(name: str, event: str, row: str, sign: str, when: str) -> str:
-    return (
-        f"CREATE TRIGGER {name} AFTER {event} ON calls WHEN {when} BEGIN {_pending(row, sign)}; END"
+        f" SELECT {', '.join(values)}{f' WHERE {where}' if where else ''}"
     )
 
 
@@ -146,13 +140,25 @@ def _counted(row: str) -> str:
 
 
 _CHANGED = "(" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in DEPENDS_ON) + ")"
+# One trigger per kind of write (each costs every write of its kind a call); an update's
+# only when it sets a column the figures depend on.
 TRIGGERS = {
-    "report_calls_inserted": ("INSERT", "NEW", "", _counted("NEW")),
-    "report_calls_deleted": ("DELETE", "OLD", "-", _counted("OLD")),
-    "report_calls_updated_from": ("UPDATE", "OLD", "-", f"{_counted('OLD')} AND {_CHANGED}"),
-    "report_calls_updated_to": ("UPDATE", "NEW", "", f"{_counted('NEW')} AND {_CHANGED}"),
+    "report_calls_inserted": (
+        f"INSERT ON calls WHEN {_counted('NEW')}",
+        _pending("NEW", ""),
+    ),
+    "report_calls_deleted": (
+        f"DELETE ON calls WHEN {_counted('OLD')}",
+        _pending("OLD", "-"),
+    ),
+    "report_calls_updated": (
+        f"UPDATE OF {', '.join(DEPENDS_ON)} ON calls"
+        f" WHEN ({_counted('OLD')} OR {_counted('NEW')}) AND {_CHANGED}",
+        f"{_pending('OLD', '-', _counted('OLD'))}; {_pending('NEW', '', _counted('NEW'))}",
+    ),
 }
 FOLD = "report_pending_folded"
+OLDER_TRIGGERS = ("report_calls_updated_from", "report_calls_updated_to")
 
 
 FINEST = "report_quarter_extensions"  # the others' rows add up from its rows
@@ -204,8 +210,8 @@ def present(db: sqlite_utils.Database) -> bool:
 
 
 def _create_triggers(db: sqlite_utils.Database) -> None:
-    for name, (event, row, sign, when) in TRIGGERS.items():
-        db.execute(_trigger(name, event, row, sign, when))
+    for name, (event, body) in TRIGGERS.items():
+        db.execute(f"CREATE TRIGGER {name} AFTER {event} BEGIN {body}; END")
 
 
 def create(db: sqlite_utils.Database) -> None:
@@ -217,7 +223,7 @@ def create(db: sqlite_utils.Database) -> None:
     with db.atomic():
         if present(db):  # another process built them meanwhile
             return
-        for name in (*TRIGGERS, FOLD):  # of an older layout
+        for name in (*TRIGGERS, *OLDER_TRIGGERS, FOLD):  # of an older layout
             db.execute(f"DROP TRIGGER IF EXISTS {name}")
         for table, keys in TABLES.items():
             db.execute(f"DROP TABLE IF EXISTS {table}")

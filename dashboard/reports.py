@@ -304,14 +304,10 @@ def _offsets(quarters: tuple[int, int], tz: ZoneInfo) -> list[tuple[int, int]] |
         same, differs = at, step  # the change is in between: find its quarter
         while differs - same > 1:
             middle = (same + differs) // 2
-            same, differs = (
-                (middle, differs)
-                if offset(middle * QUARTER) == found[-1][1]
-                else (
-                    same,
-                    middle,
-                )
-            )
+            if offset(middle * QUARTER) == found[-1][1]:
+                same = middle
+            else:
+                differs = middle
         if offset(differs * QUARTER - 1) != found[-1][1]:  # it changed inside a quarter
             return None
         found.append((differs, offset(differs * QUARTER)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dashboard import report_summaries
+from dashboard.report_summaries import QUARTER
 from dashboard.schema import answered_sql, missed_sql
 from dashboard.store import _iso
 
@@ -25,6 +27,9 @@ SORTABLE = (
     "average_ring",
 )
 MAX_DAYS = 400
+MICROSECOND = timedelta(microseconds=1)
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+OFFSET_STEP = 12  # quarters: a zone's offset changes at most once in 3 hours
 DASH = "\N{EN DASH}"
 
 
@@ -38,7 +43,7 @@ class Figures:
     answered: int = 0
     missed: int = 0
     talk: int = 0  # billable seconds
-    ring: float = 0.0  # seconds from start to answer, over the calls with an answer time
+    ring: int = 0  # microseconds from start to answer, over the calls with an answer time
     rung: int = 0  # how many calls `ring` sums
     incoming: int = 0
     incoming_answered: int = 0
@@ -54,10 +59,10 @@ class Figures:
 
     @property
     def average_ring(self) -> float | None:
-        return self.ring / self.rung if self.rung else None
+        return self.ring / self.rung / 1_000_000 if self.rung else None
 
     def add(
-        self, answered: bool, missed: bool, talk: int, ring: float | None, incoming: bool
+        self, answered: bool, missed: bool, talk: int, ring: int | None, incoming: bool
     ) -> None:
         self.calls += 1
         self.incoming += incoming
@@ -70,6 +75,18 @@ class Figures:
                 self.rung += 1
         elif missed:
             self.missed += 1
+
+    def add_sums(self, sums: Sequence[int]) -> None:
+        """Add figures summed elsewhere, in report_summaries.FIGURES order."""
+        calls, answered, missed, talk, ring, rung, incoming, incoming_answered = sums
+        self.calls += calls
+        self.answered += answered
+        self.missed += missed
+        self.talk += talk
+        self.ring += ring
+        self.rung += rung
+        self.incoming += incoming
+        self.incoming_answered += incoming_answered
 
 
 @dataclass
@@ -150,32 +167,69 @@ def build_report(
     extensions: Iterable[str] = (),
     host: str | None = None,
 ) -> Report:
-    """`host`: only that PBX's calls."""
+    """`host`: only that PBX's calls. From the summaries (report_summaries) when they can
+    give it: a business day that starts on a quarter-hour, and the summaries there."""
     start, end = period_bounds(first, last, tz, day_starts)
+    report = _empty_report(first, last, extensions)
+    if not _from_summaries(conn, report, start, end, tz, day_starts, host):
+        _scan(conn, report, start, end, tz, day_starts, host)
+    return report
+
+
+def scan_report(
+    conn: sqlite3.Connection,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+    day_starts: time,
+    extensions: Iterable[str] = (),
+    host: str | None = None,
+) -> Report:
+    """build_report from every finished call of the period, one by one (what the summaries
+    must agree with)."""
+    start, end = period_bounds(first, last, tz, day_starts)
+    report = _empty_report(first, last, extensions)
+    _scan(conn, report, start, end, tz, day_starts, host)
+    return report
+
+
+def _empty_report(first: date, last: date, extensions: Iterable[str]) -> Report:
     chosen = tuple(sorted(set(extensions), key=lambda e: (not e.isdigit(), e.zfill(10))))
+    report = Report(first, last, chosen)
+    day = first
+    while day <= last:
+        report.by_day[day] = Figures()
+        day += timedelta(days=1)
+    return report
+
+
+def _scan(
+    conn: sqlite3.Connection,
+    report: Report,
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    day_starts: time,
+    host: str | None,
+) -> None:
     sql = (
         "SELECT started_at, answered_at, extension, direction, billable_seconds,"
         f" {answered_sql()}, {missed_sql()}"
         " FROM calls WHERE +status = 'finished' AND started_at >= ? AND started_at < ?"
     )
     params: list[object] = [_iso(start), _iso(end)]
-    if chosen:
-        sql += f" AND extension IN ({', '.join('?' * len(chosen))})"
-        params.extend(chosen)
+    if report.extensions:
+        sql += f" AND extension IN ({', '.join('?' * len(report.extensions))})"
+        params.extend(report.extensions)
     if host is not None:
         sql += " AND host = ?"
         params.append(host)
-    report = Report(first, last, chosen)
-    day = first
-    while day <= last:
-        report.by_day[day] = Figures()
-        day += timedelta(days=1)
     shift = timedelta(hours=day_starts.hour, minutes=day_starts.minute)
     rows = conn.execute(sql, params)
     for started, answered_at, extension, direction, billable, answered, missed in rows:
         local = datetime.fromisoformat(started).astimezone(tz)
         ring = (
-            (datetime.fromisoformat(answered_at) - datetime.fromisoformat(started)).total_seconds()
+            (datetime.fromisoformat(answered_at) - datetime.fromisoformat(started)) // MICROSECOND
             if answered and answered_at
             else None
         )
@@ -188,4 +242,74 @@ def build_report(
         if business_day in report.by_day:
             report.by_day[business_day].add(answered, missed, talk, ring, direction == "incoming")
         report.heat[local.weekday()][local.hour] += 1
-    return report
+
+
+def _from_summaries(
+    conn: sqlite3.Connection,
+    report: Report,
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    day_starts: time,
+    host: str | None,
+) -> bool:
+    """Fill the report from the summaries; False (and the report untouched) when they cannot
+    give it: a day that starts between quarter-hours, a zone whose offset does, or a
+    database without them."""
+    shift = day_starts.hour * 3600 + day_starts.minute * 60 + day_starts.second
+    first_second, end_second = start.timestamp(), end.timestamp()
+    if shift % QUARTER or day_starts.microsecond or first_second % QUARTER or end_second % QUARTER:
+        return False
+    quarters = (int(first_second) // QUARTER, int(end_second) // QUARTER)
+    offsets = _offsets(quarters, tz)
+    if offsets is None:
+        return False
+    try:
+        hours = report_summaries.local_hours(
+            conn, quarters, offsets, shift, report.extensions, host
+        )
+        extensions = report_summaries.by_extension(conn, quarters, report.extensions, host)
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return False
+        raise
+    for business_day, local_day, hour, sums in hours:
+        report.total.add_sums(sums)
+        figures = report.by_day.get(date.fromordinal(EPOCH_ORDINAL + business_day))
+        if figures is not None:
+            figures.add_sums(sums)
+        report.heat[(local_day + 3) % 7][hour] += sums[0]  # 1970-01-01 was a Thursday
+    for extension, sums in extensions:
+        if sums[0]:  # a row whose calls were all deleted or changed
+            report.by_extension[extension or "?"].add_sums(sums)
+    return True
+
+
+def _offsets(quarters: tuple[int, int], tz: ZoneInfo) -> list[tuple[int, int]] | None:
+    """(first quarter, UTC offset in seconds) of each stretch of the quarters in [first, end)
+    with one offset; None when an offset is not whole quarter-hours or changes within one."""
+
+    def offset(second: int) -> int:
+        utc_offset = datetime.fromtimestamp(second, tz).utcoffset()
+        return int(utc_offset.total_seconds()) if utc_offset is not None else 0
+
+    first, end = quarters
+    found = [(first, offset(first * QUARTER))]
+    at = first
+    while at < end - 1:
+        step = min(at + OFFSET_STEP, end - 1)
+        if offset(step * QUARTER) == found[-1][1]:
+            at = step
+            continue
+        same, differs = at, step  # the change is in between: find its quarter
+        while differs - same > 1:
+            middle = (same + differs) // 2
+            if offset(middle * QUARTER) == found[-1][1]:
+                same = middle
+            else:
+                differs = middle
+        if offset(differs * QUARTER - 1) != found[-1][1]:  # it changed inside a quarter
+            return None
+        found.append((differs, offset(differs * QUARTER)))
+        at = differs
+    return found if all(seconds % QUARTER == 0 for _, seconds in found) else None

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dashboard import report_summaries
 from dashboard.seed_office import (
     CALLBACK_SHARE,
     CALLBACK_WITHIN,
@@ -404,7 +405,7 @@ class _Writer:
         if not self.rows:
             return
         conn = self.store.db.conn
-        with self.store.db.atomic():
+        with self.store.db.atomic(), report_summaries.inserting_in_bulk(self.store.db):
             conn.executemany(INSERT_EVENT, self.events)
             conn.executemany(INSERT_CALL, self.rows)
         self.written += len(self.rows)

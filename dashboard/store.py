@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from dashboard import report_summaries
 from dashboard.calls import Call, DayCounters, Status
 from dashboard.contacts import phone_key
 from dashboard.events import CallEvent, parse_event
@@ -311,6 +312,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db.table("calls").create_index(["extension", "started_at"], if_not_exists=True)
     db.table("calls").create_index(["duration"], if_not_exists=True)
     db.table("calls").create_index(["uniqueid"], if_not_exists=True)
+    report_summaries.create(db)  # after the calls table: it may build them from its rows
 
 
 # A call's times are written again with each of its events, and converting a time from the

@@ -1,26 +1,100 @@
-"""`GET|POST /synapse/events`: the Remote APP URL a Synapse PBX calls with each call event."""
+"""`GET|POST /synapse/events`: the Remote APP URL a Synapse PBX calls with each call event.
+
+The PBX calls it for every event, so `EventsEntrance` answers it ahead of the app's own
+middleware and routing (see its docstring); the routes in app.py stay, for HEAD and for the
+405 of any other method.
+"""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import unquote_plus
 
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.calls import Call, Status
 from dashboard.errors import Refusal
 from dashboard.events import TOKEN_PARAM, EventError
 from dashboard.ingest import Ingestor
 from dashboard.pbxs import PBXs
-from dashboard.security import client_ip, sender_refusal
+from dashboard.security import EVENTS_PATH, client_ip, secured, sender_refusal
 from dashboard.settings import Settings
 from dashboard.state import parts
+from dashboard.views.pages import error_page
 
 log = logging.getLogger(__name__)
+EVENT_METHODS = ("GET", "POST")
+
+
+class EventsEntrance:
+    """The PBX's endpoint answered before the middleware and routing of every other URL:
+    they were a tenth of an event's cost, and do nothing for it (it has senders, not
+    users, and no CSRF). What they do for it is done here too: the security headers, the
+    allowed hosts (Starlette's own check), a refusal answered as one. Anything else (another
+    path or method, a root path) goes on to the app unchanged."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] = ()) -> None:
+        self.app = app
+        self.host_check = (
+            TrustedHostMiddleware(_host_passed, allowed_hosts) if allowed_hosts else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = event_token(scope) if scope["type"] == "http" else None
+        if token is None or not await self._host_allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        scope["path_params"] = {"token": token} if token else {}
+        scope["auth"] = None  # as AuthMiddleware leaves it for this endpoint
+        request = Request(scope, receive)
+        try:
+            response = await synapse_events(request)
+        except Refusal as refusal:  # as the app's handler would answer it
+            response = error_page(request, refusal)
+        response.raw_headers = secured(response.raw_headers)
+        await response(scope, receive, send)
+
+    async def _host_allowed(self, scope: Scope) -> bool:
+        """Whether Starlette's TrustedHostMiddleware would let the request through (when it
+        would not, the app answers it, as it answers any other)."""
+        if self.host_check is None:
+            return True
+        probe: dict[str, bool] = {}
+        await self.host_check({**scope, "_passed": probe}, _nothing_received, _nothing_sent)
+        return probe.get("passed", False)
+
+
+def event_token(scope: Scope) -> str | None:
+    """The token in the path of a GET or POST of the PBX's endpoint ("" for none), else None:
+    what the routes /synapse/events and /synapse/events/{token} would match."""
+    if scope["method"] not in EVENT_METHODS or scope.get("root_path"):
+        return None
+    path: str = scope["path"]
+    if path == EVENTS_PATH:
+        return ""
+    if not path.startswith(EVENTS_PATH + "/"):
+        return None
+    token = path[len(EVENTS_PATH) + 1 :]
+    return token if token and "/" not in token else None
+
+
+async def _host_passed(scope: Scope, receive: Receive, send: Send) -> None:
+    scope["_passed"]["passed"] = True
+
+
+async def _nothing_received() -> Message:
+    raise AssertionError("the host check reads no body")
+
+
+async def _nothing_sent(message: Message) -> None:
+    """The host check's refusal is not sent: the app sends its own, with its headers."""
 
 
 async def synapse_events(request: Request) -> Response:

@@ -17,7 +17,7 @@ events only arrive in order after the call was answered).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -145,7 +145,9 @@ def apply(call: Call | None, event: CallEvent) -> Call:
     status = EVENT_STATUS[event.kind]
     if STATUS_RANK[status] > STATUS_RANK[base.status]:
         changes["status"] = status
-    return replace(base, **changes)
+    # As dataclasses.replace does, at less than half its cost (on every event's path): every
+    # field of a Call is an init field, so its __dict__ holds exactly its fields.
+    return Call(**{**base.__dict__, **changes})
 
 
 def _earliest(current: datetime | None, candidate: datetime) -> datetime:

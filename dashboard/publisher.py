@@ -31,6 +31,8 @@ class Publisher:
     def publish(self, changes: list[tuple[Call | None, Change]]) -> None:
         """Push now, or when the hub's next frame is due: a burst is rendered once per
         frame, each call in it once, however many events it brought."""
+        if not self.hub.subscribers:  # nobody to show them: whoever comes gets a snapshot
+            return
         self._pending.extend(changes)
         if not self._pending or self._timer is not None:
             return
@@ -68,7 +70,7 @@ class Publisher:
         self.hub.publish(self.pushes.new_day)
 
     def removals(self, gone: list[Call]) -> None:
-        if gone:
+        if gone and self.hub.subscribers:  # as in `publish`
             self.hub.publish(self.pushes.removals(gone))
 
     def show_banner(self, html: str) -> None:

@@ -10,8 +10,9 @@ from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.calls import Status
+from dashboard.calls import Call, Status
 from dashboard.events import redact_secrets
+from dashboard.ingest import Accepted
 from dashboard.security import SECURITY_HEADERS
 from dashboard.settings import Settings
 from dashboard.views.events import accepted_response, event_token
@@ -193,15 +194,19 @@ def test_the_endpoint_tallies_every_answer_for_the_log_summary(
 @pytest.mark.parametrize("status", list(Status))
 def test_the_answer_to_an_event_is_what_a_json_response_renders(status: Status) -> None:
     rendered = JSONResponse({"ok": True, "event_id": 123456789, "status": status.value})
-    answer = accepted_response(123456789, status)
+    call = Call(host="192.168.1.51", uniqueid="1430819361.25418", status=status)
+    answer = accepted_response(Accepted(123456789, call))
     assert (answer.body, answer.headers.items()) == (rendered.body, rendered.headers.items())
 
 
 def test_an_event_is_answered_with_the_headers_of_every_other_answer(client: TestClient) -> None:
     response = client.get("/synapse/events?data=" + quote(CALL_START, safe=""))
     refused = client.get("/synapse/events?data=nothing")
+    head = client.head("/synapse/events?data=" + quote(CALL_CONNECT, safe=""))  # by the route
     security = [(name.decode(), value.decode()) for name, value in SECURITY_HEADERS]
-    for answer, length in ((response, len(response.content)), (refused, len(refused.content))):
+    answers = [(response, len(response.content)), (refused, len(refused.content))]
+    connected = b'{"ok":true,"event_id":3,"status":"connected"}'  # what a GET would have read
+    for answer, length in [*answers, (head, len(connected))]:
         assert answer.headers.multi_items() == [
             ("content-length", str(length)),
             ("content-type", "application/json"),

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard.calls import Call, Status
+from dashboard.calls import Call
 from dashboard.errors import Refusal
 from dashboard.events import TOKEN_PARAM, EventError
-from dashboard.ingest import Ingestor
+from dashboard.ingest import Accepted, Ingestor
 from dashboard.pbxs import PBXs
 from dashboard.security import EVENTS_PATH, client_ip, secured, sender_refusal
 from dashboard.settings import Settings
@@ -31,6 +31,8 @@ from dashboard.views.pages import error_page
 
 log = logging.getLogger(__name__)
 EVENT_METHODS = ("GET", "POST")
+# An accepted event's answer's headers after its content-length, as the app would send them.
+ACCEPTED_HEADERS = secured([(b"content-type", b"application/json")])
 
 
 class EventsEntrance:
@@ -55,11 +57,17 @@ class EventsEntrance:
         scope["auth"] = None  # as AuthMiddleware leaves it for this endpoint
         request = Request(scope, receive)
         try:
-            response = await synapse_events(request)
+            answer = await take_event(request)
         except Refusal as refusal:  # as the app's handler would answer it
-            response = error_page(request, refusal)
-        response.raw_headers = secured(response.raw_headers)
-        await response(scope, receive, send)
+            answer = error_page(request, refusal)
+        if isinstance(answer, Response):
+            answer.raw_headers = secured(answer.raw_headers)
+            await answer(scope, receive, send)
+            return
+        body = accepted_body(answer)  # as accepted_response's, without making one
+        headers = [(b"content-length", b"%d" % len(body)), *ACCEPTED_HEADERS]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _host_allowed(self, scope: Scope) -> bool:
         """Whether Starlette's TrustedHostMiddleware would let the request through (when it
@@ -98,6 +106,12 @@ async def _nothing_sent(message: Message) -> None:
 
 
 async def synapse_events(request: Request) -> Response:
+    answer = await take_event(request)
+    return answer if isinstance(answer, Response) else accepted_response(answer)
+
+
+async def take_event(request: Request) -> Response | Accepted:
+    """The event stored (its answer is `accepted_response`'s), or the refusal's answer."""
     started = time.perf_counter()
     ingestor: Ingestor = parts(request).ingestor
     raw_query = request.scope.get("query_string", b"").decode("utf-8", errors="replace")
@@ -137,14 +151,18 @@ async def synapse_events(request: Request) -> Response:
         return Refusal(503, "storage_unavailable", detail).json()
     note_heard(parts(request).pbxs, accepted.call, ingestor.clock())
     ingestor.tally.note_accepted(time.perf_counter() - started)
-    return accepted_response(accepted.event_id, accepted.call.status)
+    return accepted
 
 
-def accepted_response(event_id: int, status: Status) -> Response:
+def accepted_response(accepted: Accepted) -> Response:
+    return Response(accepted_body(accepted), media_type="application/json")
+
+
+def accepted_body(accepted: Accepted) -> bytes:
     """{"ok": true, "event_id": ..., "status": ...}, as JSONResponse renders it, without an
     encoder's work on every event (a status is one of a few plain words)."""
-    body = b'{"ok":true,"event_id":%d,"status":"%s"}' % (event_id, status.value.encode())
-    return Response(body, media_type="application/json")
+    status = accepted.call.status.value.encode()
+    return b'{"ok":true,"event_id":%d,"status":"%s"}' % (accepted.event_id, status)
 
 
 def senders(

@@ -66,6 +66,7 @@ from dashboard.views import (
     users,
     wallboard,
 )
+from dashboard.views.events import EventsEntrance
 from dashboard.views.pages import error_page
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,10 @@ def create_app(
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
-    middleware = [Middleware(SecurityHeadersMiddleware)]
+    middleware = [
+        Middleware(EventsEntrance, allowed_hosts=settings.allowed_hosts),  # first: every event
+        Middleware(SecurityHeadersMiddleware),
+    ]
     if settings.allowed_hosts:
         middleware.append(
             Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))

@@ -202,13 +202,19 @@ def percent_decode(text: str, *, plus_is_space: bool = False) -> str:
 
 
 def _load_object(text: str) -> tuple[str, dict[str, Any]] | None:
-    for attempt in (text, text.translate(TYPOGRAPHIC_QUOTES)):
+    for attempt in _attempts(text):
         try:
             obj = _DECODER.decode(attempt)
         except (ValueError, RecursionError):
             continue
         return (attempt, obj) if isinstance(obj, dict) else None
     return None
+
+
+def _attempts(text: str) -> Iterator[str]:
+    """The text, then (only if it is not JSON as it is) its typographic quotes made plain."""
+    yield text
+    yield text.translate(TYPOGRAPHIC_QUOTES)
 
 
 def _refuse_constant(name: str) -> None:

@@ -45,15 +45,18 @@ class Health:
         minute = arrived_at.replace(second=0, microsecond=0)
         if self.recent_minutes and self.recent_minutes[-1][0] == minute:
             self.recent_minutes[-1][1] += 1
-        else:
+        else:  # the hour's minutes are forgotten as a new one starts, not at every event
+            self._forget_before(arrived_at)
             self.recent_minutes.append([minute, 1])
-        self.events_in_last_hour(arrived_at)
 
     def events_in_last_hour(self, now: datetime) -> int:
         """Those of the minutes that started within the hour (to the minute, not the second)."""
+        self._forget_before(now)
+        return sum(count for _, count in self.recent_minutes)
+
+    def _forget_before(self, now: datetime) -> None:
         while self.recent_minutes and now - self.recent_minutes[0][0] > HOUR:
             self.recent_minutes.popleft()
-        return sum(count for _, count in self.recent_minutes)
 
     @property
     def clock_skew_seconds(self) -> float | None:

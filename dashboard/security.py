@@ -108,14 +108,21 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                own = message.get("headers", [])
-                headers = [*own, *SECURITY_HEADERS]
-                if not cacheable and not any(name.lower() == b"cache-control" for name, _ in own):
-                    headers.append(NO_STORE)
-                message["headers"] = headers
+                message["headers"] = secured(message.get("headers", []), cacheable)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def secured(
+    own: Sequence[tuple[bytes, bytes]], cacheable: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """A response's headers with the browser hardening ones, and `no-store` unless it is
+    `cacheable` or says otherwise."""
+    headers = [*own, *SECURITY_HEADERS]
+    if not cacheable and not any(name.lower() == b"cache-control" for name, _ in own):
+        headers.append(NO_STORE)
+    return headers
 
 
 class AuthMiddleware:

@@ -42,6 +42,7 @@ INSERT_EVENT = (
 KEY_POSITIONS = tuple(n for n, name in enumerate(CALL_COLUMNS) if name in ("host", "uniqueid"))
 UPDATED_AT = list(CALL_COLUMNS).index("updated_at")
 CallRow = tuple[Any, ...]  # in CALL_COLUMNS order
+REMEMBERED_ROWS = 4096  # calls whose last row is kept, to compare their next event's with
 # An event's row, its call's, and which of the call's columns changed (None: write them all).
 EventRows = tuple[tuple[Any, ...], CallRow, tuple[int, ...] | None]
 
@@ -73,6 +74,7 @@ class Store:
         self, conn: sqlite3.Connection, synchronous: str = "NORMAL", phone_digits: int = 10
     ) -> None:
         self.phone_digits = phone_digits  # how numbers are matched (see contacts.phone_key)
+        self._last_rows: dict[tuple[str, str], tuple[Call, CallRow]] = {}  # see _old_row
         self.db = sqlite_utils.Database(conn)
         if not self.db.memory:
             self.db.enable_wal()
@@ -114,10 +116,22 @@ class Store:
         for n, (received_at, kind, payload, call) in enumerate(events):
             row = self._call_row(call, received_at)
             old = before[n] if before else None
-            changed = _changed(self._call_row(old, received_at), row) if old else None
+            changed = _changed(self._old_row(old, received_at), row) if old else None
+            self._remember_row(call, row)
             event = (_iso(received_at), call.host, call.uniqueid, kind, payload)
             rows.append((event, row, changed))
         return rows
+
+    def _old_row(self, call: Call, received_at: datetime) -> CallRow:
+        """A call's row as its last event made it (its `updated_at` aside, which `_changed`
+        always counts as changed), without converting it again when it was that event's."""
+        known = self._last_rows.get(call.key)
+        return known[1] if known and known[0] is call else self._call_row(call, received_at)
+
+    def _remember_row(self, call: Call, row: CallRow) -> None:
+        if len(self._last_rows) >= REMEMBERED_ROWS:
+            self._last_rows.clear()
+        self._last_rows[call.key] = (call, row)
 
     def _call_row(self, call: Call, updated_at: datetime) -> CallRow:
         return call_row(call, updated_at, _number_key(call.number, self.phone_digits))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -175,3 +175,10 @@ def test_day_counters_count_calls_started_that_day_in_the_pbx_zone() -> None:
     day.count(missed, KOLKATA)
     day.count(replace(FINAL, start_time=T0 - timedelta(days=1)), KOLKATA)
     assert (day.answered, day.missed, day.talk_seconds, day.average_talk) == (1, 1, 12, 12)
+
+
+def test_a_calls_dict_holds_exactly_its_fields_as_apply_assumes() -> None:
+    call = apply(None, CallEvent(EventKind.START, "pbx", "1.1", datetime(2026, 1, 1, tzinfo=UTC)))
+    assert all(field.init for field in fields(Call)) and not hasattr(Call, "__post_init__")
+    assert list(call.__dict__) == [field.name for field in fields(Call)]
+    assert apply(call, CONNECT) == replace(apply(call, CONNECT))  # a whole, equal Call

@@ -93,3 +93,11 @@ def test_a_storm_of_events_is_counted_in_a_counter_per_minute_not_a_time_per_eve
     assert [count for _, count in kept] == [6000, 1]
     assert health.as_json(T0 + timedelta(minutes=60))[1]["events_last_hour"] == 6001
     assert health.as_json(T0 + timedelta(minutes=61))[1]["events_last_hour"] == 1
+
+
+def test_a_pbx_heard_for_hours_and_never_looked_at_keeps_only_the_last_hours_minutes() -> None:
+    health = board()
+    for minute in range(180):
+        health.note_event("branch", T0 + timedelta(minutes=minute, seconds=1), None)
+    kept = health.by_name["branch"].recent_minutes
+    assert [start for start, _ in kept] == [T0 + timedelta(minutes=m) for m in range(120, 180)]

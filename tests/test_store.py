@@ -172,6 +172,19 @@ def test_writing_only_what_an_event_changed_stores_the_same_rows_as_whole_rows()
     assert changed_only.get_call(FINAL.key) == before
 
 
+def test_a_call_changed_since_its_last_event_is_compared_as_it_is_now() -> None:
+    store = memory_store()
+    ringing = apply(None, START)
+    store.write_event_rows(store.event_rows([(START.received_at, "CallStart", "{}", ringing)]))
+    store.db.execute("UPDATE calls SET extension = '99'")  # as another process may have
+    moved = replace(ringing, extension="99")
+    connected = apply(moved, CONNECT)  # back at 70: a column to write, though 70 once before
+    store.write_event_rows(
+        store.event_rows([(CONNECT.received_at, "CallConnect", "{}", connected)], [moved])
+    )
+    assert store.all_calls() == [connected]
+
+
 def test_a_call_said_to_be_stored_but_not_is_stored_whole() -> None:
     store = memory_store()
     ringing = apply(None, START)

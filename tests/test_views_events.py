@@ -10,10 +10,12 @@ from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.calls import Status
+from dashboard.calls import Call, Status
 from dashboard.events import redact_secrets
+from dashboard.ingest import Accepted
+from dashboard.security import SECURITY_HEADERS
 from dashboard.settings import Settings
-from dashboard.views.events import accepted_response
+from dashboard.views.events import accepted_response, event_token
 from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, send, sign_in
 
 
@@ -192,5 +194,70 @@ def test_the_endpoint_tallies_every_answer_for_the_log_summary(
 @pytest.mark.parametrize("status", list(Status))
 def test_the_answer_to_an_event_is_what_a_json_response_renders(status: Status) -> None:
     rendered = JSONResponse({"ok": True, "event_id": 123456789, "status": status.value})
-    answer = accepted_response(123456789, status)
+    call = Call(host="192.168.1.51", uniqueid="1430819361.25418", status=status)
+    answer = accepted_response(Accepted(123456789, call))
     assert (answer.body, answer.headers.items()) == (rendered.body, rendered.headers.items())
+
+
+def test_an_event_is_answered_with_the_headers_of_every_other_answer(client: TestClient) -> None:
+    response = client.get("/synapse/events?data=" + quote(CALL_START, safe=""))
+    refused = client.get("/synapse/events?data=nothing")
+    head = client.head("/synapse/events?data=" + quote(CALL_CONNECT, safe=""))  # by the route
+    security = [(name.decode(), value.decode()) for name, value in SECURITY_HEADERS]
+    answers = [(response, len(response.content)), (refused, len(refused.content))]
+    connected = b'{"ok":true,"event_id":3,"status":"connected"}'  # what a GET would have read
+    for answer, length in [*answers, (head, len(connected))]:
+        assert answer.headers.multi_items() == [
+            ("content-length", str(length)),
+            ("content-type", "application/json"),
+            *security,
+            ("cache-control", "no-store"),
+        ]
+
+
+def test_events_are_taken_only_for_an_allowed_host_name(settings: Settings) -> None:
+    event_url = "/synapse/events?data=" + quote(CALL_START, safe="")
+    guarded = settings.with_changes(allowed_hosts=("dash.example",))
+    with TestClient(create_app(guarded)) as client:
+        refused = client.get(event_url, headers={"host": "evil.example"})
+        assert (refused.status_code, refused.text) == (400, "Invalid host header")
+        assert refused.headers["x-frame-options"] == "DENY"  # the app's answer, headers and all
+        assert tables(client)["events"] == []
+        accepted = client.get(event_url, headers={"host": "dash.example"})
+        assert accepted.json() == {"ok": True, "event_id": 1, "status": "ringing"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "root_path", "token"),
+    [
+        ("GET", "/synapse/events", "", ""),
+        ("POST", "/synapse/events", "", ""),
+        ("GET", "/synapse/events/s3cret", "", "s3cret"),
+        ("POST", "/synapse/events/s3cret", "", "s3cret"),
+        ("HEAD", "/synapse/events", "", None),
+        ("PUT", "/synapse/events", "", None),
+        ("GET", "/synapse/events/", "", None),
+        ("GET", "/synapse/events/a/b", "", None),
+        ("GET", "/synapse/eventsx", "", None),
+        ("GET", "/synapse", "", None),
+        ("GET", "/synapse/events", "/dash", None),
+    ],
+)
+def test_only_what_the_event_routes_match_goes_around_the_app(
+    method: str, path: str, root_path: str, token: str | None
+) -> None:
+    scope = {"type": "http", "method": method, "path": path, "root_path": root_path}
+    assert event_token(scope) == token
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("PUT", "/synapse/events", 405), ("GET", "/synapse/events/a/b", 404)],
+)
+def test_what_goes_on_to_the_app_is_answered_as_before(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.json()["error"] == {405: "method_not_allowed", 404: "not_found"}[status]
+    assert response.headers["cache-control"] == "no-store"

@@ -1,29 +1,117 @@
-"""`GET|POST /synapse/events`: the Remote APP URL a Synapse PBX calls with each call event."""
+"""`GET|POST /synapse/events`: the Remote APP URL a Synapse PBX calls with each call event.
+
+The PBX calls it for every event, so `EventsEntrance` answers it ahead of the app's own
+middleware and routing (see its docstring); the routes in app.py stay, for HEAD and for the
+405 of any other method.
+"""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import unquote_plus
 
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard.calls import Call, Status
+from dashboard.calls import Call
 from dashboard.errors import Refusal
 from dashboard.events import TOKEN_PARAM, EventError
-from dashboard.ingest import Ingestor
+from dashboard.ingest import Accepted, Ingestor
 from dashboard.pbxs import PBXs
-from dashboard.security import client_ip, sender_refusal
+from dashboard.security import EVENTS_PATH, client_ip, secured, sender_refusal
 from dashboard.settings import Settings
 from dashboard.state import parts
+from dashboard.views.pages import error_page
 
 log = logging.getLogger(__name__)
+EVENT_METHODS = ("GET", "POST")
+# An accepted event's answer's headers after its content-length, as the app would send them.
+ACCEPTED_HEADERS = secured([(b"content-type", b"application/json")])
+
+
+class EventsEntrance:
+    """The PBX's endpoint answered before the middleware and routing of every other URL:
+    they were a tenth of an event's cost, and do nothing for it (it has senders, not
+    users, and no CSRF). What they do for it is done here too: the security headers, the
+    allowed hosts (Starlette's own check), a refusal answered as one. Anything else (another
+    path or method, a root path) goes on to the app unchanged."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] = ()) -> None:
+        self.app = app
+        self.host_check = (
+            TrustedHostMiddleware(_host_passed, allowed_hosts) if allowed_hosts else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = event_token(scope) if scope["type"] == "http" else None
+        if token is None or not await self._host_allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        scope["path_params"] = {"token": token} if token else {}
+        scope["auth"] = None  # as AuthMiddleware leaves it for this endpoint
+        request = Request(scope, receive)
+        try:
+            answer = await take_event(request)
+        except Refusal as refusal:  # as the app's handler would answer it
+            answer = error_page(request, refusal)
+        if isinstance(answer, Response):
+            answer.raw_headers = secured(answer.raw_headers)
+            await answer(scope, receive, send)
+            return
+        body = accepted_body(answer)  # as accepted_response's, without making one
+        headers = [(b"content-length", b"%d" % len(body)), *ACCEPTED_HEADERS]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _host_allowed(self, scope: Scope) -> bool:
+        """Whether Starlette's TrustedHostMiddleware would let the request through (when it
+        would not, the app answers it, as it answers any other)."""
+        if self.host_check is None:
+            return True
+        probe: dict[str, bool] = {}
+        await self.host_check({**scope, "_passed": probe}, _nothing_received, _nothing_sent)
+        return probe.get("passed", False)
+
+
+def event_token(scope: Scope) -> str | None:
+    """The token in the path of a GET or POST of the PBX's endpoint ("" for none), else None:
+    what the routes /synapse/events and /synapse/events/{token} would match."""
+    if scope["method"] not in EVENT_METHODS or scope.get("root_path"):
+        return None
+    path: str = scope["path"]
+    if path == EVENTS_PATH:
+        return ""
+    if not path.startswith(EVENTS_PATH + "/"):
+        return None
+    token = path[len(EVENTS_PATH) + 1 :]
+    return token if token and "/" not in token else None
+
+
+async def _host_passed(scope: Scope, receive: Receive, send: Send) -> None:
+    scope["_passed"]["passed"] = True
+
+
+async def _nothing_received() -> Message:
+    raise AssertionError("the host check reads no body")
+
+
+async def _nothing_sent(message: Message) -> None:
+    """The host check's refusal is not sent: the app sends its own, with its headers."""
 
 
 async def synapse_events(request: Request) -> Response:
+    answer = await take_event(request)
+    return answer if isinstance(answer, Response) else accepted_response(answer)
+
+
+async def take_event(request: Request) -> Response | Accepted:
+    """The event stored (its answer is `accepted_response`'s), or the refusal's answer."""
     started = time.perf_counter()
     ingestor: Ingestor = parts(request).ingestor
     raw_query = request.scope.get("query_string", b"").decode("utf-8", errors="replace")
@@ -63,14 +151,18 @@ async def synapse_events(request: Request) -> Response:
         return Refusal(503, "storage_unavailable", detail).json()
     note_heard(parts(request).pbxs, accepted.call, ingestor.clock())
     ingestor.tally.note_accepted(time.perf_counter() - started)
-    return accepted_response(accepted.event_id, accepted.call.status)
+    return accepted
 
 
-def accepted_response(event_id: int, status: Status) -> Response:
+def accepted_response(accepted: Accepted) -> Response:
+    return Response(accepted_body(accepted), media_type="application/json")
+
+
+def accepted_body(accepted: Accepted) -> bytes:
     """{"ok": true, "event_id": ..., "status": ...}, as JSONResponse renders it, without an
     encoder's work on every event (a status is one of a few plain words)."""
-    body = b'{"ok":true,"event_id":%d,"status":"%s"}' % (event_id, status.value.encode())
-    return Response(body, media_type="application/json")
+    status = accepted.call.status.value.encode()
+    return b'{"ok":true,"event_id":%d,"status":"%s"}' % (accepted.event_id, status)
 
 
 def senders(

@@ -24,9 +24,23 @@ from dashboard.calls import Call, DayCounters, Status
 from dashboard.contacts import phone_key
 from dashboard.events import CallEvent, parse_event
 from dashboard.rejected import Rejected
+from dashboard.results import result_sql
 from dashboard.schema import COLUMNS, SQL_TYPES
 
 CALL_COLUMNS: dict[str, type] = {field.name: SQL_TYPES[field.kind] for field in COLUMNS}
+# The history's sorts: key -> SQL expression (never NULL, so keyset comparisons hold). Each
+# but "started" (idx_calls_started_at) has an index, idx_calls_by_<key>, that holds what a
+# page's keyset needs and its period, so a page reads the index and only its own rows.
+SORT_KEYS = {
+    "started": "started_at",  # never NULL (see calls.Call.started_at); plain, so indexed
+    "direction": "COALESCE(direction, '')",
+    "number": "COALESCE(number, '')",
+    "extension": "COALESCE(extension, '')",
+    "result": result_sql(),
+    "duration": "COALESCE(duration, -1)",
+    "talk": "COALESCE(billable_seconds, -1)",
+    "recording": "(COALESCE(recordlink, '') != '')",
+}
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
@@ -327,6 +341,14 @@ def create_schema(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_calls_finished_ends"
         " ON calls (extension, ended_at) WHERE status = 'finished'"
     )
+    # The history's sorts, of finished calls only: an entry is written once a call, when it
+    # finishes, not again with each event (the history reads the few live ones beside it).
+    for name, key in SORT_KEYS.items():
+        if name != "started":
+            db.execute(
+                f"CREATE INDEX IF NOT EXISTS idx_calls_by_{name}"
+                f" ON calls ({key}, host, uniqueid, started_at) WHERE status = 'finished'"
+            )
 
 
 # A call's times are written again with each of its events, and converting a time from the

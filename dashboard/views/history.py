@@ -16,6 +16,7 @@ from dashboard.calls import Call
 from dashboard.cdr import CdrSync
 from dashboard.errors import Refusal
 from dashboard.history import (
+    COUNT_CAP,
     DIRECTIONS,
     PAGE_SIZE,
     PRESETS,
@@ -58,10 +59,12 @@ async def calls_page(request: Request) -> Response:
     params = request.query_params
     try:
         filters = _filters(request)
-        total = history.count(filters, scope)
+        total = history.count(filters, scope)  # up to COUNT_CAP + 1
         before = params.get("before")
-        # The last page ("before" with no cursor) holds what is left, so pages stay aligned.
-        size = (total % PAGE_SIZE or PAGE_SIZE) if before == "" else PAGE_SIZE
+        # The last page ("before" with no cursor) holds what is left, so pages stay aligned
+        # (when they can be counted).
+        exact = total <= COUNT_CAP
+        size = (total % PAGE_SIZE or PAGE_SIZE) if before == "" and exact else PAGE_SIZE
         found = history.page(
             filters, scope, params.get("after"), size, before=before, count_before=True
         )
@@ -77,8 +80,8 @@ async def calls_page(request: Request) -> Response:
         filters=filters,
         found=found,
         total=total,
-        page_number=(found.before or 0) // PAGE_SIZE + 1 if found else 1,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        total_text=f"{COUNT_CAP:,}+" if total > COUNT_CAP else f"{total:,}",
+        position=_position((found.before or 0) if found else 0, total),
         here=request.url.query,
         error=error,
         presets=PRESETS,
@@ -88,6 +91,17 @@ async def calls_page(request: Request) -> Response:
         controls=auth.user.may_control,
         pbx_hosts=_pbx_hosts(request),
     )
+
+
+def _position(before: int, total: int) -> str:
+    """ "Page 3 of 12"; past COUNT_CAP calls, "of 200+", and "Beyond page 200" for a page
+    that starts past them (counting ten million calls for a page number takes seconds)."""
+    last_counted = COUNT_CAP // PAGE_SIZE
+    if before > COUNT_CAP:
+        return f"Beyond page {last_counted:,}"
+    pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
+    of = f"{pages:,}+" if total > COUNT_CAP else f"{pages:,}"
+    return f"Page {before // PAGE_SIZE + 1:,} of {of}"
 
 
 def _pbx_hosts(request: Request) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import sqlite3
 import statistics
@@ -40,6 +41,7 @@ from zoneinfo import ZoneInfo
 import history_serve
 import summary
 
+import dashboard
 from dashboard.history import PAGE_SIZE, SORTS, Filters, History, parse_filters
 from dashboard.reports import build_report
 from dashboard.seed import DEFAULT_HOST
@@ -152,8 +154,9 @@ def prepare(path: Path, calls: int, days: int, fresh: bool) -> str:
     started = time.perf_counter()
     command = [sys.executable, "-m", "dashboard.cli", "seed", "--calls", str(calls)]
     command += ["--days", str(days), "--seed", str(SEED)]
+    code = Path(dashboard.__file__).resolve().parents[1]  # not the current directory's
     done = subprocess.run(
-        command, env=seeding_env(building), capture_output=True, text=True, check=False
+        command, env=seeding_env(building), capture_output=True, text=True, check=False, cwd=code
     )
     if done.returncode != 0:
         raise RuntimeError(f"dashboard seed failed: {done.stderr.strip()}")
@@ -469,6 +472,12 @@ def parse_options() -> argparse.Namespace:
         help="skip start-up and the export (they run `dashboard serve` on a copy)",
     )
     parser.add_argument(
+        "--no-pages",
+        dest="pages",
+        action="store_false",
+        help="only start-up, the export and the size (no pages, reports or plans)",
+    )
+    parser.add_argument(
         "--try",
         dest="statements",
         action="append",
@@ -485,10 +494,18 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     path = database_path(options.dir, options.calls, options.days)
     how = prepare(path, options.calls, options.days, options.fresh)
-    summary.record(
-        "history", f"seed: {options.calls:,} calls", how.split(" said: ")[-1][:60], "-", "info"
-    )
+    said = re.search(r"in ([0-9.]+) s \(([0-9,]+) calls/s\)", how)
+    seeded = f"{said[2]} calls/s, {said[1]} s" if said else "(not said)"
+    summary.record("history", f"seed: {options.calls:,} calls", seeded, "-", "info")
+    opening = time.perf_counter()
+    Store.open(str(path)).close()  # the first open after an upgrade builds new indexes
+    opened = time.perf_counter() - opening
+    print(f"The store opened in {opened:.1f} s (its schema brought up to date).")
     size_mb = path.stat().st_size / 1e6
+    if not options.pages:
+        size_per_million(path, options.calls)
+        served(path)
+        return
     measures = measure_database(path, options.repeat)
     print(
         f"\nHistory and reports on {options.calls:,} calls over {options.days} days"

@@ -33,8 +33,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from starlette.testclient import TestClient
 
+import dashboard
 from dashboard.app import create_app
 from dashboard.auth import Accounts
 from dashboard.settings import Settings
@@ -43,7 +43,9 @@ from dashboard.store import CALL_COLUMNS, Store, _iso
 LIVE_CALLS = 40
 STARTUP_TARGET_S = 5.0
 SLICE_ROWS = 20_000  # the export's rate is taken per slice of this many rows
-STARTUP_WAIT_S = 600.0
+STARTUP_WAIT_S = 1800.0  # the first start after an upgrade may build indexes for minutes
+# The dashboard this process imported: `python -m` runs the current directory's first.
+CODE = Path(dashboard.__file__).resolve().parents[1]
 
 
 @dataclass
@@ -167,6 +169,8 @@ def captured_startup(copy: Path, tz: str, host: str) -> list[str]:
     settings = Settings.from_env(
         {k: v for k, v in env.items() if k.startswith(("DASHBOARD_", "SYNAPSE_"))}
     )
+    from starlette.testclient import TestClient  # here: it warns about httpx when imported
+
     sqlite3.connect = tracing  # type: ignore[assignment]  # the bench's own capture
     try:
         with TestClient(create_app(settings)) as client:
@@ -208,7 +212,9 @@ def serving(
     command += ["--port", str(port), "--allow-open-events"]
     log = copy.with_name(copy.name + ".serve.log").open("wb")
     started = time.perf_counter()
-    server = subprocess.Popen(command, env=settings_for(copy, tz, host), stdout=log, stderr=log)
+    server = subprocess.Popen(
+        command, env=settings_for(copy, tz, host), stdout=log, stderr=log, cwd=CODE
+    )
     try:
         url = f"http://127.0.0.1:{port}/healthz"
         while True:

@@ -331,11 +331,6 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_calls_live ON calls (status) WHERE status != 'finished'"
     )
-    db.table("calls").create_index(["started_at"], if_not_exists=True)
-    db.table("calls").create_index(["number_key", "started_at"], if_not_exists=True)
-    db.table("calls").create_index(["extension", "started_at"], if_not_exists=True)
-    db.table("calls").create_index(["duration"], if_not_exists=True)
-    db.table("calls").create_index(["uniqueid"], if_not_exists=True)
     # Each extension's last end, read at start-up (only finished calls: one entry a call).
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_calls_finished_ends"
@@ -349,6 +344,11 @@ def create_schema(db: sqlite_utils.Database) -> None:
                 f"CREATE INDEX IF NOT EXISTS idx_calls_by_{name}"
                 f" ON calls ({key}, host, uniqueid, started_at) WHERE status = 'finished'"
             )
+    db.table("calls").create_index(["started_at"], if_not_exists=True)
+    db.table("calls").create_index(["number_key", "started_at"], if_not_exists=True)
+    db.table("calls").create_index(["extension", "started_at"], if_not_exists=True)
+    db.table("calls").create_index(["duration"], if_not_exists=True)
+    db.table("calls").create_index(["uniqueid"], if_not_exists=True)
 
 
 # A call's times are written again with each of its events, and converting a time from the

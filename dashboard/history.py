@@ -275,17 +275,14 @@ class History:
         # Reading backwards is reading the other order from the cursor, then turning round.
         ascending = filters.descending == backwards
         order, compare = ("ASC", ">") if ascending else ("DESC", "<")
-        condition, args = where, list(params)
-        if cursor:
-            # The key alone first: SQLite seeks an index on an expression with it, not with
-            # the row value.
-            condition += f" AND {key} {compare}= ? AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
-            values = _decode_cursor(cursor)
-            args.extend([values[0], *values])
-        sql, args = _select(f"*, {key} AS sort_key", condition, args, walk)
-        by = "sort_key" if walk else key  # a compound SELECT orders by its result's names
-        sql += f" ORDER BY {by} {order}, host {order}, uniqueid {order} LIMIT ?"
-        rows = list(self.store.db.query(sql, [*args, size + 1]))
+        values = _decode_cursor(cursor) if cursor else None
+        rows: list[dict[str, Any]] = []
+        for condition, args, order_by in _keyset(key, compare, order, values, walk):
+            sql, args = _select(f"*, {key} AS sort_key", where + condition, params + args, walk)
+            sql += f" ORDER BY {order_by} LIMIT ?"
+            rows.extend(self.store.db.query(sql, [*args, size + 1 - len(rows)]))
+            if len(rows) > size:
+                break
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -329,16 +326,18 @@ class History:
         where, params = self.where(filters, scope)
         key = SORTS[filters.sort]
         compare = ">" if earlier == filters.descending else "<"
-        condition = (
-            f"{where} AND {key} {compare}= ? AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
-        )
-        rows, args = _select("1", condition, [*params, cursor[0], *cursor], walk)
-        if count:
-            sql = f"SELECT COUNT(*) FROM ({rows} LIMIT ?)"
-            args.append(COUNT_CAP + 1)
-        else:
-            sql = f"SELECT EXISTS ({rows})"
-        return int(self.store.db.execute(sql, args).fetchone()[0])
+        found = 0
+        for condition, args, _ in _keyset(key, compare, "", cursor, walk):
+            rows, args = _select("1", where + condition, params + args, walk)
+            if count:
+                sql = f"SELECT COUNT(*) FROM ({rows} LIMIT ?)"
+                args.append(COUNT_CAP + 1 - found)
+            else:
+                sql = f"SELECT EXISTS ({rows})"
+            found += int(self.store.db.execute(sql, args).fetchone()[0])
+            if found > (COUNT_CAP if count else 0):
+                break
+        return found
 
     def count(self, filters: Filters, scope: str | None) -> int:
         """How many calls match, up to COUNT_CAP + 1 (more than COUNT_CAP: "10,000+")."""
@@ -359,6 +358,27 @@ class History:
             if page.next_cursor is None:
                 return
             after = page.next_cursor
+
+
+def _keyset(
+    key: str, compare: str, order: str, cursor: list[Any] | None, index: str | None
+) -> list[tuple[str, list[Any], str]]:
+    """The rows past a cursor, as parts read one after the other: (condition, its parameters,
+    ORDER BY). In the sort's index (`index`), SQLite seeks a row value only after an equal key,
+    and scans a whole key otherwise (a million calls with a recording, say): the rest of the
+    cursor's key first, then the keys past it."""
+    everything = f"{'sort_key' if index else key} {order}, host {order}, uniqueid {order}"
+    if cursor is None:
+        return [("", [], everything)]
+    if index is None:
+        # The key alone too: SQLite seeks an index on an expression with it.
+        condition = f" AND {key} {compare}= ? AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
+        return [(condition, [cursor[0], *cursor], everything)]
+    same = f" AND {key} = ? AND (host, uniqueid) {compare} (?, ?)"
+    return [
+        (same, list(cursor), f"host {order}, uniqueid {order}"),
+        (f" AND {key} {compare} ?", [cursor[0]], everything),
+    ]
 
 
 def _select(

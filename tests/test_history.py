@@ -491,7 +491,7 @@ def test_a_sort_read_in_its_own_index_pages_as_the_sorted_one_does(
 
 
 @pytest.mark.parametrize("sort", [sort for sort in SORT_KEYS if sort != "started"])
-def test_a_page_in_a_sorts_index_reads_it_in_order_from_the_cursor(
+def test_a_page_in_a_sorts_index_seeks_the_rest_of_its_key_then_the_keys_past_it(
     varied: tuple[TestClient, list[Call]], moment: Moment, sort: str
 ) -> None:
     client, _ = varied
@@ -501,18 +501,19 @@ def test_a_page_in_a_sorts_index_reads_it_in_order_from_the_cursor(
     cursor = walked.page(filters, None, None, 9).next_cursor
     seen: list[str] = []
     store.db.conn.set_trace_callback(seen.append)
-    walked.page(filters, None, cursor, 9)
+    walked.page(filters, None, cursor, 100)  # past the cursor's key (no key has 100 calls)
     store.db.conn.set_trace_callback(None)
     rows = [sql for sql in seen if sql.startswith("SELECT *")]
     plans = [
         "; ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql)) for sql in rows
     ]
-    # The finished calls in order from the cursor in the sort's index, the live ones (few)
-    # sorted beside them, the two merged.
+    # The finished calls in order in the sort's index, from a seek (never a scan of a whole
+    # key); the live ones (few) sorted beside them; the two merged.
+    live = "RIGHT; SCAN calls USING INDEX idx_calls_live; USE TEMP B-TREE FOR ORDER BY"
+    index = f"SEARCH calls USING INDEX idx_calls_by_{sort}"
     assert plans == [
-        "MERGE (UNION ALL); LEFT;"
-        f" SEARCH calls USING INDEX idx_calls_by_{sort} (<expr><?);"
-        " RIGHT; SCAN calls USING INDEX idx_calls_live; USE TEMP B-TREE FOR ORDER BY"
+        f"MERGE (UNION ALL); LEFT; {index} (<expr>=? AND (host,uniqueid)<(?,?)); {live}",
+        f"MERGE (UNION ALL); LEFT; {index} (<expr><?); {live}",
     ]
 
 

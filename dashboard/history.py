@@ -202,15 +202,20 @@ class History:
         self.store = store
         self.sort_at_most = sort_at_most  # more matches than this: read in the sort's index
 
-    def where(self, filters: Filters, scope: str | None) -> tuple[str, list[object]]:
-        """The WHERE clause of a search; `scope` is the one extension an agent may see."""
+    def where(
+        self, filters: Filters, scope: str | None, cursor_side: str = ""
+    ) -> tuple[str, list[object]]:
+        """The WHERE clause of a search; `scope` is the one extension an agent may see.
+        `cursor_side` ("<" or ">"): a cursor on the start time bounds it on that side, more
+        tightly than the period does: the period's bound there is kept out of the index
+        (+started_at), else SQLite may seek from it and read every call up to the cursor."""
         clauses: list[str] = ["1 = 1"]
         params: list[object] = []
         if filters.start:
-            clauses.append("started_at >= ?")
+            clauses.append(f"{'+' if cursor_side == '>' else ''}started_at >= ?")
             params.append(_iso(filters.start))
         if filters.end:
-            clauses.append("started_at < ?")
+            clauses.append(f"{'+' if cursor_side == '<' else ''}started_at < ?")
             params.append(_iso(filters.end))
         for column, value in (
             ("extension", scope),
@@ -267,7 +272,6 @@ class History:
         count_before: bool,
         walk: str | None,
     ) -> Page:
-        where, params = self.where(filters, scope)
         key = SORTS[filters.sort]
         size = max(1, min(size, MAX_PAGE_SIZE))
         backwards = before is not None
@@ -275,6 +279,7 @@ class History:
         # Reading backwards is reading the other order from the cursor, then turning round.
         ascending = filters.descending == backwards
         order, compare = ("ASC", ">") if ascending else ("DESC", "<")
+        where, params = self.where(filters, scope, _side(filters, compare, bool(cursor)))
         values = _decode_cursor(cursor) if cursor else None
         rows: list[dict[str, Any]] = []
         for condition, args, order_by in _keyset(key, compare, order, values, walk):
@@ -323,9 +328,9 @@ class History:
     ) -> int:
         """Whether (or, with `count`, how many, up to COUNT_CAP + 1) calls come before or
         after a row's cursor."""
-        where, params = self.where(filters, scope)
         key = SORTS[filters.sort]
         compare = ">" if earlier == filters.descending else "<"
+        where, params = self.where(filters, scope, _side(filters, compare, True))
         found = 0
         for condition, args, _ in _keyset(key, compare, "", cursor, walk):
             rows, args = _select("1", where + condition, params + args, walk)
@@ -358,6 +363,11 @@ class History:
             if page.next_cursor is None:
                 return
             after = page.next_cursor
+
+
+def _side(filters: Filters, compare: str, cursor: bool) -> str:
+    """The side a cursor bounds the start time on, if the sort is by start time."""
+    return compare if cursor and filters.sort == "started" else ""
 
 
 def _keyset(

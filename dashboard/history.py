@@ -3,7 +3,7 @@
 Filters live in the query string so a search can be bookmarked and shared. Pages are keyset
 pages (WHERE (sort, host, uniqueid) < cursor), so a deep page costs what the first does. Each
 sort has an index (store.py: idx_calls_by_*) that a page walks when many calls match; a
-few are sorted instead. Counts stop at COUNT_CAP: "10,000+ calls" on ten million.
+few are sorted instead. Counts stop at COUNT_CAP: "5,000+ calls" on ten million.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ DISPOSITIONS = (
 SORTS = SORT_KEYS  # sort key -> SQL expression, each with its index
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-# Counting every match of "all time" on ten million calls takes a second; past this many a
-# page says "10,000+", and its position "beyond page 200".
-COUNT_CAP = 10_000
+# Counting every match of "all time" on ten million calls takes a second, and counting to
+# 10,000 missed calls reads 70,000 calls (30 ms); past this many a page says "5,000+", and
+# its position "beyond page 100". An agent's week (about 2,500 calls) is counted exactly.
+COUNT_CAP = 5_000
 # Up to this many matches are sorted (read by time, or extension, then sorted); more are read
 # in the sort's own index, which stops after a page.
 SORT_AT_MOST = 5_000
@@ -345,7 +346,7 @@ class History:
         return found
 
     def count(self, filters: Filters, scope: str | None) -> int:
-        """How many calls match, up to COUNT_CAP + 1 (more than COUNT_CAP: "10,000+")."""
+        """How many calls match, up to COUNT_CAP + 1 (more than COUNT_CAP: "5,000+")."""
         return self._capped_count(filters, scope, COUNT_CAP)
 
     def _capped_count(self, filters: Filters, scope: str | None, most: int) -> int:

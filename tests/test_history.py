@@ -517,13 +517,13 @@ def test_a_page_in_a_sorts_index_seeks_the_rest_of_its_key_then_the_keys_past_it
     ]
 
 
-def test_past_ten_thousand_calls_a_page_counts_no_further(
+def test_past_five_thousand_calls_a_page_counts_no_further(
     client: TestClient, moment: Moment
 ) -> None:
     store = parts_of(client).store
     seed(
         store,
-        10_060,
+        5_060,
         days=2,
         tz=moment.tz,
         host="192.168.1.51",
@@ -533,11 +533,11 @@ def test_past_ten_thousand_calls_a_page_counts_no_further(
     )
     first = client.get("/calls", params={"period": "all"}).text
     summary = re.search(r'<p class="history-summary">([^<]+)<', first)
-    assert summary is not None and summary[1].split() == ["10,000+", "calls", "found."]
-    assert "Export all 10,000+ as CSV" in first
-    assert pager(first)["position"] == "Page 1 of 200+"
+    assert summary is not None and summary[1].split() == ["5,000+", "calls", "found."]
+    assert "Export all 5,000+ as CSV" in first
+    assert pager(first)["position"] == "Page 1 of 100+"
     last = client.get("/calls", params={"period": "all", "before": ""}).text
-    assert pager(last)["position"] == "Beyond page 200"
+    assert pager(last)["position"] == "Beyond page 100"
     assert last.count('<td class="history-result">') == 50
 
 

@@ -95,7 +95,7 @@ async def calls_page(request: Request) -> Response:
 
 
 def _position(before: int, total: int) -> str:
-    """ "Page 3 of 12"; past COUNT_CAP calls, "of 200+", and "Beyond page 200" for a page
+    """ "Page 3 of 12"; past COUNT_CAP calls, "of 100+", and "Beyond page 100" for a page
     that starts past them (counting ten million calls for a page number takes seconds)."""
     last_counted = COUNT_CAP // PAGE_SIZE
     if before > COUNT_CAP:

@@ -1,20 +1,33 @@
-"""History pages and a 30-day report over a year of calls, next to the same SQL run bare.
+"""History pages, reports, start-up and the CSV export over years of calls, each next to a
+bare baseline measured in the same run.
 
-    .venv/bin/python bench/history.py            (what `make bench` runs after bench/ingest.py)
+    .venv/bin/python bench/history.py            (`make bench`: 1 M calls over 365 days)
+    .venv/bin/python bench/history.py --calls 10000000 --days 1000     (10 M: three years)
 
-A database of --calls finished calls over --days days (dashboard.seed) is made once under
-/var/tmp and reused by later runs: its name holds its size (--fresh makes it anew, which is
-also how to drop an index the store no longer creates). Each measure calls the dashboard's
-own code (History.page, build_report) --repeat times, alternating with the SQL statement
-that code executes (captured once with sqlite-utils' tracer) run bare on a plain
+A database of --calls finished calls over --days days is made once under /var/tmp by
+`dashboard seed` (the CLI; its own line, with its calls/s, is kept next to the database) and
+reused by later runs: its name holds its size (--fresh makes it anew). 10 M calls take about
+20 minutes to seed and 20 GB of disk, and as much again for the copy the served measures use:
+that is why `make bench` keeps 1 M. The store is opened once first and timed: the first open
+after an upgrade builds the new indexes there.
+
+Each page measure does what the history page does (views/history.py: its capped count, its
+rows, whether pages come before and after, how many calls come before), for the periods and
+filters below, every sort, and deep pages (page 21, by cursor; the last page); each report
+measure calls build_report (30 days, a year). Each runs --repeat times, alternating with
+every SELECT it executed (captured by a trace, its parameters written in) run bare on a plain
 `sqlite3.connect` of the same file: the ratio (p95 over bare p95) is what the dashboard adds
-to SQLite's own work. Targets, at p95: a history page under 50 ms, a 30-day report under 1 s.
+to SQLite's own work. Targets, at p95: a history page under 50 ms, a report under 1 s.
 
-Then, for every measure, the query plan (EXPLAIN QUERY PLAN) and, where a rewrite of the
-statement is known to change the plan, that rewrite timed bare with its plan: the evidence
-for a fix. `--try SQL` (repeatable) re-measures everything on a copy of the database with
-the statement applied first (an index, ANALYZE, ...), and prints both tables.
-The exit code is 0 whatever the verdict: this is a report.
+Then, on a copy with 40 unfinished calls (bench/history_serve.py): start-up, from `dashboard
+serve` to the first /healthz 200 with the live calls rebuilt (target under 5 s), next to the
+start-up's SELECTs run bare in a fresh Python; and a month's CSV export through the real
+route, rows/s per slice of 20,000 rows and the server's RSS, next to the same SELECT written
+with the csv module. And the database's size per million calls (and its WAL's).
+
+Last, every statement's query plan (EXPLAIN QUERY PLAN) and bare time, with known rewrites.
+`--try SQL` (repeatable) re-measures on a copy with the statement applied first. The exit
+code is 0 whatever the verdict: this is a report.
 """
 
 from __future__ import annotations
@@ -22,24 +35,29 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import history_serve
 import summary
 
-from dashboard.history import Filters, History, parse_filters
+import dashboard
+from dashboard.history import PAGE_SIZE, SORTS, Filters, History, parse_filters
 from dashboard.reports import build_report
-from dashboard.seed import DEFAULT_EXTENSIONS, DEFAULT_HOST, seed
+from dashboard.seed import DEFAULT_HOST
 from dashboard.store import Store
 
 TZ = ZoneInfo("Asia/Kolkata")
@@ -49,6 +67,7 @@ PAGE_TARGET_MS = 50.0
 REPORT_TARGET_MS = 1000.0
 WARMUP = 2
 DEEP_PAGES = 20
+SLOW_MS = 300.0  # a measure slower than this is run a tenth as often
 # Statement rewrites known to change the plan: (what is replaced, by what, why).
 REWRITES = (
     (
@@ -72,7 +91,7 @@ class Measure:
     target_ms: float | None  # None: shown for information
     run: Callable[[], object]
     repeat: int
-    statement: Statement = ("", [])
+    statements: list[Statement] = field(default_factory=list)
     app_ms: list[float] = field(default_factory=list)
     bare_ms: list[float] = field(default_factory=list)
 
@@ -114,8 +133,23 @@ def database_path(directory: Path, calls: int, days: int) -> Path:
     return directory / f"dashboard-bench-history-{calls}calls-{days}days-v{LAYOUT}.db"
 
 
+def seeding_env(path: Path) -> dict[str, str]:
+    """`dashboard seed`'s environment: this file, the bench's zone, PBX and extensions."""
+    return {
+        **os.environ,
+        "DASHBOARD_DB": str(path),
+        "SYNAPSE_TIMEZONE": TZ.key,
+        "SYNAPSE_URL": f"http://{DEFAULT_HOST}",
+        "DASHBOARD_EXTENSIONS": "",  # seed's own (DEFAULT_EXTENSIONS)
+        "DASHBOARD_CONFIG": "",
+    }
+
+
 def prepare(path: Path, calls: int, days: int, fresh: bool) -> str:
-    """Make the database unless a complete one is there; says which it did."""
+    """Make the database unless a complete one is there; says which it did. It is made by
+    `dashboard seed` (the CLI, as a user runs it), whose own line (time and calls/s) is kept
+    next to the database, so that a run reusing it still says how it was made."""
+    told = path.with_name(path.name + ".seeded")
     if path.exists() and not fresh:
         conn = sqlite3.connect(path)
         try:
@@ -125,29 +159,31 @@ def prepare(path: Path, calls: int, days: int, fresh: bool) -> str:
         finally:
             conn.close()
         if found == calls:
-            return "reused"
+            return "reused; " + (told.read_text().strip() if told.exists() else "seeded earlier")
     building = path.with_name(path.name + ".building")
     for stale in (path, building):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{stale}{suffix}").unlink(missing_ok=True)
     started = time.perf_counter()
-    store = Store.open(str(building))
+    command = [sys.executable, "-m", "dashboard.cli", "seed", "--calls", str(calls)]
+    command += ["--days", str(days), "--seed", str(SEED)]
+    code = Path(dashboard.__file__).resolve().parents[1]  # not the current directory's
+    done = subprocess.run(
+        command, env=seeding_env(building), capture_output=True, text=True, check=False, cwd=code
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dashboard seed failed: {done.stderr.strip()}")
+    line = done.stdout.strip().splitlines()[-1]
+    conn = sqlite3.connect(building)
     try:
-        seed(
-            store,
-            calls,
-            days=days,
-            tz=TZ,
-            host=DEFAULT_HOST,
-            extensions=DEFAULT_EXTENSIONS,
-            now=datetime.now(UTC),
-            seed=SEED,
-        )
-        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
-        store.close()
+        conn.close()
+    seeded = f"seeded in {time.perf_counter() - started:.0f} s; dashboard seed said: {line}"
+    seeded = seeded.replace(str(building), str(path))
+    told.write_text(seeded + "\n")
     os.replace(building, path)  # only a complete database ever has the name that is reused
-    return f"seeded in {time.perf_counter() - started:.0f} s"
+    return seeded
 
 
 def last_day(store: Store) -> date:
@@ -159,101 +195,134 @@ def last_day(store: Store) -> date:
 # -- the measures -------------------------------------------------------------------------
 
 
-def capture(store: Store, action: Callable[[], object]) -> Statement:
-    """The statement on `calls` that `action` executes (savepoints and pragmas aside): with
-    its parameters when it goes through sqlite-utils, else (a report, which runs on the
-    connection itself) as SQLite expanded it."""
+def capture(store: Store, action: Callable[[], object]) -> list[Statement]:
+    """Every SELECT that `action` executes on the store's connection, in order, as SQLite
+    expanded it (its parameters written in): a history page runs several (its count, its
+    rows, whether pages come before and after), a report one or more."""
     seen: list[Statement] = []
-    expanded: list[Statement] = []
 
-    def trace(sql: str, params: Any) -> None:
-        if " FROM calls" in sql:
-            seen.append((sql, list(params or [])))
+    def trace(sql: str) -> None:
+        if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            seen.append((sql, []))
 
-    def trace_connection(sql: str) -> None:
-        if " FROM calls" in sql:
-            expanded.append((sql, []))
-
-    store.db.conn.set_trace_callback(trace_connection)
+    store.db.conn.set_trace_callback(trace)
     try:
-        with store.db.tracer(trace):
-            action()
+        action()
     finally:
         store.db.conn.set_trace_callback(None)
-    found = seen or expanded
-    if len(found) != 1:
-        raise RuntimeError(f"expected one statement on calls, saw {len(found)}")
-    return found[0]
+    if not seen:
+        raise RuntimeError("the measure executed no SELECT")
+    return seen
 
 
-def build_measures(store: Store, repeat: int) -> list[Measure]:
+def history_page(
+    history: History, filters: Filters, after: str | None = None, before: str | None = None
+) -> Callable[[], object]:
+    """What the history page (views/history.py: calls_page) asks of History."""
+
+    def show() -> object:
+        total = history.count(filters, None)
+        size = (total % PAGE_SIZE or PAGE_SIZE) if before == "" else PAGE_SIZE
+        return history.page(filters, None, after, size, before=before, count_before=True)
+
+    return show
+
+
+def build_measures(store: Store, repeat: int, only: Sequence[str]) -> list[Measure]:
     history = History(store)
     today = last_day(store)
 
-    def page(params: dict[str, str], depth: int = 0) -> Callable[[], object]:
+    def page(params: dict[str, str], depth: int = 0, last: bool = False) -> Callable[[], object]:
         filters: Filters = parse_filters(params, TZ, today)
         after: str | None = None
         for _ in range(depth):
             after = history.page(filters, None, after).next_cursor
-        return lambda: history.page(filters, scope=None, after=after)
+        return history_page(history, filters, after, "" if last else None)
 
-    def count(params: dict[str, str]) -> Callable[[], object]:
-        filters = parse_filters(params, TZ, today)
-        return lambda: history.count(filters, scope=None)
-
-    first = today - timedelta(days=29)
     busiest = store.db.execute(
-        "SELECT extension FROM calls GROUP BY extension ORDER BY COUNT(*) DESC LIMIT 1"
+        "SELECT extension FROM calls WHERE started_at >= ? GROUP BY extension"
+        " ORDER BY COUNT(*) DESC LIMIT 1",
+        [(datetime.combine(today, clock_time(), TZ) - timedelta(days=30)).isoformat()],
     ).fetchone()[0]
-    seven = {"period": "7d"}
-    extension = {"period": "30d", "extension": busiest}
-    missed = {"period": "30d", "direction": "incoming", "disposition": "no_answer"}
-    everything = {"period": "all"}
-    rare = max(3, repeat // 10)  # for statements taking seconds
+    month = {"period": "30d"}
     measures = [
-        Measure("page: last 7 days", PAGE_TARGET_MS, page(seven), repeat),
-        Measure(f"page: 30 days, extension {busiest}", PAGE_TARGET_MS, page(extension), repeat),
-        Measure("page: 30 days, missed incoming", PAGE_TARGET_MS, page(missed), repeat),
+        Measure("page: last 7 days", PAGE_TARGET_MS, page({"period": "7d"}), repeat),
         Measure(
-            f"page: 30 days, page {DEEP_PAGES + 1}",
+            f"page: 30 days, extension {busiest}",
             PAGE_TARGET_MS,
-            page({"period": "30d"}, DEEP_PAGES),
+            page(month | {"extension": busiest}),
             repeat,
         ),
-        Measure("page: all time", PAGE_TARGET_MS, page(everything), rare),
         Measure(
-            "report: 30 days",
-            REPORT_TARGET_MS,
-            lambda: build_report(store.db.conn, first, today, TZ, clock_time(0), []),
+            "page: 30 days, missed incoming",
+            PAGE_TARGET_MS,
+            page(month | {"direction": "incoming", "disposition": "no_answer"}),
             repeat,
         ),
-        # The history page also shows how many calls match: History.count, on every page.
-        Measure("count: last 7 days", None, count(seven), repeat),
-        Measure(f"count: 30 days, extension {busiest}", None, count(extension), repeat),
-        Measure("count: 30 days, missed incoming", None, count(missed), repeat),
-        Measure("count: all time", None, count(everything), repeat),
+        Measure(
+            f"page: 30 days, page {DEEP_PAGES + 1}", PAGE_TARGET_MS, page(month, DEEP_PAGES), repeat
+        ),
+        Measure("page: 30 days, the last", PAGE_TARGET_MS, page(month, last=True), repeat),
+        Measure(
+            "page: 30 days, oldest first", PAGE_TARGET_MS, page(month | {"order": "asc"}), repeat
+        ),
+        Measure("page: all time", PAGE_TARGET_MS, page({"period": "all"}), repeat),
     ]
+    for sort in SORTS:
+        if sort == "started":
+            continue
+        by = month | {"sort": sort}
+        measures.append(Measure(f"page: 30 days by {sort}", PAGE_TARGET_MS, page(by), repeat))
+        measures.append(
+            Measure(
+                f"page: 30 days by {sort}, page {DEEP_PAGES + 1}",
+                PAGE_TARGET_MS,
+                page(by, DEEP_PAGES),
+                repeat,
+            )
+        )
+    for days in (30, 365):
+        first = today - timedelta(days=days - 1)
+        measures.append(
+            Measure(
+                f"report: {'a year' if days == 365 else f'{days} days'}",
+                REPORT_TARGET_MS,
+                lambda first=first: build_report(
+                    store.db.conn, first, today, TZ, clock_time(0), []
+                ),  # type: ignore[misc]
+                repeat,
+            )
+        )
+    if only:
+        measures = [m for m in measures if any(part in m.name for part in only)]
     for measure in measures:
-        measure.statement = capture(store, measure.run)
+        measure.statements = capture(store, measure.run)
     return measures
+
+
+def run_bare(bare: sqlite3.Connection, statements: list[Statement]) -> None:
+    for sql, params in statements:
+        bare.execute(sql, params).fetchall()
 
 
 def run_measures(measures: list[Measure], bare: sqlite3.Connection) -> None:
     for measure in measures:
-        sql, params = measure.statement
-        for n in range(WARMUP + measure.repeat):  # alternating: both see the same machine
+        repeat = measure.repeat
+        if millis(measure.run) > SLOW_MS:  # seconds a run: fewer of them
+            repeat = max(3, repeat // 10)
+        for n in range(WARMUP + repeat):  # alternating: both see the same machine
             app = millis(measure.run)
-            plain = millis(lambda: bare.execute(sql, params).fetchall())  # noqa: B023
+            plain = millis(lambda: run_bare(bare, measure.statements))  # noqa: B023
             if n >= WARMUP:
                 measure.app_ms.append(app)
                 measure.bare_ms.append(plain)
 
 
-def measure_database(path: Path, repeat: int) -> list[Measure]:
+def measure_database(path: Path, repeat: int, only: Sequence[str] = ()) -> list[Measure]:
     store = Store.open(str(path))
     bare = sqlite3.connect(path)
     try:
-        measures = build_measures(store, repeat)
+        measures = build_measures(store, repeat, only)
         run_measures(measures, bare)
     finally:
         bare.close()
@@ -287,30 +356,39 @@ def plan(bare: sqlite3.Connection, statement: Statement) -> str:
 
 
 def print_plans(path: Path, measures: list[Measure], repeat: int) -> None:
-    """Each statement's plan, and known rewrites of it timed bare (the same file)."""
+    """Each statement's plan and bare time, and known rewrites of it timed bare (the same
+    file): which of a measure's statements is slow, and why."""
     bare = sqlite3.connect(path)
+    runs = WARMUP + max(3, min(repeat, 10))
     try:
         for m in measures:
-            sql, params = m.statement
             print(f"\n{m.name} ({m.verdict}, p95 {m.p95:.1f} ms, bare {m.bare_p95:.1f} ms):")
-            print(f"  sql:  {sql}")
-            print(f"  plan: {plan(bare, m.statement)}")
-            for old, new, why in REWRITES:
-                if old not in sql:
-                    continue
-                rewritten = (sql.replace(old, new), params)
-                runs = [
-                    millis(lambda: bare.execute(*rewritten).fetchall())  # noqa: B023
-                    for _ in range(WARMUP + min(repeat, len(m.bare_ms)))
+            for statement in m.statements:
+                sql, params = statement
+                times = [
+                    millis(lambda: bare.execute(sql, params).fetchall())  # noqa: B023
+                    for _ in range(runs)
                 ][WARMUP:]
-                same = bare.execute(*rewritten).fetchall() == bare.execute(sql, params).fetchall()
-                print(f"  rewrite: {why}")
-                print(
-                    f"    bare p50 {statistics.median(runs):.1f} ms, p95"
-                    f" {percentile(runs, 0.95):.1f} ms (was {m.bare_p95:.1f});"
-                    f" {'same rows' if same else 'DIFFERENT ROWS'}"
-                )
-                print(f"    plan: {plan(bare, rewritten)}")
+                print(f"  sql:  {sql}")
+                print(f"  plan: {plan(bare, statement)}")
+                print(f"  bare p50 {statistics.median(times):.1f} ms")
+                for old, new, why in REWRITES:
+                    if old not in sql or "INDEXED BY" in sql:  # +status: not that index
+                        continue
+                    rewritten = (sql.replace(old, new), params)
+                    again = [
+                        millis(lambda: bare.execute(*rewritten).fetchall())  # noqa: B023
+                        for _ in range(runs)
+                    ][WARMUP:]
+                    same = (
+                        bare.execute(*rewritten).fetchall() == bare.execute(*statement).fetchall()
+                    )
+                    print(f"  rewrite: {why}")
+                    print(
+                        f"    bare p50 {statistics.median(again):.1f} ms;"
+                        f" {'same rows' if same else 'DIFFERENT ROWS'}"
+                    )
+                    print(f"    plan: {plan(bare, rewritten)}")
     finally:
         bare.close()
 
@@ -338,6 +416,59 @@ def try_statements(path: Path, statements: list[str], before: list[Measure], rep
         print_plans(copy, measures, repeat)
 
 
+def size_per_million(path: Path, calls: int) -> None:
+    wal = Path(f"{path}-wal")
+    per_million = path.stat().st_size / 1e6 / (calls / 1e6)
+    wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+    figure = f"{per_million:,.0f} MB per 1M calls (WAL {wal_mb:,.1f} MB)"
+    print(f"\nDatabase: {figure}")
+    summary.record("history", "database size", figure, "-", "info")
+
+
+def served(path: Path) -> None:
+    """Start-up and a month's CSV export through `dashboard serve`, on a copy."""
+    store = Store.open(str(path))
+    try:
+        today = last_day(store)
+    finally:
+        store.close()
+    result = history_serve.measure_served(path, TZ.key, DEFAULT_HOST, today)
+    n = history_serve.LIVE_CALLS
+    startup = f"{result.startup_s:.2f} s (bare {result.bare_startup_s:.2f} s)"
+    target = history_serve.STARTUP_TARGET_S
+    print(
+        f"\nServed, on a copy ({result.copy_s:.0f} s to copy), with {n} unfinished calls:"
+        f"\n  start-up to /healthz 200: {startup}; live calls rebuilt: {result.live_rebuilt}"
+        f"\n  start-up's statements: {len(result.startup_statements)}, these on calls or events:"
+    )
+    for sql in result.startup_statements:
+        if " calls" in sql or " events" in sql:
+            print(f"    {sql[:160]}")
+    verdict = "PASS" if result.startup_s < target and result.live_rebuilt == n else "FAIL"
+    summary.record("history", f"start-up, {n} live calls", startup, f"< {target:.0f} s", verdict)
+    rate = result.export_rows / result.export_s if result.export_s else 0.0
+    bare_rate = result.bare_rows / result.bare_export_s if result.bare_export_s else 0.0
+    rss = result.rss_mb
+    print(
+        f"  export of a month: {result.export_rows:,} rows in {result.export_s:.1f} s"
+        f" ({rate:,.0f} rows/s; {history_serve.spread(result.slice_rates)})"
+        f"\n    server RSS MB before, per slice, after: {', '.join(f'{m:.0f}' for m in rss)}"
+        f"\n  bare (one SELECT, csv module): {result.bare_rows:,} rows in"
+        f" {result.bare_export_s:.1f} s ({bare_rate:,.0f} rows/s;"
+        f" {history_serve.spread(result.bare_slice_rates)})"
+        f"\n  WAL after serving: {result.wal_mb:.1f} MB"
+    )
+    peak = max(rss) if rss else 0.0
+    first = rss[1] if len(rss) > 1 else 0.0  # after the first slice
+    summary.record(
+        "history",
+        "export: a month (rows/s, RSS)",
+        f"{rate:,.0f}/s (bare {bare_rate:,.0f}); RSS {first:.0f}->{peak:.0f} MB",
+        "steady, flat",
+        "PASS" if history_serve.steady(result) else "FAIL",
+    )
+
+
 def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -349,6 +480,25 @@ def parse_options() -> argparse.Namespace:
         "--dir", type=Path, default=Path("/var/tmp"), help="where the database is kept"
     )
     parser.add_argument("--fresh", action="store_true", help="seed the database anew")
+    parser.add_argument(
+        "--no-serve",
+        dest="serve",
+        action="store_false",
+        help="skip start-up and the export (they run `dashboard serve` on a copy)",
+    )
+    parser.add_argument(
+        "--no-pages",
+        dest="pages",
+        action="store_false",
+        help="only start-up, the export and the size (no pages, reports or plans)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only the page and report measures whose name holds TEXT (repeatable)",
+    )
     parser.add_argument(
         "--try",
         dest="statements",
@@ -366,8 +516,19 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     path = database_path(options.dir, options.calls, options.days)
     how = prepare(path, options.calls, options.days, options.fresh)
+    said = re.search(r"in ([0-9.]+) s \(([0-9,]+) calls/s\)", how)
+    seeded = f"{said[2]} calls/s, {said[1]} s" if said else "(not said)"
+    summary.record("history", f"seed: {options.calls:,} calls", seeded, "-", "info")
+    opening = time.perf_counter()
+    Store.open(str(path)).close()  # the first open after an upgrade builds new indexes
+    opened = time.perf_counter() - opening
+    print(f"The store opened in {opened:.1f} s (its schema brought up to date).")
     size_mb = path.stat().st_size / 1e6
-    measures = measure_database(path, options.repeat)
+    if not options.pages:
+        size_per_million(path, options.calls)
+        served(path)
+        return
+    measures = measure_database(path, options.repeat, options.only)
     print(
         f"\nHistory and reports on {options.calls:,} calls over {options.days} days"
         f" ({path}, {size_mb:,.0f} MB, {how}).\nDashboard code vs the same SQL on a bare"
@@ -381,6 +542,9 @@ def main() -> None:
         target = "-" if m.target_ms is None else f"p95 < {m.target_ms:.0f} ms"
         figure = f"p95 {m.p95:.1f} ms (bare {m.bare_p95:.1f})"
         summary.record("history", m.name, figure, target, m.verdict)
+    size_per_million(path, options.calls)
+    if options.serve:
+        served(path)
     print_plans(path, measures, options.repeat)
     if options.statements:
         try_statements(path, options.statements, measures, options.repeat)

@@ -1,12 +1,15 @@
 """Call history: filters read from a URL, keyset pages, and a streamed export.
 
 Filters live in the query string so a search can be bookmarked and shared. Pages are keyset
-pages (WHERE (sort, host, uniqueid) < cursor), so the thousandth page costs what the first does.
+pages (WHERE (sort, host, uniqueid) < cursor), so a deep page costs what the first does. Each
+sort has an index (store.py: idx_calls_by_*) that a page walks when many calls match; a
+few are sorted instead. Counts stop at COUNT_CAP: "5,000+ calls" on ten million.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -18,7 +21,7 @@ from zoneinfo import ZoneInfo
 from dashboard.calls import Call
 from dashboard.results import RESULTS, result_sql
 from dashboard.schema import answered_sql
-from dashboard.store import Store, _iso, row_to_call
+from dashboard.store import SORT_KEYS, Store, _iso, row_to_call
 
 PRESETS = {
     "today": "Today",
@@ -39,19 +42,16 @@ DISPOSITIONS = (
     "lost",
     "closed",
 )
-# Sort key -> SQL expression (never NULL, so keyset comparisons hold).
-SORTS = {
-    "started": "started_at",  # never NULL (see calls.Call.started_at); plain, so indexed
-    "direction": "COALESCE(direction, '')",
-    "number": "COALESCE(number, '')",
-    "extension": "COALESCE(extension, '')",
-    "result": result_sql(),
-    "duration": "COALESCE(duration, -1)",
-    "talk": "COALESCE(billable_seconds, -1)",
-    "recording": "(COALESCE(recordlink, '') != '')",
-}
+SORTS = SORT_KEYS  # sort key -> SQL expression, each with its index
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# Counting every match of "all time" on ten million calls takes a second, and counting to
+# 10,000 missed calls reads 70,000 calls (30 ms); past this many a page says "5,000+", and
+# its position "beyond page 100". An agent's week (about 2,500 calls) is counted exactly.
+COUNT_CAP = 5_000
+# Up to this many matches are sorted (read by time, or extension, then sorted); more are read
+# in the sort's own index, which stops after a page.
+SORT_AT_MOST = 5_000
 # A cursor holds a sort key, a host and a uniqueid; from calls as stored (texts of at most 2048
 # characters), about 22,000 characters at most. Anything longer was not made here.
 MAX_CURSOR = 32 * 1024
@@ -199,18 +199,24 @@ class Page:
 
 
 class History:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, sort_at_most: int = SORT_AT_MOST) -> None:
         self.store = store
+        self.sort_at_most = sort_at_most  # more matches than this: read in the sort's index
 
-    def where(self, filters: Filters, scope: str | None) -> tuple[str, list[object]]:
-        """The WHERE clause of a search; `scope` is the one extension an agent may see."""
+    def where(
+        self, filters: Filters, scope: str | None, cursor_side: str = ""
+    ) -> tuple[str, list[object]]:
+        """The WHERE clause of a search; `scope` is the one extension an agent may see.
+        `cursor_side` ("<" or ">"): a cursor on the start time bounds it on that side, more
+        tightly than the period does: the period's bound there is kept out of the index
+        (+started_at), else SQLite may seek from it and read every call up to the cursor."""
         clauses: list[str] = ["1 = 1"]
         params: list[object] = []
         if filters.start:
-            clauses.append("started_at >= ?")
+            clauses.append(f"{'+' if cursor_side == '>' else ''}started_at >= ?")
             params.append(_iso(filters.start))
         if filters.end:
-            clauses.append("started_at < ?")
+            clauses.append(f"{'+' if cursor_side == '<' else ''}started_at < ?")
             params.append(_iso(filters.end))
         for column, value in (
             ("extension", scope),
@@ -251,8 +257,22 @@ class History:
         count_before: bool = False,
     ) -> Page:
         """The `size` calls after the cursor `after` (or before `before`: the previous page),
-        in the filters' order; ties broken by host and uniqueid, so the order is total."""
-        where, params = self.where(filters, scope)
+        in the filters' order; ties broken by host and uniqueid, so the order is total.
+        `count_before`: how many calls come before the page, up to COUNT_CAP + 1."""
+        return self._page(
+            filters, scope, after, size, before, count_before, self._walk(filters, scope)
+        )
+
+    def _page(
+        self,
+        filters: Filters,
+        scope: str | None,
+        after: str | None,
+        size: int,
+        before: str | None,
+        count_before: bool,
+        walk: str | None,
+    ) -> Page:
         key = SORTS[filters.sort]
         size = max(1, min(size, MAX_PAGE_SIZE))
         backwards = before is not None
@@ -260,13 +280,15 @@ class History:
         # Reading backwards is reading the other order from the cursor, then turning round.
         ascending = filters.descending == backwards
         order, compare = ("ASC", ">") if ascending else ("DESC", "<")
-        sql = f"SELECT *, {key} AS sort_key FROM calls WHERE {where}"
-        args = list(params)
-        if cursor:
-            sql += f" AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
-            args.extend(_decode_cursor(cursor))
-        sql += f" ORDER BY {key} {order}, host {order}, uniqueid {order} LIMIT ?"
-        rows = list(self.store.db.query(sql, [*args, size + 1]))
+        where, params = self.where(filters, scope, _side(filters, compare, bool(cursor)))
+        values = _decode_cursor(cursor) if cursor else None
+        rows: list[dict[str, Any]] = []
+        for condition, args, order_by in _keyset(key, compare, order, values, walk):
+            sql, args = _select(f"*, {key} AS sort_key", where + condition, params + args, walk)
+            sql += f" ORDER BY {order_by} LIMIT ?"
+            rows.extend(self.store.db.query(sql, [*args, size + 1 - len(rows)]))
+            if len(rows) > size:
+                break
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -275,14 +297,25 @@ class History:
         if not rows:
             return Page(calls, None, None, 0 if count_before else None)
         first, last = _row_cursor(rows[0]), _row_cursor(rows[-1])
-        earlier = more if backwards else bool(cursor) and self._beyond(filters, scope, first, True)
-        later = (bool(cursor) and self._beyond(filters, scope, last, False)) if backwards else more
+        beyond = functools.partial(self._beyond, filters, scope, walk=walk)
+        earlier = more if backwards else bool(cursor) and beyond(first, True)
+        later = (bool(cursor) and beyond(last, False)) if backwards else more
         return Page(
             calls,
             _encode_cursor(last) if later else None,
             _encode_cursor(first) if earlier else None,
-            self._beyond(filters, scope, first, True, count=True) if count_before else None,
+            beyond(first, True, count=True) if count_before else None,
         )
+
+    def _walk(self, filters: Filters, scope: str | None) -> str | None:
+        """The index a page reads `calls` in: the sort's when more than `sort_at_most` calls
+        match (it stops after a page); else None: as SQLite chooses (by time or extension,
+        then a sort of what matched, which costs what matched)."""
+        if filters.sort == "started":
+            return None
+        if self._capped_count(filters, scope, self.sort_at_most) <= self.sort_at_most:
+            return None
+        return f"idx_calls_by_{filters.sort}"
 
     def _beyond(
         self,
@@ -291,35 +324,85 @@ class History:
         cursor: list[Any],
         earlier: bool,
         *,
+        walk: str | None,
         count: bool = False,
     ) -> int:
-        """Whether (or, with `count`, how many) calls come before or after a row's cursor."""
-        where, params = self.where(filters, scope)
+        """Whether (or, with `count`, how many, up to COUNT_CAP + 1) calls come before or
+        after a row's cursor."""
         key = SORTS[filters.sort]
         compare = ">" if earlier == filters.descending else "<"
-        condition = f"{where} AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
-        sql = (
-            f"SELECT COUNT(*) FROM calls WHERE {condition}"
-            if count
-            else f"SELECT EXISTS (SELECT 1 FROM calls WHERE {condition})"
-        )
-        return int(self.store.db.execute(sql, [*params, *cursor]).fetchone()[0])
+        where, params = self.where(filters, scope, _side(filters, compare, True))
+        found = 0
+        for condition, args, _ in _keyset(key, compare, "", cursor, walk):
+            rows, args = _select("1", where + condition, params + args, walk)
+            if count:
+                sql = f"SELECT COUNT(*) FROM ({rows} LIMIT ?)"
+                args.append(COUNT_CAP + 1 - found)
+            else:
+                sql = f"SELECT EXISTS ({rows})"
+            found += int(self.store.db.execute(sql, args).fetchone()[0])
+            if found > (COUNT_CAP if count else 0):
+                break
+        return found
 
     def count(self, filters: Filters, scope: str | None) -> int:
+        """How many calls match, up to COUNT_CAP + 1 (more than COUNT_CAP: "5,000+")."""
+        return self._capped_count(filters, scope, COUNT_CAP)
+
+    def _capped_count(self, filters: Filters, scope: str | None, most: int) -> int:
         where, params = self.where(filters, scope)
-        return int(
-            self.store.db.execute(f"SELECT COUNT(*) FROM calls WHERE {where}", params).fetchone()[0]
-        )
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM calls WHERE {where} LIMIT ?)"
+        return int(self.store.db.execute(sql, [*params, most + 1]).fetchone()[0])
 
     def every(self, filters: Filters, scope: str | None, chunk: int = 1000) -> Iterator[Call]:
         """Every call the filters match, page by page (for the export)."""
         after: str | None = None
+        walk = self._walk(filters, scope)
         while True:
-            page = self.page(filters, scope, after, chunk)
+            page = self._page(filters, scope, after, chunk, None, False, walk)
             yield from page.calls
             if page.next_cursor is None:
                 return
             after = page.next_cursor
+
+
+def _side(filters: Filters, compare: str, cursor: bool) -> str:
+    """The side a cursor bounds the start time on, if the sort is by start time."""
+    return compare if cursor and filters.sort == "started" else ""
+
+
+def _keyset(
+    key: str, compare: str, order: str, cursor: list[Any] | None, index: str | None
+) -> list[tuple[str, list[Any], str]]:
+    """The rows past a cursor, as parts read one after the other: (condition, its parameters,
+    ORDER BY). In the sort's index (`index`), SQLite seeks a row value only after an equal key,
+    and scans a whole key otherwise (a million calls with a recording, say): the rest of the
+    cursor's key first, then the keys past it."""
+    everything = f"{'sort_key' if index else key} {order}, host {order}, uniqueid {order}"
+    if cursor is None:
+        return [("", [], everything)]
+    if index is None:
+        # The key alone too: SQLite seeks an index on an expression with it.
+        condition = f" AND {key} {compare}= ? AND ({key}, host, uniqueid) {compare} (?, ?, ?)"
+        return [(condition, [cursor[0], *cursor], everything)]
+    same = f" AND {key} = ? AND (host, uniqueid) {compare} (?, ?)"
+    return [
+        (same, list(cursor), f"host {order}, uniqueid {order}"),
+        (f" AND {key} {compare} ?", [cursor[0]], everything),
+    ]
+
+
+def _select(
+    columns: str, condition: str, params: list[Any], index: str | None
+) -> tuple[str, list[Any]]:
+    """SELECT `columns` FROM calls WHERE `condition`; in `index` (which holds finished calls
+    only, written once a call) with the few live calls beside it, in their own index."""
+    if index is None:
+        return f"SELECT {columns} FROM calls WHERE {condition}", list(params)
+    finished = f"FROM calls INDEXED BY {index} WHERE status = 'finished' AND {condition}"
+    live = f"FROM calls INDEXED BY idx_calls_live WHERE status != 'finished' AND {condition}"
+    sql = f"SELECT {columns} {finished} UNION ALL SELECT {columns} {live}"
+    return sql, [*params, *params]
 
 
 def _row_cursor(row: Mapping[str, Any]) -> list[Any]:

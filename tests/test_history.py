@@ -19,8 +19,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from dashboard.calls import Call, Status
-from dashboard.history import SORTS, FilterError, parse_filters
+from dashboard.history import SORTS, FilterError, History, parse_filters
 from dashboard.results import RESULTS, result_of, result_word
+from dashboard.seed import seed
 from tests.conftest import (
     CALL_FINISH,
     CALL_START,
@@ -454,6 +455,90 @@ def test_every_column_sorts_in_a_stable_order_forwards_and_backwards(
     backwards = pages_backwards(client, period="all", sort=sort, order=order)
     assert [uniqueid for page in backwards for uniqueid in page] == wanted
     assert len(backwards[-1]) == 9, "reading backwards starts from a full last page"
+
+
+def walk_pages(history: History, filters: Any, size: int) -> tuple[list[str], list[str]]:
+    """Every call, by `next` from the first page, and by `previous` from the last."""
+    forwards: list[str] = []
+    after = None
+    while True:
+        page = history.page(filters, None, after, size)
+        forwards.extend(call.uniqueid for call in page.calls)
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    backwards: list[str] = []
+    before: str | None = ""
+    while before is not None:
+        page = history.page(filters, None, None, size, before=before)
+        backwards[:0] = [call.uniqueid for call in page.calls]
+        before = page.previous_cursor
+    return forwards, backwards
+
+
+@pytest.mark.parametrize("sort", list(SORT_KEYS))
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_a_sort_read_in_its_own_index_pages_as_the_sorted_one_does(
+    varied: tuple[TestClient, list[Call]], moment: Moment, sort: str, order: str
+) -> None:
+    client, calls = varied
+    filters = parse_filters(
+        {"period": "all", "sort": sort, "order": order}, moment.tz, moment.today
+    )
+    walked = History(parts_of(client).store, sort_at_most=0)  # always the sort's index
+    wanted = in_order(calls, sort, order)
+    assert walk_pages(walked, filters, 9) == (wanted, wanted)
+
+
+@pytest.mark.parametrize("sort", [sort for sort in SORT_KEYS if sort != "started"])
+def test_a_page_in_a_sorts_index_seeks_the_rest_of_its_key_then_the_keys_past_it(
+    varied: tuple[TestClient, list[Call]], moment: Moment, sort: str
+) -> None:
+    client, _ = varied
+    store = parts_of(client).store
+    filters = parse_filters({"period": "30d", "sort": sort}, moment.tz, moment.today)
+    walked = History(store, sort_at_most=0)
+    cursor = walked.page(filters, None, None, 9).next_cursor
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    walked.page(filters, None, cursor, 100)  # past the cursor's key (no key has 100 calls)
+    store.db.conn.set_trace_callback(None)
+    rows = [sql for sql in seen if sql.startswith("SELECT *")]
+    plans = [
+        "; ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql)) for sql in rows
+    ]
+    # The finished calls in order in the sort's index, from a seek (never a scan of a whole
+    # key); the live ones (few) sorted beside them; the two merged.
+    live = "RIGHT; SCAN calls USING INDEX idx_calls_live; USE TEMP B-TREE FOR ORDER BY"
+    index = f"SEARCH calls USING INDEX idx_calls_by_{sort}"
+    assert plans == [
+        f"MERGE (UNION ALL); LEFT; {index} (<expr>=? AND (host,uniqueid)<(?,?)); {live}",
+        f"MERGE (UNION ALL); LEFT; {index} (<expr><?); {live}",
+    ]
+
+
+def test_past_five_thousand_calls_a_page_counts_no_further(
+    client: TestClient, moment: Moment
+) -> None:
+    store = parts_of(client).store
+    seed(
+        store,
+        5_060,
+        days=2,
+        tz=moment.tz,
+        host="192.168.1.51",
+        extensions=("40", "41"),
+        now=NOW,
+        seed=1,
+    )
+    first = client.get("/calls", params={"period": "all"}).text
+    summary = re.search(r'<p class="history-summary">([^<]+)<', first)
+    assert summary is not None and summary[1].split() == ["5,000+", "calls", "found."]
+    assert "Export all 5,000+ as CSV" in first
+    assert pager(first)["position"] == "Page 1 of 100+"
+    last = client.get("/calls", params={"period": "all", "before": ""}).text
+    assert pager(last)["position"] == "Beyond page 100"
+    assert last.count('<td class="history-result">') == 50
 
 
 def pager(page: str) -> dict[str, str]:

@@ -193,3 +193,65 @@ def test_a_call_said_to_be_stored_but_not_is_stored_whole() -> None:
         store.event_rows([(CONNECT.received_at, "CallConnect", "{}", connected)], [ringing])
     )
     assert store.all_calls() == [connected]
+
+
+def calls_of_extensions() -> list[Call]:
+    """Finished and live calls of some extensions (and of none), ending at different times;
+    the longest call of 41 started first and ended last."""
+    calls = []
+    for n, (extension, minutes, length, finished) in enumerate(
+        [
+            ("41", 0, 500, True),
+            ("41", 10, 20, True),
+            ("41", 30, 0, False),
+            ("40", 5, 30, True),
+            ("7001", 1, 10, True),
+            (None, 50, 10, True),
+            ("42", 60, 0, False),
+        ]
+    ):
+        start = T0 + timedelta(minutes=minutes)
+        calls.append(
+            replace(
+                FINAL,
+                uniqueid=f"e.{n}",
+                extension=extension,
+                start_time=start,
+                end_time=start + timedelta(minutes=length) if finished else None,
+                status=Status.FINISHED if finished else Status.CONNECTED,
+            )
+        )
+    return calls
+
+
+def test_last_call_ends_are_each_extensions_latest_finished_end() -> None:
+    store = memory_store()
+    store.record_events([(T0, "CallFinish", "{}", call) for call in calls_of_extensions()])
+    assert store.last_call_ends() == {
+        "40": T0 + timedelta(minutes=35),
+        "41": T0 + timedelta(minutes=500),
+        "7001": T0 + timedelta(minutes=11),
+    }
+
+
+def test_known_extensions_are_every_extension_with_a_call() -> None:
+    store = memory_store()
+    store.record_events([(T0, "CallFinish", "{}", call) for call in calls_of_extensions()])
+    assert store.known_extensions() == ["40", "41", "42", "7001"]
+
+
+def plan_of(store: Store, sql: str) -> str:
+    return "; ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql))
+
+
+def test_start_up_reads_last_ends_by_seeks_not_a_scan_of_every_call() -> None:
+    store = memory_store()
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    store.last_call_ends()
+    store.known_extensions()
+    store.db.conn.set_trace_callback(None)
+    plans = [plan_of(store, sql) for sql in seen if " FROM calls" in sql]
+    assert len(plans) == 2
+    assert ["SCAN calls" in plan for plan in plans] == [False, False], plans
+    assert "idx_calls_finished_ends" in plans[0]

@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -16,6 +16,7 @@ from dashboard.calls import Call
 from dashboard.cdr import CdrSync
 from dashboard.errors import Refusal
 from dashboard.history import (
+    COUNT_CAP,
     DIRECTIONS,
     PAGE_SIZE,
     PRESETS,
@@ -26,7 +27,7 @@ from dashboard.history import (
     parse_filters,
 )
 from dashboard.results import RESULTS, timings
-from dashboard.schema import CSV_HEADINGS
+from dashboard.schema import CSV_HEADINGS, FIELDS, json_value
 from dashboard.security import (
     STAFF,
     SUPERVISORS,
@@ -44,6 +45,7 @@ WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,20}")
 # ID, as the pages show it) after the number.
 _AT_NAME = CSV_HEADINGS.index("number") + 1
 EXPORT_HEADINGS = (*CSV_HEADINGS[:_AT_NAME], "name", *CSV_HEADINGS[_AT_NAME:])
+_CSV_FIELDS = tuple(field for field in FIELDS if field.csv)
 
 
 def _filters(request: Request) -> Filters:
@@ -58,10 +60,12 @@ async def calls_page(request: Request) -> Response:
     params = request.query_params
     try:
         filters = _filters(request)
-        total = history.count(filters, scope)
+        total = history.count(filters, scope)  # up to COUNT_CAP + 1
         before = params.get("before")
-        # The last page ("before" with no cursor) holds what is left, so pages stay aligned.
-        size = (total % PAGE_SIZE or PAGE_SIZE) if before == "" else PAGE_SIZE
+        # The last page ("before" with no cursor) holds what is left, so pages stay aligned
+        # (when they can be counted).
+        exact = total <= COUNT_CAP
+        size = (total % PAGE_SIZE or PAGE_SIZE) if before == "" and exact else PAGE_SIZE
         found = history.page(
             filters, scope, params.get("after"), size, before=before, count_before=True
         )
@@ -77,8 +81,8 @@ async def calls_page(request: Request) -> Response:
         filters=filters,
         found=found,
         total=total,
-        page_number=(found.before or 0) // PAGE_SIZE + 1 if found else 1,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        total_text=f"{COUNT_CAP:,}+" if total > COUNT_CAP else f"{total:,}",
+        position=_position((found.before or 0) if found else 0, total),
         here=request.url.query,
         error=error,
         presets=PRESETS,
@@ -88,6 +92,17 @@ async def calls_page(request: Request) -> Response:
         controls=auth.user.may_control,
         pbx_hosts=_pbx_hosts(request),
     )
+
+
+def _position(before: int, total: int) -> str:
+    """ "Page 3 of 12"; past COUNT_CAP calls, "of 100+", and "Beyond page 100" for a page
+    that starts past them (counting ten million calls for a page number takes seconds)."""
+    last_counted = COUNT_CAP // PAGE_SIZE
+    if before > COUNT_CAP:
+        return f"Beyond page {last_counted:,}"
+    pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
+    of = f"{pages:,}+" if total > COUNT_CAP else f"{pages:,}"
+    return f"Page {before // PAGE_SIZE + 1:,} of {of}"
 
 
 def _pbx_hosts(request: Request) -> list[tuple[str, str]]:
@@ -114,8 +129,7 @@ async def calls_csv(request: Request) -> Response:
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_HEADINGS)
         for n, call in enumerate(history.every(filters, scope), start=1):
-            named = call_json(call, tz) | {"name": name_of(call.number, call.extra)}
-            writer.writerow(_csv_row(named))
+            writer.writerow(_export_row(call, tz, name_of(call.number, call.extra)))
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -130,11 +144,11 @@ async def calls_csv(request: Request) -> Response:
     )
 
 
-def _csv_row(data: dict[str, Any]) -> list[str]:
-    return [
-        spreadsheet_safe("" if data[column] is None else str(data[column]))
-        for column in EXPORT_HEADINGS
-    ]
+def _export_row(call: Call, tz: ZoneInfo, name: str | None) -> list[str]:
+    """The call's export columns (only those: the rest of its JSON costs as much again)."""
+    values = [json_value(field.kind, getattr(call, field.name), tz) for field in _CSV_FIELDS]
+    values.insert(_AT_NAME, name)
+    return [spreadsheet_safe("" if value is None else str(value)) for value in values]
 
 
 def spreadsheet_safe(value: str) -> str:

@@ -31,14 +31,13 @@ def main() -> None:
         rows = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
         RESULTS.unlink()
     print("\nEvery figure of `make bench`\n")
-    header = f"{'bench':<8} {'measure':<44} {'figure':<28} {'target':<14} verdict"
+    columns = ("bench", "measure", "figure", "target")
+    widths = {c: max([len(c), *(len(str(row[c])) for row in rows)]) for c in columns}
+    header = " ".join(f"{c:<{widths[c]}}" for c in columns) + " verdict"
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(
-            f"{row['bench']:<8} {row['measure']:<44} {row['figure']:<28} {row['target']:<14}"
-            f" {row['verdict']}"
-        )
+        print(" ".join(f"{row[c]!s:<{widths[c]}}" for c in columns) + f" {row['verdict']}")
     if not rows:
         print("(no figures: did the benchmarks run?)")
 

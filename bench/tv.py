@@ -1,6 +1,10 @@
 """A wall screen for weeks: the TV page in real Chromium through a day of traffic played fast.
 
-    .venv/bin/python bench/tv.py [--calls 10000] [--peak 200]
+    .venv/bin/python bench/tv.py [--calls 10000] [--peak 200] [--profile FILE]
+
+(`--calls 2000` is a short run to iterate with, about three minutes; `--profile` records a
+CPU profile of the page over the day's traffic into FILE, a .cpuprofile DevTools opens, and
+prints the functions that took the most time.)
 
 `dashboard serve` (as users run it, on a fresh database, 240 extensions on the grid) and
 Debian's Chromium showing /tv, signed in as a viewer. A day of calls is played fast: calls
@@ -11,7 +15,8 @@ idle, once after a warm-up (the first tenth of the calls) and once at the end: t
 DOM nodes and event listeners must not grow by more than 10 % between the two. Every main
 thread task over 50 ms is counted (a `longtask` observer in the page). And the page's CPU
 (the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a ratio to
-the same page idle.
+the same page idle; the long tasks of that idle spell are counted apart, as a baseline for
+the machine's own load, and so is the script time per frame the page received.
 
 The exit code is 0 whatever the verdict: this is a report.
 """
@@ -56,11 +61,14 @@ SENDERS = 8
 LONG_TASKS = """
 window.__longTasks = [];
 window.__socketCloses = [];
+window.__frames = 0;
 new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+  for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
 }).observe({type: "longtask", buffered: true});
 document.addEventListener("htmx:wsClose", (e) => window.__socketCloses.push(e.detail.event.code));
+document.addEventListener("htmx:wsBeforeMessage", () => { window.__frames += 1; });
 """
+PROFILE_TOP = 25
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class Metrics:
     listeners: int
     layouts: int
     task_seconds: float
+    script_seconds: float
 
     @classmethod
     async def read(cls, cdp: CDPSession, collect: bool = True) -> Metrics:
@@ -84,6 +93,7 @@ class Metrics:
             listeners=int(values["JSEventListeners"]),
             layouts=int(values["LayoutCount"]),
             task_seconds=values["TaskDuration"],
+            script_seconds=values["ScriptDuration"],
         )
 
 
@@ -213,7 +223,50 @@ async def cpu_per_second(cdp: CDPSession) -> float:
     return (after.task_seconds - before.task_seconds) / HOLD_SECONDS
 
 
-async def bench(port: int, calls: int, peak: int) -> dict[str, Any]:
+async def page_now(page: Page) -> float:
+    return float(await page.evaluate("performance.now()"))
+
+
+async def frames_received(page: Page) -> int:
+    return int(await page.evaluate("window.__frames"))
+
+
+def tasks_between(long_tasks: list[list[float]], start: float, end: float) -> list[float]:
+    return [duration for begun, duration in long_tasks if start <= begun < end]
+
+
+def profile_summary(profile: dict[str, Any]) -> list[tuple[float, float, str]]:
+    """(self ms, total ms, function) of the functions that took the most time in a profile:
+    total counts a function once however deep it recurses."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    interval: dict[int, float] = {}  # node -> ms of its samples
+    for node_id, delta in zip(profile["samples"], [*profile["timeDeltas"][1:], 0], strict=True):
+        interval[node_id] = interval.get(node_id, 0.0) + delta / 1000
+    parents = {child: node["id"] for node in nodes.values() for child in node.get("children", ())}
+
+    def name(node: dict[str, Any]) -> str:
+        frame = node["callFrame"]
+        where = frame["url"].rsplit("/", 1)[-1]
+        where = f" {where}:{frame['lineNumber'] + 1}" if where else ""
+        return f"{frame['functionName'] or '(anonymous)'}{where}"
+
+    own: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for node_id, ms in interval.items():
+        own[name(nodes[node_id])] = own.get(name(nodes[node_id]), 0.0) + ms
+        seen = set()
+        at: int | None = node_id
+        while at is not None:
+            label = name(nodes[at])
+            if label not in seen:
+                seen.add(label)
+                total[label] = total.get(label, 0.0) + ms
+            at = parents.get(at)
+    ranked = sorted(total, key=lambda label: -total[label])[:PROFILE_TOP]
+    return [(own.get(label, 0.0), total[label], label) for label in ranked]
+
+
+async def bench(port: int, calls: int, peak: int, profile: Path | None) -> dict[str, Any]:
     rng = random.Random(1)
     sender = Calls(port)
     async with async_playwright() as pw:
@@ -227,13 +280,28 @@ async def bench(port: int, calls: int, peak: int) -> dict[str, Any]:
         started = time.monotonic()
         await sender.day(0, warm, peak, rng)
         after_warmup = await idle_metrics(page, cdp)
+        idle_from = await page_now(page)
         idle_cpu = await cpu_per_second(cdp)
+        idle_to = await page_now(page)
         hang_up, held = await sender.held(calls, peak)
         await until(page, peak)
+        live_from = await page_now(page)
         live_cpu = await cpu_per_second(cdp)
+        live_to = await page_now(page)
         hang_up.set()
         await asyncio.gather(*held)
+        if profile is not None:
+            await cdp.send("Profiler.enable")
+            await cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+            await cdp.send("Profiler.start")
+        day_from, day_frames = await page_now(page), await frames_received(page)
+        day_before = await Metrics.read(cdp, collect=False)
         await sender.day(warm, calls - warm, peak, rng)
+        day_after = await Metrics.read(cdp, collect=False)
+        day_to, day_frames = await page_now(page), await frames_received(page) - day_frames
+        if profile is not None:
+            recorded = (await cdp.send("Profiler.stop"))["profile"]
+            profile.write_text(json.dumps(recorded))
         at_end = await idle_metrics(page, cdp)
         played = time.monotonic() - started
         long_tasks = await page.evaluate("window.__longTasks")
@@ -241,8 +309,15 @@ async def bench(port: int, calls: int, peak: int) -> dict[str, Any]:
         await browser.close()
     await sender.http.aclose()
     return {"after_warmup": after_warmup, "at_end": at_end, "idle_cpu": idle_cpu,
-            "live_cpu": live_cpu, "long_tasks": long_tasks, "events": sender.sent, "closes": closes,
-            "seconds": played}  # fmt: skip
+            "live_cpu": live_cpu, "long_tasks": [duration for _, duration in long_tasks],
+            "idle_long_tasks": tasks_between(long_tasks, idle_from, idle_to),
+            "live_long_tasks": tasks_between(long_tasks, live_from, live_to),
+            "day_long_tasks": tasks_between(long_tasks, day_from, day_to),
+            "day_frames": day_frames, "day_seconds": (day_to - day_from) / 1000,
+            "day_script": day_after.script_seconds - day_before.script_seconds,
+            "day_task": day_after.task_seconds - day_before.task_seconds,
+            "events": sender.sent, "closes": closes, "seconds": played,
+            "profile": recorded if profile is not None else None}  # fmt: skip
 
 
 def growth(before: float, after: float) -> float:
@@ -263,6 +338,19 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
     long_tasks = result["long_tasks"]
     worst = max(long_tasks, default=0.0)
     print(f"long tasks (> {LONG_TASK_MS} ms): {len(long_tasks)}, the longest {worst:.0f} ms")
+    for phase, seconds in (("idle", HOLD_SECONDS), ("live", HOLD_SECONDS),
+                           ("day", result["day_seconds"])):  # fmt: skip
+        tasks = result[f"{phase}_long_tasks"]
+        print(f"  of which {phase:<4} ({seconds:4.0f} s): {len(tasks):5}, "
+              f"the longest {max(tasks, default=0.0):.0f} ms")  # fmt: skip
+    frames = result["day_frames"]
+    print(f"the day after warm-up: {frames:,} frames in {result['day_seconds']:.0f} s, "
+          f"script {result['day_script'] * 1000 / max(frames, 1):.2f} ms a frame, "
+          f"tasks {result['day_task'] / result['day_seconds']:.3f} s/s")  # fmt: skip
+    if result["profile"] is not None:
+        print("the profile's functions, by total time (self ms, total ms):")
+        for own, total, label in profile_summary(result["profile"]):
+            print(f"  {own:9.0f} {total:9.0f}  {label}")
     closes = result["closes"]
     print(
         f"socket closed {len(closes)} times (codes {sorted(set(closes))}); it came back each time"
@@ -305,9 +393,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--peak", type=int, default=200)
+    parser.add_argument("--profile", type=Path, help="write a CPU profile of the day here")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as where, serving(Path(where)) as port:
-        result = asyncio.run(bench(port, options.calls, options.peak))
+        result = asyncio.run(bench(port, options.calls, options.peak, options.profile))
     report(result, options.calls, options.peak)
 
 

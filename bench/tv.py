@@ -1,17 +1,18 @@
 """A wall screen for weeks: the TV page in real Chromium through a day of traffic played fast.
 
-    .venv/bin/python bench/tv.py [--calls 10000] [--peak 200] [--profile FILE]
+    .venv/bin/python bench/tv.py [--calls 10000] [--peak 200] [--profile FILE] [--heap-diff]
 
 (`--calls 2000` is a short run to iterate with, about three minutes; `--profile` records a
 CPU profile of the page over the day's traffic into FILE, a .cpuprofile DevTools opens, and
-prints the functions that took the most time.)
+prints the functions that took the most time; `--heap-diff` takes a heap snapshot after the
+warm-up and at the end and prints what grew most between them, by constructor.)
 
 `dashboard serve` (as users run it, on a fresh database, 240 extensions on the grid) and
 Debian's Chromium showing /tv, signed in as a viewer. A day of calls is played fast: calls
 arrive at a rate that rises and falls (at the peak about `--peak` live at once), each rings,
 is answered and finishes a few seconds later. Chromium's own metrics are read over the
 DevTools protocol (`Performance.getMetrics`, after a garbage collection) with the board
-idle, once after a warm-up (the first tenth of the calls) and once at the end: the JS heap,
+idle, once after a warm-up (the first tenth of the calls), half way and at the end: the JS heap,
 DOM nodes and event listeners must not grow by more than 10 % between the two. Every main
 thread task over 50 ms is counted (a `longtask` observer in the page). And the page's CPU
 (the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a ratio to
@@ -223,6 +224,44 @@ async def cpu_per_second(cdp: CDPSession) -> float:
     return (after.task_seconds - before.task_seconds) / HOLD_SECONDS
 
 
+async def heap_counts(cdp: CDPSession) -> dict[str, tuple[int, int]]:
+    """(objects, bytes) of the page's heap by constructor (or kind), from a snapshot."""
+    chunks: list[str] = []
+
+    def chunk(event: dict[str, str]) -> None:
+        chunks.append(event["chunk"])
+
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", chunk)
+    await cdp.send("HeapProfiler.collectGarbage")
+    await cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    cdp.remove_listener("HeapProfiler.addHeapSnapshotChunk", chunk)
+    snapshot = json.loads("".join(chunks))
+    meta = snapshot["snapshot"]["meta"]
+    fields = meta["node_fields"]
+    kinds = meta["node_types"][0]
+    width = len(fields)
+    at_type, at_name, at_size = (fields.index(f) for f in ("type", "name", "self_size"))
+    nodes, strings = snapshot["nodes"], snapshot["strings"]
+    counts: dict[str, tuple[int, int]] = {}
+    for i in range(0, len(nodes), width):
+        kind = kinds[nodes[i + at_type]]
+        label = strings[nodes[i + at_name]] if kind in ("object", "native") else f"({kind})"
+        objects, size = counts.get(label, (0, 0))
+        counts[label] = (objects + 1, size + nodes[i + at_size])
+    return counts
+
+
+def heap_growth(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> list[tuple[str, int, int]]:
+    """(constructor, objects more, bytes more), those that grew the most bytes first."""
+    grown = [
+        (label, objects - before.get(label, (0, 0))[0], size - before.get(label, (0, 0))[1])
+        for label, (objects, size) in after.items()
+    ]
+    return sorted(grown, key=lambda row: -row[2])[:PROFILE_TOP]
+
+
 async def page_now(page: Page) -> float:
     return float(await page.evaluate("performance.now()"))
 
@@ -266,7 +305,9 @@ def profile_summary(profile: dict[str, Any]) -> list[tuple[float, float, str]]:
     return [(own.get(label, 0.0), total[label], label) for label in ranked]
 
 
-async def bench(port: int, calls: int, peak: int, profile: Path | None) -> dict[str, Any]:
+async def bench(
+    port: int, calls: int, peak: int, profile: Path | None, heap_diff: bool
+) -> dict[str, Any]:
     rng = random.Random(1)
     sender = Calls(port)
     async with async_playwright() as pw:
@@ -280,6 +321,7 @@ async def bench(port: int, calls: int, peak: int, profile: Path | None) -> dict[
         started = time.monotonic()
         await sender.day(0, warm, peak, rng)
         after_warmup = await idle_metrics(page, cdp)
+        heap_before = await heap_counts(cdp) if heap_diff else {}
         idle_from = await page_now(page)
         idle_cpu = await cpu_per_second(cdp)
         idle_to = await page_now(page)
@@ -296,26 +338,40 @@ async def bench(port: int, calls: int, peak: int, profile: Path | None) -> dict[
             await cdp.send("Profiler.start")
         day_from, day_frames = await page_now(page), await frames_received(page)
         day_before = await Metrics.read(cdp, collect=False)
-        await sender.day(warm, calls - warm, peak, rng)
+        half = (calls - warm) // 2
+        await sender.day(warm, half, peak, rng)
+        day_middle, middle_from = await Metrics.read(cdp, collect=False), await page_now(page)
+        at_middle = await idle_metrics(page, cdp)  # a pause, left out of the day's figures
+        day_resumed, middle_to = await Metrics.read(cdp, collect=False), await page_now(page)
+        await sender.day(warm + half, calls - warm - half, peak, rng)
         day_after = await Metrics.read(cdp, collect=False)
         day_to, day_frames = await page_now(page), await frames_received(page) - day_frames
         if profile is not None:
             recorded = (await cdp.send("Profiler.stop"))["profile"]
             profile.write_text(json.dumps(recorded))
         at_end = await idle_metrics(page, cdp)
+        heap_after = await heap_counts(cdp) if heap_diff else {}
         played = time.monotonic() - started
         long_tasks = await page.evaluate("window.__longTasks")
         closes = await page.evaluate("window.__socketCloses")
         await browser.close()
     await sender.http.aclose()
-    return {"after_warmup": after_warmup, "at_end": at_end, "idle_cpu": idle_cpu,
+
+    def during_day(field: str) -> float:
+        return float(getattr(day_middle, field) - getattr(day_before, field)
+                     + getattr(day_after, field) - getattr(day_resumed, field))  # fmt: skip
+
+    return {"after_warmup": after_warmup, "at_middle": at_middle, "at_end": at_end,
+            "heap_growth": heap_growth(heap_before, heap_after) if heap_diff else None,
+            "idle_cpu": idle_cpu,
             "live_cpu": live_cpu, "long_tasks": [duration for _, duration in long_tasks],
             "idle_long_tasks": tasks_between(long_tasks, idle_from, idle_to),
             "live_long_tasks": tasks_between(long_tasks, live_from, live_to),
-            "day_long_tasks": tasks_between(long_tasks, day_from, day_to),
-            "day_frames": day_frames, "day_seconds": (day_to - day_from) / 1000,
-            "day_script": day_after.script_seconds - day_before.script_seconds,
-            "day_task": day_after.task_seconds - day_before.task_seconds,
+            "day_long_tasks": tasks_between(long_tasks, day_from, middle_from)
+            + tasks_between(long_tasks, middle_to, day_to),
+            "day_frames": day_frames,
+            "day_seconds": (middle_from - day_from + day_to - middle_to) / 1000,
+            "day_script": during_day("script_seconds"), "day_task": during_day("task_seconds"),
             "events": sender.sent, "closes": closes, "seconds": played,
             "profile": recorded if profile is not None else None}  # fmt: skip
 
@@ -325,15 +381,17 @@ def growth(before: float, after: float) -> float:
 
 
 def report(result: dict[str, Any], calls: int, peak: int) -> None:
-    a, b = result["after_warmup"], result["at_end"]
+    a, m, b = result["after_warmup"], result["at_middle"], result["at_end"]
     print(f"{calls + peak:,} calls ({result['events']:,} events) in {result['seconds']:.0f} s")
-    rows = [("JS heap (MB)", a.heap_mb, b.heap_mb), ("DOM nodes", a.nodes, b.nodes),
-            ("event listeners", a.listeners, b.listeners)]  # fmt: skip
+    rows = [("JS heap (MB)", a.heap_mb, m.heap_mb, b.heap_mb),
+            ("DOM nodes", a.nodes, m.nodes, b.nodes),
+            ("event listeners", a.listeners, m.listeners, b.listeners)]  # fmt: skip
     grown = []
-    for name, before, after in rows:
+    for name, before, middle, after in rows:
         change = growth(before, after)
         grown.append(change > GROWTH_LIMIT)
-        print(f"  {name:<16} after warm-up {before:>9.1f}  at the end {after:>9.1f}  {change:+.1%}")
+        print(f"  {name:<16} after warm-up {before:>9.2f}  half way {middle:>9.2f}"
+              f"  at the end {after:>9.2f}  {change:+.1%}")  # fmt: skip
     print(f"  layouts          {b.layouts - a.layouts:,} between the two")
     long_tasks = result["long_tasks"]
     worst = max(long_tasks, default=0.0)
@@ -347,6 +405,10 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
     print(f"the day after warm-up: {frames:,} frames in {result['day_seconds']:.0f} s, "
           f"script {result['day_script'] * 1000 / max(frames, 1):.2f} ms a frame, "
           f"tasks {result['day_task'] / result['day_seconds']:.3f} s/s")  # fmt: skip
+    if result["heap_growth"] is not None:
+        print("the heap's growth from after the warm-up to the end (objects, bytes):")
+        for label, objects, size in result["heap_growth"]:
+            print(f"  {objects:+9,} {size:+11,}  {label[:80]}")
     if result["profile"] is not None:
         print("the profile's functions, by total time (self ms, total ms):")
         for own, total, label in profile_summary(result["profile"]):
@@ -394,9 +456,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--peak", type=int, default=200)
     parser.add_argument("--profile", type=Path, help="write a CPU profile of the day here")
+    parser.add_argument("--heap-diff", action="store_true", help="what grew in the heap")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as where, serving(Path(where)) as port:
-        result = asyncio.run(bench(port, options.calls, options.peak, options.profile))
+        result = asyncio.run(
+            bench(port, options.calls, options.peak, options.profile, options.heap_diff)
+        )
     report(result, options.calls, options.peak)
 
 

@@ -467,6 +467,8 @@
     el.removeAttribute("hx-swap-oob");
     if (op.swap === "outerHTML" || existing) { // an addition of what is there already replaces it
       if (!existing) return; // nothing to replace: htmx would drop it too
+      // A row out of sight stays so (and unstyled) until "+N more" is counted again.
+      if (existing.classList.contains("is-overflow") && el.matches("article.call")) el.classList.add("is-overflow");
       existing.replaceWith(el);
     } else {
       var target = document.querySelector(op.target);

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/tv.py [--calls 10000] [--peak 200] [--profile FILE] [--heap-diff]
 
-(`--calls 2000` is a short run to iterate with, about three minutes; `--profile` records a
+(`--calls 2000` is a short run to iterate with, about four minutes; `--profile` records a
 CPU profile of the page over the day's traffic into FILE, a .cpuprofile DevTools opens, and
 prints the functions that took the most time; `--heap-diff` takes a heap snapshot after the
 warm-up and at the end and prints what grew most between them, by constructor.)
@@ -162,7 +162,7 @@ class Calls:
 
 
 @contextmanager
-def serving(tmp: Path) -> Iterator[int]:
+def serving(tmp: Path, tv_frame_seconds: float | None = None) -> Iterator[int]:
     db = tmp / "tv.db"
     store = Store.open(str(db))
     Accounts(store.db).add_user("wall", "viewer", PASSWORD)
@@ -171,6 +171,8 @@ def serving(tmp: Path) -> Iterator[int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHBOARD_", "SYNAPSE_"))}
     env |= {"DASHBOARD_DB": str(db), "DASHBOARD_EXTENSIONS": f"{EXTENSIONS[0]}-{EXTENSIONS[-1]}",
             "DASHBOARD_PBX_CHECK_SECONDS": "0"}  # fmt: skip
+    if tv_frame_seconds is not None:
+        env["DASHBOARD_TV_FRAME_SECONDS"] = f"{tv_frame_seconds:g}"
     process = subprocess.Popen(
         [sys.executable, "-m", "dashboard.cli", "serve", "--host", HOST, "--port", str(port),
          "--allow-open-events"],
@@ -457,8 +459,12 @@ def main() -> None:
     parser.add_argument("--peak", type=int, default=200)
     parser.add_argument("--profile", type=Path, help="write a CPU profile of the day here")
     parser.add_argument("--heap-diff", action="store_true", help="what grew in the heap")
+    parser.add_argument("--tv-frame-seconds", type=float, help="the server's, else its default")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as where, serving(Path(where)) as port:
+    with (
+        tempfile.TemporaryDirectory() as where,
+        serving(Path(where), options.tv_frame_seconds) as port,
+    ):
         result = asyncio.run(
             bench(port, options.calls, options.peak, options.profile, options.heap_diff)
         )

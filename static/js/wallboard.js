@@ -66,7 +66,14 @@
     return found;
   }
 
+  // Every second; a frame of pushes applied a second or so after the last tick ticks with
+  // it, so that a wall screen's page is laid out and painted once for both. True if it ran.
+  var lastTick = 0;
+  var SHARED_TICK_MS = 900;
+
   function tick() {
+    if (Date.now() - lastTick < SHARED_TICK_MS) return false; // a frame has just ticked
+    lastTick = Date.now();
     var now = Date.now() + clockOffset;
     updateTimers(document.querySelectorAll("[data-since]"), now);
     forgetAlertsGone();
@@ -82,6 +89,7 @@
         timeZone = undefined;
       }
     }
+    return true;
   }
 
   // The list in order, and what does not fit counted; rows shown again get their timer's text.
@@ -443,7 +451,7 @@
     htmxApi.settleImmediately(settleInfo.tasks);
     readServerTime();
     updateTimers(timersIn(added), Date.now() + clockOffset);
-    arrange();
+    if (!tick()) arrange();
     messages.forEach(function (m) { // as htmx's ws extension does for each message it applies
       htmxApi.triggerEvent(m.socket, "htmx:wsAfterMessage", { message: m.message, socketWrapper: m.socketWrapper });
     });

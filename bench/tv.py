@@ -1,11 +1,13 @@
 """A wall screen for weeks: the TV page in real Chromium through a day of traffic played fast.
 
     .venv/bin/python bench/tv.py [--calls 10000] [--peak 200] [--profile FILE] [--heap-diff]
+                                   [--tv-frame-seconds S]
 
 (`--calls 2000` is a short run to iterate with, about four minutes; `--profile` records a
 CPU profile of the page over the day's traffic into FILE, a .cpuprofile DevTools opens, and
 prints the functions that took the most time; `--heap-diff` takes a heap snapshot after the
-warm-up and at the end and prints what grew most between them, by constructor.)
+warm-up and at the end and prints what grew most between them, by constructor;
+`--tv-frame-seconds` sets the server's DASHBOARD_TV_FRAME_SECONDS, 0 to pace the TV as any board.)
 
 `dashboard serve` (as users run it, on a fresh database, 240 extensions on the grid) and
 Debian's Chromium showing /tv, signed in as a viewer. A day of calls is played fast: calls

@@ -21,10 +21,14 @@
 
   // Thresholds, applied every second as on the server (dashboard/thresholds.py): a timer
   // past its data-warn seconds turns amber, past data-alert red; a new red may chime.
-  var alerted = new Map(); // "element id:since" -> the element, for as long as it is shown
+  var alerted = new Map(); // "element id:since" -> [id, since], while a timer shows it
 
   function forgetAlertsGone() { // a wall screen runs for weeks: forget what left the board
-    alerted.forEach(function (el, key) { if (!el.isConnected) alerted.delete(key); });
+    alerted.forEach(function (timer, key) {
+      var holder = document.getElementById(timer[0]);
+      var selector = '[data-since="' + timer[1] + '"]';
+      if (!holder || !(holder.matches(selector) || holder.querySelector(selector))) alerted.delete(key);
+    });
   }
 
   function applyThreshold(el, seconds) {
@@ -35,9 +39,10 @@
     // The whole row or tile takes the warning colour, not only its timer.
     var holder = el.closest("article.call, article.tile");
     if (holder && holder.getAttribute("data-level") !== level) holder.setAttribute("data-level", level);
-    var key = (el.closest("[id]") || el).id + ":" + el.getAttribute("data-since");
+    var id = (el.closest("[id]") || el).id, since = el.getAttribute("data-since");
+    var key = id + ":" + since;
     if (level === "alert" && !alerted.has(key)) {
-      alerted.set(key, el);
+      alerted.set(key, [id, since]);
       if (document.body.getAttribute("data-alert-sound") === "on") chime(true);
     }
   }
@@ -389,7 +394,7 @@
     if (!htmxApi || typeof evt.detail.message !== "string") return;
     evt.preventDefault(); // this script applies it, with the rest of the frame's
     queued.push({ message: evt.detail.message, socket: evt.target, socketWrapper: evt.detail.socketWrapper });
-    if (frameRequest === null) {
+    if (frameRequest === null) { // else one is coming
       frameRequest = requestAnimationFrame(applyQueued);
       // A page in the background gets no animation frames: do not let messages pile up.
       frameTimeout = setTimeout(applyQueued, 1000);
@@ -432,26 +437,44 @@
     operations.set(op.key, op);
   }
 
+  // What is left to apply (leftovers of earlier frames come first, as they arrived first),
+  // a slice per animation frame: a frame's rendering stays short however much came at once.
+  var pendingOps = new Map();
+  var OPS_PER_FRAME = 40;
+  var lastSocket = null;
+
   function applyQueued() {
     cancelAnimationFrame(frameRequest);
     clearTimeout(frameTimeout);
     frameRequest = frameTimeout = null;
     var messages = queued;
     queued = [];
-    if (!messages.length) return;
-    var template = document.createElement("template");
-    template.innerHTML = messages.map(function (m) { return m.message; }).join("");
-    var fragment = template.content;
-    fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
-    var operations = new Map();
-    Array.from(fragment.children).forEach(function (el) { coalesce(operations, operationOf(el)); });
+    if (messages.length) {
+      var template = document.createElement("template");
+      template.innerHTML = messages.map(function (m) { return m.message; }).join("");
+      var fragment = template.content;
+      fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
+      Array.from(fragment.children).forEach(function (el) { coalesce(pendingOps, operationOf(el)); });
+      lastSocket = messages[messages.length - 1].socket;
+      readServerTime();
+    }
     var added = [];
-    var settleInfo = htmxApi.makeSettleInfo(messages[0].socket);
-    operations.forEach(function (op) { apply(op, settleInfo, added); });
+    var settleInfo = htmxApi.makeSettleInfo(lastSocket || document.body);
+    var done = 0;
+    pendingOps.forEach(function (op, key) {
+      if (done >= OPS_PER_FRAME) return;
+      pendingOps.delete(key);
+      apply(op, settleInfo, added);
+      done += 1;
+    });
     htmxApi.settleImmediately(settleInfo.tasks);
-    readServerTime();
     updateTimers(timersIn(added), Date.now() + clockOffset);
-    if (!tick()) arrange();
+    if (pendingOps.size) { // the rest in the next frames; ordered and counted once all are in
+      frameRequest = requestAnimationFrame(applyQueued);
+      frameTimeout = setTimeout(applyQueued, 1000);
+    } else if (!tick()) {
+      arrange();
+    }
     messages.forEach(function (m) { // as htmx's ws extension does for each message it applies
       htmxApi.triggerEvent(m.socket, "htmx:wsAfterMessage", { message: m.message, socketWrapper: m.socketWrapper });
     });
@@ -475,7 +498,7 @@
     el.removeAttribute("hx-swap-oob");
     if (op.swap === "outerHTML" || existing) { // an addition of what is there already replaces it
       if (!existing) return; // nothing to replace: htmx would drop it too
-      // A row out of sight stays so (and unstyled) until "+N more" is counted again.
+      // A row out of sight stays so until "+N more" is counted again.
       if (existing.classList.contains("is-overflow") && el.matches("article.call")) el.classList.add("is-overflow");
       existing.replaceWith(el);
     } else {

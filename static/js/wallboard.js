@@ -394,7 +394,7 @@
     if (!htmxApi || typeof evt.detail.message !== "string") return;
     evt.preventDefault(); // this script applies it, with the rest of the frame's
     queued.push({ message: evt.detail.message, socket: evt.target, socketWrapper: evt.detail.socketWrapper });
-    if (frameRequest === null) { // else one is coming
+    if (frameRequest === null) {
       frameRequest = requestAnimationFrame(applyQueued);
       // A page in the background gets no animation frames: do not let messages pile up.
       frameTimeout = setTimeout(applyQueued, 1000);
@@ -437,44 +437,26 @@
     operations.set(op.key, op);
   }
 
-  // What is left to apply (leftovers of earlier frames come first, as they arrived first),
-  // a slice per animation frame: a frame's rendering stays short however much came at once.
-  var pendingOps = new Map();
-  var OPS_PER_FRAME = 40;
-  var lastSocket = null;
-
   function applyQueued() {
     cancelAnimationFrame(frameRequest);
     clearTimeout(frameTimeout);
     frameRequest = frameTimeout = null;
     var messages = queued;
     queued = [];
-    if (messages.length) {
-      var template = document.createElement("template");
-      template.innerHTML = messages.map(function (m) { return m.message; }).join("");
-      var fragment = template.content;
-      fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
-      Array.from(fragment.children).forEach(function (el) { coalesce(pendingOps, operationOf(el)); });
-      lastSocket = messages[messages.length - 1].socket;
-      readServerTime();
-    }
+    if (!messages.length) return;
+    var template = document.createElement("template");
+    template.innerHTML = messages.map(function (m) { return m.message; }).join("");
+    var fragment = template.content;
+    fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
+    var operations = new Map();
+    Array.from(fragment.children).forEach(function (el) { coalesce(operations, operationOf(el)); });
     var added = [];
-    var settleInfo = htmxApi.makeSettleInfo(lastSocket || document.body);
-    var done = 0;
-    pendingOps.forEach(function (op, key) {
-      if (done >= OPS_PER_FRAME) return;
-      pendingOps.delete(key);
-      apply(op, settleInfo, added);
-      done += 1;
-    });
+    var settleInfo = htmxApi.makeSettleInfo(messages[0].socket);
+    operations.forEach(function (op) { apply(op, settleInfo, added); });
     htmxApi.settleImmediately(settleInfo.tasks);
+    readServerTime();
     updateTimers(timersIn(added), Date.now() + clockOffset);
-    if (pendingOps.size) { // the rest in the next frames; ordered and counted once all are in
-      frameRequest = requestAnimationFrame(applyQueued);
-      frameTimeout = setTimeout(applyQueued, 1000);
-    } else if (!tick()) {
-      arrange();
-    }
+    if (!tick()) arrange();
     messages.forEach(function (m) { // as htmx's ws extension does for each message it applies
       htmxApi.triggerEvent(m.socket, "htmx:wsAfterMessage", { message: m.message, socketWrapper: m.socketWrapper });
     });

@@ -65,11 +65,15 @@ LONG_TASKS = """
 window.__longTasks = [];
 window.__socketCloses = [];
 window.__frames = 0;
+window.__frameChars = 0;
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
 }).observe({type: "longtask", buffered: true});
 document.addEventListener("htmx:wsClose", (e) => window.__socketCloses.push(e.detail.event.code));
-document.addEventListener("htmx:wsBeforeMessage", () => { window.__frames += 1; });
+document.addEventListener("htmx:wsBeforeMessage", (e) => {
+  window.__frames += 1;
+  window.__frameChars += e.detail.message.length;
+});
 """
 PROFILE_TOP = 25
 
@@ -270,8 +274,10 @@ async def page_now(page: Page) -> float:
     return float(await page.evaluate("performance.now()"))
 
 
-async def frames_received(page: Page) -> int:
-    return int(await page.evaluate("window.__frames"))
+async def frames_received(page: Page) -> tuple[int, int]:
+    """Frames the socket received so far, and their characters."""
+    frames, chars = await page.evaluate("[window.__frames, window.__frameChars]")
+    return int(frames), int(chars)
 
 
 def tasks_between(long_tasks: list[list[float]], start: float, end: float) -> list[float]:
@@ -340,7 +346,7 @@ async def bench(
             await cdp.send("Profiler.enable")
             await cdp.send("Profiler.setSamplingInterval", {"interval": 500})
             await cdp.send("Profiler.start")
-        day_from, day_frames = await page_now(page), await frames_received(page)
+        day_from, frames_before = await page_now(page), await frames_received(page)
         day_before = await Metrics.read(cdp, collect=False)
         half = (calls - warm) // 2
         await sender.day(warm, half, peak, rng)
@@ -349,7 +355,8 @@ async def bench(
         day_resumed, middle_to = await Metrics.read(cdp, collect=False), await page_now(page)
         await sender.day(warm + half, calls - warm - half, peak, rng)
         day_after = await Metrics.read(cdp, collect=False)
-        day_to, day_frames = await page_now(page), await frames_received(page) - day_frames
+        day_to, (frames_now, chars_now) = await page_now(page), await frames_received(page)
+        day_frames, day_chars = frames_now - frames_before[0], chars_now - frames_before[1]
         if profile is not None:
             recorded = (await cdp.send("Profiler.stop"))["profile"]
             profile.write_text(json.dumps(recorded))
@@ -373,7 +380,7 @@ async def bench(
             "live_long_tasks": tasks_between(long_tasks, live_from, live_to),
             "day_long_tasks": tasks_between(long_tasks, day_from, middle_from)
             + tasks_between(long_tasks, middle_to, day_to),
-            "day_frames": day_frames,
+            "day_frames": day_frames, "day_chars": day_chars,
             "day_seconds": (middle_from - day_from + day_to - middle_to) / 1000,
             "day_script": during_day("script_seconds"), "day_task": during_day("task_seconds"),
             "events": sender.sent, "closes": closes, "seconds": played,
@@ -407,6 +414,7 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
               f"the longest {max(tasks, default=0.0):.0f} ms")  # fmt: skip
     frames = result["day_frames"]
     print(f"the day after warm-up: {frames:,} frames in {result['day_seconds']:.0f} s, "
+          f"{result['day_chars'] / max(frames, 1) / 1000:.1f} kB a frame, "
           f"script {result['day_script'] * 1000 / max(frames, 1):.2f} ms a frame, "
           f"tasks {result['day_task'] / result['day_seconds']:.3f} s/s")  # fmt: skip
     if result["heap_growth"] is not None:
@@ -435,9 +443,18 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
     summary.record(
         "tv",
         f"TV page main-thread tasks over {LONG_TASK_MS} ms",
-        f"{len(long_tasks)} (longest {worst:.0f} ms)",
+        f"{len(long_tasks)} (longest {worst:.0f} ms); the idle page:"
+        f" {len(result['idle_long_tasks'])} in {HOLD_SECONDS:.0f} s",
         "0",
         "PASS" if not long_tasks else "FAIL",
+    )
+    summary.record(
+        "tv",
+        "TV frames over the day: size, page script each",
+        f"{result['day_chars'] / max(frames, 1) / 1000:.1f} kB, "
+        f"{result['day_script'] * 1000 / max(frames, 1):.1f} ms ({frames:,} frames)",
+        "reported",
+        "-",
     )
     summary.record(
         "tv",

@@ -368,23 +368,9 @@ class Hub:
         self._schedule_paced()
 
     def _write_paced(self, audience: Hashable, messages: list[str]) -> None:
-        frame = b""  # encoded once, when a viewer of the audience is still there
-        sinks = list(self._sinks.get(audience, ()))
+        sinks = self._sinks.get(audience)
         if not sinks:
             self._paced_sent.pop(audience, None)
-        for subscriber in sinks:
-            skip, subscriber.skip = subscriber.skip, 0
-            if skip >= len(messages):
-                continue
-            try:
-                if skip:  # it subscribed meanwhile: its snapshot holds the first ones
-                    text = self.coalesce(messages[skip:])
-                    ok = subscriber.write(text_frame(text), len(messages) - skip)
-                else:
-                    frame = frame or text_frame(self.coalesce(messages))
-                    ok = subscriber.write(frame, len(messages))
-            except Exception:  # one broken connection must not cost the others theirs
-                log.exception("could not write to a viewer")
-                ok = False
-            if not ok:
-                self.evict(subscriber)
+            return
+        # A viewer that subscribed meanwhile gets the messages its snapshot lacks, as they are.
+        self._write_all(list(sinks), text_frame(self.coalesce(messages)), messages)

@@ -1,17 +1,25 @@
 """A wall screen for weeks: the TV page in real Chromium through a day of traffic played fast.
 
-    .venv/bin/python bench/tv.py [--calls 10000] [--peak 200]
+    .venv/bin/python bench/tv.py [--calls 10000] [--peak 200] [--profile FILE] [--heap-diff]
+                                   [--tv-frame-seconds S]
+
+(`--calls 2000` is a short run to iterate with, about four minutes; `--profile` records a
+CPU profile of the page over the day's traffic into FILE, a .cpuprofile DevTools opens, and
+prints the functions that took the most time; `--heap-diff` takes a heap snapshot after the
+warm-up and at the end and prints what grew most between them, by constructor;
+`--tv-frame-seconds` sets the server's DASHBOARD_TV_FRAME_SECONDS, 0 to pace the TV as any board.)
 
 `dashboard serve` (as users run it, on a fresh database, 240 extensions on the grid) and
 Debian's Chromium showing /tv, signed in as a viewer. A day of calls is played fast: calls
 arrive at a rate that rises and falls (at the peak about `--peak` live at once), each rings,
 is answered and finishes a few seconds later. Chromium's own metrics are read over the
 DevTools protocol (`Performance.getMetrics`, after a garbage collection) with the board
-idle, once after a warm-up (the first tenth of the calls) and once at the end: the JS heap,
+idle, once after a warm-up (the first tenth of the calls), half way and at the end: the JS heap,
 DOM nodes and event listeners must not grow by more than 10 % between the two. Every main
 thread task over 50 ms is counted (a `longtask` observer in the page). And the page's CPU
 (the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a ratio to
-the same page idle.
+the same page idle; the long tasks of that idle spell are counted apart, as a baseline for
+the machine's own load, and so is the script time per frame the page received.
 
 The exit code is 0 whatever the verdict: this is a report.
 """
@@ -56,11 +64,18 @@ SENDERS = 8
 LONG_TASKS = """
 window.__longTasks = [];
 window.__socketCloses = [];
+window.__frames = 0;
+window.__frameChars = 0;
 new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+  for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
 }).observe({type: "longtask", buffered: true});
 document.addEventListener("htmx:wsClose", (e) => window.__socketCloses.push(e.detail.event.code));
+document.addEventListener("htmx:wsBeforeMessage", (e) => {
+  window.__frames += 1;
+  window.__frameChars += e.detail.message.length;
+});
 """
+PROFILE_TOP = 25
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,7 @@ class Metrics:
     listeners: int
     layouts: int
     task_seconds: float
+    script_seconds: float
 
     @classmethod
     async def read(cls, cdp: CDPSession, collect: bool = True) -> Metrics:
@@ -84,6 +100,7 @@ class Metrics:
             listeners=int(values["JSEventListeners"]),
             layouts=int(values["LayoutCount"]),
             task_seconds=values["TaskDuration"],
+            script_seconds=values["ScriptDuration"],
         )
 
 
@@ -151,7 +168,7 @@ class Calls:
 
 
 @contextmanager
-def serving(tmp: Path) -> Iterator[int]:
+def serving(tmp: Path, tv_frame_seconds: float | None = None) -> Iterator[int]:
     db = tmp / "tv.db"
     store = Store.open(str(db))
     Accounts(store.db).add_user("wall", "viewer", PASSWORD)
@@ -160,6 +177,8 @@ def serving(tmp: Path) -> Iterator[int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHBOARD_", "SYNAPSE_"))}
     env |= {"DASHBOARD_DB": str(db), "DASHBOARD_EXTENSIONS": f"{EXTENSIONS[0]}-{EXTENSIONS[-1]}",
             "DASHBOARD_PBX_CHECK_SECONDS": "0"}  # fmt: skip
+    if tv_frame_seconds is not None:
+        env["DASHBOARD_TV_FRAME_SECONDS"] = f"{tv_frame_seconds:g}"
     process = subprocess.Popen(
         [sys.executable, "-m", "dashboard.cli", "serve", "--host", HOST, "--port", str(port),
          "--allow-open-events"],
@@ -201,8 +220,18 @@ async def until(page: Page, shown: int, which: str = ".call:not(.is-finished)") 
         await asyncio.sleep(0.2)
 
 
+LONG_TASKS_SEEN: list[list[float]] = []  # taken out of the page, not to weigh on its heap
+
+
+async def take_long_tasks(page: Page) -> list[list[float]]:
+    """Every long task so far ([start, ms]): those still in the page are moved out of it."""
+    LONG_TASKS_SEEN.extend(await page.evaluate("window.__longTasks.splice(0)"))
+    return LONG_TASKS_SEEN
+
+
 async def idle_metrics(page: Page, cdp: CDPSession) -> Metrics:
     await until(page, 0, ".call")  # finished calls gone too
+    await take_long_tasks(page)
     return await Metrics.read(cdp)
 
 
@@ -213,7 +242,92 @@ async def cpu_per_second(cdp: CDPSession) -> float:
     return (after.task_seconds - before.task_seconds) / HOLD_SECONDS
 
 
-async def bench(port: int, calls: int, peak: int) -> dict[str, Any]:
+async def heap_counts(cdp: CDPSession) -> dict[str, tuple[int, int]]:
+    """(objects, bytes) of the page's heap by constructor (or kind), from a snapshot."""
+    chunks: list[str] = []
+
+    def chunk(event: dict[str, str]) -> None:
+        chunks.append(event["chunk"])
+
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", chunk)
+    await cdp.send("HeapProfiler.collectGarbage")
+    await cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    cdp.remove_listener("HeapProfiler.addHeapSnapshotChunk", chunk)
+    snapshot = json.loads("".join(chunks))
+    meta = snapshot["snapshot"]["meta"]
+    fields = meta["node_fields"]
+    kinds = meta["node_types"][0]
+    width = len(fields)
+    at_type, at_name, at_size = (fields.index(f) for f in ("type", "name", "self_size"))
+    nodes, strings = snapshot["nodes"], snapshot["strings"]
+    counts: dict[str, tuple[int, int]] = {}
+    for i in range(0, len(nodes), width):
+        kind = kinds[nodes[i + at_type]]
+        label = strings[nodes[i + at_name]] if kind in ("object", "native") else f"({kind})"
+        objects, size = counts.get(label, (0, 0))
+        counts[label] = (objects + 1, size + nodes[i + at_size])
+    return counts
+
+
+def heap_growth(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> list[tuple[str, int, int]]:
+    """(constructor, objects more, bytes more), those that grew the most bytes first."""
+    grown = [
+        (label, objects - before.get(label, (0, 0))[0], size - before.get(label, (0, 0))[1])
+        for label, (objects, size) in after.items()
+    ]
+    return sorted(grown, key=lambda row: -row[2])[:PROFILE_TOP]
+
+
+async def page_now(page: Page) -> float:
+    return float(await page.evaluate("performance.now()"))
+
+
+async def frames_received(page: Page) -> tuple[int, int]:
+    """Frames the socket received so far, and their characters."""
+    frames, chars = await page.evaluate("[window.__frames, window.__frameChars]")
+    return int(frames), int(chars)
+
+
+def tasks_between(long_tasks: list[list[float]], start: float, end: float) -> list[float]:
+    return [duration for begun, duration in long_tasks if start <= begun < end]
+
+
+def profile_summary(profile: dict[str, Any]) -> list[tuple[float, float, str]]:
+    """(self ms, total ms, function) of the functions that took the most time in a profile:
+    total counts a function once however deep it recurses."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    interval: dict[int, float] = {}  # node -> ms of its samples
+    for node_id, delta in zip(profile["samples"], [*profile["timeDeltas"][1:], 0], strict=True):
+        interval[node_id] = interval.get(node_id, 0.0) + delta / 1000
+    parents = {child: node["id"] for node in nodes.values() for child in node.get("children", ())}
+
+    def name(node: dict[str, Any]) -> str:
+        frame = node["callFrame"]
+        where = frame["url"].rsplit("/", 1)[-1]
+        where = f" {where}:{frame['lineNumber'] + 1}" if where else ""
+        return f"{frame['functionName'] or '(anonymous)'}{where}"
+
+    own: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for node_id, ms in interval.items():
+        own[name(nodes[node_id])] = own.get(name(nodes[node_id]), 0.0) + ms
+        seen = set()
+        at: int | None = node_id
+        while at is not None:
+            label = name(nodes[at])
+            if label not in seen:
+                seen.add(label)
+                total[label] = total.get(label, 0.0) + ms
+            at = parents.get(at)
+    ranked = sorted(total, key=lambda label: -total[label])[:PROFILE_TOP]
+    return [(own.get(label, 0.0), total[label], label) for label in ranked]
+
+
+async def bench(
+    port: int, calls: int, peak: int, profile: Path | None, heap_diff: bool
+) -> dict[str, Any]:
     rng = random.Random(1)
     sender = Calls(port)
     async with async_playwright() as pw:
@@ -227,22 +341,60 @@ async def bench(port: int, calls: int, peak: int) -> dict[str, Any]:
         started = time.monotonic()
         await sender.day(0, warm, peak, rng)
         after_warmup = await idle_metrics(page, cdp)
+        heap_before = await heap_counts(cdp) if heap_diff else {}
+        idle_from = await page_now(page)
         idle_cpu = await cpu_per_second(cdp)
+        idle_to = await page_now(page)
         hang_up, held = await sender.held(calls, peak)
         await until(page, peak)
+        live_from = await page_now(page)
         live_cpu = await cpu_per_second(cdp)
+        live_to = await page_now(page)
         hang_up.set()
         await asyncio.gather(*held)
-        await sender.day(warm, calls - warm, peak, rng)
+        if profile is not None:
+            await cdp.send("Profiler.enable")
+            await cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+            await cdp.send("Profiler.start")
+        day_from, frames_before = await page_now(page), await frames_received(page)
+        day_before = await Metrics.read(cdp, collect=False)
+        half = (calls - warm) // 2
+        await sender.day(warm, half, peak, rng)
+        day_middle, middle_from = await Metrics.read(cdp, collect=False), await page_now(page)
+        at_middle = await idle_metrics(page, cdp)  # a pause, left out of the day's figures
+        day_resumed, middle_to = await Metrics.read(cdp, collect=False), await page_now(page)
+        await sender.day(warm + half, calls - warm - half, peak, rng)
+        day_after = await Metrics.read(cdp, collect=False)
+        day_to, (frames_now, chars_now) = await page_now(page), await frames_received(page)
+        day_frames, day_chars = frames_now - frames_before[0], chars_now - frames_before[1]
+        if profile is not None:
+            recorded = (await cdp.send("Profiler.stop"))["profile"]
+            profile.write_text(json.dumps(recorded))
         at_end = await idle_metrics(page, cdp)
+        heap_after = await heap_counts(cdp) if heap_diff else {}
         played = time.monotonic() - started
-        long_tasks = await page.evaluate("window.__longTasks")
+        long_tasks = await take_long_tasks(page)
         closes = await page.evaluate("window.__socketCloses")
         await browser.close()
     await sender.http.aclose()
-    return {"after_warmup": after_warmup, "at_end": at_end, "idle_cpu": idle_cpu,
-            "live_cpu": live_cpu, "long_tasks": long_tasks, "events": sender.sent, "closes": closes,
-            "seconds": played}  # fmt: skip
+
+    def during_day(field: str) -> float:
+        return float(getattr(day_middle, field) - getattr(day_before, field)
+                     + getattr(day_after, field) - getattr(day_resumed, field))  # fmt: skip
+
+    return {"after_warmup": after_warmup, "at_middle": at_middle, "at_end": at_end,
+            "heap_growth": heap_growth(heap_before, heap_after) if heap_diff else None,
+            "idle_cpu": idle_cpu,
+            "live_cpu": live_cpu, "long_tasks": [duration for _, duration in long_tasks],
+            "idle_long_tasks": tasks_between(long_tasks, idle_from, idle_to),
+            "live_long_tasks": tasks_between(long_tasks, live_from, live_to),
+            "day_long_tasks": tasks_between(long_tasks, day_from, middle_from)
+            + tasks_between(long_tasks, middle_to, day_to),
+            "day_frames": day_frames, "day_chars": day_chars,
+            "day_seconds": (middle_from - day_from + day_to - middle_to) / 1000,
+            "day_script": during_day("script_seconds"), "day_task": during_day("task_seconds"),
+            "events": sender.sent, "closes": closes, "seconds": played,
+            "profile": recorded if profile is not None else None}  # fmt: skip
 
 
 def growth(before: float, after: float) -> float:
@@ -250,19 +402,39 @@ def growth(before: float, after: float) -> float:
 
 
 def report(result: dict[str, Any], calls: int, peak: int) -> None:
-    a, b = result["after_warmup"], result["at_end"]
+    a, m, b = result["after_warmup"], result["at_middle"], result["at_end"]
     print(f"{calls + peak:,} calls ({result['events']:,} events) in {result['seconds']:.0f} s")
-    rows = [("JS heap (MB)", a.heap_mb, b.heap_mb), ("DOM nodes", a.nodes, b.nodes),
-            ("event listeners", a.listeners, b.listeners)]  # fmt: skip
+    rows = [("JS heap (MB)", a.heap_mb, m.heap_mb, b.heap_mb),
+            ("DOM nodes", a.nodes, m.nodes, b.nodes),
+            ("event listeners", a.listeners, m.listeners, b.listeners)]  # fmt: skip
     grown = []
-    for name, before, after in rows:
+    for name, before, middle, after in rows:
         change = growth(before, after)
         grown.append(change > GROWTH_LIMIT)
-        print(f"  {name:<16} after warm-up {before:>9.1f}  at the end {after:>9.1f}  {change:+.1%}")
+        print(f"  {name:<16} after warm-up {before:>9.2f}  half way {middle:>9.2f}"
+              f"  at the end {after:>9.2f}  {change:+.1%}")  # fmt: skip
     print(f"  layouts          {b.layouts - a.layouts:,} between the two")
     long_tasks = result["long_tasks"]
     worst = max(long_tasks, default=0.0)
     print(f"long tasks (> {LONG_TASK_MS} ms): {len(long_tasks)}, the longest {worst:.0f} ms")
+    for phase, seconds in (("idle", HOLD_SECONDS), ("live", HOLD_SECONDS),
+                           ("day", result["day_seconds"])):  # fmt: skip
+        tasks = result[f"{phase}_long_tasks"]
+        print(f"  of which {phase:<4} ({seconds:4.0f} s): {len(tasks):5}, "
+              f"the longest {max(tasks, default=0.0):.0f} ms")  # fmt: skip
+    frames = result["day_frames"]
+    print(f"the day after warm-up: {frames:,} frames in {result['day_seconds']:.0f} s, "
+          f"{result['day_chars'] / max(frames, 1) / 1000:.1f} kB a frame, "
+          f"script {result['day_script'] * 1000 / max(frames, 1):.2f} ms a frame, "
+          f"tasks {result['day_task'] / result['day_seconds']:.3f} s/s")  # fmt: skip
+    if result["heap_growth"] is not None:
+        print("the heap's growth from after the warm-up to the end (objects, bytes):")
+        for label, objects, size in result["heap_growth"]:
+            print(f"  {objects:+9,} {size:+11,}  {label[:80]}")
+    if result["profile"] is not None:
+        print("the profile's functions, by total time (self ms, total ms):")
+        for own, total, label in profile_summary(result["profile"]):
+            print(f"  {own:9.0f} {total:9.0f}  {label}")
     closes = result["closes"]
     print(
         f"socket closed {len(closes)} times (codes {sorted(set(closes))}); it came back each time"
@@ -281,9 +453,18 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
     summary.record(
         "tv",
         f"TV page main-thread tasks over {LONG_TASK_MS} ms",
-        f"{len(long_tasks)} (longest {worst:.0f} ms)",
+        f"{len(long_tasks)} (longest {worst:.0f} ms); the idle page:"
+        f" {len(result['idle_long_tasks'])} in {HOLD_SECONDS:.0f} s",
         "0",
         "PASS" if not long_tasks else "FAIL",
+    )
+    summary.record(
+        "tv",
+        "TV frames over the day: size, page script each",
+        f"{result['day_chars'] / max(frames, 1) / 1000:.1f} kB, "
+        f"{result['day_script'] * 1000 / max(frames, 1):.1f} ms ({frames:,} frames)",
+        "reported",
+        "-",
     )
     summary.record(
         "tv",
@@ -305,9 +486,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--peak", type=int, default=200)
+    parser.add_argument("--profile", type=Path, help="write a CPU profile of the day here")
+    parser.add_argument("--heap-diff", action="store_true", help="what grew in the heap")
+    parser.add_argument("--tv-frame-seconds", type=float, help="the server's, else its default")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as where, serving(Path(where)) as port:
-        result = asyncio.run(bench(port, options.calls, options.peak))
+    with (
+        tempfile.TemporaryDirectory() as where,
+        serving(Path(where), options.tv_frame_seconds) as port,
+    ):
+        result = asyncio.run(
+            bench(port, options.calls, options.peak, options.profile, options.heap_diff)
+        )
     report(result, options.calls, options.peak)
 
 

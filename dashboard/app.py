@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from dashboard.audience import wall_frame_interval
 from dashboard.audit import AuditLog
 from dashboard.auth import Accounts
 from dashboard.backup import serving
@@ -27,6 +28,7 @@ from dashboard.board_settings import BoardSettings
 from dashboard.callbacks import Callbacks
 from dashboard.cdr import CdrSync
 from dashboard.checkpoints import Checkpointer
+from dashboard.coalesce import coalesce
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
 from dashboard.errors import Refusal
@@ -172,7 +174,12 @@ async def open_parts(
         httpx.AsyncClient(timeout=httpx.Timeout(30, connect=2), follow_redirects=False)
     )
     timings = Timings()
-    hub = Hub(settings.viewer_queue_size, timings.fanout.observe)
+    hub = Hub(
+        settings.viewer_queue_size,
+        timings.fanout.observe,
+        paced=wall_frame_interval(settings.tv_frame_seconds),
+        coalesce=coalesce,
+    )
     stack.callback(hub.close_all)
     board_settings = BoardSettings(store.db, settings)  # thresholds and groups, as admins set them
     thresholds = board_settings.thresholds()

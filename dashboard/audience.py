@@ -7,6 +7,7 @@ whether the whole board or pop-ups only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
@@ -17,9 +18,13 @@ class Audience:
     controls: bool = True  # False: a read-only board (a TV, a viewer)
     popups_only: bool = False  # a page other than the wallboard: only the agent's pop-ups
     group: str | None = None  # a board filtered to a group (`?group=`): its calls, counters, tiles
+    wall: bool = False  # a wall screen (/tv): read-only, and sent frames at its own pace
 
     def read_only(self) -> Audience:
         return replace(self, controls=False)
+
+    def wall_screen(self) -> Audience:
+        return replace(self, controls=False, wall=True)
 
     def popups(self) -> Audience:
         return replace(self, popups_only=True)
@@ -29,6 +34,16 @@ class Audience:
 
 
 EVERY_CALL = Audience()
+
+
+def wall_frame_interval(seconds: float) -> Callable[[Hashable], float]:
+    """The hub's frame interval for an audience: `seconds` for wall screens, else 0 (that of
+    every viewer)."""
+
+    def interval(audience: Hashable) -> float:
+        return seconds if isinstance(audience, Audience) and audience.wall else 0.0
+
+    return interval
 
 
 class CloseCode(IntEnum):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import struct
 import time
 from collections import deque
@@ -124,6 +125,9 @@ class Hub:
         observe_fanout: Callable[[float], None] | None = None,
         frame_interval: float = FRAME_INTERVAL,
         frame_burst: int = FRAME_BURST,
+        paced: Callable[[Hashable], float] | None = None,
+        coalesce: Callable[[list[str]], str] = "".join,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue_size = queue_size
         self.observe_fanout = observe_fanout  # seconds from a message's publishing to its send
@@ -138,6 +142,14 @@ class Hub:
         self._pending: dict[Hashable, list[str]] = {}  # audience -> messages for its sinks
         self._pending_since = 0.0
         self._flush: asyncio.Handle | None = None
+        # Paced audiences (a wall screen): `paced` gives an audience's own frame interval in
+        # seconds (0: every viewer's); `coalesce` makes one message of a frame's messages.
+        self.paced = paced
+        self.coalesce = coalesce
+        self.clock = clock
+        self._paced_pending: dict[Hashable, list[str]] = {}
+        self._paced_sent: dict[Hashable, float] = {}  # audience -> when its last frame went
+        self._paced_timer: asyncio.Handle | None = None
 
     @contextlib.contextmanager
     def subscribe(
@@ -151,7 +163,8 @@ class Hub:
         await before this call: messages published before it are already in it)."""
         subscriber = Subscriber(audience, self.queue_size, owner, sink)
         if sink is not None:
-            subscriber.skip = len(self._pending.get(audience, ()))
+            pending = self._pending.get(audience) or self._paced_pending.get(audience) or ()
+            subscriber.skip = len(pending)
             if first is not None:
                 subscriber.write(text_frame(first), 1)
             self._sinks.setdefault(audience, set()).add(subscriber)
@@ -206,6 +219,8 @@ class Hub:
         return delivered + queued
 
     def _queue_for_sinks(self, audience: Hashable, message: str) -> None:
+        if self._pace(audience, message):
+            return
         if not self._pending:
             self._pending_since = time.perf_counter()
         self._pending.setdefault(audience, []).append(message)
@@ -299,7 +314,63 @@ class Hub:
         """Close every viewer ("restarting"), to come back to a fresh snapshot (on shut-down, or
         when the board had to be reloaded)."""
         self._pending.clear()  # what they would have been sent is in their next snapshot
+        self._paced_pending.clear()
         self.evict_where(lambda _: True, close_code=CloseCode.SERVICE_RESTART)
 
     def stats(self) -> dict[str, Any]:
         return {"viewers": len(self.subscribers), "evictions": self.evictions}
+
+    # -- paced audiences: a frame per their own interval, coalesced --------------------------
+    # A wall screen needs no 10 ms latency: its viewers with a sink get one frame per its
+    # interval, holding `coalesce` of everything published meanwhile (encoded once for the
+    # audience, as for others), counted as that many messages towards `queue_size` (so a
+    # viewer is given as long to catch up as any other). Not in the fan-out histogram: the
+    # wait is on purpose. Viewers without a sink are not paced.
+
+    def _interval(self, audience: Hashable) -> float:
+        return self.paced(audience) if self.paced is not None else 0.0
+
+    def _pace(self, audience: Hashable, message: str) -> bool:
+        """Hold a message for an audience paced slower than every viewer's frames; False if
+        it is not."""
+        if self._interval(audience) <= max(self.frame_interval, 0.0):
+            return False
+        self._paced_pending.setdefault(audience, []).append(message)
+        self._schedule_paced()
+        return True
+
+    def _paced_due(self, audience: Hashable) -> float:
+        return self._paced_sent.get(audience, -math.inf) + self._interval(audience)
+
+    def _schedule_paced(self) -> None:
+        if self._paced_timer is not None or not self._paced_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: nothing could send it later
+            self.flush_paced(everything=True)
+            return
+        wait = min(self._paced_due(audience) for audience in self._paced_pending) - self.clock()
+        turn = self._paced_turn
+        self._paced_timer = loop.call_later(wait, turn) if wait > 0 else loop.call_soon(turn)
+
+    def _paced_turn(self) -> None:
+        self._paced_timer = None
+        self.flush_paced()
+
+    def flush_paced(self, everything: bool = False) -> None:
+        """Send each paced audience whose frame is due (or every one) its frame."""
+        now = self.clock()
+        for audience in list(self._paced_pending):
+            if everything or self._paced_due(audience) <= now:
+                self._paced_sent[audience] = now
+                self._write_paced(audience, self._paced_pending.pop(audience))
+        self._schedule_paced()
+
+    def _write_paced(self, audience: Hashable, messages: list[str]) -> None:
+        sinks = self._sinks.get(audience)
+        if not sinks:
+            self._paced_sent.pop(audience, None)
+            return
+        # A viewer that subscribed meanwhile gets the messages its snapshot lacks, as they are.
+        self._write_all(list(sinks), text_frame(self.coalesce(messages)), messages)

@@ -122,6 +122,9 @@ class Settings:
     # An access line in the log for every call event (else a summary a minute): for debugging.
     log_every_event: bool = False
     viewer_queue_size: int = 256
+    # A wall screen (/tv) is sent a frame this often at most, holding each element's latest
+    # fragment since the last (0: as often as any viewer).
+    tv_frame_seconds: float = 0.5
     finished_linger_seconds: float = 8.0
     max_event_bytes: int = 64 * 1024
     # DASHBOARD_CONFIG: the file the PBXs (and maybe other settings) came from.
@@ -198,6 +201,10 @@ class Settings:
             raise SettingsError("DASHBOARD_CDR_SYNC_SECONDS must be more than 0 and at most 3600")
         if self.viewer_queue_size < 1:
             raise SettingsError("DASHBOARD_VIEWER_QUEUE must be at least 1")
+        if not 0 <= self.tv_frame_seconds <= 5:
+            raise SettingsError(
+                f"DASHBOARD_TV_FRAME_SECONDS must be from 0 to 5: got {self.tv_frame_seconds:g}"
+            )
         if not 1 <= self.sign_in_name_failures <= self.sign_in_address_failures:
             raise SettingsError(
                 "sign-in limits: 1 <= DASHBOARD_SIGNIN_NAME_FAILURES"
@@ -420,6 +427,7 @@ class Settings:
             in ("1", "yes", "on", "true"),
             db_synchronous=text("DASHBOARD_DB_SYNCHRONOUS", defaults.db_synchronous).upper(),
             viewer_queue_size=int(number("DASHBOARD_VIEWER_QUEUE", defaults.viewer_queue_size)),
+            tv_frame_seconds=number("DASHBOARD_TV_FRAME_SECONDS", defaults.tv_frame_seconds),
             finished_linger_seconds=number(
                 "DASHBOARD_FINISHED_LINGER", defaults.finished_linger_seconds
             ),

@@ -15,7 +15,16 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.simulator.traffic import event_url
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, ring, sign_in
+from tests.browser import (
+    ARTIFACTS,
+    EXPECT_MS,
+    LIVE,
+    VIEWPORT,
+    chromium,
+    ring,
+    sign_in,
+    state_class,
+)
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
@@ -206,3 +215,34 @@ def test_a_group_in_the_url_filters_the_tv_and_its_pushes(
     expect(tv.locator("#live-calls > article.call")).to_have_count(1, timeout=EXPECT_MS)
     ARTIFACTS.mkdir(exist_ok=True)
     tv.screenshot(path=str(ARTIFACTS / "tv-1920-group.png"), animations="disabled")
+
+
+RECORD_REMOVED_ROWS = """() => {
+  window.__removedRows = [];
+  new MutationObserver((mutations) => {
+    for (const mutation of mutations) {
+      for (const node of mutation.removedNodes) if (node.id) window.__removedRows.push(node.id);
+    }
+  }).observe(document.getElementById("live-calls"), { childList: true });
+}"""
+
+
+def test_a_row_that_changes_place_on_the_tv_moves_alone(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    tv = open_board(browser, server, "/tv")
+    uniqueids = [ring(server, f"98222{n:05}", f"{41 + n}") for n in range(5)]
+    rows = tv.locator("#live-calls > article.call")
+    expect(rows).to_have_count(5)
+    answered = tv.locator("article.call", has_text="98222 00002")
+    row_id = answered.get_attribute("id")
+    tv.evaluate(RECORD_REMOVED_ROWS)
+    send(server, {"event": "CallConnect", "asteriskhost": "127.0.0.1", "uniqueid": uniqueids[2],
+                  "extension": "43", "number": "9822200002"})  # fmt: skip
+    # Talking goes below the four ringing: that row moves, the other four stay where they are.
+    expect(rows.nth(4)).to_have_class(state_class("connected"), timeout=EXPECT_MS)
+    expect(rows.nth(4)).to_have_id(row_id or "")
+    # A tick or two later (the timer has moved on), still nothing else has moved.
+    expect(rows.nth(4).locator(".call-timer")).to_have_text(re.compile(r"^0:0[2-9]$"))
+    removed = tv.evaluate("window.__removedRows")
+    assert set(removed) == {row_id} and len(removed) <= 2, removed  # replaced, then moved

@@ -6,6 +6,7 @@ import time
 import pytest
 from websockets.frames import Frame, Opcode
 
+from dashboard.coalesce import coalesce
 from dashboard.hub import Hub, text_frame
 
 
@@ -87,6 +88,10 @@ class FakeSink:
 
     def texts(self) -> list[str]:
         return [frame[2:].decode() for frame in self.frames]  # short frames: 2-byte header
+
+    def payloads(self) -> list[str]:
+        """The text of each frame, however long."""
+        return [frame[{126: 4, 127: 10}.get(frame[1], 2) :].decode() for frame in self.frames]
 
 
 async def next_turn() -> None:
@@ -191,6 +196,105 @@ async def test_a_burst_is_held_to_one_frame_per_interval() -> None:
             await asyncio.sleep(0.005)
         assert sink.texts() == ["a", "bc"]
         assert time.perf_counter() - first >= 0.04
+
+
+class MovingClock:
+    """The hub's clock for pacing, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+WALL_SECONDS = 3600.0  # the hub's own timer never fires in a test: it calls flush_paced
+
+
+def paced_hub(queue_size: int, clock: MovingClock) -> Hub:
+    return Hub(
+        queue_size=queue_size,
+        frame_interval=0,
+        paced=lambda audience: WALL_SECONDS if audience == "wall" else 0.0,
+        coalesce=coalesce,
+        clock=clock,
+    )
+
+
+def tile(state: str) -> str:
+    return f'<article id="ext-41" class="tile is-{state}" hx-swap-oob="true">{state}</article>'
+
+
+def row(state: str) -> str:
+    return f'<article id="call-1" class="call is-{state}" hx-swap-oob="true">{state}</article>'
+
+
+REMOVED = '<div id="call-1" hx-swap-oob="delete"></div>'
+
+
+async def test_a_wall_gets_one_frame_per_its_interval_each_elements_latest_removals_kept() -> None:
+    clock = MovingClock()
+    hub = paced_hub(10, clock)
+    wall, desk = FakeSink(), FakeSink()
+    with hub.subscribe("wall", sink=wall, first="snap"), hub.subscribe("desk", sink=desk):
+        hub.publish(tile("ringing"))  # after a quiet spell: at once
+        await next_turn()
+        assert wall.payloads() == ["snap", tile("ringing")]
+        hub.publish(row("connected") + tile("talking"))
+        hub.publish(row("finished") + tile("idle"))
+        await next_turn()
+        hub.publish(REMOVED)
+        await next_turn()
+        clock.now += WALL_SECONDS - 1
+        hub.flush_paced()  # not due yet
+        assert wall.payloads() == ["snap", tile("ringing")]
+        assert desk.payloads() == [
+            tile("ringing"),
+            row("connected") + tile("talking") + row("finished") + tile("idle"),
+            REMOVED,
+        ]
+        clock.now += 1
+        hub.flush_paced()
+        assert wall.payloads() == ["snap", tile("ringing"), tile("idle") + REMOVED]
+        hub.flush_paced()  # nothing new: no frame
+        assert len(wall.frames) == 3
+
+
+async def test_a_wall_that_joins_between_frames_gets_only_what_its_snapshot_lacks() -> None:
+    clock = MovingClock()
+    hub = paced_hub(10, clock)
+    early, late = FakeSink(), FakeSink()
+    with hub.subscribe("wall", sink=early, first="s1"):
+        hub.publish(tile("ringing"))
+        await next_turn()
+        hub.publish(row("connected"))  # held for the next frame, and in the newcomer's snapshot
+        with hub.subscribe("wall", sink=late, first="s2"):
+            hub.publish(tile("talking"))
+            clock.now += WALL_SECONDS
+            hub.flush_paced()
+            assert early.payloads() == ["s1", tile("ringing"), row("connected") + tile("talking")]
+            assert late.payloads() == ["s2", tile("talking")]
+
+
+async def test_a_stalled_wall_is_evicted_after_queue_size_messages_in_its_frames() -> None:
+    clock = MovingClock()
+    hub = paced_hub(3, clock)
+    stalled = FakeSink()
+    stalled.stuck = True
+    with hub.subscribe("wall", sink=stalled) as gone:
+        hub.publish(tile("ringing"))
+        await next_turn()
+        hub.publish(tile("talking"))
+        hub.publish(tile("idle"))
+        clock.now += WALL_SECONDS
+        hub.flush_paced()  # one frame of two messages: three unsent
+        assert stalled.payloads() == [tile("ringing"), tile("idle")]
+        assert not gone.evicted.is_set()
+        hub.publish(tile("ringing"))
+        clock.now += WALL_SECONDS
+        hub.flush_paced()
+        assert gone.evicted.is_set() and stalled.aborted
+        assert hub.stats() == {"viewers": 0, "evictions": 1}
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])

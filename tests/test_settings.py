@@ -65,6 +65,8 @@ def test_settings_come_from_the_environment_over_the_env_file(tmp_path: Path) ->
         ({"DASHBOARD_SIGNIN_NAME_FAILURES": "30"}, "<= DASHBOARD_SIGNIN_ADDRESS_FAILURES"),
         ({"DASHBOARD_SIGNIN_LOCK_MINUTES": "0"}, "DASHBOARD_SIGNIN_LOCK_MINUTES"),
         ({"DASHBOARD_CDR_SYNC_SECONDS": "0"}, "DASHBOARD_CDR_SYNC_SECONDS"),
+        ({"DASHBOARD_TV_FRAME_SECONDS": "6"}, "DASHBOARD_TV_FRAME_SECONDS"),
+        ({"DASHBOARD_TV_FRAME_SECONDS": "-1"}, "DASHBOARD_TV_FRAME_SECONDS"),
     ],
 )
 def test_bad_settings_are_refused_with_their_name(
@@ -72,6 +74,13 @@ def test_bad_settings_are_refused_with_their_name(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ, env_file=tmp_path / "missing.env")
+
+
+def test_a_wall_screen_gets_two_frames_a_second_unless_told(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    assert Settings.from_env({}, env_file=missing).tv_frame_seconds == 0.5
+    told = Settings.from_env({"DASHBOARD_TV_FRAME_SECONDS": "0"}, env_file=missing)
+    assert told.tv_frame_seconds == 0.0
 
 
 def test_the_recording_folder_is_callrecord_unless_told(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
+from dashboard.audience import EVERY_CALL, Audience
 from dashboard.auth import Accounts
 from dashboard.kiosk import Kiosks
 from dashboard.passwords import token_digest
@@ -42,6 +43,19 @@ def test_the_tv_shows_every_call_without_controls(board: TestClient) -> None:
         assert "Hang up" not in tv.receive_text()
         send(board, AT_70 | {"uniqueid": "2.2"})
         assert "Hang up" not in tv.receive_text()
+
+
+def test_the_tvs_socket_is_a_wall_screens_paced_as_one(board: TestClient) -> None:
+    sign_in(board, "supervisor")
+    with board.websocket_connect("/ws?view=tv") as tv, board.websocket_connect("/ws") as desk:
+        tv.receive_text()
+        desk.receive_text()
+        audiences = {subscriber.audience for subscriber in parts_of(board).hub.subscribers}
+    assert audiences == {EVERY_CALL, EVERY_CALL.wall_screen()}
+    assert EVERY_CALL.wall_screen() == Audience(controls=False, wall=True)
+    interval = parts_of(board).hub.paced
+    assert interval is not None
+    assert (interval(EVERY_CALL.wall_screen()), interval(EVERY_CALL)) == (0.5, 0.0)
 
 
 def test_the_grid_gets_a_tile_per_change_and_whole_when_an_extension_is_new(

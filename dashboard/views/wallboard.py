@@ -98,7 +98,7 @@ async def live_socket(websocket: WebSocket) -> None:
     audience = auth.user.audience
     state.ingestor.refresh_names()
     if websocket.query_params.get("view") == "tv" and audience.extension is None:
-        audience = audience.read_only()  # a TV shows every call, without controls
+        audience = audience.wall_screen()  # a TV shows every call, without controls
     if websocket.query_params.get("only") == "popups":
         audience = audience.popups()  # another page of the app: only the pop-ups
     try:

@@ -4,6 +4,9 @@
 // - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
 // - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
 //   not fit its box is counted in a "+N more" line instead of running off the screen.
+// - what the socket pushes is applied once per animation frame, however many messages came
+//   meanwhile: the latest fragment for an element wins, and a fragment with nothing for htmx
+//   to wire (a TV's rows and tiles) is swapped in directly instead of through htmx.
 (function () {
   "use strict";
   var clockOffset = 0; // server time minus browser time, in ms
@@ -18,7 +21,15 @@
 
   // Thresholds, applied every second as on the server (dashboard/thresholds.py): a timer
   // past its data-warn seconds turns amber, past data-alert red; a new red may chime.
-  var alerted = new Set();
+  var alerted = new Map(); // "element id:since" -> [id, since], while a timer shows it
+
+  function forgetAlertsGone() { // a wall screen runs for weeks: forget what left the board
+    alerted.forEach(function (timer, key) {
+      var holder = document.getElementById(timer[0]);
+      var selector = '[data-since="' + timer[1] + '"]';
+      if (!holder || !(holder.matches(selector) || holder.querySelector(selector))) alerted.delete(key);
+    });
+  }
 
   function applyThreshold(el, seconds) {
     var warn = Number(el.getAttribute("data-warn")), alert = Number(el.getAttribute("data-alert"));
@@ -28,35 +39,69 @@
     // The whole row or tile takes the warning colour, not only its timer.
     var holder = el.closest("article.call, article.tile");
     if (holder && holder.getAttribute("data-level") !== level) holder.setAttribute("data-level", level);
-    var key = (el.closest("[id]") || el).id + ":" + el.getAttribute("data-since");
+    var id = (el.closest("[id]") || el).id, since = el.getAttribute("data-since");
+    var key = id + ":" + since;
     if (level === "alert" && !alerted.has(key)) {
-      alerted.add(key);
+      alerted.set(key, [id, since]);
       if (document.body.getAttribute("data-alert-sound") === "on") chime(true);
     }
   }
 
-  function tick() {
-    var now = Date.now() + clockOffset;
-    document.querySelectorAll("[data-since]").forEach(function (el) {
+  function updateTimers(elements, now) {
+    elements.forEach(function (el) {
       var since = Number(el.getAttribute("data-since"));
       if (!(since > 0)) return;
       var seconds = (now - since) / 1000;
+      if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds);
+      // A row counted in "+N more" is not seen: its text waits until it shows again.
+      var row = el.closest("article.call");
+      if (row && row.classList.contains("is-overflow")) return;
       // Idle for more than a day reads as a date ("since 28 Nov"), not a timer of days.
       var text = el.hasAttribute("data-idle") && seconds >= DAY ? "since " + localDay(since, now) : format(seconds);
       if (el.textContent !== text) el.textContent = text;
-      if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds);
     });
-    orderLiveCalls();
-    fitLiveCalls();
+  }
+
+  function timersIn(elements) {
+    var found = [];
+    elements.forEach(function (el) {
+      if (el.matches("[data-since]")) found.push(el);
+      el.querySelectorAll("[data-since]").forEach(function (timer) { found.push(timer); });
+    });
+    return found;
+  }
+
+  // Every second; a frame of pushes applied a second or so after the last tick ticks with
+  // it, so that a wall screen's page is laid out and painted once for both. True if it ran.
+  var lastTick = 0;
+  var SHARED_TICK_MS = 900;
+
+  function tick() {
+    if (Date.now() - lastTick < SHARED_TICK_MS) return false; // a frame has just ticked
+    lastTick = Date.now();
+    var now = Date.now() + clockOffset;
+    updateTimers(document.querySelectorAll("[data-since]"), now);
+    forgetAlertsGone();
+    forgetAnnouncedGone();
+    arrange();
     var clock = document.getElementById("clock");
     if (clock) {
       var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone };
       try {
-        clock.textContent = new Date(now).toLocaleTimeString([], options);
+        var text = new Date(now).toLocaleTimeString([], options);
+        if (clock.textContent !== text) clock.textContent = text;
       } catch (e) { // an unknown zone name: fall back to the browser's
         timeZone = undefined;
       }
     }
+    return true;
+  }
+
+  // The list in order, and what does not fit counted; rows shown again get their timer's text.
+  function arrange() {
+    orderLiveCalls();
+    var shown = fitLiveCalls();
+    if (shown.length) updateTimers(timersIn(shown), Date.now() + clockOffset);
   }
 
   var DAY = 86400;
@@ -103,29 +148,76 @@
     var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
     var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row), index: index }; }).sort(compareUrgency);
     if (sorted.every(function (item, i) { return item.row === rows[i]; })) return;
-    sorted.forEach(function (item) { list.appendChild(item.row); });
+    // Only the rows out of order move: those outside the longest run already in order.
+    var staying = inOrder(sorted.map(function (item) { return item.index; }));
+    var next = rows[rows.length - 1].nextSibling; // each row goes before the next in order
+    for (var i = sorted.length - 1; i >= 0; i--) {
+      var row = sorted[i].row;
+      if (!staying.has(i)) list.insertBefore(row, next);
+      next = row;
+    }
   }
 
-  // The rows that would run past the list's box are hidden, and counted: "+3 more".
+  // The positions (in `values`) of a longest increasing subsequence of it.
+  function inOrder(values) {
+    var tails = [], tailAt = [], before = new Array(values.length);
+    values.forEach(function (value, i) {
+      var low = 0, high = tails.length;
+      while (low < high) {
+        var mid = (low + high) >> 1;
+        if (tails[mid] < value) low = mid + 1; else high = mid;
+      }
+      before[i] = low > 0 ? tailAt[low - 1] : -1;
+      tails[low] = value;
+      tailAt[low] = i;
+    });
+    var kept = new Set();
+    for (var at = tails.length ? tailAt[tails.length - 1] : -1; at >= 0; at = before[at]) kept.add(at);
+    return kept;
+  }
+
+  // The rows that would run past the list's box are hidden (visibility only, so that nothing
+  // moves), and counted: "+3 more". Rows stack, so the first one past the box is found by
+  // halving, from one layout; the "+N more" line showing or going costs a second one.
+  function firstPast(rows, bottom) {
+    var low = 0, high = rows.length;
+    while (low < high) {
+      var mid = (low + high) >> 1;
+      if (rows[mid].getBoundingClientRect().bottom > bottom + 1) high = mid; else low = mid + 1;
+    }
+    return low;
+  }
+
+  // Returns the rows it showed again.
   function fitLiveCalls() {
     var list = document.getElementById("live-calls");
     var more = document.querySelector("[data-more-calls]");
-    if (!list || !more) return;
-    var rows = list.querySelectorAll("article.call");
-    rows.forEach(function (row) { row.hidden = false; });
-    more.hidden = true;
+    if (!list || !more) return [];
+    var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
     var bottom = list.getBoundingClientRect().bottom;
-    var overflowing = Array.prototype.some.call(rows, function (row) { return row.getBoundingClientRect().bottom > bottom + 1; });
-    if (!overflowing) return;
-    more.hidden = false; // its own line takes room too: count again with it shown
-    bottom = list.getBoundingClientRect().bottom;
-    var hidden = 0;
-    rows.forEach(function (row) {
-      if (row.getBoundingClientRect().bottom > bottom + 1) hidden += 1;
+    var first = firstPast(rows, bottom);
+    if (more.hidden && first < rows.length) {
+      more.hidden = false; // its own line takes room too: count again with it shown
+      first = firstPast(rows, list.getBoundingClientRect().bottom);
+    } else if (!more.hidden && first < rows.length + 1) {
+      // Would every row fit in the room the line takes?
+      if (firstPast(rows, more.getBoundingClientRect().bottom) >= rows.length) {
+        more.hidden = true;
+        first = rows.length;
+      }
+    }
+    var shown = [];
+    rows.forEach(function (row, i) {
+      var over = i >= first;
+      if (row.hidden) row.hidden = false; // hidden by an older version of this script
+      if (row.classList.contains("is-overflow") === over) return;
+      row.classList.toggle("is-overflow", over);
+      if (!over) shown.push(row);
     });
-    // Hide from the end (the least urgent), so what shows stays in order.
-    for (var i = rows.length - 1, left = hidden; i >= 0 && left > 0; i--, left--) rows[i].hidden = true;
-    more.textContent = "+" + hidden + " more " + (hidden === 1 ? "call" : "calls");
+    var hidden = rows.length - first;
+    var text = "+" + hidden + " more " + (hidden === 1 ? "call" : "calls");
+    if (!more.hidden && more.textContent !== text) more.textContent = text;
+    return shown;
   }
 
   function readServerTime() {
@@ -140,11 +232,16 @@
   }
 
   // Announce each new ringing call to screen readers, politely, once per call.
+  var announced = new Set(); // the ids of the calls announced, while they are on the board
+
+  function forgetAnnouncedGone() {
+    announced.forEach(function (id) { if (!document.getElementById(id)) announced.delete(id); });
+  }
+
   function watchForRingingCalls() {
     var board = document.querySelector("main");
     var announcer = document.getElementById("announcer");
     if (!board || !announcer || !window.MutationObserver) return;
-    var announced = new Set();
     document.querySelectorAll("article.call.is-ringing").forEach(function (call) { announced.add(call.id); });
     new MutationObserver(function (mutations) {
       mutations.forEach(function (mutation) {
@@ -277,10 +374,122 @@
     }
     setConnection("offline");
   });
-  document.addEventListener("htmx:wsAfterMessage", function () {
-    readServerTime();
-    tick();
+
+  // What the socket pushes, applied once per animation frame. Each message is fragments with
+  // hx-swap-oob; in a frame's messages the latest fragment for an element replaces the
+  // earlier ones (a row added then changed is added as it is now), and the survivors are
+  // applied in the order of their latest arrival, which is what applying every message in
+  // turn would leave. A fragment with nothing for htmx to wire, replacing an element with
+  // nothing either, is swapped in directly; anything else goes through htmx as before.
+  var htmxApi = null;
+  var queued = []; // messages not yet applied
+  var frameRequest = null, frameTimeout = null;
+  var HTMX_ATTRIBUTE = /^(data-)?(hx-|ws-)/;
+
+  if (window.htmx) {
+    htmx.defineExtension("wallboard-frames", { init: function (api) { htmxApi = api; } });
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    if (!htmxApi || typeof evt.detail.message !== "string") return;
+    evt.preventDefault(); // this script applies it, with the rest of the frame's
+    queued.push({ message: evt.detail.message, socket: evt.target, socketWrapper: evt.detail.socketWrapper });
+    if (frameRequest === null) {
+      frameRequest = requestAnimationFrame(applyQueued);
+      // A page in the background gets no animation frames: do not let messages pile up.
+      frameTimeout = setTimeout(applyQueued, 1000);
+    }
   });
+
+  function wiredByHtmx(el) {
+    if (!el) return false;
+    var all = [el].concat(Array.prototype.slice.call(el.querySelectorAll("*")));
+    return all.some(function (node) {
+      return Array.prototype.some.call(node.attributes, function (attribute) {
+        return attribute.name !== "hx-swap-oob" && HTMX_ATTRIBUTE.test(attribute.name);
+      });
+    });
+  }
+
+  // One fragment as an operation: {key, swap, target (a selector), element}.
+  function operationOf(el) {
+    var swap = el.getAttribute("hx-swap-oob") || "true";
+    var colon = swap.indexOf(":");
+    if (colon > 0) { // "afterbegin:#live-calls": its children go at the top of the list
+      var only = el.children.length === 1 ? el.firstElementChild : null;
+      var key = only && only.id ? "#" + only.id : null;
+      return { key: key, swap: swap.slice(0, colon), target: swap.slice(colon + 1), element: el, child: only };
+    }
+    return { key: el.id ? "#" + el.id : null, swap: swap === "true" ? "outerHTML" : swap, element: el };
+  }
+
+  // The latest operation for a key wins; an element added, then replaced, stays an addition.
+  function coalesce(operations, op) {
+    if (op.key === null) { operations.set(Symbol("unkeyed"), op); return; }
+    var earlier = operations.get(op.key);
+    operations.delete(op.key); // so that it goes at the end: the order of latest arrival
+    if (earlier && earlier.swap === "afterbegin" && op.swap === "outerHTML") {
+      op.element.removeAttribute("hx-swap-oob");
+      earlier.element.replaceChildren(op.element);
+      earlier.child = op.element;
+      op = earlier;
+    }
+    operations.set(op.key, op);
+  }
+
+  function applyQueued() {
+    cancelAnimationFrame(frameRequest);
+    clearTimeout(frameTimeout);
+    frameRequest = frameTimeout = null;
+    var messages = queued;
+    queued = [];
+    if (!messages.length) return;
+    var template = document.createElement("template");
+    template.innerHTML = messages.map(function (m) { return m.message; }).join("");
+    var fragment = template.content;
+    fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
+    var operations = new Map();
+    Array.from(fragment.children).forEach(function (el) { coalesce(operations, operationOf(el)); });
+    var added = [];
+    var settleInfo = htmxApi.makeSettleInfo(messages[0].socket);
+    operations.forEach(function (op) { apply(op, settleInfo, added); });
+    htmxApi.settleImmediately(settleInfo.tasks);
+    readServerTime();
+    updateTimers(timersIn(added), Date.now() + clockOffset);
+    if (!tick()) arrange();
+    messages.forEach(function (m) { // as htmx's ws extension does for each message it applies
+      htmxApi.triggerEvent(m.socket, "htmx:wsAfterMessage", { message: m.message, socketWrapper: m.socketWrapper });
+    });
+  }
+
+  function apply(op, settleInfo, added) {
+    var existing = op.key ? document.getElementById(op.key.slice(1)) : null;
+    var direct = op.key !== null && (op.swap === "delete" ||
+      ((op.swap === "outerHTML" || (op.swap === "afterbegin" && op.child)) &&
+       !wiredByHtmx(op.child || op.element) && !wiredByHtmx(existing)));
+    if (!direct) {
+      var swap = op.swap === "outerHTML" ? "true" : op.target ? op.swap + ":" + op.target : op.swap;
+      htmxApi.oobSwap(swap, op.element, settleInfo);
+      return;
+    }
+    if (op.swap === "delete") {
+      if (existing) existing.remove();
+      return;
+    }
+    var el = op.child || op.element;
+    el.removeAttribute("hx-swap-oob");
+    if (op.swap === "outerHTML" || existing) { // an addition of what is there already replaces it
+      if (!existing) return; // nothing to replace: htmx would drop it too
+      // A row out of sight stays so until "+N more" is counted again.
+      if (existing.classList.contains("is-overflow") && el.matches("article.call")) el.classList.add("is-overflow");
+      existing.replaceWith(el);
+    } else {
+      var target = document.querySelector(op.target);
+      if (!target) return;
+      target.prepend(el);
+    }
+    added.push(el);
+  }
 
   // small: an agent's pop-up collapsed to one line stays collapsed for the rest of its call,
   // across pushes (which replace it) and pages, remembered by its id (one per call) in this

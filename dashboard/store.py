@@ -246,11 +246,8 @@ class Store:
     def known_extensions(self) -> list[str]:
         """Every extension the history has a call of (a seek per extension, not a scan)."""
         rows = self.db.execute(
-            "WITH RECURSIVE known(extension) AS ("
-            " SELECT MIN(extension) FROM calls"
-            " UNION ALL SELECT (SELECT MIN(extension) FROM calls WHERE extension > known.extension)"
-            " FROM known WHERE known.extension IS NOT NULL)"
-            " SELECT extension FROM known WHERE extension IS NOT NULL"
+            _each_extension(finished_only=False)
+            + " SELECT extension FROM known WHERE extension IS NOT NULL"
         ).fetchall()
         return [row[0] for row in rows]
 
@@ -304,16 +301,26 @@ class Store:
         """When each extension's last call ended (for how long it has been idle): a seek per
         extension in idx_calls_finished_ends, which start-up can afford on ten million calls."""
         rows = self.db.execute(
-            "WITH RECURSIVE known(extension) AS ("
-            " SELECT MIN(extension) FROM calls WHERE status = 'finished'"
-            " UNION ALL SELECT (SELECT MIN(extension) FROM calls"
-            " WHERE status = 'finished' AND extension > known.extension)"
-            " FROM known WHERE known.extension IS NOT NULL)"
-            " SELECT extension, (SELECT MAX(ended_at) FROM calls"
+            _each_extension(finished_only=True)
+            + " SELECT extension, (SELECT MAX(ended_at) FROM calls"
             " WHERE status = 'finished' AND extension = known.extension)"
             " FROM known WHERE extension IS NOT NULL"
         ).fetchall()
         return {extension: datetime.fromisoformat(ended) for extension, ended in rows if ended}
+
+
+def _each_extension(finished_only: bool) -> str:
+    """A CTE `known(extension)` of the distinct extensions of the calls (finished ones only,
+    or all), found by one index seek per extension, not a scan."""
+    finished = "status = 'finished' AND " if finished_only else ""
+    first = " WHERE status = 'finished'" if finished_only else ""
+    return (
+        "WITH RECURSIVE known(extension) AS ("
+        f" SELECT MIN(extension) FROM calls{first}"
+        " UNION ALL SELECT (SELECT MIN(extension) FROM calls"
+        f" WHERE {finished}extension > known.extension)"
+        " FROM known WHERE known.extension IS NOT NULL)"
+    )
 
 
 def create_schema(db: sqlite_utils.Database) -> None:

@@ -17,6 +17,10 @@ from typing import Generic, TypeVar
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+# While events keep arriving, a commit waits up to this many more turns of the event loop
+# for them: under a flood the batches grow (a commit's cost is mostly per commit, not per
+# event), and a lone event is committed at the next turn as before.
+MAX_WAITS = 4
 # Stores the items in one transaction, one result per item; `retry` is True when they are
 # being retried one at a time after their batch failed.
 Commit = Callable[[list[Item], bool], list[Result]]
@@ -26,6 +30,8 @@ class GroupCommit(Generic[Item, Result]):
     def __init__(self, commit: Commit[Item, Result]) -> None:
         self._commit = commit
         self._queued: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._seen = 0  # how many were queued when the commit last looked
+        self._waits = 0
 
     def submit(self, item: Item) -> asyncio.Future[Result]:
         """Queue an item for the next group commit; the future resolves once it is stored."""
@@ -33,10 +39,15 @@ class GroupCommit(Generic[Item, Result]):
         future: asyncio.Future[Result] = loop.create_future()
         self._queued.append((item, future))
         if len(self._queued) == 1:
+            self._seen, self._waits = 1, 0
             loop.call_soon(self._commit_queued)
         return future
 
     def _commit_queued(self) -> None:
+        if len(self._queued) > self._seen and self._waits < MAX_WAITS:
+            self._seen, self._waits = len(self._queued), self._waits + 1
+            asyncio.get_running_loop().call_soon(self._commit_queued)
+            return
         batch, self._queued = self._queued, []
         try:
             results = self._commit([item for item, _ in batch], False)

@@ -12,12 +12,16 @@ start on a quarter-hour, in one business day.
   reports, and the by-extension table's partial UTC days at a period's two ends.
 - report_day_extensions (day, host, extension): the by-extension table over whole UTC days.
 
-A row holds the figures of reports.Figures; `ring` in microseconds. Triggers on INSERT,
-UPDATE and DELETE (retention deletes calls) queue a finished row's figures, and the opposite
-of the figures of the row it was, in report_pending: one append per change, whoever writes
-(ingest, seed, CDR sync, retention). Every FOLD_EVERY rows a trigger adds the queue into the
-three tables at once and empties it; a report reads the tables and the queue. A database
-made before them has them built once when it is opened (`create`).
+A row holds the figures of reports.Figures; `ring` in microseconds. Each change to a finished
+row queues its figures, and the opposite of the figures of the row it was, in report_pending:
+one append per change. Triggers do it for INSERT and DELETE, whoever writes (ingest, seed,
+retention). An UPDATE is queued by the one writer that updates calls (store.Store's writes
+of events, CDR sync's included): `QUEUE_STORED_OUT` before it, `QUEUE_STORED_IN` after.
+(An UPDATE trigger made every call's finishing update about three times dearer, the write
+it rides on touching a dozen indexes: a fifth of what storing an event cost.) Every
+FOLD_EVERY rows a trigger adds the queue into the three tables at once and empties it; a
+report reads the tables and the queue. A database made before them has them built once
+when it is opened (`create`).
 """
 
 from __future__ import annotations
@@ -115,14 +119,16 @@ FOLD_EVERY = 256
 PENDING_KEYS = ("quarter", "host", "extension")
 
 
-def _pending(row: str, sign: str, where: str = "") -> str:
+def _pending(row: str, sign: str, where: str = "", source: str = "") -> str:
     """Queue a row's figures (sign '') or their opposite (sign '-'), if `where`: one append,
-    the figures computed once, instead of an upsert into each table."""
+    the figures computed once, instead of an upsert into each table. `source`: the table
+    `row` is read from (none for a trigger's NEW and OLD)."""
     key_sql, figure_sql = keys_sql(row), figures_sql(row)
     values = [key_sql[key] for key in PENDING_KEYS] + [f"{sign}{figure_sql[f]}" for f in FIGURES]
     return (
         f"INSERT INTO {PENDING} ({', '.join((*PENDING_KEYS, *FIGURES))})"
-        f" SELECT {', '.join(values)}{f' WHERE {where}' if where else ''}"
+        f" SELECT {', '.join(values)}{f' FROM {source}' if source else ''}"
+        f"{f' WHERE {where}' if where else ''}"
     )
 
 
@@ -139,9 +145,7 @@ def _counted(row: str) -> str:
     return f"{row}.status = '{FINISHED}' AND {row}.started_at IS NOT NULL"
 
 
-_CHANGED = "(" + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in DEPENDS_ON) + ")"
-# One trigger per kind of write (each costs every write of its kind a call); an update's
-# only when it sets a column the figures depend on.
+# One trigger per kind of write (each costs every write of its kind a call).
 TRIGGERS = {
     "report_calls_inserted": (
         f"INSERT ON calls WHEN {_counted('NEW')}",
@@ -151,14 +155,23 @@ TRIGGERS = {
         f"DELETE ON calls WHEN {_counted('OLD')}",
         _pending("OLD", "-"),
     ),
-    "report_calls_updated": (
-        f"UPDATE OF {', '.join(DEPENDS_ON)} ON calls"
-        f" WHEN ({_counted('OLD')} OR {_counted('NEW')}) AND {_CHANGED}",
-        f"{_pending('OLD', '-', _counted('OLD'))}; {_pending('NEW', '', _counted('NEW'))}",
-    ),
 }
 FOLD = "report_pending_folded"
-OLDER_TRIGGERS = ("report_calls_updated_from", "report_calls_updated_to")
+# Of older layouts. An update trigger is dropped from a database that has one, its tables
+# kept: they are right, and Store's writes queue updates from now on.
+UPDATE_TRIGGER = "report_calls_updated"
+OLDER_TRIGGERS = ("report_calls_updated_from", "report_calls_updated_to", UPDATE_TRIGGER)
+
+
+def queue_stored(sign: str) -> str:
+    """Queue the figures of the stored call `?host`, `?uniqueid` if it counts (sign ''), or
+    their opposite (sign '-'): the opposite before an update of a column in DEPENDS_ON, the
+    figures after it."""
+    return _pending("calls", sign, f"{_counted('calls')} AND host = ? AND uniqueid = ?", "calls")
+
+
+QUEUE_STORED_OUT = queue_stored("-")
+QUEUE_STORED_IN = queue_stored("")
 
 
 FINEST = "report_quarter_extensions"  # the others' rows add up from its rows
@@ -218,6 +231,7 @@ def create(db: sqlite_utils.Database) -> None:
     """The summary tables and their triggers, built from `calls` when they are not there
     (all in one transaction: a database that has the triggers has their whole tables)."""
     if present(db):
+        _drop_update_trigger(db)
         return
     started = time.perf_counter()
     with db.atomic():
@@ -236,6 +250,12 @@ def create(db: sqlite_utils.Database) -> None:
         _create_triggers(db)
         db.execute(_fold_trigger())
     log.info("report summaries built from the calls in %.1f s", time.perf_counter() - started)
+
+
+def _drop_update_trigger(db: sqlite_utils.Database) -> None:
+    exists = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?"
+    if db.execute(exists, [UPDATE_TRIGGER]).fetchone():  # only then a write
+        db.execute(f"DROP TRIGGER {UPDATE_TRIGGER}")
 
 
 @contextmanager

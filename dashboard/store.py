@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import operator
 import sqlite3
@@ -43,22 +44,25 @@ SORT_KEYS = {
     "recording": "(COALESCE(recordlink, '') != '')",
 }
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
-UPSERT_CALL = (
-    f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))}) "
-    "ON CONFLICT (host, uniqueid) DO UPDATE SET "
-    + ", ".join(
-        f"{name} = excluded.{name}" for name in CALL_COLUMNS if name not in ("host", "uniqueid")
-    )
+INSERT_CALL = (
+    f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
 )
 INSERT_EVENT = (
     "INSERT INTO events (received_at, host, uniqueid, event, payload) VALUES (?, ?, ?, ?, ?)"
 )
 KEY_POSITIONS = tuple(n for n, name in enumerate(CALL_COLUMNS) if name in ("host", "uniqueid"))
+ALL_BUT_KEY = tuple(n for n in range(len(CALL_COLUMNS)) if n not in KEY_POSITIONS)
+# The columns whose change can change a finished call's figures in the report summaries.
+COUNTED_POSITIONS = frozenset(
+    n for n, name in enumerate(CALL_COLUMNS) if name in report_summaries.DEPENDS_ON
+) - set(KEY_POSITIONS)
+STATUS = list(CALL_COLUMNS).index("status")
 UPDATED_AT = list(CALL_COLUMNS).index("updated_at")
 CallRow = tuple[Any, ...]  # in CALL_COLUMNS order
 REMEMBERED_ROWS = 4096  # calls whose last row is kept, to compare their next event's with
-# An event's row, its call's, and which of the call's columns changed (None: write them all).
-EventRows = tuple[tuple[Any, ...], CallRow, tuple[int, ...] | None]
+# An event's row, its call's, which of the call's columns changed (None: write them all,
+# the call as stored not known) and whether the call as known before the event had finished.
+EventRows = tuple[tuple[Any, ...], CallRow, tuple[int, ...] | None, bool]
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class Store:
             changed = _changed(self._old_row(old, received_at), row) if old else None
             self._remember_row(call, row)
             event = (_iso(received_at), call.host, call.uniqueid, kind, payload)
-            rows.append((event, row, changed))
+            rows.append((event, row, changed, bool(old and old.status is Status.FINISHED)))
         return rows
 
     def _old_row(self, call: Call, received_at: datetime) -> CallRow:
@@ -155,17 +159,42 @@ class Store:
         ids = []
         conn = self.db.conn
         with self.db.atomic():
-            for event, call, changed in rows:
+            for event, call, changed, was_finished in rows:
                 ids.append(int(conn.execute(INSERT_EVENT, event).lastrowid or 0))
-                if changed is None or not self._update_call(call, changed):
-                    conn.execute(UPSERT_CALL, call)
+                self._write_call(call, changed, was_finished)
         return ids
 
-    def _update_call(self, row: CallRow, changed: tuple[int, ...]) -> bool:
-        """Only the changed columns of a stored call (an index is rewritten only when one of
-        its columns is set); False when the call is not stored after all."""
-        values = [row[n] for n in changed] + [row[n] for n in KEY_POSITIONS]
-        return self.db.conn.execute(_update_sql(changed), values).rowcount == 1
+    def _write_call(
+        self, row: CallRow, changed: tuple[int, ...] | None, was_finished: bool
+    ) -> None:
+        """A stored call's changed columns (an index is rewritten only when one of its
+        columns is set; None: all of them), else the whole row inserted. An update of what
+        reports count takes the stored row's figures out of the summaries and puts the new
+        row's in (report_summaries: an insert's trigger puts them in)."""
+        conn = self.db.conn
+        columns = changed or ALL_BUT_KEY
+        key = [row[n] for n in KEY_POSITIONS]
+        values = [*(row[n] for n in columns), *key]
+        if COUNTED_POSITIONS.isdisjoint(columns):
+            if conn.execute(_update_sql(columns), values).rowcount == 0:
+                conn.execute(INSERT_CALL, row)
+            return
+        # Known unfinished, a stored call has no figures to take out; the update checks it.
+        guarded = _update_sql(columns, unfinished=True)
+        if changed is not None and not was_finished and conn.execute(guarded, values).rowcount:
+            self._queue_figures(row, columns, key)
+            return
+        conn.execute(report_summaries.QUEUE_STORED_OUT, key)
+        if conn.execute(_update_sql(columns), values).rowcount == 0:
+            conn.execute(INSERT_CALL, row)
+        else:
+            self._queue_figures(row, columns, key)
+
+    def _queue_figures(self, row: CallRow, columns: tuple[int, ...], key: list[Any]) -> None:
+        """The updated call's figures into the summaries, if it counts (a status it was not
+        given is as stored: the query checks)."""
+        if row[STATUS] == Status.FINISHED or STATUS not in columns:
+            self.db.conn.execute(report_summaries.QUEUE_STORED_IN, key)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -391,16 +420,21 @@ _number_key = functools.lru_cache(maxsize=4096)(phone_key)
 
 def _changed(old: CallRow, new: CallRow) -> tuple[int, ...]:
     """The positions of the columns that differ (updated_at always: the row is written)."""
-    return tuple(
-        n for n, (a, b) in enumerate(zip(old, new, strict=True)) if a != b or n == UPDATED_AT
-    )
+    if len(old) != len(new):
+        raise ValueError("rows of different shapes")
+    differ = list(map(operator.ne, old, new))  # on every event's path: compared in C
+    differ[UPDATED_AT] = True
+    return tuple(itertools.compress(range(len(new)), differ))
 
 
 @functools.lru_cache(maxsize=128)  # a few shapes: what each kind of event changes
-def _update_sql(changed: tuple[int, ...]) -> str:
+def _update_sql(changed: tuple[int, ...], unfinished: bool = False) -> str:
+    """The update of those columns of a call (`unfinished`: only if it has not finished)."""
     columns = list(CALL_COLUMNS)
     assignments = ", ".join(f"{columns[n]} = ?" for n in changed)
     keys = " AND ".join(f"{columns[n]} = ?" for n in KEY_POSITIONS)
+    if unfinished:
+        keys += f" AND status != '{Status.FINISHED.value}'"
     return f"UPDATE calls SET {assignments} WHERE {keys}"
 
 

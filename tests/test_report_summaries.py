@@ -216,6 +216,44 @@ def test_calls_changed_after_they_finished_change_the_summaries() -> None:
         assert differences(store, tz, time(6, 30)) == []
 
 
+def test_a_call_another_writer_finished_meanwhile_is_counted_once() -> None:
+    rnd = random.Random(22)
+    store = new_store()
+    calls = random_calls(rnd, "f")[:600]
+    store.record_events([(NOW, "CallFinish", "{}", call) for call in calls])
+    # Ingest still knew them ringing: its update finds them finished, and takes the
+    # figures they had out before putting the new ones in.
+    changed = [replace(call, extension=rnd.choice(EXTENSIONS)) for call in calls]
+    ringing: list[Call | None] = [
+        replace(call, status=Status.RINGING, disposition=None) for call in calls
+    ]
+    rows = store.event_rows([(NOW, "CallFinish", "{}", call) for call in changed], ringing)
+    store.write_event_rows(rows)
+    for tz in ZONES:
+        assert differences(store, tz, time(0)) == []
+
+
+def test_the_update_trigger_of_an_older_database_is_dropped_when_opened(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "older.db")
+    new_store(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(  # as if it were the old trigger: anything it queued would be counted
+        "CREATE TRIGGER report_calls_updated AFTER UPDATE ON calls BEGIN"
+        " INSERT INTO report_pending SELECT 0, NEW.host, '', 1, 1, 1, 1, 1, 1, 1, 1; END"
+    )
+    conn.close()
+    store = new_store(path)
+    rnd = random.Random(23)
+    store_calls(store, random_calls(rnd, "u")[:800], rnd)
+    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    assert [row[0] for row in store.db.execute(triggers)] == sorted(
+        [*TRIGGERS, "report_pending_folded"]
+    )
+    assert differences(store, ZONES[0], time(0)) == []
+
+
 def test_deleted_calls_leave_the_summaries() -> None:
     rnd = random.Random(19)
     store = new_store()

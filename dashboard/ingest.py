@@ -3,6 +3,7 @@
     PBX event ── extract_json, parse_event ──┐
     CDR sync, reconciliation, expiry ────────┴─ submit ─> GroupCommit (writer.py)
                                                               │ one batch per turn of the loop
+                                                              │ (more while they keep coming)
         commit(batch):  calls.apply each event ─> rows for the store
                         Live.apply(changes) ─> Publisher.publish     (push before commit)
                         Store.write_event_rows ─> the futures, the PBX's 2xx

@@ -1,4 +1,5 @@
-"""Group commit: items submitted in the same turn of the event loop are stored together.
+"""Group commit: items submitted in the same turn of the event loop are stored together,
+and while more keep arriving turn after turn, a commit waits a few turns for them.
 
 One commit for many events is what lets ingest keep up with a busy PBX. Each submitter gets
 a future that resolves once its item is stored (or fails with why not). When a batch fails,

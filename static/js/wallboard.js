@@ -238,6 +238,14 @@
     announced.forEach(function (id) { if (!document.getElementById(id)) announced.delete(id); });
   }
 
+  function announceRinging(call) {
+    var announcer = document.getElementById("announcer");
+    if (!announcer || !call.matches("article.call.is-ringing") || announced.has(call.id)) return;
+    announced.add(call.id);
+    var number = call.querySelector(".call-number");
+    announcer.textContent = "Ringing: " + (number ? number.textContent : "a call");
+  }
+
   function watchForRingingCalls() {
     var board = document.querySelector("main");
     var announcer = document.getElementById("announcer");
@@ -248,12 +256,7 @@
         mutation.addedNodes.forEach(function (node) {
           if (!node.querySelectorAll) return;
           var calls = node.matches("article.call.is-ringing") ? [node] : node.querySelectorAll("article.call.is-ringing");
-          calls.forEach(function (call) {
-            if (announced.has(call.id)) return;
-            announced.add(call.id);
-            var number = call.querySelector(".call-number");
-            announcer.textContent = "Ringing: " + (number ? number.textContent : "a call");
-          });
+          calls.forEach(announceRinging);
         });
       });
     }).observe(board, { childList: true, subtree: true });
@@ -482,13 +485,62 @@
       if (!existing) return; // nothing to replace: htmx would drop it too
       // A row out of sight stays so until "+N more" is counted again.
       if (existing.classList.contains("is-overflow") && el.matches("article.call")) el.classList.add("is-overflow");
-      existing.replaceWith(el);
+      if (sameNode(existing, el)) {
+        morph(existing, el);
+        el = existing;
+        announceRinging(el); // not added, so the observer does not see it
+      } else {
+        existing.replaceWith(el);
+      }
     } else {
       var target = document.querySelector(op.target);
       if (!target) return;
       target.prepend(el);
     }
     added.push(el);
+  }
+
+  // An element replaced by its new version is changed in place instead: its attributes and
+  // text become the new version's, nodes of another kind are swapped. A wall's tile or row
+  // changing state changes a class and a few words, and only those are styled and laid out
+  // again, not a whole new subtree (a busy TV's frames took over 50 ms laying out new tiles).
+  // The same node in two versions: of one kind, with the same id and the same first class
+  // (a tile's first line is never made its second).
+  function sameNode(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && a.namespaceURI === b.namespaceURI &&
+      (a.nodeType !== 1 || (a.id === b.id && firstClass(a) === firstClass(b)));
+  }
+
+  function firstClass(el) {
+    return (el.getAttribute("class") || "").split(" ", 1)[0];
+  }
+
+  function morph(into, from) {
+    var names = {};
+    Array.prototype.forEach.call(from.attributes, function (attribute) {
+      names[attribute.name] = true;
+      if (into.getAttribute(attribute.name) !== attribute.value) into.setAttribute(attribute.name, attribute.value);
+    });
+    Array.prototype.slice.call(into.attributes).forEach(function (attribute) {
+      if (!names[attribute.name]) into.removeAttribute(attribute.name);
+    });
+    var at = into.firstChild;
+    for (var node = from.firstChild; node; ) {
+      var next = node.nextSibling;
+      if (at && sameNode(at, node)) {
+        if (at.nodeType === 1) morph(at, node);
+        else if (at.nodeValue !== node.nodeValue) at.nodeValue = node.nodeValue;
+        at = at.nextSibling;
+      } else {
+        into.insertBefore(node, at);
+      }
+      node = next;
+    }
+    while (at) {
+      var after = at.nextSibling;
+      into.removeChild(at);
+      at = after;
+    }
   }
 
   // small: an agent's pop-up collapsed to one line stays collapsed for the rest of its call,

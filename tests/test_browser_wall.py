@@ -26,6 +26,7 @@ from tests.browser import (
     state_class,
 )
 from tests.servers import DashboardProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long test password"
@@ -246,3 +247,45 @@ def test_a_row_that_changes_place_on_the_tv_moves_alone(
     expect(rows.nth(4).locator(".call-timer")).to_have_text(re.compile(r"^0:0[2-9]$"))
     removed = tv.evaluate("window.__removedRows")
     assert set(removed) == {row_id} and len(removed) <= 2, removed  # replaced, then moved
+
+
+LIST_AS_SHOWN = """() => {
+  const list = document.getElementById("live-calls").getBoundingClientRect();
+  const rows = [...document.querySelectorAll("#live-calls > article.call")];
+  const shown = rows.filter((row) => getComputedStyle(row).visibility === "visible");
+  const rendered = rows.filter((row) => getComputedStyle(row).display !== "none");
+  const firstHidden = rows[shown.length];
+  return {
+    shown_first: rows.slice(0, shown.length).every((row) => shown.includes(row)),
+    rendered: rendered.length - shown.length,
+    rendered_first: rows.slice(0, rendered.length).every((row) => rendered.includes(row)),
+    last_shown_inside: shown.at(-1).getBoundingClientRect().bottom <= list.bottom + 1,
+    first_hidden_past: !firstHidden || firstHidden.getBoundingClientRect().bottom > list.bottom + 1,
+    more: document.querySelector("[data-more-calls]").textContent,
+    shown: shown.length,
+  };
+}"""
+
+
+def test_the_tv_lays_out_only_the_rows_next_to_its_list_and_more_when_there_is_room(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    tv = open_board(browser, server, "/tv")
+    for n in range(60):
+        ring(server, f"98333{n:05}", f"{40 + n % 20}")
+    expect(tv.locator("#live-calls > article.call")).to_have_count(60)
+    expect(tv.locator("[data-more-calls]")).to_be_visible()
+    shown = tv.evaluate(LIST_AS_SHOWN)["shown"]
+    # Ten rows past the first one out of sight are laid out; those further down are not.
+    assert tv.evaluate(LIST_AS_SHOWN) == {
+        "shown_first": True, "rendered": 10, "rendered_first": True, "last_shown_inside": True,
+        "first_hidden_past": True, "more": f"+{60 - shown} more calls", "shown": shown,
+    }  # fmt: skip
+    # A taller screen holds more rows than were laid out: more are, and the count is right.
+    tv.set_viewport_size({"width": VIEWPORT["width"], "height": 2 * VIEWPORT["height"]})
+    wait_until(lambda: tv.evaluate(LIST_AS_SHOWN)["shown"] > shown + 10, 5, "more rows shown")
+    taller = tv.evaluate(LIST_AS_SHOWN)["shown"]
+    assert tv.evaluate(LIST_AS_SHOWN) == {
+        "shown_first": True, "rendered": 10, "rendered_first": True, "last_shown_inside": True,
+        "first_hidden_past": True, "more": f"+{60 - taller} more calls", "shown": taller,
+    }  # fmt: skip

@@ -179,6 +179,12 @@
   // The rows that would run past the list's box are hidden (visibility only, so that nothing
   // moves), and counted: "+3 more". Rows stack, so the first one past the box is found by
   // halving, from one layout; the "+N more" line showing or going costs a second one.
+  // Only the rows down to a few past the first hidden one are laid out: those further down
+  // (is-far) are not rendered at all, so that the calls coming, moving and going down there
+  // (most of a busy TV's) cost no styling or layout. Should every row laid out fit, more are.
+  var NEAR_MARGIN = 10;
+  var nearRows = Infinity; // the rows laid out, from the top: the first hidden one + NEAR_MARGIN
+
   function firstPast(rows, bottom) {
     var low = 0, high = rows.length;
     while (low < high) {
@@ -188,24 +194,44 @@
     return low;
   }
 
+  function markFar(rows) {
+    rows.forEach(function (row, i) {
+      var far = i >= nearRows;
+      if (row.classList.contains("is-far") !== far) row.classList.toggle("is-far", far);
+    });
+  }
+
+  // The first row past `edge()`'s bottom, laying out more rows while every one laid out fits.
+  function firstPastLaidOut(rows, edge) {
+    for (;;) {
+      var near = nearRows >= rows.length ? rows : rows.slice(0, nearRows);
+      var first = firstPast(near, edge().getBoundingClientRect().bottom);
+      if (first < near.length || near.length === rows.length) return first;
+      nearRows = nearRows * 2 + NEAR_MARGIN;
+      markFar(rows);
+    }
+  }
+
   // Returns the rows it showed again.
   function fitLiveCalls() {
     var list = document.getElementById("live-calls");
     var more = document.querySelector("[data-more-calls]");
     if (!list || !more) return [];
     var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
-    var bottom = list.getBoundingClientRect().bottom;
-    var first = firstPast(rows, bottom);
+    markFar(rows); // before anything is laid out: rows that came or moved down there stay out of it
+    var first = firstPastLaidOut(rows, function () { return list; });
     if (more.hidden && first < rows.length) {
       more.hidden = false; // its own line takes room too: count again with it shown
-      first = firstPast(rows, list.getBoundingClientRect().bottom);
+      first = firstPastLaidOut(rows, function () { return list; });
     } else if (!more.hidden && first < rows.length + 1) {
       // Would every row fit in the room the line takes?
-      if (firstPast(rows, more.getBoundingClientRect().bottom) >= rows.length) {
+      if (firstPastLaidOut(rows, function () { return more; }) >= rows.length) {
         more.hidden = true;
         first = rows.length;
       }
     }
+    nearRows = first + NEAR_MARGIN;
+    markFar(rows);
     var shown = [];
     rows.forEach(function (row, i) {
       var over = i >= first;
@@ -484,7 +510,9 @@
     if (op.swap === "outerHTML" || existing) { // an addition of what is there already replaces it
       if (!existing) return; // nothing to replace: htmx would drop it too
       // A row out of sight stays so until "+N more" is counted again.
-      if (existing.classList.contains("is-overflow") && el.matches("article.call")) el.classList.add("is-overflow");
+      if (el.matches("article.call")) {
+        ["is-overflow", "is-far"].forEach(function (name) { if (existing.classList.contains(name)) el.classList.add(name); });
+      }
       if (sameNode(existing, el)) {
         morph(existing, el);
         el = existing;

@@ -81,6 +81,7 @@ document.addEventListener("htmx:wsBeforeMessage", (e) => {
 PROFILE_TOP = 25
 TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel"]
 TRACE_LONGEST = 12  # long tasks shown one by one
+TASK_SLICES = ("RunTask", "ThreadControllerImpl::RunTask")
 
 
 @dataclass(frozen=True)
@@ -383,12 +384,14 @@ def trace_summary(trace: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
     best: tuple[int, list[tuple[float, list[Any]]]] = (-1, [])
     for slices in threads.values():
         slices.sort(key=lambda s: (s[0], -s[1]))
-        tasks = [s for s in slices if s[2] in ("RunTask", "ThreadControllerImpl::RunTask")
-                 and s[1] - s[0] > LONG_TASK_MS * 1000]  # fmt: skip
+        tasks = []  # the outermost task slices (a RunTask sits in a ThreadControllerImpl's)
+        for s in slices:
+            if s[2] in TASK_SLICES and (not tasks or s[0] >= tasks[-1][1]):
+                tasks.append(s)
         found = []
-        for task in tasks:
+        for task in (t for t in tasks if t[1] - t[0] > LONG_TASK_MS * 1000):
             inside = [s for s in slices if task[0] <= s[0] and s[1] <= task[1] and s is not task
-                      and s[2] not in ("RunTask", "ThreadControllerImpl::RunTask")]  # fmt: skip
+                      and s[2] not in TASK_SLICES]  # fmt: skip
             found.append(((task[1] - task[0]) / 1000, [task, inside]))
         if len(found) > best[0]:
             best = (len(found), found)

@@ -289,3 +289,48 @@ def test_the_tv_lays_out_only_the_rows_next_to_its_list_and_more_when_there_is_r
         "shown_first": True, "rendered": 10, "rendered_first": True, "last_shown_inside": True,
         "first_hidden_past": True, "more": f"+{60 - taller} more calls", "shown": taller,
     }  # fmt: skip
+
+
+# The live list and the grid as the page has them, attributes sorted, text trimmed (a pushed
+# row has no white space around it); a timer's text, and what the script adds for a threshold
+# (its colour, the row's level), left out.
+BOARD_AS_IS = """() => {
+  const scripts = /^is-(warn|alert)$/;
+  const canon = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) {
+      return node.parentElement.matches("time") ? "" : node.nodeValue.trim();
+    }
+    if (node.nodeType !== Node.ELEMENT_NODE) return "";
+    const attributes = [...node.attributes].filter((a) => a.name !== "data-level").map((a) => {
+      const value = a.name !== "class" ? a.value
+        : a.value.split(" ").filter((c) => !scripts.test(c)).join(" ");
+      return a.name + '="' + value + '"';
+    }).sort();
+    const inside = [...node.childNodes].map(canon).join("");
+    return "<" + node.nodeName + " " + attributes.join(" ") + ">" + inside + "</>";
+  };
+  return [canon(document.getElementById("live-calls")), canon(document.getElementById("grid"))];
+}"""
+
+
+def test_rows_and_tiles_changed_in_place_are_as_a_fresh_page_shows_them(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    tv = open_board(browser, server, "/tv")
+    tv.evaluate("window.__tile = document.getElementById('ext-45')")
+    answered = ring(server, "9844400001", "45")
+    finished = ring(server, "9844400002", "46", answered=True)
+    ring(server, "9844400003", "47")
+    expect(tv.locator("#ext-45")).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    send(server, {"event": "CallConnect", "asteriskhost": "127.0.0.1", "uniqueid": answered,
+                  "extension": "45", "number": "9844400001"})  # fmt: skip
+    send(server, {"event": "CallFinish", "asteriskhost": "127.0.0.1", "uniqueid": finished,
+                  "extension": "46", "number": "9844400002", "duration": "5",
+                  "billableseconds": "3", "disposition": "ANSWERED"})  # fmt: skip
+    expect(tv.locator("#ext-45")).to_have_class(state_class("talking"), timeout=EXPECT_MS)
+    expect(tv.locator("#ext-46")).to_have_class(state_class("idle"), timeout=EXPECT_MS)
+    expect(tv.locator("#live-calls .call.is-finished")).to_have_count(1)
+    assert tv.evaluate("window.__tile === document.getElementById('ext-45')")  # the same tile
+    fresh = open_board(browser, server, "/tv")
+    expect(fresh.locator("#live-calls > article.call")).to_have_count(3)
+    assert tv.evaluate(BOARD_AS_IS) == fresh.evaluate(BOARD_AS_IS)

@@ -4,9 +4,10 @@
 // - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
 // - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
 //   not fit its box is counted in a "+N more" line instead of running off the screen.
-// - what the socket pushes is applied once per animation frame, however many messages came
-//   meanwhile: the latest fragment for an element wins, and a fragment with nothing for htmx
-//   to wire (a TV's rows and tiles) is swapped in directly instead of through htmx.
+// - what the socket pushes is applied once per animation frame (a big frame's work in slices
+//   over a few), however many messages came meanwhile: the latest fragment for an element
+//   wins, and a fragment with nothing for htmx to wire (a TV's rows and tiles) is swapped in
+//   directly instead of through htmx, changing the element in place.
 (function () {
   "use strict";
   var clockOffset = 0; // server time minus browser time, in ms
@@ -423,11 +424,7 @@
     if (!htmxApi || typeof evt.detail.message !== "string") return;
     evt.preventDefault(); // this script applies it, with the rest of the frame's
     queued.push({ message: evt.detail.message, socket: evt.target, socketWrapper: evt.detail.socketWrapper });
-    if (frameRequest === null) {
-      frameRequest = requestAnimationFrame(applyQueued);
-      // A page in the background gets no animation frames: do not let messages pile up.
-      frameTimeout = setTimeout(applyQueued, 1000);
-    }
+    scheduleFrame();
   });
 
   function wiredByHtmx(el) {
@@ -466,29 +463,61 @@
     operations.set(op.key, op);
   }
 
-  function applyQueued() {
+  // A frame's work is cut into slices of about SLICE_MS of script, one per animation frame,
+  // so that no task runs long (a busy TV's frame of a hundred changes took 60-90 ms): what is
+  // left waits for the next frame, where a later version of one of its elements still wins.
+  // htmx:wsAfterMessage is triggered once every operation of its message is applied.
+  var SLICE_MS = 12;
+  var pending = new Map(); // operations not yet applied, in the order they are to be
+  var pendingSocket = null;
+  var appliedMessages = []; // messages whose operations are pending, or applied in this slice
+
+  function applyQueued(frameTime) {
+    var budget = typeof frameTime === "number" ? SLICE_MS : Infinity; // a timeout: all at once
     cancelAnimationFrame(frameRequest);
     clearTimeout(frameTimeout);
     frameRequest = frameTimeout = null;
     var messages = queued;
     queued = [];
-    if (!messages.length) return;
-    var template = document.createElement("template");
-    template.innerHTML = messages.map(function (m) { return m.message; }).join("");
-    var fragment = template.content;
-    fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
-    var operations = new Map();
-    Array.from(fragment.children).forEach(function (el) { coalesce(operations, operationOf(el)); });
+    if (messages.length) {
+      var template = document.createElement("template");
+      template.innerHTML = messages.map(function (m) { return m.message; }).join("");
+      var fragment = template.content;
+      fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
+      Array.from(fragment.children).forEach(function (el) { coalesce(pending, operationOf(el)); });
+      pendingSocket = messages[messages.length - 1].socket;
+      appliedMessages = appliedMessages.concat(messages);
+    }
+    if (!pending.size) return;
+    var started = performance.now();
     var added = [];
-    var settleInfo = htmxApi.makeSettleInfo(messages[0].socket);
-    operations.forEach(function (op) { apply(op, settleInfo, added); });
+    var settleInfo = htmxApi.makeSettleInfo(pendingSocket);
+    var entries = pending.entries();
+    for (var entry = entries.next(); !entry.done; entry = entries.next()) {
+      pending.delete(entry.value[0]);
+      apply(entry.value[1], settleInfo, added);
+      if (performance.now() - started > budget) break;
+    }
     htmxApi.settleImmediately(settleInfo.tasks);
     readServerTime();
     updateTimers(timersIn(added), Date.now() + clockOffset);
     if (!tick()) arrange();
-    messages.forEach(function (m) { // as htmx's ws extension does for each message it applies
+    if (pending.size) {
+      scheduleFrame();
+      return;
+    }
+    var applied = appliedMessages;
+    appliedMessages = [];
+    applied.forEach(function (m) { // as htmx's ws extension does for each message it applies
       htmxApi.triggerEvent(m.socket, "htmx:wsAfterMessage", { message: m.message, socketWrapper: m.socketWrapper });
     });
+  }
+
+  function scheduleFrame() {
+    if (frameRequest !== null) return;
+    frameRequest = requestAnimationFrame(applyQueued);
+    // A page in the background gets no animation frames: do not let messages pile up.
+    frameTimeout = setTimeout(applyQueued, 1000);
   }
 
   function apply(op, settleInfo, added) {

@@ -477,6 +477,7 @@
     cancelAnimationFrame(frameRequest);
     clearTimeout(frameTimeout);
     frameRequest = frameTimeout = null;
+    var started = performance.now(); // a big batch's parsing counts in its first slice
     var messages = queued;
     queued = [];
     if (messages.length) {
@@ -489,7 +490,6 @@
       appliedMessages = appliedMessages.concat(messages);
     }
     if (!pending.size) return;
-    var started = performance.now();
     var added = [];
     var settleInfo = htmxApi.makeSettleInfo(pendingSocket);
     var entries = pending.entries();

@@ -82,6 +82,7 @@ PROFILE_TOP = 25
 TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel"]
 TRACE_LONGEST = 12  # long tasks shown one by one
 TASK_SLICES = ("RunTask", "ThreadControllerImpl::RunTask")
+THREAD_TIME = "thread µs"  # put in a slice's args: the CPU time the trace gives it (tdur)
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,7 @@ def trace_slices(
     events: list[dict[str, Any]],
 ) -> dict[tuple[int, int], list[tuple[float, float, str, dict[str, Any]]]]:
     """The trace's complete slices (start µs, end µs, name, args) of each renderer main thread,
-    B/E pairs joined into one."""
+    B/E pairs joined into one; a slice's CPU time (µs), where the trace has it, in its args."""
     mains = {(e["pid"], e["tid"]) for e in events
              if e.get("ph") == "M" and e.get("name") == "thread_name"
              and e.get("args", {}).get("name") == "CrRendererMain"}  # fmt: skip
@@ -347,8 +348,9 @@ def trace_slices(
             continue
         ph = e.get("ph")
         if ph == "X":
+            args = e.get("args", {}) | ({THREAD_TIME: e["tdur"]} if "tdur" in e else {})
             slices.setdefault(thread, []).append(
-                (e["ts"], e["ts"] + e.get("dur", 0), e["name"], e.get("args", {}))
+                (e["ts"], e["ts"] + e.get("dur", 0), e["name"], args)
             )
         elif ph == "B":
             open_.setdefault(thread, []).append(e)
@@ -401,13 +403,18 @@ def trace_summary(trace: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
         for name, ms in task_breakdown(inside).items():
             totals[name] = totals.get(name, 0.0) + ms
     whole = sum(ms for ms, _ in found)
-    lines.append(f"{len(found)} long tasks in the trace, {whole:.0f} ms in all; their time by kind"
-                 " of work (self ms):")  # fmt: skip
+    cpu = [task[3].get(THREAD_TIME, 0) / 1000 for _, (task, _) in found]
+    lines.append(f"{len(found)} long tasks in the trace, {whole:.0f} ms in all; of them"
+                 f" {sum(ms > LONG_TASK_MS for ms in cpu)} over {LONG_TASK_MS} ms of the main"
+                 f" thread's own CPU time (the longest {max(cpu, default=0):.0f} ms), the rest"
+                 " waiting for a CPU (the machine's load) as long as they ran;")  # fmt: skip
+    lines.append("their time by kind of work (self ms):")
     for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[:PROFILE_TOP]:
         if ms >= 1:
             lines.append(f"  {ms:9.0f}  {name}")
     lines.append(
-        "the longest, one by one (ms; the biggest parts; style's elements, layout's objects):"
+        "the longest, one by one (ms, its CPU time; the biggest parts; style's elements,"
+        " layout's objects):"
     )
     for ms, (task, inside) in sorted(found, key=lambda f: -f[0])[:TRACE_LONGEST]:
         parts = sorted(task_breakdown(inside).items(), key=lambda kv: -kv[1])[:4]
@@ -417,7 +424,8 @@ def trace_summary(trace: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
         layouts = [a.get("beginData", {}) for _, _, n, a in inside if n == "Layout"]
         dirty = sum(int(d.get("dirtyObjects", 0)) for d in layouts)
         shown = ", ".join(f"{name} {part:.0f}" for name, part in parts)
-        lines.append(f"  {ms:5.0f} at {task[0] / 1e6:9.1f} s: {shown}; style {styles} elements,"
+        lines.append(f"  {ms:5.0f} (CPU {task[3].get(THREAD_TIME, 0) / 1000:3.0f}) at"
+                     f" {task[0] / 1e6:9.1f} s: {shown}; style {styles} elements,"
                      f" {len(layouts)} layouts of {dirty} objects")  # fmt: skip
     return lines
 

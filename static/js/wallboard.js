@@ -557,10 +557,6 @@
     added.push(el);
   }
 
-  // An element replaced by its new version is changed in place instead: its attributes and
-  // text become the new version's, nodes of another kind are swapped. A wall's tile or row
-  // changing state changes a class and a few words, and only those are styled and laid out
-  // again, not a whole new subtree (a busy TV's frames took over 50 ms laying out new tiles).
   // The same node in two versions: of one kind, with the same id and the same first class
   // (a tile's first line is never made its second).
   function sameNode(a, b) {
@@ -572,8 +568,12 @@
     return (el.getAttribute("class") || "").split(" ", 1)[0];
   }
 
+  // An element replaced by its new version is changed in place instead: its attributes and
+  // text become the new version's, nodes of another kind are swapped. A wall's tile or row
+  // changing state changes a class and a few words, and only those are styled and laid out
+  // again, not a whole new subtree (a busy TV's frames took over 50 ms laying out new tiles).
   function morph(into, from) {
-    var names = {};
+    var names = Object.create(null);
     Array.prototype.forEach.call(from.attributes, function (attribute) {
       names[attribute.name] = true;
       if (into.getAttribute(attribute.name) !== attribute.value) into.setAttribute(attribute.name, attribute.value);

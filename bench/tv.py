@@ -1,11 +1,14 @@
 """A wall screen for weeks: the TV page in real Chromium through a day of traffic played fast.
 
     .venv/bin/python bench/tv.py [--calls 10000] [--peak 200] [--profile FILE] [--heap-diff]
-                                   [--tv-frame-seconds S]
+                                   [--trace FILE] [--tv-frame-seconds S]
 
 (`--calls 2000` is a short run to iterate with, about four minutes; `--profile` records a
 CPU profile of the page over the day's traffic into FILE, a .cpuprofile DevTools opens, and
-prints the functions that took the most time; `--heap-diff` takes a heap snapshot after the
+prints the functions that took the most time; `--trace` records Chromium's performance
+trace (what DevTools' Performance panel shows) from the idle spell to half way through the day
+into FILE, and prints what the page's long tasks spent their time on (script, style, layout,
+paint...), and the longest of them one by one; `--heap-diff` takes a heap snapshot after the
 warm-up and at the end and prints what grew most between them, by constructor;
 `--tv-frame-seconds` sets the server's DASHBOARD_TV_FRAME_SECONDS, 0 to pace the TV as any board.)
 
@@ -76,6 +79,10 @@ document.addEventListener("htmx:wsBeforeMessage", (e) => {
 });
 """
 PROFILE_TOP = 25
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel"]
+TRACE_LONGEST = 12  # long tasks shown one by one
+TASK_SLICES = ("RunTask", "ThreadControllerImpl::RunTask")
+THREAD_TIME = "thread µs"  # put in a slice's args: the CPU time the trace gives it (tdur)
 
 
 @dataclass(frozen=True)
@@ -325,8 +332,111 @@ def profile_summary(profile: dict[str, Any]) -> list[tuple[float, float, str]]:
     return [(own.get(label, 0.0), total[label], label) for label in ranked]
 
 
+def trace_slices(
+    events: list[dict[str, Any]],
+) -> dict[tuple[int, int], list[tuple[float, float, str, dict[str, Any]]]]:
+    """The trace's complete slices (start µs, end µs, name, args) of each renderer main thread,
+    B/E pairs joined into one; a slice's CPU time (µs), where the trace has it, in its args."""
+    mains = {(e["pid"], e["tid"]) for e in events
+             if e.get("ph") == "M" and e.get("name") == "thread_name"
+             and e.get("args", {}).get("name") == "CrRendererMain"}  # fmt: skip
+    slices: dict[tuple[int, int], list[tuple[float, float, str, dict[str, Any]]]] = {}
+    open_: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for e in events:
+        thread = (e.get("pid"), e.get("tid"))
+        if thread not in mains:
+            continue
+        ph = e.get("ph")
+        if ph == "X":
+            args = e.get("args", {}) | ({THREAD_TIME: e["tdur"]} if "tdur" in e else {})
+            slices.setdefault(thread, []).append(
+                (e["ts"], e["ts"] + e.get("dur", 0), e["name"], args)
+            )
+        elif ph == "B":
+            open_.setdefault(thread, []).append(e)
+        elif ph == "E" and open_.get(thread):
+            begun = open_[thread].pop()
+            args = begun.get("args", {}) | e.get("args", {})
+            slices.setdefault(thread, []).append((begun["ts"], e["ts"], begun["name"], args))
+    return slices
+
+
+def task_breakdown(
+    inside: list[tuple[float, float, str, dict[str, Any]]],
+) -> dict[str, float]:
+    """Self time (ms) by slice name of the slices nested in one task (sorted by start)."""
+    own: dict[str, float] = {}
+    stack: list[tuple[float, str]] = []  # (end, name)
+    for start, end, name, _ in inside:
+        while stack and stack[-1][0] <= start:
+            stack.pop()
+        own[name] = own.get(name, 0.0) + (end - start) / 1000
+        if stack:
+            parent = stack[-1][1]
+            own[parent] = own.get(parent, 0.0) - (min(end, stack[-1][0]) - start) / 1000
+        stack.append((end, name))
+    return own
+
+
+def trace_summary(trace: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
+    """What the long tasks of the page's main thread spent their time on."""
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    threads = trace_slices(events)
+    lines: list[str] = []
+    best: tuple[int, list[tuple[float, list[Any]]]] = (-1, [])
+    for slices in threads.values():
+        slices.sort(key=lambda s: (s[0], -s[1]))
+        tasks = []  # the outermost task slices (a RunTask sits in a ThreadControllerImpl's)
+        for s in slices:
+            if s[2] in TASK_SLICES and (not tasks or s[0] >= tasks[-1][1]):
+                tasks.append(s)
+        found = []
+        for task in (t for t in tasks if t[1] - t[0] > LONG_TASK_MS * 1000):
+            inside = [s for s in slices if task[0] <= s[0] and s[1] <= task[1] and s is not task
+                      and s[2] not in TASK_SLICES]  # fmt: skip
+            found.append(((task[1] - task[0]) / 1000, [task, inside]))
+        if len(found) > best[0]:
+            best = (len(found), found)
+    found = best[1]
+    totals: dict[str, float] = {}
+    for _, (_, inside) in found:
+        for name, ms in task_breakdown(inside).items():
+            totals[name] = totals.get(name, 0.0) + ms
+    whole = sum(ms for ms, _ in found)
+    cpu = [task[3].get(THREAD_TIME, 0) / 1000 for _, (task, _) in found]
+    lines.append(f"{len(found)} long tasks in the trace, {whole:.0f} ms in all; of them"
+                 f" {sum(ms > LONG_TASK_MS for ms in cpu)} over {LONG_TASK_MS} ms of the main"
+                 f" thread's own CPU time (the longest {max(cpu, default=0):.0f} ms), the rest"
+                 " waiting for a CPU (the machine's load) as long as they ran;")  # fmt: skip
+    lines.append("their time by kind of work (self ms):")
+    for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[:PROFILE_TOP]:
+        if ms >= 1:
+            lines.append(f"  {ms:9.0f}  {name}")
+    lines.append(
+        "the longest, one by one (ms, its CPU time; the biggest parts; style's elements,"
+        " layout's objects):"
+    )
+    for ms, (task, inside) in sorted(found, key=lambda f: -f[0])[:TRACE_LONGEST]:
+        parts = sorted(task_breakdown(inside).items(), key=lambda kv: -kv[1])[:4]
+        styles = sum(
+            int(a.get("elementCount", 0)) for _, _, n, a in inside if n == "UpdateLayoutTree"
+        )
+        layouts = [a.get("beginData", {}) for _, _, n, a in inside if n == "Layout"]
+        dirty = sum(int(d.get("dirtyObjects", 0)) for d in layouts)
+        shown = ", ".join(f"{name} {part:.0f}" for name, part in parts)
+        lines.append(f"  {ms:5.0f} (CPU {task[3].get(THREAD_TIME, 0) / 1000:3.0f}) at"
+                     f" {task[0] / 1e6:9.1f} s: {shown}; style {styles} elements,"
+                     f" {len(layouts)} layouts of {dirty} objects")  # fmt: skip
+    return lines
+
+
 async def bench(
-    port: int, calls: int, peak: int, profile: Path | None, heap_diff: bool
+    port: int,
+    calls: int,
+    peak: int,
+    profile: Path | None,
+    heap_diff: bool,
+    trace: Path | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(1)
     sender = Calls(port)
@@ -342,6 +452,8 @@ async def bench(
         await sender.day(0, warm, peak, rng)
         after_warmup = await idle_metrics(page, cdp)
         heap_before = await heap_counts(cdp) if heap_diff else {}
+        if trace is not None:
+            await browser.start_tracing(page=page, path=trace, categories=TRACE_CATEGORIES)
         idle_from = await page_now(page)
         idle_cpu = await cpu_per_second(cdp)
         idle_to = await page_now(page)
@@ -361,6 +473,8 @@ async def bench(
         half = (calls - warm) // 2
         await sender.day(warm, half, peak, rng)
         day_middle, middle_from = await Metrics.read(cdp, collect=False), await page_now(page)
+        if trace is not None:
+            traced = json.loads(await browser.stop_tracing())
         at_middle = await idle_metrics(page, cdp)  # a pause, left out of the day's figures
         day_resumed, middle_to = await Metrics.read(cdp, collect=False), await page_now(page)
         await sender.day(warm + half, calls - warm - half, peak, rng)
@@ -394,7 +508,8 @@ async def bench(
             "day_seconds": (middle_from - day_from + day_to - middle_to) / 1000,
             "day_script": during_day("script_seconds"), "day_task": during_day("task_seconds"),
             "events": sender.sent, "closes": closes, "seconds": played,
-            "profile": recorded if profile is not None else None}  # fmt: skip
+            "profile": recorded if profile is not None else None,
+            "trace": trace_summary(traced) if trace is not None else None}  # fmt: skip
 
 
 def growth(before: float, after: float) -> float:
@@ -435,6 +550,10 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
         print("the profile's functions, by total time (self ms, total ms):")
         for own, total, label in profile_summary(result["profile"]):
             print(f"  {own:9.0f} {total:9.0f}  {label}")
+    if result["trace"] is not None:
+        print("the trace (from the idle spell to half way through the day):")
+        for line in result["trace"]:
+            print(f"  {line}")
     closes = result["closes"]
     print(
         f"socket closed {len(closes)} times (codes {sorted(set(closes))}); it came back each time"
@@ -487,6 +606,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--peak", type=int, default=200)
     parser.add_argument("--profile", type=Path, help="write a CPU profile of the day here")
+    parser.add_argument("--trace", type=Path, help="write a performance trace here")
     parser.add_argument("--heap-diff", action="store_true", help="what grew in the heap")
     parser.add_argument("--tv-frame-seconds", type=float, help="the server's, else its default")
     options = parser.parse_args()
@@ -495,7 +615,9 @@ def main() -> None:
         serving(Path(where), options.tv_frame_seconds) as port,
     ):
         result = asyncio.run(
-            bench(port, options.calls, options.peak, options.profile, options.heap_diff)
+            bench(
+                port, options.calls, options.peak, options.profile, options.heap_diff, options.trace
+            )
         )
     report(result, options.calls, options.peak)
 

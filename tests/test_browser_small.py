@@ -172,6 +172,28 @@ def test_an_agent_collapses_the_pop_up_for_the_rest_of_the_call(
     expect(on_history.locator(".popup-number")).to_be_visible()
 
 
+def test_the_toasts_make_way_for_an_open_pop_up_and_the_page_name_for_the_dial_box(
+    browser: Browser, dashboard: DashboardProcess
+) -> None:
+    page = open_board(browser, dashboard, "asha", WIDE)
+    expect(page.locator(".dial-box")).to_be_visible()
+    expect(page.locator(".brand-page")).to_be_hidden()  # the header keeps to one line
+
+    def toasts_on_the_left() -> bool:
+        box = page.locator("#toasts").bounding_box()
+        assert box is not None
+        return box["x"] < WIDE["width"] / 2
+
+    assert not toasts_on_the_left()
+    send(dashboard, events("Incoming", "9877777777", "70", "answered")["CallStart"])
+    popup = page.locator("[data-popup]", has_text="Ringing · extension 70")
+    expect(popup).to_have_count(1, timeout=EXPECT_MS)
+    assert toasts_on_the_left()  # the pop-up takes the right
+    popup.get_by_role("button", name="Hide the caller's details").click()
+    expect(popup).to_have_class(COLLAPSED)
+    assert not toasts_on_the_left()  # collapsed, it went to the bottom left
+
+
 def test_the_call_page_reads_as_a_summary_with_its_tables_apart(
     browser: Browser, dashboard: DashboardProcess
 ) -> None:

@@ -26,6 +26,7 @@ from tests.browser import (
     state_class,
 )
 from tests.servers import DashboardProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long test password"
@@ -246,3 +247,90 @@ def test_a_row_that_changes_place_on_the_tv_moves_alone(
     expect(rows.nth(4).locator(".call-timer")).to_have_text(re.compile(r"^0:0[2-9]$"))
     removed = tv.evaluate("window.__removedRows")
     assert set(removed) == {row_id} and len(removed) <= 2, removed  # replaced, then moved
+
+
+LIST_AS_SHOWN = """() => {
+  const list = document.getElementById("live-calls").getBoundingClientRect();
+  const rows = [...document.querySelectorAll("#live-calls > article.call")];
+  const shown = rows.filter((row) => getComputedStyle(row).visibility === "visible");
+  const rendered = rows.filter((row) => getComputedStyle(row).display !== "none");
+  const firstHidden = rows[shown.length];
+  return {
+    shown_first: rows.slice(0, shown.length).every((row) => shown.includes(row)),
+    rendered: rendered.length - shown.length,
+    rendered_first: rows.slice(0, rendered.length).every((row) => rendered.includes(row)),
+    last_shown_inside: shown.at(-1).getBoundingClientRect().bottom <= list.bottom + 1,
+    first_hidden_past: !firstHidden || firstHidden.getBoundingClientRect().bottom > list.bottom + 1,
+    more: document.querySelector("[data-more-calls]").textContent,
+    shown: shown.length,
+  };
+}"""
+
+
+def test_the_tv_lays_out_only_the_rows_next_to_its_list_and_more_when_there_is_room(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    tv = open_board(browser, server, "/tv")
+    for n in range(60):
+        ring(server, f"98333{n:05}", f"{40 + n % 20}")
+    expect(tv.locator("#live-calls > article.call")).to_have_count(60)
+    expect(tv.locator("[data-more-calls]")).to_be_visible()
+    shown = tv.evaluate(LIST_AS_SHOWN)["shown"]
+    # Ten rows past the first one out of sight are laid out; those further down are not.
+    assert tv.evaluate(LIST_AS_SHOWN) == {
+        "shown_first": True, "rendered": 10, "rendered_first": True, "last_shown_inside": True,
+        "first_hidden_past": True, "more": f"+{60 - shown} more calls", "shown": shown,
+    }  # fmt: skip
+    # A taller screen holds more rows than were laid out: more are, and the count is right.
+    tv.set_viewport_size({"width": VIEWPORT["width"], "height": 2 * VIEWPORT["height"]})
+    wait_until(lambda: tv.evaluate(LIST_AS_SHOWN)["shown"] > shown + 10, 5, "more rows shown")
+    taller = tv.evaluate(LIST_AS_SHOWN)["shown"]
+    assert tv.evaluate(LIST_AS_SHOWN) == {
+        "shown_first": True, "rendered": 10, "rendered_first": True, "last_shown_inside": True,
+        "first_hidden_past": True, "more": f"+{60 - taller} more calls", "shown": taller,
+    }  # fmt: skip
+
+
+# The live list and the grid as the page has them, attributes sorted, text trimmed (a pushed
+# row has no white space around it); a timer's text, and what the script adds for a threshold
+# (its colour, the row's level), left out.
+BOARD_AS_IS = """() => {
+  const scripts = /^is-(warn|alert)$/;
+  const canon = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) {
+      return node.parentElement.matches("time") ? "" : node.nodeValue.trim();
+    }
+    if (node.nodeType !== Node.ELEMENT_NODE) return "";
+    const attributes = [...node.attributes].filter((a) => a.name !== "data-level").map((a) => {
+      const value = a.name !== "class" ? a.value
+        : a.value.split(" ").filter((c) => !scripts.test(c)).join(" ");
+      return a.name + '="' + value + '"';
+    }).sort();
+    const inside = [...node.childNodes].map(canon).join("");
+    return "<" + node.nodeName + " " + attributes.join(" ") + ">" + inside + "</>";
+  };
+  return [canon(document.getElementById("live-calls")), canon(document.getElementById("grid"))];
+}"""
+
+
+def test_rows_and_tiles_changed_in_place_are_as_a_fresh_page_shows_them(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    tv = open_board(browser, server, "/tv")
+    tv.evaluate("window.__tile = document.getElementById('ext-45')")
+    answered = ring(server, "9844400001", "45")
+    finished = ring(server, "9844400002", "46", answered=True)
+    ring(server, "9844400003", "47")
+    expect(tv.locator("#ext-45")).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    send(server, {"event": "CallConnect", "asteriskhost": "127.0.0.1", "uniqueid": answered,
+                  "extension": "45", "number": "9844400001"})  # fmt: skip
+    send(server, {"event": "CallFinish", "asteriskhost": "127.0.0.1", "uniqueid": finished,
+                  "extension": "46", "number": "9844400002", "duration": "5",
+                  "billableseconds": "3", "disposition": "ANSWERED"})  # fmt: skip
+    expect(tv.locator("#ext-45")).to_have_class(state_class("talking"), timeout=EXPECT_MS)
+    expect(tv.locator("#ext-46")).to_have_class(state_class("idle"), timeout=EXPECT_MS)
+    expect(tv.locator("#live-calls .call.is-finished")).to_have_count(1)
+    assert tv.evaluate("window.__tile === document.getElementById('ext-45')")  # the same tile
+    fresh = open_board(browser, server, "/tv")
+    expect(fresh.locator("#live-calls > article.call")).to_have_count(3)
+    assert tv.evaluate(BOARD_AS_IS) == fresh.evaluate(BOARD_AS_IS)

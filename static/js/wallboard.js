@@ -4,9 +4,10 @@
 // - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
 // - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
 //   not fit its box is counted in a "+N more" line instead of running off the screen.
-// - what the socket pushes is applied once per animation frame, however many messages came
-//   meanwhile: the latest fragment for an element wins, and a fragment with nothing for htmx
-//   to wire (a TV's rows and tiles) is swapped in directly instead of through htmx.
+// - what the socket pushes is applied once per animation frame (a big frame's work in slices
+//   over a few), however many messages came meanwhile: the latest fragment for an element
+//   wins, and a fragment with nothing for htmx to wire (a TV's rows and tiles) is swapped in
+//   directly instead of through htmx, changing the element in place.
 (function () {
   "use strict";
   var clockOffset = 0; // server time minus browser time, in ms
@@ -179,6 +180,12 @@
   // The rows that would run past the list's box are hidden (visibility only, so that nothing
   // moves), and counted: "+3 more". Rows stack, so the first one past the box is found by
   // halving, from one layout; the "+N more" line showing or going costs a second one.
+  // Only the rows down to a few past the first hidden one are laid out: those further down
+  // (is-far) are not rendered at all, so that the calls coming, moving and going down there
+  // (most of a busy TV's) cost no styling or layout. Should every row laid out fit, more are.
+  var NEAR_MARGIN = 10;
+  var nearRows = Infinity; // the rows laid out, from the top: the first hidden one + NEAR_MARGIN
+
   function firstPast(rows, bottom) {
     var low = 0, high = rows.length;
     while (low < high) {
@@ -188,24 +195,44 @@
     return low;
   }
 
+  function markFar(rows) {
+    rows.forEach(function (row, i) {
+      var far = i >= nearRows;
+      if (row.classList.contains("is-far") !== far) row.classList.toggle("is-far", far);
+    });
+  }
+
+  // The first row past `edge()`'s bottom, laying out more rows while every one laid out fits.
+  function firstPastLaidOut(rows, edge) {
+    for (;;) {
+      var near = nearRows >= rows.length ? rows : rows.slice(0, nearRows);
+      var first = firstPast(near, edge().getBoundingClientRect().bottom);
+      if (first < near.length || near.length === rows.length) return first;
+      nearRows = nearRows * 2 + NEAR_MARGIN;
+      markFar(rows);
+    }
+  }
+
   // Returns the rows it showed again.
   function fitLiveCalls() {
     var list = document.getElementById("live-calls");
     var more = document.querySelector("[data-more-calls]");
     if (!list || !more) return [];
     var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
-    var bottom = list.getBoundingClientRect().bottom;
-    var first = firstPast(rows, bottom);
+    markFar(rows); // before anything is laid out: rows that came or moved down there stay out of it
+    var first = firstPastLaidOut(rows, function () { return list; });
     if (more.hidden && first < rows.length) {
       more.hidden = false; // its own line takes room too: count again with it shown
-      first = firstPast(rows, list.getBoundingClientRect().bottom);
+      first = firstPastLaidOut(rows, function () { return list; });
     } else if (!more.hidden && first < rows.length + 1) {
       // Would every row fit in the room the line takes?
-      if (firstPast(rows, more.getBoundingClientRect().bottom) >= rows.length) {
+      if (firstPastLaidOut(rows, function () { return more; }) >= rows.length) {
         more.hidden = true;
         first = rows.length;
       }
     }
+    nearRows = first + NEAR_MARGIN;
+    markFar(rows);
     var shown = [];
     rows.forEach(function (row, i) {
       var over = i >= first;
@@ -238,6 +265,14 @@
     announced.forEach(function (id) { if (!document.getElementById(id)) announced.delete(id); });
   }
 
+  function announceRinging(call) {
+    var announcer = document.getElementById("announcer");
+    if (!announcer || !call.matches("article.call.is-ringing") || announced.has(call.id)) return;
+    announced.add(call.id);
+    var number = call.querySelector(".call-number");
+    announcer.textContent = "Ringing: " + (number ? number.textContent : "a call");
+  }
+
   function watchForRingingCalls() {
     var board = document.querySelector("main");
     var announcer = document.getElementById("announcer");
@@ -248,12 +283,7 @@
         mutation.addedNodes.forEach(function (node) {
           if (!node.querySelectorAll) return;
           var calls = node.matches("article.call.is-ringing") ? [node] : node.querySelectorAll("article.call.is-ringing");
-          calls.forEach(function (call) {
-            if (announced.has(call.id)) return;
-            announced.add(call.id);
-            var number = call.querySelector(".call-number");
-            announcer.textContent = "Ringing: " + (number ? number.textContent : "a call");
-          });
+          calls.forEach(announceRinging);
         });
       });
     }).observe(board, { childList: true, subtree: true });
@@ -394,11 +424,7 @@
     if (!htmxApi || typeof evt.detail.message !== "string") return;
     evt.preventDefault(); // this script applies it, with the rest of the frame's
     queued.push({ message: evt.detail.message, socket: evt.target, socketWrapper: evt.detail.socketWrapper });
-    if (frameRequest === null) {
-      frameRequest = requestAnimationFrame(applyQueued);
-      // A page in the background gets no animation frames: do not let messages pile up.
-      frameTimeout = setTimeout(applyQueued, 1000);
-    }
+    scheduleFrame();
   });
 
   function wiredByHtmx(el) {
@@ -437,29 +463,61 @@
     operations.set(op.key, op);
   }
 
-  function applyQueued() {
+  // A frame's work is cut into slices of about SLICE_MS of script, one per animation frame,
+  // so that no task runs long (a busy TV's frame of a hundred changes took 60-90 ms): what is
+  // left waits for the next frame, where a later version of one of its elements still wins.
+  // htmx:wsAfterMessage is triggered once every operation of its message is applied.
+  var SLICE_MS = 12;
+  var pending = new Map(); // operations not yet applied, in the order they are to be
+  var pendingSocket = null;
+  var appliedMessages = []; // messages whose operations are pending, or applied in this slice
+
+  function applyQueued(frameTime) {
+    var budget = typeof frameTime === "number" ? SLICE_MS : Infinity; // a timeout: all at once
     cancelAnimationFrame(frameRequest);
     clearTimeout(frameTimeout);
     frameRequest = frameTimeout = null;
+    var started = performance.now(); // a big batch's parsing counts in its first slice
     var messages = queued;
     queued = [];
-    if (!messages.length) return;
-    var template = document.createElement("template");
-    template.innerHTML = messages.map(function (m) { return m.message; }).join("");
-    var fragment = template.content;
-    fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
-    var operations = new Map();
-    Array.from(fragment.children).forEach(function (el) { coalesce(operations, operationOf(el)); });
+    if (messages.length) {
+      var template = document.createElement("template");
+      template.innerHTML = messages.map(function (m) { return m.message; }).join("");
+      var fragment = template.content;
+      fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
+      Array.from(fragment.children).forEach(function (el) { coalesce(pending, operationOf(el)); });
+      pendingSocket = messages[messages.length - 1].socket;
+      appliedMessages = appliedMessages.concat(messages);
+    }
+    if (!pending.size) return;
     var added = [];
-    var settleInfo = htmxApi.makeSettleInfo(messages[0].socket);
-    operations.forEach(function (op) { apply(op, settleInfo, added); });
+    var settleInfo = htmxApi.makeSettleInfo(pendingSocket);
+    var entries = pending.entries();
+    for (var entry = entries.next(); !entry.done; entry = entries.next()) {
+      pending.delete(entry.value[0]);
+      apply(entry.value[1], settleInfo, added);
+      if (performance.now() - started > budget) break;
+    }
     htmxApi.settleImmediately(settleInfo.tasks);
     readServerTime();
     updateTimers(timersIn(added), Date.now() + clockOffset);
     if (!tick()) arrange();
-    messages.forEach(function (m) { // as htmx's ws extension does for each message it applies
+    if (pending.size) {
+      scheduleFrame();
+      return;
+    }
+    var applied = appliedMessages;
+    appliedMessages = [];
+    applied.forEach(function (m) { // as htmx's ws extension does for each message it applies
       htmxApi.triggerEvent(m.socket, "htmx:wsAfterMessage", { message: m.message, socketWrapper: m.socketWrapper });
     });
+  }
+
+  function scheduleFrame() {
+    if (frameRequest !== null) return;
+    frameRequest = requestAnimationFrame(applyQueued);
+    // A page in the background gets no animation frames: do not let messages pile up.
+    frameTimeout = setTimeout(applyQueued, 1000);
   }
 
   function apply(op, settleInfo, added) {
@@ -481,14 +539,65 @@
     if (op.swap === "outerHTML" || existing) { // an addition of what is there already replaces it
       if (!existing) return; // nothing to replace: htmx would drop it too
       // A row out of sight stays so until "+N more" is counted again.
-      if (existing.classList.contains("is-overflow") && el.matches("article.call")) el.classList.add("is-overflow");
-      existing.replaceWith(el);
+      if (el.matches("article.call")) {
+        ["is-overflow", "is-far"].forEach(function (name) { if (existing.classList.contains(name)) el.classList.add(name); });
+      }
+      if (sameNode(existing, el)) {
+        morph(existing, el);
+        el = existing;
+        announceRinging(el); // not added, so the observer does not see it
+      } else {
+        existing.replaceWith(el);
+      }
     } else {
       var target = document.querySelector(op.target);
       if (!target) return;
       target.prepend(el);
     }
     added.push(el);
+  }
+
+  // The same node in two versions: of one kind, with the same id and the same first class
+  // (a tile's first line is never made its second).
+  function sameNode(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && a.namespaceURI === b.namespaceURI &&
+      (a.nodeType !== 1 || (a.id === b.id && firstClass(a) === firstClass(b)));
+  }
+
+  function firstClass(el) {
+    return (el.getAttribute("class") || "").split(" ", 1)[0];
+  }
+
+  // An element replaced by its new version is changed in place instead: its attributes and
+  // text become the new version's, nodes of another kind are swapped. A wall's tile or row
+  // changing state changes a class and a few words, and only those are styled and laid out
+  // again, not a whole new subtree (a busy TV's frames took over 50 ms laying out new tiles).
+  function morph(into, from) {
+    var names = Object.create(null);
+    Array.prototype.forEach.call(from.attributes, function (attribute) {
+      names[attribute.name] = true;
+      if (into.getAttribute(attribute.name) !== attribute.value) into.setAttribute(attribute.name, attribute.value);
+    });
+    Array.prototype.slice.call(into.attributes).forEach(function (attribute) {
+      if (!names[attribute.name]) into.removeAttribute(attribute.name);
+    });
+    var at = into.firstChild;
+    for (var node = from.firstChild; node; ) {
+      var next = node.nextSibling;
+      if (at && sameNode(at, node)) {
+        if (at.nodeType === 1) morph(at, node);
+        else if (at.nodeValue !== node.nodeValue) at.nodeValue = node.nodeValue;
+        at = at.nextSibling;
+      } else {
+        into.insertBefore(node, at);
+      }
+      node = next;
+    }
+    while (at) {
+      var after = at.nextSibling;
+      into.removeChild(at);
+      at = after;
+    }
   }
 
   // small: an agent's pop-up collapsed to one line stays collapsed for the rest of its call,

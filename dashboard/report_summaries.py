@@ -163,15 +163,15 @@ UPDATE_TRIGGER = "report_calls_updated"
 OLDER_TRIGGERS = ("report_calls_updated_from", "report_calls_updated_to", UPDATE_TRIGGER)
 
 
-def queue_stored(sign: str) -> str:
+def _queue_stored(sign: str) -> str:
     """Queue the figures of the stored call `?host`, `?uniqueid` if it counts (sign ''), or
     their opposite (sign '-'): the opposite before an update of a column in DEPENDS_ON, the
     figures after it."""
     return _pending("calls", sign, f"{_counted('calls')} AND host = ? AND uniqueid = ?", "calls")
 
 
-QUEUE_STORED_OUT = queue_stored("-")
-QUEUE_STORED_IN = queue_stored("")
+QUEUE_STORED_OUT = _queue_stored("-")
+QUEUE_STORED_IN = _queue_stored("")
 
 
 FINEST = "report_quarter_extensions"  # the others' rows add up from its rows
@@ -217,9 +217,12 @@ def _add_up(db: sqlite_utils.Database, where: str = "") -> None:
     db.execute("DROP TABLE IF EXISTS temp.report_new")
 
 
+def _triggers(db: sqlite_utils.Database) -> set[str]:
+    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+
+
 def present(db: sqlite_utils.Database) -> bool:
-    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    return {*TRIGGERS, FOLD} <= names
+    return {*TRIGGERS, FOLD} <= _triggers(db)
 
 
 def _create_triggers(db: sqlite_utils.Database) -> None:
@@ -253,8 +256,7 @@ def create(db: sqlite_utils.Database) -> None:
 
 
 def _drop_update_trigger(db: sqlite_utils.Database) -> None:
-    exists = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?"
-    if db.execute(exists, [UPDATE_TRIGGER]).fetchone():  # only then a write
+    if UPDATE_TRIGGER in _triggers(db):  # only then a write
         db.execute(f"DROP TRIGGER {UPDATE_TRIGGER}")
 
 

@@ -175,19 +175,17 @@ class Store:
         columns = changed or ALL_BUT_KEY
         key = [row[n] for n in KEY_POSITIONS]
         values = [*(row[n] for n in columns), *key]
-        if COUNTED_POSITIONS.isdisjoint(columns):
-            if conn.execute(_update_sql(columns), values).rowcount == 0:
-                conn.execute(INSERT_CALL, row)
-            return
+        counted = not COUNTED_POSITIONS.isdisjoint(columns)
         # Known unfinished, a stored call has no figures to take out; the update checks it.
-        guarded = _update_sql(columns, unfinished=True)
-        if changed is not None and not was_finished and conn.execute(guarded, values).rowcount:
+        known_unfinished = counted and changed is not None and not was_finished
+        if known_unfinished and conn.execute(_update_sql(columns, True), values).rowcount:
             self._queue_figures(row, columns, key)
             return
-        conn.execute(report_summaries.QUEUE_STORED_OUT, key)
+        if counted:
+            conn.execute(report_summaries.QUEUE_STORED_OUT, key)
         if conn.execute(_update_sql(columns), values).rowcount == 0:
             conn.execute(INSERT_CALL, row)
-        else:
+        elif counted:
             self._queue_figures(row, columns, key)
 
     def _queue_figures(self, row: CallRow, columns: tuple[int, ...], key: list[Any]) -> None:

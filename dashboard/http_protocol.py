@@ -23,9 +23,10 @@ from dashboard.event_summary import is_event_request
 
 class HeadWithBody:
     """A request cycle's view of the connection: the response's head held until the next
-    write (its body, which uvicorn always writes, empty or not, as a response completes),
-    then sent with it. What comes before the head (a 100 Continue) and after the body goes
-    straight through; closing sends what is held first."""
+    write (its body), then sent with it. What comes before the head (a 100 Continue) and
+    after it goes straight through. What is held is sent when the response completes (an
+    answer to HEAD has no body, and is never written to) or the cycle closes the connection.
+    """
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         self._transport = transport
@@ -42,10 +43,14 @@ class HeadWithBody:
             return
         self._transport.write(data)
 
-    def close(self) -> None:
+    def release(self) -> None:
+        """Send what is held, if anything."""
         if self._held is not None:
             self._transport.write(self._held)
             self._held = None
+
+    def close(self) -> None:
+        self.release()
         self._transport.close()
 
     def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, ...
@@ -61,4 +66,12 @@ class QuietEventsProtocol(HttpToolsProtocol):
             return
         if is_event_request(self.scope.get("path", "")):
             cycle.access_log = False
-            cycle.transport = HeadWithBody(self.transport, cycle)
+            connection = HeadWithBody(self.transport, cycle)
+            cycle.transport = connection
+            completed = cycle.on_response
+
+            def on_response() -> None:  # what the cycle calls once its response is whole
+                connection.release()
+                completed()
+
+            cycle.on_response = on_response

@@ -135,6 +135,20 @@ def test_a_call_events_answer_leaves_in_one_write_and_others_as_uvicorn_writes_t
     assert asyncio.run(main()) == [OK_HEAD + b"ok", OK_HEAD, b"ok", OK_HEAD + b"ok"]
 
 
+def test_an_answer_to_head_leaves_when_it_completes_on_a_connection_kept_alive() -> None:
+    async def main() -> list[bytes]:
+        protocol, transport = connection()
+        protocol.data_received(
+            b"HEAD /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
+            b"GET /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
+        )
+        writes = await written(transport, 2)
+        protocol.connection_lost(None)
+        return writes
+
+    assert asyncio.run(main()) == [OK_HEAD, OK_HEAD + b"ok"]
+
+
 def test_a_100_continue_is_not_held_back_and_the_answer_after_it_is_one_write() -> None:
     async def main() -> tuple[list[bytes], list[bytes]]:
         protocol, transport = connection()

@@ -24,7 +24,7 @@ import anyio
 
 from dashboard import calls
 from dashboard.calls import Call
-from dashboard.events import CallEvent, EventError, parse_event
+from dashboard.events import CallEvent, EventError, check_storable, parse_event
 from dashboard.ingest import Accepted, Clock
 from dashboard.pbx import CDRShapeError, PBXError
 from dashboard.pbxs import PBX, PBXs
@@ -254,6 +254,7 @@ class CdrSync:
         obj = {"event": "CallFinish", **record}
         host = pbx.config.host  # (the one PBX of the environment: SYNAPSE_URL's host)
         try:
+            check_storable(obj)
             event = parse_event(
                 obj, tz=ZoneInfo(pbx.config.timezone), default_host=host, received_at=self.clock()
             )

@@ -119,6 +119,7 @@ class Ingestor:
             event = parse_event(obj, tz=zone, default_host=default_host, received_at=now)
             if hosts is not None:
                 self._check_sender(event.host, hosts)
+            self._check_extension(event)
         except EventError as error:
             self.reject(error, now, raw_query=raw_query, body=body, method=method, remote=remote)
             raise
@@ -148,6 +149,24 @@ class Ingestor:
                 422,
                 "unknown_host",
                 f"no PBX configured here has the host {host}: add it to DASHBOARD_CONFIG",
+            )
+
+    def _check_extension(self, event: CallEvent) -> None:
+        """With several PBXs each extension is one PBX's: another PBX's event naming it
+        would reach its agent (a pop-up, a call to act on), so it is refused. (A host no PBX
+        has is watched only: its extensions are its own numbering, commands are refused.)"""
+        configs = self.settings.pbx_configs
+        if event.extension is None or len(configs) < 2:
+            return
+        host = event.host.lower()
+        owner = next((pbx for pbx in configs if event.extension in pbx.owned), None)
+        sender = next((pbx for pbx in configs if pbx.host.lower() == host), None)
+        if owner is not None and sender is not None and owner is not sender:
+            raise EventError(
+                422,
+                "foreign_extension",
+                f"the extension {event.extension} is the PBX {owner.name}'s, and the event"
+                f" is from {event.host}",
             )
 
     def submit(self, event: CallEvent, payload: str) -> asyncio.Future[Accepted]:

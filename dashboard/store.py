@@ -24,7 +24,7 @@ import sqlite_utils
 from dashboard import report_summaries
 from dashboard.calls import Call, DayCounters, Status
 from dashboard.contacts import phone_key
-from dashboard.events import CallEvent, parse_event
+from dashboard.events import SURROGATE_ESCAPE, CallEvent, parse_event
 from dashboard.rejected import Rejected
 from dashboard.results import result_sql
 from dashboard.schema import COLUMNS, SQL_TYPES
@@ -445,8 +445,31 @@ def _stored_json(extra: Any) -> str:
     return json.dumps(extra, sort_keys=True) if extra else "{}"
 
 
+def _read_json(text: str) -> Any:
+    """A stored JSON column. Versions before 2026-12 let through what no API can answer with,
+    read here as harmless: Infinity and NaN (a number too large) as None, a lone half of a
+    surrogate pair as U+FFFD."""
+    value = json.loads(text, parse_constant=lambda constant: None)
+    if not SURROGATE_ESCAPE.search(text):
+        return value
+    try:
+        return _scrubbed(value)
+    except RecursionError:  # nested deeper than Python's stack: not shown at all
+        return {}
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrubbed(key): _scrubbed(item) for key, item in value.items()}
+    return value
+
+
 _TO_COLUMN: dict[str, Callable[[Any], Any]] = {"time": _iso, "bool": int, "json": _stored_json}
-_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {"time": _parse, "bool": bool, "json": json.loads}
+_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {"time": _parse, "bool": bool, "json": _read_json}
 _CALL_ATTRIBUTES = [field.attribute for field in COLUMNS if field.attribute]
 _read_attributes = operator.attrgetter(*_CALL_ATTRIBUTES)
 _CONVERTED = [  # (position in the row, converter) for the columns that need one

@@ -167,6 +167,23 @@ def test_implausible_records_are_reported_and_not_merged(
     assert events(dashboard) == 0
 
 
+def test_records_holding_what_no_api_could_answer_with_are_reported_and_not_merged(
+    dashboard: TestClient, pbx: tuple[FakeCdr, ThreadedServer]
+) -> None:
+    fake = pbx[0]
+    csrf = sign_in(dashboard, "supervisor")
+    records = [
+        RECORD | {"uniqueid": "1430819361.4", "rate": ["TOO LARGE"]},
+        RECORD | {"uniqueid": "1430819361.5", "note": "\udc80"},
+    ]
+    fake.answer = json.dumps(records).replace('"TOO LARGE"', "1e999")  # as a PBX might send
+    text = sync(dashboard, csrf)
+    assert "2 records: 0 calls added, 0 updated, 0 already known; 2 problems" in text
+    assert "&#39;rate&#39; holds a number too large" in text
+    assert "&#39;note&#39; is not valid Unicode text" in text
+    assert events(dashboard) == 0
+
+
 def test_a_live_call_stored_before_the_identity_checks_still_expires(
     settings: Settings, clock: FakeClock, pbx: tuple[FakeCdr, ThreadedServer]
 ) -> None:

@@ -151,6 +151,11 @@ def test_event_names_are_case_insensitive() -> None:
     assert parse("data=" + CALL_START.replace("CallStart", "callstart")).kind is EventKind.START
 
 
+def test_large_finite_numbers_and_whole_surrogate_pairs_are_kept_as_sent() -> None:
+    body = b'{"event": "CallStart", "uniqueid": "1", "x": [1.5e308, 1e-999], "n": "\\ud83d\\ude00"}'
+    assert parse(body=body).extra == {"x": [1.5e308, 0.0], "n": "\U0001f600"}
+
+
 def refusal(raw_query: str = "", body: bytes = b"") -> tuple[str, int]:
     with pytest.raises(EventError) as caught:
         parse(raw_query, body)
@@ -186,6 +191,15 @@ def with_fields(**fields: object) -> bytes:
         ("", with_fields(endtime="9999-12-31T23:59:59-01:00"), ("bad_value", 422)),
         ("", with_fields(duration="\u00b2"), ("bad_value", 422)),
         ("", b'{"event": "CallStart", "uniqueid": "1", "number": "\\ud800"}', ("bad_value", 422)),
+        ("", b'{"event": "CallStart", "uniqueid": "1", "x": {"y": [1e999]}}', ("bad_value", 422)),
+        ("", b'{"event": "CallStart", "uniqueid": "1", "x": -1e999}', ("bad_value", 422)),
+        ("", b'{"event": "CallStart", "uniqueid": "1", "note": "\\udc80"}', ("bad_value", 422)),
+        ("", b'{"event": "CallStart", "uniqueid": "1", "\\ud800": 1}', ("bad_value", 422)),
+        (
+            "",
+            b'{"event": "CallStart", "uniqueid": "1", "x": [{"y": "\\ud83d"}]}',
+            ("bad_value", 422),
+        ),
         ("", with_fields(uniqueid="9" * 200), ("bad_value", 422)),
         ("", with_fields(number="9" * 5000), ("bad_value", 422)),
         ("data=" + "x" * LIMIT, b"", ("payload_too_large", 413)),

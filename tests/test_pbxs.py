@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
@@ -225,7 +226,7 @@ def test_each_pbx_sends_its_own_events_and_no_other_pbxs(
                 client, "head-secret", uniqueid="1.1", asteriskhost="10.0.0.1", starttime=local
             ),
             event_from(
-                client, "branch-secret", uniqueid="2.1", starttime=local
+                client, "branch-secret", uniqueid="2.1", extension="46", starttime=local
             ),  # no host: its own
             event_from(client, "head-secret", uniqueid="2.2", asteriskhost="10.0.0.2"),
             event_from(client, "head-secret", uniqueid="9.1", asteriskhost="10.9.9.9"),
@@ -443,3 +444,49 @@ def test_an_extension_no_pbx_lists_is_asked_of_the_pbx_named_and_reported_otherw
         named, unnamed = client.portal.call(both)  # type: ignore[union-attr]
     assert asked == ["branch 99", "head 70"]
     assert (named, unnamed) == ([], ["no PBX here owns extension 99: name the PBX to ask"])
+
+
+def test_an_event_naming_no_host_is_the_pbx_whose_token_it_carries(
+    settings: Settings, clock: FakeClock
+) -> None:
+    open_to_all = PBXConfig(name="open", url="http://open", host="pbx-c", extensions=("50",))
+    head = replace(HEAD, event_token="head-secret")
+    wired = settings.with_changes(pbx_configs=(open_to_all, head))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        outcomes = [
+            event_from(client, "head-secret", uniqueid="9.1"),
+            event_from(client, "nobody's", uniqueid="9.2", extension="50"),
+        ]
+        assert [status for status, _ in outcomes] == [200, 200]
+        hosts = {call.uniqueid: call.host for call in parts_of(client).store.live_calls()}
+        assert hosts == {"9.1": "10.0.0.1", "9.2": "pbx-c"}
+
+
+def test_an_extension_another_pbx_owns_is_refused_in_its_events(
+    settings: Settings, clock: FakeClock
+) -> None:
+    head = replace(HEAD, event_token="head-secret")
+    branch = replace(BRANCH, event_token="branch-secret")
+    wired = settings.with_changes(pbx_configs=(head, branch), allow_unknown_hosts=True)
+    with TestClient(create_app(wired, clock=clock)) as client:
+        outcomes = [
+            event_from(client, "branch-secret", uniqueid="8.1", extension="70"),
+            event_from(client, "branch-secret", uniqueid="8.2", asteriskhost="x.example"),
+            event_from(client, "branch-secret", uniqueid="8.3", extension="46"),
+            event_from(client, "branch-secret", uniqueid="8.4", extension="99"),
+            event_from(client, "head-secret", uniqueid="8.5", extension="71"),
+        ]
+        assert [(status, body.get("error", "ok")) for status, body in outcomes] == [
+            (422, "foreign_extension"),
+            (200, "ok"),  # a host no PBX has, watched only (its own numbering)
+            (200, "ok"),
+            (200, "ok"),  # no PBX owns it: no agent of another PBX has it
+            (200, "ok"),
+        ]
+        assert outcomes[0][1]["detail"] == (
+            "the extension 70 is the PBX head-office's, and the event is from 10.0.0.2"
+        )
+        store = parts_of(client).store
+        live = sorted(call.uniqueid for call in store.live_calls())
+        assert live == ["8.2", "8.3", "8.4", "8.5"]
+        assert [row["reason"] for row in store.rejected.all()] == ["foreign_extension"]

@@ -255,3 +255,15 @@ def test_start_up_reads_last_ends_by_seeks_not_a_scan_of_every_call() -> None:
     assert len(plans) == 2
     assert ["SCAN calls" in plan for plan in plans] == [False, False], plans
     assert "idx_calls_finished_ends" in plans[0]
+
+
+def test_what_older_versions_stored_and_no_api_could_answer_with_is_read_as_harmless() -> None:
+    store = memory_store()
+    call = apply(None, START)
+    store.record_event(T0, "CallStart", "{}", call)
+    stored = '{"big": Infinity, "n": [NaN, "\\udc80ok"], "\\ud800": "\\ud83d\\ude00"}'
+    store.db.execute("UPDATE calls SET extra = ?", [stored])
+    read = store.get_call(call.key)
+    assert read is not None
+    assert read.extra == {"big": None, "n": [None, "\ufffdok"], "\ufffd": "\U0001f600"}
+    assert json.dumps(read.extra, allow_nan=False, ensure_ascii=False).encode()

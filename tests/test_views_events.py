@@ -1,21 +1,24 @@
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from dashboard.app import create_app
 from dashboard.calls import Call, Status
-from dashboard.events import redact_secrets
+from dashboard.events import EventError, redact_secrets
 from dashboard.ingest import Accepted
 from dashboard.security import SECURITY_HEADERS
 from dashboard.settings import Settings
-from dashboard.views.events import accepted_response, event_token
+from dashboard.views.events import accepted_response, event_token, read_body
 from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, send, sign_in
 
 
@@ -110,6 +113,20 @@ BAD_REQUESTS = [
         "bad_value",
     ),
     ("POST", "/synapse/events", b"{" + b" " * 70_000 + b"}", 413, "payload_too_large"),
+    (
+        "POST",
+        "/synapse/events",
+        b'{"event": "CallStart", "uniqueid": "2", "x": 1e999}',
+        422,
+        "bad_value",
+    ),
+    (
+        "POST",
+        "/synapse/events",
+        b'{"event": "CallStart", "uniqueid": "2", "n": "\\udc80"}',
+        422,
+        "bad_value",
+    ),
     ("GET", "/synapse/events?token=" + quote(CALL_START), b"", 400, "empty"),
 ]
 
@@ -261,3 +278,22 @@ def test_what_goes_on_to_the_app_is_answered_as_before(
     assert response.status_code == status
     assert response.json()["error"] == {405: "method_not_allowed", 404: "not_found"}[status]
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_sender_gone_before_the_whole_body_is_a_refusal_not_an_error() -> None:
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"event": "Call', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-length", b"500")]}
+    with pytest.raises(EventError) as caught:
+        asyncio.run(read_body(Request(scope, receive), 65536))
+    assert (caught.value.status, caught.value.reason, caught.value.detail) == (
+        400,
+        "incomplete",
+        "the sender went away after 15 bytes of the event's body",
+    )

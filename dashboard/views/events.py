@@ -15,7 +15,7 @@ from datetime import datetime
 from urllib.parse import unquote_plus
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -179,7 +179,13 @@ def senders(
         pbx.host: sender_refusal(given, remote, token=pbx.event_token, allow=pbx.allow_networks)
         for pbx in settings.pbx_configs
     }
-    hosts = [host for host, reason in reasons.items() if reason is None]
+    # The PBX whose token it is first: an event naming no host is that PBX's, not one
+    # listed before it that takes events from the address alone.
+    tokened = {pbx.host for pbx in settings.pbx_configs if pbx.event_token}
+    hosts = sorted(
+        (host for host, reason in reasons.items() if reason is None),
+        key=lambda host: host not in tokened,
+    )
     if hosts:
         return None, hosts
     return f"no PBX configured here sends events with this token from {remote}", hosts
@@ -214,8 +220,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > limit:
-            break  # extract_json refuses it, keeping the first bytes for the operator
+    try:
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > limit:
+                break  # extract_json refuses it, keeping the first bytes for the operator
+    except ClientDisconnect:  # nobody will read the answer; the operator sees the refusal
+        detail = f"the sender went away after {len(chunks)} bytes of the event's body"
+        raise EventError(400, "incomplete", detail) from None
     return bytes(chunks)

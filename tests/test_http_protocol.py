@@ -120,33 +120,34 @@ async def written(transport: RecordingTransport, count: int) -> list[bytes]:
 OK_HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain; charset=utf-8\r\n\r\n"
 
 
-def test_a_call_events_answer_leaves_in_one_write_and_others_as_uvicorn_writes_them() -> None:
+def writes_for(requests: bytes, count: int) -> list[bytes]:
+    """What a connection writes for these requests, once it has written `count` times."""
+
     async def main() -> list[bytes]:
         protocol, transport = connection()
-        protocol.data_received(
-            b"GET /synapse/events?data=%7B%7D HTTP/1.1\r\nHost: pbx\r\n\r\n"
-            b"GET /healthz HTTP/1.1\r\nHost: pbx\r\n\r\n"
-            b"GET /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
-        )
-        writes = await written(transport, 4)
+        protocol.data_received(requests)
+        writes = await written(transport, count)
         protocol.connection_lost(None)
         return writes
 
-    assert asyncio.run(main()) == [OK_HEAD + b"ok", OK_HEAD, b"ok", OK_HEAD + b"ok"]
+    return asyncio.run(main())
+
+
+def test_a_call_events_answer_leaves_in_one_write_and_others_as_uvicorn_writes_them() -> None:
+    requests = (
+        b"GET /synapse/events?data=%7B%7D HTTP/1.1\r\nHost: pbx\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: pbx\r\n\r\n"
+        b"GET /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
+    )
+    assert writes_for(requests, 4) == [OK_HEAD + b"ok", OK_HEAD, b"ok", OK_HEAD + b"ok"]
 
 
 def test_an_answer_to_head_leaves_when_it_completes_on_a_connection_kept_alive() -> None:
-    async def main() -> list[bytes]:
-        protocol, transport = connection()
-        protocol.data_received(
-            b"HEAD /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
-            b"GET /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
-        )
-        writes = await written(transport, 2)
-        protocol.connection_lost(None)
-        return writes
-
-    assert asyncio.run(main()) == [OK_HEAD, OK_HEAD + b"ok"]
+    requests = (
+        b"HEAD /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
+        b"GET /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n"
+    )
+    assert writes_for(requests, 2) == [OK_HEAD, OK_HEAD + b"ok"]
 
 
 def test_a_100_continue_is_not_held_back_and_the_answer_after_it_is_one_write() -> None:

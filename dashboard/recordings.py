@@ -35,6 +35,7 @@ DEFAULT_TYPE = "audio/wav"
 # One range only; several ranges, or anything else, are ignored (RFC 9110 allows that).
 RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.IGNORECASE)
 CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
+AUDIO_TYPE = re.compile(r"\s*(audio/[a-z0-9!#$&^_.+-]+)\s*(;[^,]*)?", re.IGNORECASE)  # one type
 
 
 class RecordingError(Refusal):
@@ -259,6 +260,10 @@ def _partial(headers: httpx.Headers, byte_range: ByteRange | None, base: dict[st
             502, "pbx_error", "the PBX answered with another part of the recording than asked"
         )
     size = last - first + 1
+    if _length(headers) not in (None, size):
+        raise RecordingError(
+            502, "pbx_error", "the PBX's part of the recording is not the length it says"
+        )
     return Reply(
         206,
         {**base, "content-length": str(size), "content-range": f"bytes {first}-{last}/{total}"},
@@ -289,7 +294,10 @@ def _total_length(content_range: str) -> int | None:
 
 
 def _audio_type(content_type: str) -> str:
-    return content_type if content_type.lower().startswith("audio/") else DEFAULT_TYPE
+    """The PBX's type if it is one audio type (its parameters left out), else DEFAULT_TYPE:
+    a browser reads a list such as `audio/x, text/html` as its last type, a page."""
+    match = AUDIO_TYPE.fullmatch(content_type)
+    return match[1].lower() if match else DEFAULT_TYPE
 
 
 async def _body(upstream: httpx.Response, reply: Reply) -> AsyncIterator[bytes]:

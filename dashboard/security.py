@@ -320,7 +320,7 @@ def client_ip(conn: HTTPConnection, trusted_proxies: Sequence[Network]) -> str:
         if not _is_ip(address):
             return peer  # not an address: nothing beyond this hop can be believed
         if not _in_networks(address, trusted_proxies):
-            return address
+            return str(ipaddress.ip_address(address))  # one spelling of each address
     return peer
 
 

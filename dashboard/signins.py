@@ -12,6 +12,7 @@ stays small.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -103,6 +104,7 @@ class SignIns:
         )
 
     def begin(self, name: str, address: str, now: datetime) -> Attempt:
+        address = address_key(address)
         keys = ((Scope.ADDRESS, "", address), (Scope.NAME, name_key(name), address))
         with self.db.atomic():
             rows = [
@@ -144,6 +146,7 @@ class SignIns:
 
     def succeeded(self, name: str, address: str) -> None:
         """The name's count at that address is cleared; the address's takes its attempt back."""
+        address = address_key(address)
         with self.db.atomic():
             self.db.execute(
                 f"DELETE FROM {TABLE} WHERE scope = ? AND name = ? AND address = ?",
@@ -162,7 +165,7 @@ class SignIns:
         params: list[str] = [Scope.NAME.value, name_key(name)]
         if address is not None:
             where = f"({where}) OR (scope = ? AND name = '' AND address = ?)"
-            params += [Scope.ADDRESS.value, address]
+            params += [Scope.ADDRESS.value, address_key(address)]
         with self.db.atomic():
             cleared = self._rows(where, params)
             self.db.execute(f"DELETE FROM {TABLE} WHERE {where}", params)
@@ -194,6 +197,21 @@ class SignIns:
         if not row.locked(now) and row.last_at <= now - self.limits.lock:
             return Throttle(scope, name, address, 0, None, now)
         return row
+
+
+def address_key(address: str) -> str:
+    """Where failures are counted from: an IPv6 address's /64 (a host commonly has a whole
+    /64 to send from, a new address per try), an IPv4 one (mapped or not) as itself, each in
+    one spelling; anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _throttle(row: dict[str, Any]) -> Throttle:

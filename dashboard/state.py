@@ -61,7 +61,7 @@ class Parts:
     cdr: CdrSync
     reconciler: Reconciler
     recordings_client: httpx.AsyncClient
-    recording_listens: dict[tuple[int, str], float]  # (user id, call) -> when last audited
+    recording_listens: dict[tuple[int, tuple[str, str]], float]  # (user id, call) -> last audit
     recording_links_refused: Counter[str]  # by cause, for /metrics
     kdf_limiter: anyio.CapacityLimiter
 

@@ -8,7 +8,7 @@ import sqlite_utils
 
 from dashboard.auth import Accounts, AuthError, Role, User
 from dashboard.passwords import hash_password, token_digest, verify_password
-from dashboard.signins import Attempt, Limits, Lock, Scope, Throttle
+from dashboard.signins import Attempt, Limits, Lock, Scope, Throttle, address_key
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -91,6 +91,18 @@ def test_one_address_trying_many_names_is_refused_for_every_name() -> None:
     still = Lock(Scope.ADDRESS, "", A, lock.until, 0)
     assert sign_ins.begin("user0", A, NOW) == Attempt(still, (), 0)
     assert sign_ins.begin("sup", B, NOW) == Attempt(None, (), 1)
+
+
+def test_a_hosts_ipv6_addresses_count_as_one_and_each_address_in_one_spelling() -> None:
+    sign_ins = accounts().sign_ins
+    tries = [sign_ins.begin(f"user{n}", f"2001:db8:1:2::{n:x}", NOW) for n in range(21)]
+    lock = Lock(Scope.ADDRESS, "", "2001:db8:1:2::/64", NOW + timedelta(minutes=15), 20)
+    assert tries[-1] == Attempt(lock, (lock,), 21)
+    assert sign_ins.begin("sup", "2001:db8:1:3::1", NOW) == Attempt(None, (), 1)  # another /64
+    assert sign_ins.begin("sup", "::ffff:10.0.0.9", NOW) == Attempt(None, (), 1)
+    assert sign_ins.begin("sup", "10.0.0.9", NOW) == Attempt(None, (), 2)
+    assert address_key("2001:0DB8:0001:0002:0000:0000:0000:0009") == "2001:db8:1:2::/64"
+    assert address_key("testclient") == "testclient"
 
 
 def test_a_count_is_forgotten_once_idle_as_long_as_a_lock() -> None:

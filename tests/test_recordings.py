@@ -24,8 +24,10 @@ from dashboard.recordings import (
     ByteRange,
     RecordingError,
     RecordingResponse,
+    Reply,
     open_recording,
     parse_range,
+    plan_reply,
 )
 from dashboard.seed import seed
 from dashboard.settings import Settings
@@ -467,6 +469,22 @@ def test_a_listening_that_never_starts_at_byte_0_is_audited_too(
     )
 
 
+def test_what_no_call_has_is_audited_at_every_try_and_kept_nowhere(
+    supervisor: TestClient, recorded: dict[str, dict[str, str]]
+) -> None:
+    event = recorded[AGENT_EXTENSION]
+    state = parts_of(supervisor)
+    assert supervisor.get(url(event)).status_code == 200
+    for _ in range(2):
+        for n in range(3):
+            assert supervisor.get(f"/recordings/{n}.{'9' * 60}").status_code == 404
+    user = state.accounts.find_user("supervisor-user")
+    call = state.store.get_call_by_uniqueid(event["uniqueid"])
+    assert user is not None and call is not None
+    assert list(state.recording_listens) == [(user.id, call.key)]
+    assert [entry[3] for entry in audit(supervisor)] == ["ok"] + ["not_found"] * 6
+
+
 def test_signed_out_is_sent_to_sign_in(
     dashboard: TestClient, recorded: dict[str, dict[str, str]]
 ) -> None:
@@ -695,3 +713,36 @@ def test_a_seeded_calls_recording_plays_through_the_dashboard_with_ranges(
     part = dashboard.get(address, headers={"Range": "bytes=1000-1999"})
     assert (part.status_code, part.content) == (206, whole.content[1000:2000])
     assert part.headers["content-range"] == f"bytes 1000-1999/{len(whole.content)}"
+
+
+@pytest.mark.parametrize(
+    ("pbx_type", "served"),
+    [
+        ("audio/mpeg", "audio/mpeg"),
+        ("AUDIO/X-WAV; codecs=1", "audio/x-wav"),
+        ("audio/x, text/html", "audio/wav"),  # a browser would read the last: a page
+        ("audio/x;a=b, text/javascript", "audio/wav"),
+        ("text/html", "audio/wav"),
+        ("audio/", "audio/wav"),
+        ("", "audio/wav"),
+    ],
+)
+def test_the_type_served_is_one_audio_type_whatever_the_pbx_says(
+    pbx_type: str, served: str
+) -> None:
+    reply = plan_reply(200, httpx.Headers({"content-type": pbx_type}), None)
+    assert reply.headers["content-type"] == served
+
+
+def test_a_part_is_passed_on_only_at_the_length_its_range_says() -> None:
+    asked = parse_range("bytes=0-")
+    told = {"content-range": "bytes 0-99999/100000"}
+    with pytest.raises(RecordingError) as caught:
+        plan_reply(206, httpx.Headers({**told, "content-length": "100"}), asked)
+    assert (caught.value.status, caught.value.error) == (502, "pbx_error")
+    headers = {"content-type": "audio/wav", "accept-ranges": "bytes"}
+    headers |= {"cache-control": "private, no-store", "content-length": "100000"}
+    headers |= {"content-range": "bytes 0-99999/100000"}
+    assert plan_reply(206, httpx.Headers({**told, "content-length": "100000"}), asked) == Reply(
+        206, headers, limit=100000
+    )

@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from starlette.requests import Request
 from starlette.testclient import TestClient
 from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
@@ -17,7 +18,13 @@ from starlette.websockets import WebSocketDisconnect
 from dashboard.app import create_app
 from dashboard.audit import AuditEntry
 from dashboard.auth import Role, User
-from dashboard.security import MAX_FORM_BYTES, RedactSecrets, end_revoked_viewers
+from dashboard.security import (
+    MAX_FORM_BYTES,
+    RedactSecrets,
+    client_ip,
+    end_revoked_viewers,
+    parse_networks,
+)
 from dashboard.settings import Settings
 from tests.conftest import (
     CALL_START,
@@ -447,6 +454,23 @@ def test_the_event_allow_list(
     headers = [("x-forwarded-for", line) for line in lines]
     with TestClient(create_app(checked), client=(peer, 40000)) as client:
         assert client.get(EVENT_URL, headers=headers).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "client"),
+    [
+        ("2001:DB8:0::0001", "2001:db8::1"),
+        ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+        ("10.1.2.3", "10.1.2.3"),
+    ],
+)
+def test_a_forwarded_address_is_taken_in_one_spelling(forwarded: str, client: str) -> None:
+    scope = {
+        "type": "http",
+        "client": ("172.16.0.1", 40000),
+        "headers": [(b"x-forwarded-for", forwarded.encode())],
+    }
+    assert client_ip(Request(scope), parse_networks(["172.16.0.1"])) == client
 
 
 def test_only_allowed_host_names_are_served(settings: Settings) -> None:

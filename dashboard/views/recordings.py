@@ -50,8 +50,8 @@ async def recording(request: Request) -> Response:
     sends_audio = not check and request.method != "HEAD"
     # A listening is audited once, however many seeks it makes, and however it asks for
     # the bytes (a suffix range sends the whole file too): once per user and call a while.
-    audited = sends_audio and (download or _first_listen(request, user))
     call = _find_call(request)
+    audited = sends_audio and (download or _first_listen(request, user, call))
     try:
         response = await _serve(request, call, user, byte_range, download=download)
     except RecordingError as problem:
@@ -127,15 +127,19 @@ def _count_refusal(request: Request, refused: LinkRefused) -> None:
     )
 
 
-def _first_listen(request: Request, user: User) -> bool:
-    heard: dict[tuple[int, str], float] = parts(request).recording_listens
+def _first_listen(request: Request, user: User, call: Call | None) -> bool:
+    """Whether the user has not listened to the call within LISTEN_WINDOW (noted now); a
+    call not there, or not one the user may see, is audited at every try and not noted. The
+    oldest go once MAX_LISTENS_KEPT are noted: the memory is bounded, whatever is asked."""
+    if call is None or not user.may_see_extension(call.extension):
+        return True
+    heard = parts(request).recording_listens
     now = time.monotonic()
-    if len(heard) > MAX_LISTENS_KEPT:
-        for key in [key for key, at in heard.items() if now - at > LISTEN_WINDOW]:
-            del heard[key]
-    key = (user.id, _target(request))
-    first = now - heard.get(key, -LISTEN_WINDOW) >= LISTEN_WINDOW
-    heard[key] = now
+    key = (user.id, call.key)
+    first = now - heard.pop(key, -LISTEN_WINDOW) >= LISTEN_WINDOW
+    heard[key] = now  # last in the dict: the dict runs from the longest unheard
+    while len(heard) > MAX_LISTENS_KEPT:
+        del heard[next(iter(heard))]
     return first
 
 

@@ -441,7 +441,7 @@ def _parse(text: str | None) -> datetime | None:
 
 
 def _stored_json(extra: Any) -> str:
-    # ASCII escapes: any JSON string survives, lone surrogates included.
+    # ASCII escapes: any text survives as it is (the edges refuse lone surrogates).
     return json.dumps(extra, sort_keys=True) if extra else "{}"
 
 

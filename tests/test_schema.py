@@ -82,7 +82,7 @@ def test_a_call_is_stored_and_read_back_whole() -> None:
         disposition_raw="ANSWERED",
         recordlink="http://192.168.1.51/callrecord/x.wav",
         cdr_seen=True,
-        extra={"queue": "sales", "note": "\ud800 lone surrogate"},
+        extra={"queue": "sales", "note": "\U0001f600 caf\u00e9, \\ud800 as text"},
     )
     store.record_event(T0, "CallFinish", "{}", every_field)
     assert store.get_call(every_field.key) == every_field

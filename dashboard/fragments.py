@@ -74,6 +74,10 @@ def make_environment(
     )
     env.globals["thresholds"] = thresholds
     env.globals["pbx_names"] = dict(pbx_names or {})
+    # Every template may call the macros without importing them: an import costs each
+    # render a look-up of the template and of its module.
+    macros = env.get_template("partials/macros.html").module
+    env.globals["phone_number"] = vars(macros)["phone_number"]
     return env
 
 
@@ -139,8 +143,9 @@ class Fragments:
 
     def call_changed(self, call: Call, added: bool, *, controls: bool) -> str:
         """A changed call's push: its partial, inserted into the list or replacing itself."""
-        oob = "" if added else "true"
-        return self._call_push.render(call=call, added=added, oob=oob, controls=controls)
+        if added:
+            return self._call_push.render(call=call, oob="", controls=controls)
+        return self._call.render(call=call, oob="true", controls=controls)
 
     def call_removed(self, call: Call) -> str:
         return self._call_removed.render(call=call)

@@ -99,7 +99,7 @@ class Pushes:
 
         def render(audience: Audience) -> str | None:
             # A wall screen is paced, not shown anything else: its push is the viewers'.
-            shown = replace(audience, wall=False)
+            shown = replace(audience, wall=False) if audience.wall else audience
             return once(shown, lambda: self._changes_for(shown, steps, touched, whole, once))
 
         return render

@@ -6,7 +6,8 @@ calls, counters and tiles alone); or, on a page other than the wallboard, only t
 pop-ups.
 
 A push covers a whole batch of events: a call changed several times in it is rendered
-once, in its latest state, and the counters and the grid's tiles once for the batch.
+once, in its latest state, and the counters and the grid's tiles once for the batch. A part
+that several audiences show alike is rendered once for all of them (`Once`).
 """
 
 from __future__ import annotations

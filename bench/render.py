@@ -1,6 +1,6 @@
 """The cost of rendering a push: microseconds per render of each pushed partial.
 
-    .venv/bin/python bench/render.py [--loops 2000] [--repeats 5]   (under a minute)
+    .venv/bin/python bench/render.py [--loops 2000] [--repeats 7]   (under a minute)
 
 The dashboard in-process (`create_app`, its lifespan run by Starlette's TestClient, on a fresh
 database), with contacts to name callers and a board of live calls fed as the PBX feeds it.
@@ -12,8 +12,9 @@ audience, as the viewers of bench/fanout.py are, and for the five audiences of a
 centre). Figures: the least over the repeats of the mean time of a render in a repeat (the
 machine is shared: a neighbour's work only ever adds time).
 
-The baseline, measured in the same run: the same bytes as a Jinja template of constant text
-(what a render costs that has nothing left to compute or escape).
+The baseline, measured in the same run: the same bytes as a template of constant text in the
+dashboard's own Jinja environment (what a render costs that has nothing left to compute or
+escape: the environment's fixed cost per render).
 """
 
 from __future__ import annotations

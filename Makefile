@@ -65,6 +65,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/history.py
 	$(PY) bench/fanout.py --runs 5
+	$(PY) bench/render.py
 	$(PY) bench/backup.py
 	$(PY) bench/soak.py
 	$(PY) bench/tv.py

@@ -6,15 +6,16 @@ calls, counters and tiles alone); or, on a page other than the wallboard, only t
 pop-ups.
 
 A push covers a whole batch of events: a call changed several times in it is rendered
-once, in its latest state, and the counters and the grid's tiles once for the batch.
+once, in its latest state, and the counters and the grid's tiles once for the batch. A part
+that several audiences show alike is rendered once for all of them (`Once`).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar, cast
 
 from dashboard.audience import Audience
 from dashboard.calls import Call, Change, DayCounters
@@ -24,6 +25,7 @@ from dashboard.live import Live
 from dashboard.popup import Popups
 from dashboard.urgency import most_urgent_first
 
+T = TypeVar("T")
 Render = Callable[[Audience], str | None]  # audience -> its message, or None: nothing for it
 
 
@@ -48,6 +50,20 @@ class Step:
         """Two changes of one call in a batch: viewers only need the net effect."""
         finished_now = self.change.finished_now or later.finished_now
         return Step(self.before, Change(later.call, self.change.added, finished_now))
+
+
+class Once:
+    """What one push renders, each part once however many audiences show it (an agent's
+    board and a supervisor's show the same row with controls, every read-only board the
+    same row without)."""
+
+    def __init__(self) -> None:
+        self._rendered: dict[Hashable, object] = {}
+
+    def __call__(self, key: Hashable, render: Callable[[], T]) -> T:
+        if key not in self._rendered:
+            self._rendered[key] = render()
+        return cast(T, self._rendered[key])
 
 
 class Pushes:
@@ -78,58 +94,61 @@ class Pushes:
             for ext in (step.change.call.extension, step.before and step.before.extension)
             if ext
         }
+        once = Once()
         # Whether the grids on screen lack an extension: decided once, before any is pushed.
-        whole = functools.cache(lambda: not touched <= self._grid_shown)
-        grid = functools.cache(lambda group: self._grid_push(touched, group, whole()))
-
-        @functools.cache  # once per extension, for the agent's wallboard and other pages alike
-        def popup(extension: str, key: tuple[str, str]) -> str:
-            step = steps[key]
-            return (
-                self.popups.change(extension, step.before, step.change.call) if self.popups else ""
-            )
+        whole = not touched <= self._grid_shown
 
         def render(audience: Audience) -> str | None:
-            parts = [self._call_push(audience, step, popup) for step in steps.values()]
-            calls = "".join(call for call, _ in parts)
-            popups = "".join(popup for _, popup in parts)
-            if audience.popups_only:
-                return popups or None
-            if not calls:
-                return None
-            extension = audience.extension
-            grid_part = grid(audience.group) if extension is None else ""
-            return calls + self.counters(extension, audience.group, oob=True) + popups + grid_part
+            # A wall screen is paced, not shown anything else: its push is the viewers'.
+            shown = replace(audience, wall=False) if audience.wall else audience
+            return once(shown, lambda: self._changes_for(shown, steps, touched, whole, once))
 
         return render
 
-    def _call_push(
-        self, audience: Audience, step: Step, popup: Callable[[str, tuple[str, str]], str]
-    ) -> tuple[str, str]:
+    def _changes_for(
+        self,
+        audience: Audience,
+        steps: dict[tuple[str, str], Step],
+        touched: set[str],
+        whole: bool,
+        once: Once,
+    ) -> str | None:
+        parts = [self._call_push(audience, step, once) for step in steps.values()]
+        calls = "".join(call for call, _ in parts)
+        popups = "".join(popup for _, popup in parts)
+        if audience.popups_only:
+            return popups or None
+        if not calls:
+            return None
+        extension, group = audience.extension, audience.group
+        grid = once(("grid", group), lambda: self._grid_push(touched, group, whole))
+        counters = once(
+            ("counters", extension, group), lambda: self.counters(extension, group, oob=True)
+        )
+        return calls + counters + popups + (grid if extension is None else "")
+
+    def _call_push(self, audience: Audience, step: Step, once: Once) -> tuple[str, str]:
         """One call's fragment and pop-up part for an audience (its counters and grid come
         once for the batch)."""
         extension = audience.extension
         before, call = step.before, step.change.call
         if extension is None and audience.group is None:
-            return self.fragments.call_changed(
-                call, step.change.added, controls=audience.controls
-            ), ""
+            return self._changed(call, step.change.added, audience.controls, once), ""
         if extension is None:
-            return self._group_call_push(audience, step), ""
-        popup_part = popup(extension, call.key)
+            return self._group_call_push(audience, step, once), ""
+        popup_part = once(("popup", extension, call.key), lambda: self._popup(extension, step))
         if audience.popups_only:
             return "", popup_part
         if call.extension == extension:
             # A call transferred to this extension is new to its agent's board.
             moved_here = before is not None and before.extension != extension
             added = step.change.added or moved_here
-            controls = audience.controls
-            return self.fragments.call_changed(call, added, controls=controls), popup_part
+            return self._changed(call, added, audience.controls, once), popup_part
         if before is not None and before.extension == extension:  # transferred away
-            return self.fragments.call_removed(call), popup_part
+            return self._removed(call, once), popup_part
         return "", ""
 
-    def _group_call_push(self, audience: Audience, step: Step) -> str:
+    def _group_call_push(self, audience: Audience, step: Step, once: Once) -> str:
         """A call's fragment for a board filtered to a group: a call moving into the group
         is new to it, one moving out leaves it."""
         members = self.grid.group_members(audience.group) or frozenset()
@@ -137,10 +156,25 @@ class Pushes:
         if call.extension in members:
             moved_in = before is not None and before.extension not in members
             added = step.change.added or moved_in
-            return self.fragments.call_changed(call, added, controls=audience.controls)
+            return self._changed(call, added, audience.controls, once)
         if before is not None and before.extension in members:
-            return self.fragments.call_removed(call)
+            return self._removed(call, once)
         return ""
+
+    def _changed(self, call: Call, added: bool, controls: bool, once: Once) -> str:
+        render = self.fragments.call_changed
+        return once(
+            ("changed", call.key, added, controls), lambda: render(call, added, controls=controls)
+        )
+
+    def _removed(self, call: Call, once: Once) -> str:
+        return once(("removed", call.key), lambda: self.fragments.call_removed(call))
+
+    def _popup(self, extension: str, step: Step) -> str:
+        """An agent's pop-up part, the same for its wallboard and its other pages."""
+        if self.popups is None:
+            return ""
+        return self.popups.change(extension, step.before, step.change.call)
 
     def _grid_push(self, extensions: set[str], group: str | None, whole: bool) -> str:
         """The tiles a batch touches (those of the group, if the grid is a group's); the whole

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 from starlette.testclient import TestClient
 
-from dashboard.calls import Call, DayCounters, Status
+from dashboard.calls import Board, Call, DayCounters, Status
 from dashboard.contacts import Contacts
 from dashboard.fragments import Fragments, make_environment, url_part
 from dashboard.grid import Tile
+from dashboard.thresholds import Thresholds
 from tests.conftest import CALL_START, FakeClock, just_finished, parts_of, send, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,3 +131,163 @@ def test_a_callers_name_is_shown_wherever_its_number_is(
     assert f"<td>{escaped}</td>" in client.get("/missed").text
     for page in ("/", "/calls?period=today", "/calls/1.1", "/missed"):
         assert HOSTILE not in client.get(page).text
+
+
+# A push's partials as users see them, whole: rendering them more cheaply must not change them.
+PUSHED_AT = datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)
+PUSHED_ROW_CONTROLS = (
+    '<article id="call-5ef018fe5b47dbed" class="call is-connected" '
+    'hx-swap-oob="true" data-direction="incoming">\n'
+    '  <span class="call-direction" title="Incoming">\n'
+    '    <svg class="icon" aria-hidden="true"><use '
+    'href="/static/icons.svg#incoming"></use></svg>\n'
+    '    <span class="sr-only">Incoming call</span>\n'
+    "  </span>\n"
+    '  <span class="call-number" data-number="+919876543210"><button '
+    'type="button" class="dial-link" data-dial hx-trigger="dial" '
+    'hx-disabled-elt="this" hx-post="/api/originate" hx-vals=\'{"number": '
+    '"+919876543210"}\' hx-include="#dial-extension" hx-target="#toasts" '
+    'hx-swap="afterbegin" title="Call +919876543210">+91 98765 43210</button> '
+    '<span class="call-name">Ravi &lt;&amp; Sons&gt;</span></span>\n'
+    '  <span class="call-extension"><span class="sr-only">Extension </span>42</span>\n'
+    '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
+    '&lt;PBX&gt;</span>  <span class="call-state">Talking</span>\n'
+    '  <time class="call-timer" data-since="1795780810000" data-threshold '
+    'data-warn="300" data-alert="600">0:00</time>\n'
+    '  <span class="call-actions">\n'
+    '    <button type="button" class="act-hangup" '
+    'hx-post="/api/calls/1700000000.1/hangup?host=192.168.1.51" '
+    'hx-confirm="Hang up the call with +919876543210?" hx-target="#toasts" '
+    'hx-swap="afterbegin">Hang up</button>\n'
+    '    <form class="act-transfer" '
+    'hx-post="/api/calls/1700000000.1/transfer?host=192.168.1.51" '
+    'hx-target="#toasts" hx-swap="afterbegin">\n'
+    '      <label class="sr-only" for="tx-call-5ef018fe5b47dbed">Transfer to '
+    "an extension or a number</label>\n"
+    '      <input id="tx-call-5ef018fe5b47dbed" name="extension" '
+    'inputmode="tel" pattern="\\+?[0-9 ]{1,20}" maxlength="20" required '
+    'placeholder="Ext" title="An extension (the list shows who is free), or an '
+    'outside number" hx-preserve="true" autocomplete="off"\n'
+    '             aria-controls="txl-call-5ef018fe5b47dbed" '
+    'hx-get="/api/calls/1700000000.1/transfer-targets?host=192.168.1.51" '
+    'hx-trigger="focus, input changed delay:200ms" '
+    'hx-target="#txl-call-5ef018fe5b47dbed" hx-swap="innerHTML">\n'
+    '      <button type="submit">Transfer</button>\n'
+    "    </form>\n"
+    "  </span>\n"
+    '<div id="txl-call-5ef018fe5b47dbed" class="tx-targets" '
+    'hx-preserve="true"></div></article>'
+)
+PUSHED_ROW_READ_ONLY = (
+    '<article id="call-5ef018fe5b47dbed" class="call is-connected" '
+    'hx-swap-oob="true" data-direction="incoming">\n'
+    '  <span class="call-direction" title="Incoming">\n'
+    '    <svg class="icon" aria-hidden="true"><use '
+    'href="/static/icons.svg#incoming"></use></svg>\n'
+    '    <span class="sr-only">Incoming call</span>\n'
+    "  </span>\n"
+    '  <span class="call-number" data-number="+919876543210">+91 98765 43210 '
+    '<span class="call-name">Ravi &lt;&amp; Sons&gt;</span></span>\n'
+    '  <span class="call-extension"><span class="sr-only">Extension </span>42</span>\n'
+    '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
+    '&lt;PBX&gt;</span>  <span class="call-state">Talking</span>\n'
+    '  <time class="call-timer" data-since="1795780810000" data-threshold '
+    'data-warn="300" data-alert="600">0:00</time>\n'
+    "</article>"
+)
+PUSHED_ROW_ADDED = (
+    '<div hx-swap-oob="afterbegin:#live-calls"><article '
+    'id="call-ed020e01296e1fea" class="call is-ringing" data-direction="incoming">\n'
+    '  <span class="call-direction" title="Incoming">\n'
+    '    <svg class="icon" aria-hidden="true"><use '
+    'href="/static/icons.svg#incoming"></use></svg>\n'
+    '    <span class="sr-only">Incoming call</span>\n'
+    "  </span>\n"
+    '  <span class="call-number" data-number="5550100">55 50100 <span '
+    'class="call-name">Asha&#39;s &#34;desk&#34;</span></span>\n'
+    '  <span class="call-extension"><span class="sr-only">Extension </span>43</span>\n'
+    '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
+    '&lt;PBX&gt;</span>  <span class="call-state">Ringing</span>\n'
+    '  <time class="call-timer" data-since="1795780800000" data-threshold '
+    'data-warn="20" data-alert="40">0:00</time>\n'
+    "</article></div>"
+)
+PUSHED_REMOVAL = '<div id="call-ed020e01296e1fea" hx-swap-oob="delete"></div>'
+PUSHED_COUNTERS = (
+    '<section id="counters" class="counters" hx-swap-oob="true" '
+    'data-server-now="1795780830000" aria-label="Counters">\n'
+    '  <div class="counter"><span class="counter-value" '
+    'data-counter="live">2</span><span class="counter-label">Live now</span></div>\n'
+    '  <div class="counter is-ringing level-ok"><span class="counter-value" '
+    'data-counter="ringing">1</span><span class="counter-label">Ringing</span></div>\n'
+    '  <div class="counter is-connected"><span class="counter-value" '
+    'data-counter="talking">1</span><span class="counter-label">Talking</span></div>\n'
+    '  <div class="counter"><span class="counter-value" '
+    'data-counter="answered">3</span><span class="counter-label">Answered '
+    "today</span></div>\n"
+    '  <div class="counter is-missed"><span class="counter-value" '
+    'data-counter="missed">1</span><span class="counter-label">Missed '
+    "today</span></div>\n"
+    '  <div class="counter"><span class="counter-value" '
+    'data-counter="average-talk">1:07</span><span '
+    'class="counter-label">Average talk</span></div>\n'
+    '  <div class="counter"><span class="counter-value" '
+    'data-counter="longest-wait"><time data-since="1795780800000" '
+    'data-threshold data-warn="20" data-alert="40">0:00</time></span><span '
+    'class="counter-label">Longest wait now</span></div>\n'
+    "</section>"
+)
+PUSHED_TILE = (
+    '<article id="ext-42" class="tile is-talking" hx-swap-oob="true" '
+    'data-group="sales" data-pbx="Main">\n'
+    '  <p class="tile-head"><span class="tile-ext">42</span> <span '
+    'class="tile-state-name">On a call</span>\n'
+    '<time class="tile-timer" datetime="2026-11-27T12:00:10+00:00" '
+    'data-since="1795780810000" data-threshold data-warn="300" '
+    'data-alert="600">0:00</time><span class="tile-name">asha &amp; co</span></p>\n'
+    '<p class="tile-party">+91 98765 43210 <span class="tile-caller">Ravi '
+    '&lt;&amp; Sons&gt;</span></p>  <p class="tile-day" title="Today"><span '
+    'class="tile-figure"><b>3</b> answered</span> <span class="tile-figure '
+    'tile-missed"><b>1</b> missed</span> <span class="tile-figure"><b>3:20</b> '
+    "talk</span></p>\n"
+    "</article>"
+)
+
+
+def test_the_partials_of_a_push_render_whole_as_users_see_them() -> None:
+    contacts = Contacts(sqlite_utils.Database(sqlite3.connect(":memory:")), 10)
+    contacts.import_csv('number,name\n9876543210,"Ravi <& Sons>"\n')
+    thresholds = Thresholds(20, 40, 300, 600, 3, 6, False)
+    pbx_names = {"192.168.1.51": "Main <PBX>"}
+    tz = ZoneInfo("Asia/Kolkata")
+    env = make_environment(ROOT / "templates", tz, thresholds, pbx_names, contacts.name_of)
+    fragments = Fragments(env)
+    talking = Call(
+        host="192.168.1.51",
+        uniqueid="1700000000.1",
+        status=Status.CONNECTED,
+        direction="incoming",
+        number="+919876543210",
+        extension="42",
+        start_time=PUSHED_AT - timedelta(seconds=30),
+        answer_time=PUSHED_AT - timedelta(seconds=20),
+    )
+    ringing = replace(
+        talking,
+        uniqueid="1700000000.2",
+        status=Status.RINGING,
+        number="5550100",
+        extension="43",
+        answer_time=None,
+        extra={"callername": 'Asha\'s "desk"'},
+    )
+    board = Board(5)
+    board.load([talking, ringing])
+    day = DayCounters(PUSHED_AT.date(), answered=3, missed=1, talk_seconds=200)
+    tile = Tile("42", "asha & co", "sales", "talking", talking, talking.answer_time, day, "Main")
+    assert fragments.call_changed(talking, False, controls=True) == PUSHED_ROW_CONTROLS
+    assert fragments.call_changed(talking, False, controls=False) == PUSHED_ROW_READ_ONLY
+    assert fragments.call_changed(ringing, True, controls=False) == PUSHED_ROW_ADDED
+    assert fragments.call_removed(ringing) == PUSHED_REMOVAL
+    assert fragments.counters(board, day, PUSHED_AT, oob=True) == PUSHED_COUNTERS
+    assert fragments.tile(tile, PUSHED_AT, oob=True) == PUSHED_TILE

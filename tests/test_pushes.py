@@ -1,0 +1,76 @@
+"""What each audience is pushed: a part every audience shows alike is rendered once a push."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+
+from starlette.testclient import TestClient
+
+from dashboard.audience import Audience
+from dashboard.calls import Board, Call, Change, DayCounters
+from dashboard.fragments import Fragments
+from dashboard.pushes import Pushes
+from tests.conftest import CALL_START, FakeClock, parts_of, send
+
+AUDIENCES = (
+    Audience(),  # a supervisor
+    Audience(controls=False),  # a viewer
+    Audience().wall_screen(),  # a TV
+    Audience(extension="70"),  # the agent on the call
+    Audience(extension="70").popups(),  # that agent on another page
+    Audience(extension="71"),  # another agent
+)
+
+
+class CountedFragments(Fragments):
+    """Fragments that count the rows and counters they render."""
+
+    rendered: Counter[str]
+
+    def call_changed(self, call: Call, added: bool, *, controls: bool) -> str:
+        self.rendered[f"row, controls {controls}"] += 1
+        return super().call_changed(call, added, controls=controls)
+
+    def counters(
+        self,
+        board: Board,
+        day: DayCounters,
+        now: datetime,
+        *,
+        extension: str | None = None,
+        members: frozenset[str] | None = None,
+        oob: bool = False,
+    ) -> str:
+        self.rendered[f"counters of {extension}"] += 1
+        return super().counters(board, day, now, extension=extension, members=members, oob=oob)
+
+
+def test_a_push_renders_a_part_once_for_every_audience_that_shows_it(
+    client: TestClient, clock: FakeClock
+) -> None:
+    send(client, json.loads(CALL_START) | {"direction": "Incoming"})
+    parts = parts_of(client)
+    call = parts.live.board.get(("192.168.1.51", "1430819361.25418"))
+    assert call is not None
+    batch = [(call, Change(call, added=False, finished_now=False))]
+    fragments = CountedFragments(parts.fragments.env)
+    fragments.rendered = Counter()
+    render = Pushes(fragments, parts.live, clock, parts.popups).changes(batch)
+    pushed = {audience: render(audience) for audience in AUDIENCES}
+    assert fragments.rendered == {
+        "row, controls True": 1,  # the supervisor's and the agent's
+        "row, controls False": 1,  # the viewer's and the TV's
+        "counters of None": 1,
+        "counters of 70": 1,
+    }
+    assert pushed[Audience().wall_screen()] is pushed[Audience(controls=False)]
+    # Each as it is when rendered for that audience alone.
+    alone = {
+        audience: Pushes(parts.fragments, parts.live, clock, parts.popups).changes(batch)(audience)
+        for audience in AUDIENCES
+    }
+    assert pushed == alone
+    assert pushed[Audience(extension="71")] is None
+    assert 'id="popup-' in (pushed[Audience(extension="70").popups()] or "")

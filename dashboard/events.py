@@ -124,6 +124,9 @@ SYNAPSE_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2}):(\d{2}):(\d{2})")
 MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a JSON escape of half of a pair
+# What a JSON text holds before it could hold what is not storable: half of a surrogate pair,
+# or a number past a float's range (an exponent of 3 digits, or 309 digits in a row).
+MAYBE_UNSTORABLE = re.compile(r"\\u[dD][89a-fA-F]|[eE][+-]?\d{3}|\d{309}")
 
 
 SECRET_IN_URL = re.compile(r"(/synapse/events/)[^\s?\"]+|((?:^|[?&])token=)[^&\s\"]+")
@@ -147,7 +150,7 @@ def extract_json(raw_query: str, body: bytes, max_bytes: int) -> tuple[str, dict
         seen_any = True
         loaded = _load_object(text)
         if loaded is not None:
-            if SURROGATE_ESCAPE.search(loaded[0]):  # rare: most events are plain ASCII
+            if MAYBE_UNSTORABLE.search(loaded[0]):  # rare: the walk is for those alone
                 check_storable(loaded[1])
             return loaded
     if not seen_any:
@@ -225,19 +228,11 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _finite(text: str) -> float:
-    """A JSON number with a fraction or an exponent; one too large for a float (1e999) is
-    refused: stored as Infinity, it is not JSON, and no API could answer with the call."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise EventError(422, "bad_value", f"a number in the event is too large: {text[:40]}")
-    return value
-
-
 def check_storable(obj: Mapping[str, Any]) -> None:
     """Every text in the object (names of fields included, at any depth) is valid Unicode
     and every number finite: a lone half of a surrogate pair (from an escape like \\ud800)
-    cannot be sent as UTF-8, nor Infinity as JSON, and no API could answer with the call."""
+    cannot be sent as UTF-8, nor a number too large for a float (1e999, read as Infinity) or
+    NaN as JSON, and no API could answer with the call."""
     pending: list[tuple[str, Any]] = list(obj.items())
     while pending:  # a loop, not recursion: JSON may nest deeper than Python's stack
         top, value = pending.pop()
@@ -246,7 +241,8 @@ def check_storable(obj: Mapping[str, Any]) -> None:
         elif isinstance(value, list):
             pending.extend((top, item) for item in value)
         elif isinstance(value, float) and not math.isfinite(value):
-            raise EventError(422, "bad_value", f"'{_shown(top)}' holds a number too large")
+            detail = f"'{_shown(top)}' holds a number too large for a float, or not a number"
+            raise EventError(422, "bad_value", detail)
         for text in (top, value) if isinstance(value, str) else (top,):
             try:
                 text.encode("utf-8")
@@ -261,7 +257,7 @@ def _shown(name: str) -> str:
 
 
 # One decoder for every event: json.loads with an option builds a new one each call.
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 # -- what the JSON says -------------------------------------------------------------------

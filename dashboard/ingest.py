@@ -152,16 +152,14 @@ class Ingestor:
             )
 
     def _check_extension(self, event: CallEvent) -> None:
-        """With several PBXs each extension is one PBX's: another PBX's event naming it
-        would reach its agent (a pop-up, a call to act on), so it is refused. (A host no PBX
-        has is watched only: its extensions are its own numbering, commands are refused.)"""
+        """With several PBXs each extension is one PBX's: an event of another host naming
+        it would reach that PBX's agent (a pop-up, a call to act on), so it is refused, a
+        host no PBX has (watched only) included."""
         configs = self.settings.pbx_configs
         if event.extension is None or len(configs) < 2:
             return
-        host = event.host.lower()
         owner = next((pbx for pbx in configs if event.extension in pbx.owned), None)
-        sender = next((pbx for pbx in configs if pbx.host.lower() == host), None)
-        if owner is not None and sender is not None and owner is not sender:
+        if owner is not None and owner.host.lower() != event.host.lower():
             raise EventError(
                 422,
                 "foreign_extension",

@@ -121,11 +121,13 @@ class Pushes:
         if not calls:
             return None
         extension, group = audience.extension, audience.group
-        grid = once(("grid", group), lambda: self._grid_push(touched, group, whole))
         counters = once(
             ("counters", extension, group), lambda: self.counters(extension, group, oob=True)
         )
-        return calls + counters + popups + (grid if extension is None else "")
+        if extension is not None:  # an agent's board has no grid
+            return calls + counters + popups
+        grid = once(("grid", group), lambda: self._grid_push(touched, group, whole))
+        return calls + counters + popups + grid
 
     def _call_push(self, audience: Audience, step: Step, once: Once) -> tuple[str, str]:
         """One call's fragment and pop-up part for an audience (its counters and grid come

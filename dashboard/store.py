@@ -445,11 +445,15 @@ def _stored_json(extra: Any) -> str:
     return json.dumps(extra, sort_keys=True) if extra else "{}"
 
 
+# One decoder for every row: json.loads with an option builds a new one each call.
+_STORED_DECODER = json.JSONDecoder(parse_constant=lambda constant: None)
+
+
 def _read_json(text: str) -> Any:
     """A stored JSON column. Versions before 2026-12 let through what no API can answer with,
     read here as harmless: Infinity and NaN (a number too large) as None, a lone half of a
     surrogate pair as U+FFFD."""
-    value = json.loads(text, parse_constant=lambda constant: None)
+    value = _STORED_DECODER.decode(text)
     if not SURROGATE_ESCAPE.search(text):
         return value
     try:

@@ -156,6 +156,11 @@ def test_large_finite_numbers_and_whole_surrogate_pairs_are_kept_as_sent() -> No
     assert parse(body=body).extra == {"x": [1.5e308, 0.0], "n": "\U0001f600"}
 
 
+def test_what_another_parameter_holds_does_not_refuse_the_event() -> None:
+    for other in ("x=1e999", "x=%5B1e999%5D", "x=%22%5Cud800%22"):
+        assert parse(f"{other}&data=" + quote(CALL_START)).uniqueid == "1430819361.25418"
+
+
 def refusal(raw_query: str = "", body: bytes = b"") -> tuple[str, int]:
     with pytest.raises(EventError) as caught:
         parse(raw_query, body)

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from dashboard.audience import Audience
 from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.fragments import Fragments
+from dashboard.grid import Tile
 from dashboard.pushes import Pushes
 from tests.conftest import CALL_START, FakeClock, parts_of, send
 
@@ -46,6 +47,22 @@ class CountedFragments(Fragments):
         self.rendered[f"counters of {extension}"] += 1
         return super().counters(board, day, now, extension=extension, members=members, oob=oob)
 
+    def tile(self, tile: Tile, now: datetime, *, oob: bool = False) -> str:
+        self.rendered["tile"] += 1
+        return super().tile(tile, now, oob=oob)
+
+    def grid(
+        self,
+        tiles: list[Tile],
+        groups: list[str],
+        now: datetime,
+        group: str | None = None,
+        *,
+        oob: bool = False,
+    ) -> str:
+        self.rendered["grid"] += 1
+        return super().grid(tiles, groups, now, group, oob=oob)
+
 
 def test_a_push_renders_a_part_once_for_every_audience_that_shows_it(
     client: TestClient, clock: FakeClock
@@ -64,6 +81,7 @@ def test_a_push_renders_a_part_once_for_every_audience_that_shows_it(
         "row, controls False": 1,  # the viewer's and the TV's
         "counters of None": 1,
         "counters of 70": 1,
+        "grid": 1,  # the boards of every call's (a grid on screen lacks the extension)
     }
     assert pushed[Audience().wall_screen()] is pushed[Audience(controls=False)]
     # Each as it is when rendered for that audience alone.
@@ -74,3 +92,16 @@ def test_a_push_renders_a_part_once_for_every_audience_that_shows_it(
     assert pushed == alone
     assert pushed[Audience(extension="71")] is None
     assert 'id="popup-' in (pushed[Audience(extension="70").popups()] or "")
+
+
+def test_an_agents_push_renders_no_grid(client: TestClient, clock: FakeClock) -> None:
+    send(client, json.loads(CALL_START) | {"direction": "Incoming"})
+    parts = parts_of(client)
+    call = parts.live.board.get(("192.168.1.51", "1430819361.25418"))
+    assert call is not None
+    fragments = CountedFragments(parts.fragments.env)
+    fragments.rendered = Counter()
+    pushes = Pushes(fragments, parts.live, clock, parts.popups)
+    render = pushes.changes([(call, Change(call, added=False, finished_now=False))])
+    assert 'id="call-' in (render(Audience(extension="70")) or "")
+    assert fragments.rendered == {"row, controls True": 1, "counters of 70": 1}

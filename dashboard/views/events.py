@@ -126,7 +126,7 @@ async def take_event(request: Request) -> Response | Accepted:
         return Refusal(403, "forbidden", refusal).json()
     try:
         body = await read_body(request, settings.max_event_bytes)
-    except EventError as error:  # refused unread: too large
+    except EventError as error:  # refused before it was whole: too large, or the sender left
         ingestor.reject(
             error,
             ingestor.clock(),

@@ -32,13 +32,12 @@
     });
   }
 
-  function applyThreshold(el, seconds) {
+  function applyThreshold(el, seconds, holder) {
     var warn = Number(el.getAttribute("data-warn")), alert = Number(el.getAttribute("data-alert"));
     var level = seconds >= alert ? "alert" : seconds >= warn ? "warn" : "ok";
     el.classList.toggle("is-warn", level === "warn");
     el.classList.toggle("is-alert", level === "alert");
     // The whole row or tile takes the warning colour, not only its timer.
-    var holder = el.closest("article.call, article.tile");
     if (holder && holder.getAttribute("data-level") !== level) holder.setAttribute("data-level", level);
     var id = (el.closest("[id]") || el).id, since = el.getAttribute("data-since");
     var key = id + ":" + since;
@@ -48,16 +47,18 @@
     }
   }
 
+  var OUT_OF_SIGHT = /(^|\s)is-(overflow|far)(\s|$)/;
+
   function updateTimers(elements, now) {
     elements.forEach(function (el) {
       var since = Number(el.getAttribute("data-since"));
       if (!(since > 0)) return;
       var seconds = (now - since) / 1000;
-      if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds);
+      var holder = el.closest("article.call, article.tile");
+      if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds, holder);
       // A row counted in "+N more", a tile cut off below the TV's grid, is not seen: its
       // text waits until it shows again.
-      var holder = el.closest("article.call, article.tile");
-      if (holder && (holder.classList.contains("is-overflow") || holder.classList.contains("is-far"))) return;
+      if (holder && OUT_OF_SIGHT.test(holder.className)) return;
       // Idle for more than a day reads as a date ("since 28 Nov"), not a timer of days.
       var text = el.hasAttribute("data-idle") && seconds >= DAY ? "since " + localDay(since, now) : format(seconds);
       if (el.textContent !== text) el.textContent = text;
@@ -130,16 +131,26 @@
   // being typed): moving a row would take the focus away from it.
   var LEVEL_RANK = { alert: 0, warn: 1 };
 
-  function urgency(row) {
-    var timer = row.querySelector(".call-timer[data-since]");
-    var finished = row.classList.contains("is-finished") || !timer;
+  // `since`: the row's timer's start (undefined: no timer ticks in it).
+  function urgency(row, since) {
+    var classes = " " + row.className + " ";
+    var finished = classes.indexOf(" is-finished ") >= 0 || since === undefined;
     var level = LEVEL_RANK[row.getAttribute("data-level")];
     return [
       finished ? 1 : 0,
       finished || level === undefined ? 2 : level,
-      row.classList.contains("is-ringing") ? 0 : 1,
-      timer ? Number(timer.getAttribute("data-since")) : 0,
+      classes.indexOf(" is-ringing ") >= 0 ? 0 : 1,
+      since === undefined ? 0 : since,
     ];
+  }
+
+  function timersSince(list) { // each row's ticking timer's start, from one look through the list
+    var since = new Map();
+    list.querySelectorAll(".call-timer[data-since]").forEach(function (timer) {
+      var row = timer.closest("article.call");
+      if (row && !since.has(row)) since.set(row, Number(timer.getAttribute("data-since")));
+    });
+    return since;
   }
 
   function compareUrgency(a, b) {
@@ -153,7 +164,8 @@
     var list = document.getElementById("live-calls");
     if (!list || list.contains(document.activeElement)) return;
     var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
-    var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row), index: index }; }).sort(compareUrgency);
+    var since = timersSince(list);
+    var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row, since.get(row)), index: index }; }).sort(compareUrgency);
     if (sorted.every(function (item, i) { return item.row === rows[i]; })) return;
     // Only the rows out of order move: those outside the longest run already in order.
     var staying = inOrder(sorted.map(function (item) { return item.index; }));
@@ -268,19 +280,27 @@
   // A TV's tiles from a few past the first one wholly below its grid's box on are not
   // rendered (tiles fill rows in order: every later one is below too). Returns those it
   // rendered again. The desk's grid scrolls: all of its tiles are rendered.
+  // A tile changed in place keeps its mark: the tiles are marked again when the tiles laid out
+  // change, or for a grid pushed whole (its tiles come unmarked; apply() forgets this then).
+  var tilesMarked = { grid: null, count: -1 };
+
   function fitTiles() {
     var section = document.getElementById("grid");
     if (!section || !document.body.classList.contains("tv")) return [];
     var tiles = Array.prototype.slice.call(section.getElementsByClassName("tile"));
-    var wasFar = tiles.map(function (tile) { return tile.classList.contains("is-far"); });
-    markFar(tiles, tilesLaid);
+    if (tilesMarked.grid !== section || tilesMarked.count !== tiles.length) {
+      tilesMarked = { grid: section, count: tiles.length };
+      markFar(tiles, tilesLaid); // a new grid's timers were set as it came
+    }
+    var before = tilesLaid.near;
     var first = firstPastLaidOut(tiles, tilesLaid, function () {
       var bottom = section.getBoundingClientRect().bottom;
       return function (box) { return box.top >= bottom; };
     });
+    var laid = tilesLaid.near; // more than before if every one laid out was seen
     tilesLaid.near = first + tilesLaid.margin;
-    markFar(tiles, tilesLaid);
-    return tiles.filter(function (tile, i) { return wasFar[i] && !tile.classList.contains("is-far"); });
+    if (tilesLaid.near !== laid) markFar(tiles, tilesLaid);
+    return before < tilesLaid.near ? tiles.slice(before, tilesLaid.near) : [];
   }
 
   function readServerTime() {
@@ -587,6 +607,7 @@
   }
 
   function apply(op, settleInfo, added) {
+    if (op.key === "#grid") tilesMarked = { grid: null, count: -1 };
     var existing = op.key ? document.getElementById(op.key.slice(1)) : null;
     var direct = op.key !== null && (op.swap === "delete" ||
       ((op.swap === "outerHTML" || (op.swap === "afterbegin" && op.child)) &&

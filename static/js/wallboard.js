@@ -108,7 +108,11 @@
   // timer's text.
   function arrange() {
     orderLiveCalls();
-    var shown = fitTiles().concat(fitLiveCalls()); // the tiles first: both read one layout
+    var list = document.getElementById("live-calls");
+    var rows = list ? callRows(list) : [];
+    // Every mark before the first read, so that the tiles and the rows read one layout.
+    markFar(rows, rowsLaid); // rows that came or moved down there stay out of it
+    var shown = fitTiles().concat(fitLiveCalls(list, rows));
     if (shown.length) updateTimers(timersIn(shown), Date.now() + clockOffset);
   }
 
@@ -163,7 +167,7 @@
   function orderLiveCalls() {
     var list = document.getElementById("live-calls");
     if (!list || list.contains(document.activeElement)) return;
-    var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
+    var rows = callRows(list);
     var since = timersSince(list);
     var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row, since.get(row)), index: index }; }).sort(compareUrgency);
     if (sorted.every(function (item, i) { return item.row === rows[i]; })) return;
@@ -243,13 +247,14 @@
     };
   }
 
-  // Returns the rows it showed again.
-  function fitLiveCalls() {
-    var list = document.getElementById("live-calls");
+  function callRows(list) {
+    return Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
+  }
+
+  // The rows of `list` (marked far as they were) fitted; returns the rows it showed again.
+  function fitLiveCalls(list, rows) {
     var more = document.querySelector("[data-more-calls]");
     if (!list || !more) return [];
-    var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
-    markFar(rows, rowsLaid); // before anything is laid out: rows that came or moved down there stay out of it
     var first = firstPastLaidOut(rows, rowsLaid, bottomPast(list));
     if (more.hidden && first < rows.length) {
       more.hidden = false; // its own line takes room too: count again with it shown
@@ -540,7 +545,7 @@
   // styling and layout of what the slice changed (as much as the script or more), learnt per
   // operation from the slices before.
   // htmx:wsAfterMessage is triggered once every operation of its message is applied.
-  var SLICE_MS = 12;
+  var SLICE_MS = 10;
   var arrangeMs = 2, layoutMsPerOperation = 0.3;
 
   function arrangeTimed(operations) {

@@ -545,7 +545,7 @@
   // styling and layout of what the slice changed (as much as the script or more), learnt per
   // operation from the slices before.
   // htmx:wsAfterMessage is triggered once every operation of its message is applied.
-  var SLICE_MS = 10;
+  var SLICE_MS = 8;
   var arrangeMs = 2, layoutMsPerOperation = 0.3;
 
   function arrangeTimed(operations) {
@@ -579,6 +579,7 @@
       appliedMessages = appliedMessages.concat(messages);
     }
     if (!pending.size) return;
+    tickTimers(); // if a tick is due: before the slice's operations, its time in their budget
     var added = [];
     var settleInfo = htmxApi.makeSettleInfo(pendingSocket);
     var entries = pending.entries(), applied = 0;
@@ -591,7 +592,6 @@
     htmxApi.settleImmediately(settleInfo.tasks);
     readServerTime();
     updateTimers(timersIn(added), Date.now() + clockOffset);
-    tickTimers();
     arrangeTimed(applied);
     if (pending.size) {
       scheduleFrame();

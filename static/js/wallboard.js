@@ -3,7 +3,8 @@
 //   difference between this browser's clock and the server's (#counters[data-server-now]).
 // - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
 // - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
-//   not fit its box is counted in a "+N more" line instead of running off the screen.
+//   not fit its box is counted in a "+N more" line instead of running off the screen; rows
+//   and a TV's tiles well out of sight are not rendered at all.
 // - what the socket pushes is applied once per animation frame (a big frame's work in slices
 //   over a few), however many messages came meanwhile: the latest fragment for an element
 //   wins, and a fragment with nothing for htmx to wire (a TV's rows and tiles) is swapped in

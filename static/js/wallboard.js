@@ -39,7 +39,10 @@
     el.classList.toggle("is-warn", level === "warn");
     el.classList.toggle("is-alert", level === "alert");
     // The whole row or tile takes the warning colour, not only its timer.
-    if (holder && holder.getAttribute("data-level") !== level) holder.setAttribute("data-level", level);
+    if (holder && holder.getAttribute("data-level") !== level) {
+      holder.setAttribute("data-level", level);
+      urgencyKeys.delete(holder);
+    }
     var id = (el.closest("[id]") || el).id, since = el.getAttribute("data-since");
     var key = id + ":" + since;
     if (level === "alert" && !alerted.has(key)) {
@@ -108,9 +111,8 @@
   // The list in order, and what does not fit counted; rows and tiles shown again get their
   // timer's text.
   function arrange() {
-    orderLiveCalls();
     var list = document.getElementById("live-calls");
-    var rows = list ? callRows(list) : [];
+    var rows = list ? orderLiveCalls(list, callRows(list)) : [];
     // Every mark before the first read, so that the tiles and the rows read one layout.
     markFar(rows, rowsLaid); // rows that came or moved down there stay out of it
     var shown = fitTiles().concat(fitLiveCalls(list, rows));
@@ -136,26 +138,29 @@
   // being typed): moving a row would take the focus away from it.
   var LEVEL_RANK = { alert: 0, warn: 1 };
 
-  // `since`: the row's timer's start (undefined: no timer ticks in it).
-  function urgency(row, since) {
-    var classes = " " + row.className + " ";
-    var finished = classes.indexOf(" is-finished ") >= 0 || since === undefined;
+  // A row's key is kept until the row changes: a push changes it in place (morph()) or
+  // replaces it, a threshold its level (applyThreshold()).
+  var urgencyKeys = new WeakMap();
+
+  function urgency(row) {
+    var key = urgencyKeys.get(row);
+    if (!key) {
+      key = urgencyOf(row);
+      urgencyKeys.set(row, key);
+    }
+    return key;
+  }
+
+  function urgencyOf(row) {
+    var timer = row.querySelector(".call-timer[data-since]");
+    var finished = row.classList.contains("is-finished") || !timer;
     var level = LEVEL_RANK[row.getAttribute("data-level")];
     return [
       finished ? 1 : 0,
       finished || level === undefined ? 2 : level,
-      classes.indexOf(" is-ringing ") >= 0 ? 0 : 1,
-      since === undefined ? 0 : since,
+      row.classList.contains("is-ringing") ? 0 : 1,
+      timer ? Number(timer.getAttribute("data-since")) : 0,
     ];
-  }
-
-  function timersSince(list) { // each row's ticking timer's start, from one look through the list
-    var since = new Map();
-    list.querySelectorAll(".call-timer[data-since]").forEach(function (timer) {
-      var row = timer.closest("article.call");
-      if (row && !since.has(row)) since.set(row, Number(timer.getAttribute("data-since")));
-    });
-    return since;
   }
 
   function compareUrgency(a, b) {
@@ -165,13 +170,11 @@
     return a.index - b.index;
   }
 
-  function orderLiveCalls() {
-    var list = document.getElementById("live-calls");
-    if (!list || list.contains(document.activeElement)) return;
-    var rows = callRows(list);
-    var since = timersSince(list);
-    var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row, since.get(row)), index: index }; }).sort(compareUrgency);
-    if (sorted.every(function (item, i) { return item.row === rows[i]; })) return;
+  // Returns the rows in their order now.
+  function orderLiveCalls(list, rows) {
+    if (list.contains(document.activeElement)) return rows;
+    var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row), index: index }; }).sort(compareUrgency);
+    if (sorted.every(function (item, i) { return item.row === rows[i]; })) return rows;
     // Only the rows out of order move: those outside the longest run already in order.
     var staying = inOrder(sorted.map(function (item) { return item.index; }));
     var next = rows[rows.length - 1].nextSibling; // each row goes before the next in order
@@ -180,6 +183,7 @@
       if (!staying.has(i)) list.insertBefore(row, next);
       next = row;
     }
+    return sorted.map(function (item) { return item.row; });
   }
 
   // The positions (in `values`) of a longest increasing subsequence of it.
@@ -249,7 +253,7 @@
   }
 
   function callRows(list) {
-    return Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
+    return Array.prototype.filter.call(list.children, function (row) { return row.localName === "article" && row.classList.contains("call"); });
   }
 
   // The rows of `list` (marked far as they were) fitted; returns the rows it showed again.
@@ -287,17 +291,22 @@
   // rendered (tiles fill rows in order: every later one is below too). Returns those it
   // rendered again. The desk's grid scrolls: all of its tiles are rendered.
   // A tile changed in place keeps its mark: the tiles are marked again when the tiles laid out
-  // change, or for a grid pushed whole (its tiles come unmarked; apply() forgets this then).
-  var tilesMarked = { grid: null, count: -1 };
+  // change, or when other tiles come (a grid pushed whole, a tile not changed in place: apply()
+  // forgets the tiles then).
+  var tilesMarked = { grid: null, tiles: [] };
+
+  function forgetTiles() {
+    tilesMarked = { grid: null, tiles: [] };
+  }
 
   function fitTiles() {
     var section = document.getElementById("grid");
     if (!section || !document.body.classList.contains("tv")) return [];
-    var tiles = Array.prototype.slice.call(section.getElementsByClassName("tile"));
-    if (tilesMarked.grid !== section || tilesMarked.count !== tiles.length) {
-      tilesMarked = { grid: section, count: tiles.length };
-      markFar(tiles, tilesLaid); // a new grid's timers were set as it came
+    if (tilesMarked.grid !== section) {
+      tilesMarked = { grid: section, tiles: Array.prototype.slice.call(section.getElementsByClassName("tile")) };
+      markFar(tilesMarked.tiles, tilesLaid); // a new grid's timers were set as it came
     }
+    var tiles = tilesMarked.tiles;
     var before = tilesLaid.near;
     var first = firstPastLaidOut(tiles, tilesLaid, function () {
       var bottom = section.getBoundingClientRect().bottom;
@@ -612,12 +621,19 @@
     frameTimeout = setTimeout(applyQueued, 1000);
   }
 
+  function isTileOrGrid(el) {
+    return Boolean(el) && el.nodeType === 1 && (el.id === "grid" || el.classList.contains("tile"));
+  }
+
   function apply(op, settleInfo, added) {
-    if (op.key === "#grid") tilesMarked = { grid: null, count: -1 };
     var existing = op.key ? document.getElementById(op.key.slice(1)) : null;
+    var el = op.child || op.element;
     var direct = op.key !== null && (op.swap === "delete" ||
       ((op.swap === "outerHTML" || (op.swap === "afterbegin" && op.child)) &&
        (op.plain || !wiredByHtmx(op.child || op.element)) && !wiredNow(existing)));
+    // Tiles but one changed in place: those marked may not be the grid's any more.
+    var inPlace = direct && op.swap === "outerHTML" && existing && existing.id !== "grid" && sameNode(existing, el);
+    if ((isTileOrGrid(existing) || isTileOrGrid(el)) && !inPlace) forgetTiles();
     if (!direct) {
       var swap = op.swap === "outerHTML" ? "true" : op.target ? op.swap + ":" + op.target : op.swap;
       htmxApi.oobSwap(swap, op.element, settleInfo);
@@ -627,7 +643,6 @@
       if (existing) existing.remove();
       return;
     }
-    var el = op.child || op.element;
     el.removeAttribute("hx-swap-oob");
     if (op.swap === "outerHTML" || existing) { // an addition of what is there already replaces it
       if (!existing) return; // nothing to replace: htmx would drop it too
@@ -666,6 +681,7 @@
   // changing state changes a class and a few words, and only those are styled and laid out
   // again, not a whole new subtree (a busy TV's frames took over 50 ms laying out new tiles).
   function morph(into, from) {
+    urgencyKeys.delete(into);
     var names = Object.create(null);
     Array.prototype.forEach.call(from.attributes, function (attribute) {
       names[attribute.name] = true;

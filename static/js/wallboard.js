@@ -487,7 +487,7 @@
   var frameRequest = null, frameTimeout = null;
   var HTMX_ATTRIBUTE = /^(data-)?(hx-|ws-)/;
   // Messages in which no attribute can be one for htmx: nothing in them needs wiring.
-  var HTMX_MARKUP = /\s(data-)?(hx-(?!swap-oob=)|ws-)/;
+  var HTMX_MARKUP = /\s(data-)?(hx-(?!swap-oob=)|ws-)/i;
   var plainElements = new WeakSet(); // swapped in directly: nothing for htmx in them
 
   if (window.htmx) {
@@ -662,6 +662,7 @@
       if (!target) return;
       target.prepend(el);
     }
+    plainElements.add(el); // as its new version: nothing for htmx in it
     added.push(el);
   }
 

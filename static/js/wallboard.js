@@ -302,8 +302,10 @@
   function fitTiles() {
     var section = document.getElementById("grid");
     if (!section || !document.body.classList.contains("tv")) return [];
+    var wasFar = [];
     if (tilesMarked.grid !== section) {
       tilesMarked = { grid: section, tiles: Array.prototype.slice.call(section.getElementsByClassName("tile")) };
+      wasFar = tilesMarked.tiles.filter(function (tile) { return tile.classList.contains("is-far"); });
       markFar(tilesMarked.tiles, tilesLaid); // a new grid's timers were set as it came
     }
     var tiles = tilesMarked.tiles;
@@ -315,7 +317,8 @@
     var laid = tilesLaid.near; // more than before if every one laid out was seen
     tilesLaid.near = first + tilesLaid.margin;
     if (tilesLaid.near !== laid) markFar(tiles, tilesLaid);
-    return before < tilesLaid.near ? tiles.slice(before, tilesLaid.near) : [];
+    var shown = before < tilesLaid.near ? tiles.slice(before, tilesLaid.near) : [];
+    return shown.concat(wasFar.filter(function (tile) { return !tile.classList.contains("is-far") && shown.indexOf(tile) < 0; }));
   }
 
   function readServerTime() {

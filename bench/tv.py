@@ -23,9 +23,8 @@ thread task over 50 ms is counted (a `longtask` observer in the page), in all an
 warm-up, and by phase: the warm-up, idle, the burst of `--peak` calls coming at once (until
 the TV has applied it), live, their hang-up, the day, and the bench's own pauses (waiting for
 the board to empty, the garbage collections it asks for before reading the metrics). And the
-page's CPU
-(the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a ratio to
-the same page idle; the long tasks of that idle spell are counted apart, as a baseline for
+page's CPU (the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a
+ratio to the same page idle; the long tasks of that idle spell are counted apart, as a baseline for
 the machine's own load, and so is the script time per frame the page received.
 
 The exit code is 0 whatever the verdict: this is a report.

@@ -19,9 +19,12 @@ is answered and finishes a few seconds later. Chromium's own metrics are read ov
 DevTools protocol (`Performance.getMetrics`, after a garbage collection) with the board
 idle, once after a warm-up (the first tenth of the calls), half way and at the end: the JS heap,
 DOM nodes and event listeners must not grow by more than 10 % between the two. Every main
-thread task over 50 ms is counted (a `longtask` observer in the page). And the page's CPU
-(the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a ratio to
-the same page idle; the long tasks of that idle spell are counted apart, as a baseline for
+thread task over 50 ms is counted (a `longtask` observer in the page), in all and after the
+warm-up, and by phase: the warm-up, idle, the burst of `--peak` calls coming at once (until
+the TV has applied it), live, their hang-up, the day, and the bench's own pauses (waiting for
+the board to empty, the garbage collections it asks for before reading the metrics). And the
+page's CPU (the metrics' TaskDuration per second) with `--peak` calls live and ticking, as a
+ratio to the same page idle; the long tasks of that idle spell are counted apart, as a baseline for
 the machine's own load, and so is the script time per frame the page received.
 
 The exit code is 0 whatever the verdict: this is a report.
@@ -224,6 +227,15 @@ async def until(page: Page, shown: int, which: str = ".call:not(.is-finished)") 
     while (now := await calls_shown(page, which)) != shown:
         if time.monotonic() > deadline:
             raise SystemExit(f"the TV never showed {shown} calls ({which}: {now})")
+        await asyncio.sleep(0.2)
+
+
+async def until_settled(page: Page, talking: int) -> None:
+    """Until the TV has applied what it was pushed: as many tiles talking (a frame's last)."""
+    deadline = time.monotonic() + 120
+    while (now := int(await page.locator("#grid .tile.is-talking").count())) != talking:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the TV never showed {talking} tiles talking ({now})")
         await asyncio.sleep(0.2)
 
 
@@ -459,6 +471,7 @@ async def bench(
         idle_to = await page_now(page)
         hang_up, held = await sender.held(calls, peak)
         await until(page, peak)
+        await until_settled(page, min(peak, len(EXTENSIONS)))  # then only the timers tick
         live_from = await page_now(page)
         live_cpu = await cpu_per_second(cdp)
         live_to = await page_now(page)
@@ -488,6 +501,7 @@ async def bench(
         heap_after = await heap_counts(cdp) if heap_diff else {}
         played = time.monotonic() - started
         long_tasks = await take_long_tasks(page)
+        end = await page_now(page)
         closes = await page.evaluate("window.__socketCloses")
         await browser.close()
     await sender.http.aclose()
@@ -504,6 +518,14 @@ async def bench(
             "live_long_tasks": tasks_between(long_tasks, live_from, live_to),
             "day_long_tasks": tasks_between(long_tasks, day_from, middle_from)
             + tasks_between(long_tasks, middle_to, day_to),
+            "warm-up_long_tasks": tasks_between(long_tasks, 0, idle_from),
+            "burst_long_tasks": tasks_between(long_tasks, idle_to, live_from),
+            "hang-up_long_tasks": tasks_between(long_tasks, live_to, day_from),
+            "pauses_long_tasks": tasks_between(long_tasks, middle_from, middle_to)
+            + tasks_between(long_tasks, day_to, end + 1),
+            "warm-up_seconds": idle_from / 1000, "burst_seconds": (live_from - idle_to) / 1000,
+            "hang-up_seconds": (day_from - live_to) / 1000,
+            "pauses_seconds": (middle_to - middle_from + end - day_to) / 1000,
             "day_frames": day_frames, "day_chars": day_chars,
             "day_seconds": (middle_from - day_from + day_to - middle_to) / 1000,
             "day_script": during_day("script_seconds"), "day_task": during_day("task_seconds"),
@@ -532,10 +554,20 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
     long_tasks = result["long_tasks"]
     worst = max(long_tasks, default=0.0)
     print(f"long tasks (> {LONG_TASK_MS} ms): {len(long_tasks)}, the longest {worst:.0f} ms")
-    for phase, seconds in (("idle", HOLD_SECONDS), ("live", HOLD_SECONDS),
-                           ("day", result["day_seconds"])):  # fmt: skip
+    after_warmup = [
+        ms for phase in ("idle", "burst", "live", "hang-up", "day", "pauses")
+        for ms in result[f"{phase}_long_tasks"]
+    ]  # fmt: skip
+    print(f"  after the warm-up: {len(after_warmup)}, the longest"
+          f" {max(after_warmup, default=0.0):.0f} ms")  # fmt: skip
+    # In the order they come; pauses: the bench's own (waiting for the board to empty, a
+    # garbage collection it asks for, reading the metrics) half way and at the end.
+    for phase, seconds in (("warm-up", result["warm-up_seconds"]), ("idle", HOLD_SECONDS),
+                           ("burst", result["burst_seconds"]), ("live", HOLD_SECONDS),
+                           ("hang-up", result["hang-up_seconds"]), ("day", result["day_seconds"]),
+                           ("pauses", result["pauses_seconds"])):  # fmt: skip
         tasks = result[f"{phase}_long_tasks"]
-        print(f"  of which {phase:<4} ({seconds:4.0f} s): {len(tasks):5}, "
+        print(f"  of which {phase:<7} ({seconds:4.0f} s): {len(tasks):5}, "
               f"the longest {max(tasks, default=0.0):.0f} ms")  # fmt: skip
     frames = result["day_frames"]
     print(f"the day after warm-up: {frames:,} frames in {result['day_seconds']:.0f} s, "
@@ -571,11 +603,12 @@ def report(result: dict[str, Any], calls: int, peak: int) -> None:
     )
     summary.record(
         "tv",
-        f"TV page main-thread tasks over {LONG_TASK_MS} ms",
-        f"{len(long_tasks)} (longest {worst:.0f} ms); the idle page:"
+        f"TV page main-thread tasks over {LONG_TASK_MS} ms after the warm-up",
+        f"{len(after_warmup)} (longest {max(after_warmup, default=0.0):.0f} ms; with the warm-up"
+        f" {len(long_tasks)}, longest {worst:.0f} ms); the idle page:"
         f" {len(result['idle_long_tasks'])} in {HOLD_SECONDS:.0f} s",
         "0",
-        "PASS" if not long_tasks else "FAIL",
+        "PASS" if not after_warmup else "FAIL",
     )
     summary.record(
         "tv",

@@ -334,3 +334,76 @@ def test_rows_and_tiles_changed_in_place_are_as_a_fresh_page_shows_them(
     fresh = open_board(browser, server, "/tv")
     expect(fresh.locator("#live-calls > article.call")).to_have_count(3)
     assert tv.evaluate(BOARD_AS_IS) == fresh.evaluate(BOARD_AS_IS)
+
+
+@pytest.fixture
+def big_office(tmp_path: Path) -> Iterator[DashboardProcess]:
+    """A hundred extensions: more tiles than a TV's grid shows at 1080p."""
+    process = DashboardProcess(
+        tmp_path, DASHBOARD_EXTENSIONS="100-199", DASHBOARD_PBX_CHECK_SECONDS="0"
+    )
+    process.start()
+    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
+    try:
+        yield process
+    finally:
+        process.stop()
+        print("--- dashboard ---", process.log(), sep="\n")
+
+
+TILES_AS_SHOWN = """() => {
+  const box = document.getElementById("grid").getBoundingClientRect();
+  const tiles = [...document.querySelectorAll("#grid article.tile")];
+  const rendered = tiles.filter((tile) => getComputedStyle(tile).display !== "none");
+  const below = (tile) => tile.getBoundingClientRect().top >= box.bottom;
+  return {
+    rendered_first: tiles.slice(0, rendered.length).every((tile) => rendered.includes(tile)),
+    seen: rendered.filter((tile) => !below(tile)).length,
+    rendered_below: rendered.filter(below).length,
+    not_rendered: tiles.length - rendered.length,
+  };
+}"""
+
+# When the tile of extension 190 is rendered again: its timer's text and the live row's.
+RECORD_TIMERS_WHEN_SHOWN = """() => {
+  const tile = document.getElementById("ext-190");
+  new MutationObserver((_, observer) => {
+    if (getComputedStyle(tile).display === "none") return;
+    window.__timersWhenShown = [tile.querySelector(".tile-timer").textContent,
+                                document.querySelector("#live-calls .call-timer").textContent];
+    observer.disconnect();
+  }).observe(tile, { attributes: true, attributeFilter: ["class"] });
+}"""
+
+
+def seconds_of(timer: str) -> int:
+    minutes, seconds = timer.split(":")
+    return int(minutes) * 60 + int(seconds)
+
+
+def test_the_tv_renders_only_the_tiles_next_to_its_grid_and_their_timers_when_they_show(
+    browser: Browser, big_office: DashboardProcess
+) -> None:
+    tv = open_board(browser, big_office, "/tv")
+    expect(tv.locator("article.tile")).to_have_count(100)
+    # Tiles fill the grid row by row: every one seen is rendered, then ten wholly below its
+    # box (from a row of its own), and none after them.
+    shown = tv.evaluate(TILES_AS_SHOWN)
+    assert shown == {
+        "rendered_first": True, "seen": shown["seen"], "rendered_below": 10,
+        "not_rendered": 100 - shown["seen"] - 10,
+    }, shown  # fmt: skip
+    assert 0 < shown["seen"] < 90, shown
+    # A call rings at a tile not rendered; its timer is right as soon as it is shown.
+    ring(big_office, "9855500001", "190")
+    expect(tv.locator("#ext-190")).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    expect(tv.locator("#ext-190")).to_be_hidden()
+    expect(tv.locator("#live-calls .call-timer")).to_have_text(re.compile(r"^0:0[3-9]$"))
+    tv.evaluate(RECORD_TIMERS_WHEN_SHOWN)
+    tv.set_viewport_size({"width": VIEWPORT["width"], "height": 3 * VIEWPORT["height"]})
+    wait_until(lambda: tv.evaluate("window.__timersWhenShown") is not None, 5, "the tile shown")
+    tile_timer, row_timer = tv.evaluate("window.__timersWhenShown")
+    assert seconds_of(tile_timer) - seconds_of(row_timer) in (0, 1), (tile_timer, row_timer)
+    assert tv.evaluate(TILES_AS_SHOWN) == {
+        "rendered_first": True, "seen": 100, "rendered_below": 0, "not_rendered": 0,
+    }  # fmt: skip

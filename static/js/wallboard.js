@@ -3,7 +3,8 @@
 //   difference between this browser's clock and the server's (#counters[data-server-now]).
 // - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
 // - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
-//   not fit its box is counted in a "+N more" line instead of running off the screen.
+//   not fit its box is counted in a "+N more" line instead of running off the screen; rows
+//   and a TV's tiles well out of sight are not rendered at all.
 // - what the socket pushes is applied once per animation frame (a big frame's work in slices
 //   over a few), however many messages came meanwhile: the latest fragment for an element
 //   wins, and a fragment with nothing for htmx to wire (a TV's rows and tiles) is swapped in
@@ -32,14 +33,16 @@
     });
   }
 
-  function applyThreshold(el, seconds) {
+  function applyThreshold(el, seconds, holder) {
     var warn = Number(el.getAttribute("data-warn")), alert = Number(el.getAttribute("data-alert"));
     var level = seconds >= alert ? "alert" : seconds >= warn ? "warn" : "ok";
     el.classList.toggle("is-warn", level === "warn");
     el.classList.toggle("is-alert", level === "alert");
     // The whole row or tile takes the warning colour, not only its timer.
-    var holder = el.closest("article.call, article.tile");
-    if (holder && holder.getAttribute("data-level") !== level) holder.setAttribute("data-level", level);
+    if (holder && holder.getAttribute("data-level") !== level) {
+      holder.setAttribute("data-level", level);
+      urgencyKeys.delete(holder);
+    }
     var id = (el.closest("[id]") || el).id, since = el.getAttribute("data-since");
     var key = id + ":" + since;
     if (level === "alert" && !alerted.has(key)) {
@@ -48,15 +51,18 @@
     }
   }
 
+  var OUT_OF_SIGHT = /(^|\s)is-(overflow|far)(\s|$)/;
+
   function updateTimers(elements, now) {
     elements.forEach(function (el) {
       var since = Number(el.getAttribute("data-since"));
       if (!(since > 0)) return;
       var seconds = (now - since) / 1000;
-      if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds);
-      // A row counted in "+N more" is not seen: its text waits until it shows again.
-      var row = el.closest("article.call");
-      if (row && row.classList.contains("is-overflow")) return;
+      var holder = el.closest("article.call, article.tile");
+      if (el.hasAttribute("data-threshold")) applyThreshold(el, seconds, holder);
+      // A row counted in "+N more", a tile cut off below the TV's grid, is not seen: its
+      // text waits until it shows again.
+      if (holder && OUT_OF_SIGHT.test(holder.className)) return;
       // Idle for more than a day reads as a date ("since 28 Nov"), not a timer of days.
       var text = el.hasAttribute("data-idle") && seconds >= DAY ? "since " + localDay(since, now) : format(seconds);
       if (el.textContent !== text) el.textContent = text;
@@ -78,13 +84,17 @@
   var SHARED_TICK_MS = 900;
 
   function tick() {
+    if (tickTimers()) arrangeTimed(0);
+  }
+
+  // The timers and the clock (what the page shows changes, nothing is read back from its layout).
+  function tickTimers() {
     if (Date.now() - lastTick < SHARED_TICK_MS) return false; // a frame has just ticked
     lastTick = Date.now();
     var now = Date.now() + clockOffset;
     updateTimers(document.querySelectorAll("[data-since]"), now);
     forgetAlertsGone();
     forgetAnnouncedGone();
-    arrange();
     var clock = document.getElementById("clock");
     if (clock) {
       var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone };
@@ -98,10 +108,14 @@
     return true;
   }
 
-  // The list in order, and what does not fit counted; rows shown again get their timer's text.
+  // The list in order, and what does not fit counted; rows and tiles shown again get their
+  // timer's text.
   function arrange() {
-    orderLiveCalls();
-    var shown = fitLiveCalls();
+    var list = document.getElementById("live-calls");
+    var rows = list ? orderLiveCalls(list, callRows(list)) : [];
+    // Every mark before the first read, so that the tiles and the rows read one layout.
+    markFar(rows, rowsLaid); // rows that came or moved down there stay out of it
+    var shown = fitTiles().concat(fitLiveCalls(list, rows));
     if (shown.length) updateTimers(timersIn(shown), Date.now() + clockOffset);
   }
 
@@ -124,7 +138,20 @@
   // being typed): moving a row would take the focus away from it.
   var LEVEL_RANK = { alert: 0, warn: 1 };
 
+  // A row's key is kept until the row changes: a push changes it in place (morph()) or
+  // replaces it, a threshold its level (applyThreshold()).
+  var urgencyKeys = new WeakMap();
+
   function urgency(row) {
+    var key = urgencyKeys.get(row);
+    if (!key) {
+      key = urgencyOf(row);
+      urgencyKeys.set(row, key);
+    }
+    return key;
+  }
+
+  function urgencyOf(row) {
     var timer = row.querySelector(".call-timer[data-since]");
     var finished = row.classList.contains("is-finished") || !timer;
     var level = LEVEL_RANK[row.getAttribute("data-level")];
@@ -143,12 +170,11 @@
     return a.index - b.index;
   }
 
-  function orderLiveCalls() {
-    var list = document.getElementById("live-calls");
-    if (!list || list.contains(document.activeElement)) return;
-    var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
+  // Returns the rows in their order now.
+  function orderLiveCalls(list, rows) {
+    if (list.contains(document.activeElement)) return rows;
     var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row), index: index }; }).sort(compareUrgency);
-    if (sorted.every(function (item, i) { return item.row === rows[i]; })) return;
+    if (sorted.every(function (item, i) { return item.row === rows[i]; })) return rows;
     // Only the rows out of order move: those outside the longest run already in order.
     var staying = inOrder(sorted.map(function (item) { return item.index; }));
     var next = rows[rows.length - 1].nextSibling; // each row goes before the next in order
@@ -157,6 +183,7 @@
       if (!staying.has(i)) list.insertBefore(row, next);
       next = row;
     }
+    return sorted.map(function (item) { return item.row; });
   }
 
   // The positions (in `values`) of a longest increasing subsequence of it.
@@ -183,56 +210,69 @@
   // Only the rows down to a few past the first hidden one are laid out: those further down
   // (is-far) are not rendered at all, so that the calls coming, moving and going down there
   // (most of a busy TV's) cost no styling or layout. Should every row laid out fit, more are.
-  var NEAR_MARGIN = 10;
-  var nearRows = Infinity; // the rows laid out, from the top: the first hidden one + NEAR_MARGIN
+  // A TV's tiles likewise: its grid cuts off what runs past its bottom (most of a big PBX's
+  // extensions), and the tiles from a few past the first one wholly below it are not rendered.
+  function laidOut(margin) { // the first `near` elements are laid out: the first past + margin
+    return { near: Infinity, margin: margin };
+  }
+  var rowsLaid = laidOut(10), tilesLaid = laidOut(10);
 
-  function firstPast(rows, bottom) {
-    var low = 0, high = rows.length;
+  function firstPast(elements, isPast) {
+    var low = 0, high = elements.length;
     while (low < high) {
       var mid = (low + high) >> 1;
-      if (rows[mid].getBoundingClientRect().bottom > bottom + 1) high = mid; else low = mid + 1;
+      if (isPast(elements[mid].getBoundingClientRect())) high = mid; else low = mid + 1;
     }
     return low;
   }
 
-  function markFar(rows) {
-    rows.forEach(function (row, i) {
-      var far = i >= nearRows;
-      if (row.classList.contains("is-far") !== far) row.classList.toggle("is-far", far);
+  function markFar(elements, laid) {
+    elements.forEach(function (el, i) {
+      var far = i >= laid.near;
+      if (el.classList.contains("is-far") !== far) el.classList.toggle("is-far", far);
     });
   }
 
-  // The first row past `edge()`'s bottom, laying out more rows while every one laid out fits.
-  function firstPastLaidOut(rows, edge) {
+  // The first element past the edge (`pastEdge()`, asked after each layout, gives the test),
+  // laying out more elements while every one laid out is within it.
+  function firstPastLaidOut(elements, laid, pastEdge) {
     for (;;) {
-      var near = nearRows >= rows.length ? rows : rows.slice(0, nearRows);
-      var first = firstPast(near, edge().getBoundingClientRect().bottom);
-      if (first < near.length || near.length === rows.length) return first;
-      nearRows = nearRows * 2 + NEAR_MARGIN;
-      markFar(rows);
+      var near = laid.near >= elements.length ? elements : elements.slice(0, laid.near);
+      var first = firstPast(near, pastEdge());
+      if (first < near.length || near.length === elements.length) return first;
+      laid.near = laid.near * 2 + laid.margin;
+      markFar(elements, laid);
     }
   }
 
-  // Returns the rows it showed again.
-  function fitLiveCalls() {
-    var list = document.getElementById("live-calls");
+  function bottomPast(edge) { // a row ending below the edge's bottom
+    return function () {
+      var bottom = edge.getBoundingClientRect().bottom + 1;
+      return function (box) { return box.bottom > bottom; };
+    };
+  }
+
+  function callRows(list) {
+    return Array.prototype.filter.call(list.children, function (row) { return row.localName === "article" && row.classList.contains("call"); });
+  }
+
+  // The rows of `list` (marked far as they were) fitted; returns the rows it showed again.
+  function fitLiveCalls(list, rows) {
     var more = document.querySelector("[data-more-calls]");
     if (!list || !more) return [];
-    var rows = Array.prototype.filter.call(list.children, function (row) { return row.matches("article.call"); });
-    markFar(rows); // before anything is laid out: rows that came or moved down there stay out of it
-    var first = firstPastLaidOut(rows, function () { return list; });
+    var first = firstPastLaidOut(rows, rowsLaid, bottomPast(list));
     if (more.hidden && first < rows.length) {
       more.hidden = false; // its own line takes room too: count again with it shown
-      first = firstPastLaidOut(rows, function () { return list; });
+      first = firstPastLaidOut(rows, rowsLaid, bottomPast(list));
     } else if (!more.hidden && first < rows.length + 1) {
       // Would every row fit in the room the line takes?
-      if (firstPastLaidOut(rows, function () { return more; }) >= rows.length) {
+      if (firstPastLaidOut(rows, rowsLaid, bottomPast(more)) >= rows.length) {
         more.hidden = true;
         first = rows.length;
       }
     }
-    nearRows = first + NEAR_MARGIN;
-    markFar(rows);
+    rowsLaid.near = first + rowsLaid.margin;
+    markFar(rows, rowsLaid);
     var shown = [];
     rows.forEach(function (row, i) {
       var over = i >= first;
@@ -245,6 +285,40 @@
     var text = "+" + hidden + " more " + (hidden === 1 ? "call" : "calls");
     if (!more.hidden && more.textContent !== text) more.textContent = text;
     return shown;
+  }
+
+  // A TV's tiles from a few past the first one wholly below its grid's box on are not
+  // rendered (tiles fill rows in order: every later one is below too). Returns those it
+  // rendered again. The desk's grid scrolls: all of its tiles are rendered.
+  // A tile changed in place keeps its mark: the tiles are marked again when the tiles laid out
+  // change, or when other tiles come (a grid pushed whole, a tile not changed in place: apply()
+  // forgets the tiles then).
+  var tilesMarked = { grid: null, tiles: [] };
+
+  function forgetTiles() {
+    tilesMarked = { grid: null, tiles: [] };
+  }
+
+  function fitTiles() {
+    var section = document.getElementById("grid");
+    if (!section || !document.body.classList.contains("tv")) return [];
+    var wasFar = [];
+    if (tilesMarked.grid !== section) {
+      tilesMarked = { grid: section, tiles: Array.prototype.slice.call(section.getElementsByClassName("tile")) };
+      wasFar = tilesMarked.tiles.filter(function (tile) { return tile.classList.contains("is-far"); });
+      markFar(tilesMarked.tiles, tilesLaid); // a new grid's timers were set as it came
+    }
+    var tiles = tilesMarked.tiles;
+    var before = tilesLaid.near;
+    var first = firstPastLaidOut(tiles, tilesLaid, function () {
+      var bottom = section.getBoundingClientRect().bottom;
+      return function (box) { return box.top >= bottom; };
+    });
+    var laid = tilesLaid.near; // more than before if every one laid out was seen
+    tilesLaid.near = first + tilesLaid.margin;
+    if (tilesLaid.near !== laid) markFar(tiles, tilesLaid);
+    var shown = before < tilesLaid.near ? tiles.slice(before, tilesLaid.near) : [];
+    return shown.concat(wasFar.filter(function (tile) { return !tile.classList.contains("is-far") && shown.indexOf(tile) < 0; }));
   }
 
   function readServerTime() {
@@ -415,6 +489,9 @@
   var queued = []; // messages not yet applied
   var frameRequest = null, frameTimeout = null;
   var HTMX_ATTRIBUTE = /^(data-)?(hx-|ws-)/;
+  // Messages in which no attribute can be one for htmx: nothing in them needs wiring.
+  var HTMX_MARKUP = /\s(data-)?(hx-(?!swap-oob=)|ws-)/i;
+  var plainElements = new WeakSet(); // swapped in directly: nothing for htmx in them
 
   if (window.htmx) {
     htmx.defineExtension("wallboard-frames", { init: function (api) { htmxApi = api; } });
@@ -437,8 +514,19 @@
     });
   }
 
-  // One fragment as an operation: {key, swap, target (a selector), element}.
-  function operationOf(el) {
+  function wiredNow(el) {
+    return Boolean(el) && !plainElements.has(el) && wiredByHtmx(el);
+  }
+
+  // One fragment as an operation: {key, swap, target (a selector), element, plain}; plain:
+  // its message has nothing for htmx (so it need not be looked through).
+  function operationOf(el, plain) {
+    var op = operationParts(el);
+    op.plain = plain;
+    return op;
+  }
+
+  function operationParts(el) {
     var swap = el.getAttribute("hx-swap-oob") || "true";
     var colon = swap.indexOf(":");
     if (colon > 0) { // "afterbegin:#live-calls": its children go at the top of the list
@@ -463,11 +551,23 @@
     operations.set(op.key, op);
   }
 
-  // A frame's work is cut into slices of about SLICE_MS of script, one per animation frame,
-  // so that no task runs long (a busy TV's frame of a hundred changes took 60-90 ms): what is
-  // left waits for the next frame, where a later version of one of its elements still wins.
+  // A frame's work is cut into slices of about SLICE_MS, one per animation frame, so that no
+  // task runs long (a busy TV's frame of a hundred changes took 60-90 ms): what is left waits
+  // for the next frame, where a later version of one of its elements still wins. A slice's
+  // time is its script and arrange()'s, which reads the layout back: its own part, and the
+  // styling and layout of what the slice changed (as much as the script or more), learnt per
+  // operation from the slices before.
   // htmx:wsAfterMessage is triggered once every operation of its message is applied.
-  var SLICE_MS = 12;
+  var SLICE_MS = 8;
+  var arrangeMs = 2, layoutMsPerOperation = 0.3;
+
+  function arrangeTimed(operations) {
+    var started = performance.now();
+    arrange();
+    var ms = performance.now() - started;
+    if (!operations) arrangeMs = 0.7 * arrangeMs + 0.3 * ms;
+    else layoutMsPerOperation = 0.7 * layoutMsPerOperation + 0.3 * Math.max(0, ms - arrangeMs) / operations;
+  }
   var pending = new Map(); // operations not yet applied, in the order they are to be
   var pendingSocket = null;
   var appliedMessages = []; // messages whose operations are pending, or applied in this slice
@@ -482,33 +582,37 @@
     queued = [];
     if (messages.length) {
       var template = document.createElement("template");
-      template.innerHTML = messages.map(function (m) { return m.message; }).join("");
+      var markup = messages.map(function (m) { return m.message; }).join("");
+      var plain = !HTMX_MARKUP.test(markup);
+      template.innerHTML = markup;
       var fragment = template.content;
       fragment.querySelectorAll("script").forEach(function (script) { script.remove(); });
-      Array.from(fragment.children).forEach(function (el) { coalesce(pending, operationOf(el)); });
+      Array.from(fragment.children).forEach(function (el) { coalesce(pending, operationOf(el, plain)); });
       pendingSocket = messages[messages.length - 1].socket;
       appliedMessages = appliedMessages.concat(messages);
     }
     if (!pending.size) return;
+    tickTimers(); // if a tick is due: before the slice's operations, its time in their budget
     var added = [];
     var settleInfo = htmxApi.makeSettleInfo(pendingSocket);
-    var entries = pending.entries();
+    var entries = pending.entries(), applied = 0;
     for (var entry = entries.next(); !entry.done; entry = entries.next()) {
       pending.delete(entry.value[0]);
       apply(entry.value[1], settleInfo, added);
-      if (performance.now() - started > budget) break;
+      applied += 1;
+      if (performance.now() - started + arrangeMs + applied * layoutMsPerOperation > budget) break;
     }
     htmxApi.settleImmediately(settleInfo.tasks);
     readServerTime();
     updateTimers(timersIn(added), Date.now() + clockOffset);
-    if (!tick()) arrange();
+    arrangeTimed(applied);
     if (pending.size) {
       scheduleFrame();
       return;
     }
-    var applied = appliedMessages;
+    var done = appliedMessages;
     appliedMessages = [];
-    applied.forEach(function (m) { // as htmx's ws extension does for each message it applies
+    done.forEach(function (m) { // as htmx's ws extension does for each message it applies
       htmxApi.triggerEvent(m.socket, "htmx:wsAfterMessage", { message: m.message, socketWrapper: m.socketWrapper });
     });
   }
@@ -520,11 +624,19 @@
     frameTimeout = setTimeout(applyQueued, 1000);
   }
 
+  function isTileOrGrid(el) {
+    return Boolean(el) && el.nodeType === 1 && (el.id === "grid" || el.classList.contains("tile"));
+  }
+
   function apply(op, settleInfo, added) {
     var existing = op.key ? document.getElementById(op.key.slice(1)) : null;
+    var el = op.child || op.element;
     var direct = op.key !== null && (op.swap === "delete" ||
       ((op.swap === "outerHTML" || (op.swap === "afterbegin" && op.child)) &&
-       !wiredByHtmx(op.child || op.element) && !wiredByHtmx(existing)));
+       (op.plain || !wiredByHtmx(op.child || op.element)) && !wiredNow(existing)));
+    // Tiles but one changed in place: those marked may not be the grid's any more.
+    var inPlace = direct && op.swap === "outerHTML" && existing && existing.id !== "grid" && sameNode(existing, el);
+    if ((isTileOrGrid(existing) || isTileOrGrid(el)) && !inPlace) forgetTiles();
     if (!direct) {
       var swap = op.swap === "outerHTML" ? "true" : op.target ? op.swap + ":" + op.target : op.swap;
       htmxApi.oobSwap(swap, op.element, settleInfo);
@@ -534,12 +646,11 @@
       if (existing) existing.remove();
       return;
     }
-    var el = op.child || op.element;
     el.removeAttribute("hx-swap-oob");
     if (op.swap === "outerHTML" || existing) { // an addition of what is there already replaces it
       if (!existing) return; // nothing to replace: htmx would drop it too
-      // A row out of sight stays so until "+N more" is counted again.
-      if (el.matches("article.call")) {
+      // A row or tile out of sight stays so until what fits is counted again.
+      if (el.matches("article.call, article.tile")) {
         ["is-overflow", "is-far"].forEach(function (name) { if (existing.classList.contains(name)) el.classList.add(name); });
       }
       if (sameNode(existing, el)) {
@@ -554,6 +665,7 @@
       if (!target) return;
       target.prepend(el);
     }
+    plainElements.add(el); // as its new version: nothing for htmx in it
     added.push(el);
   }
 
@@ -573,6 +685,7 @@
   // changing state changes a class and a few words, and only those are styled and laid out
   // again, not a whole new subtree (a busy TV's frames took over 50 ms laying out new tiles).
   function morph(into, from) {
+    urgencyKeys.delete(into);
     var names = Object.create(null);
     Array.prototype.forEach.call(from.attributes, function (attribute) {
       names[attribute.name] = true;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +31,23 @@ CHROMIUM_ARGS = [
 VIEWPORT: ViewportSize = {"width": 1920, "height": 1080}
 EXPECT_MS = 10_000
 LIVE = re.compile(r"\bis-live\b")
+
+
+@contextmanager
+def running_dashboard(
+    tmp_path: Path, users: Sequence[Sequence[str]], password: str, **env: str
+) -> Iterator[DashboardProcess]:
+    """A real dashboard for a browser test, with its users (`name, --role, role, ...`), its
+    output printed once it has stopped."""
+    process = DashboardProcess(tmp_path, **env)
+    process.start()
+    try:
+        for user in users:
+            process.cli("user", "add", *user, "--password", password)
+        yield process
+    finally:
+        process.stop()
+        print("--- dashboard ---", process.log(), sep="\n")
 
 
 @contextmanager

@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, ring, sign_in, state_class
+from tests.browser import (
+    ARTIFACTS,
+    EXPECT_MS,
+    LIVE,
+    VIEWPORT,
+    chromium,
+    ring,
+    running_dashboard,
+    sign_in,
+    state_class,
+)
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
@@ -19,20 +29,15 @@ PASSWORD = "a long test password"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DashboardProcess]:
-    process = DashboardProcess(
+    with running_dashboard(
         tmp_path,
+        [("root", "--role", "admin"), ("sup", "--role", "supervisor")],
+        PASSWORD,
         DASHBOARD_EXTENSIONS="40-49",
         DASHBOARD_RING_WARN_SECONDS="600",  # a ringing call stays as it is until changed
         DASHBOARD_RING_ALERT_SECONDS="1200",
-    )
-    process.start()
-    process.cli("user", "add", "root", "--role", "admin", "--password", PASSWORD)
-    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
-    try:
+    ) as process:
         yield process
-    finally:
-        process.stop()
-        print("--- dashboard ---", process.log(), sep="\n")
 
 
 @pytest.fixture(scope="module")

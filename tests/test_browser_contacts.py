@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from dashboard.simulator.traffic import event_url
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, sign_in
+from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, running_dashboard, sign_in
 from tests.conftest import CALL_START
 from tests.servers import DashboardProcess
 
@@ -26,14 +26,8 @@ SPREADSHEET = f"\ufeffPhone;Full Name\r\n+91 98765 43210;Asha Rao\r\n98111 22233
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DashboardProcess]:
-    process = DashboardProcess(tmp_path)
-    process.start()
-    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
-    try:
+    with running_dashboard(tmp_path, [("sup", "--role", "supervisor")], PASSWORD) as process:
         yield process
-    finally:
-        process.stop()
-        print(f"--- dashboard output ---\n{process.log()}")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, VIEWPORT, chromium, ring, sign_in, state_class
+from tests.browser import (
+    ARTIFACTS,
+    EXPECT_MS,
+    LIVE,
+    VIEWPORT,
+    chromium,
+    ring,
+    running_dashboard,
+    sign_in,
+    state_class,
+)
 from tests.servers import DashboardProcess
 
 pytestmark = pytest.mark.browser
@@ -20,20 +30,16 @@ RECONNECT_MS = 30_000  # the socket retries with a growing pause, at most 10 s
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DashboardProcess]:
-    process = DashboardProcess(
+    with running_dashboard(
         tmp_path,
+        [("sup", "--role", "supervisor")],
+        PASSWORD,
         DASHBOARD_EXTENSIONS="40-59,70-79",
         DASHBOARD_GROUPS="Sales: 40-49; Support: 50-59; Service: 70-79",
         DASHBOARD_RING_WARN_SECONDS="2",
         DASHBOARD_RING_ALERT_SECONDS="4",
-    )
-    process.start()
-    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
-    try:
+    ) as process:
         yield process
-    finally:
-        process.stop()
-        print("--- dashboard ---", process.log(), sep="\n")
 
 
 @pytest.fixture(scope="module")

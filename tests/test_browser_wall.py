@@ -22,6 +22,7 @@ from tests.browser import (
     VIEWPORT,
     chromium,
     ring,
+    running_dashboard,
     sign_in,
     state_class,
 )
@@ -69,8 +70,10 @@ VARIABLE_COLOUR = """name => {
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DashboardProcess]:
-    process = DashboardProcess(
+    with running_dashboard(
         tmp_path,
+        [("sup", "--role", "supervisor"), (LONG_NAME, "--role", "agent", "--extension", "41")],
+        PASSWORD,
         SYNAPSE_TIMEZONE="UTC",
         DASHBOARD_EXTENSIONS="40-59,70-79",
         DASHBOARD_GROUPS="Sales: 40-49; Support: 50-59; Service: 70-79",
@@ -79,17 +82,8 @@ def server(tmp_path: Path) -> Iterator[DashboardProcess]:
         DASHBOARD_TALK_WARN_MINUTES="0.1",  # 6 s
         DASHBOARD_TALK_ALERT_MINUTES="30",
         DASHBOARD_PBX_CHECK_SECONDS="0",  # no PBX here: no banner saying so
-    )
-    process.start()
-    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
-    process.cli(
-        "user", "add", LONG_NAME, "--role", "agent", "--extension", "41", "--password", PASSWORD
-    )
-    try:
+    ) as process:
         yield process
-    finally:
-        process.stop()
-        print("--- dashboard ---", process.log(), sep="\n")
 
 
 @pytest.fixture(scope="module")
@@ -339,16 +333,14 @@ def test_rows_and_tiles_changed_in_place_are_as_a_fresh_page_shows_them(
 @pytest.fixture
 def big_office(tmp_path: Path) -> Iterator[DashboardProcess]:
     """A hundred extensions: more tiles than a TV's grid shows at 1080p."""
-    process = DashboardProcess(
-        tmp_path, DASHBOARD_EXTENSIONS="100-199", DASHBOARD_PBX_CHECK_SECONDS="0"
-    )
-    process.start()
-    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
-    try:
+    with running_dashboard(
+        tmp_path,
+        [("sup", "--role", "supervisor")],
+        PASSWORD,
+        DASHBOARD_EXTENSIONS="100-199",
+        DASHBOARD_PBX_CHECK_SECONDS="0",
+    ) as process:
         yield process
-    finally:
-        process.stop()
-        print("--- dashboard ---", process.log(), sep="\n")
 
 
 TILES_AS_SHOWN = """() => {

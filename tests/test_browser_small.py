@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, FloatRect, Locator, Page, ViewportSize,
 from dashboard.simulator.traffic import PlannedCall, Traffic, event_url
 from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, chromium, sign_in
 from tests.servers import DashboardProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long test password"
@@ -92,6 +93,20 @@ def lines_of(element: Locator) -> int:
     return count
 
 
+def laid_out(locator: Locator) -> FloatRect:
+    """The element's box, once it has one: a push or a page's first snapshot may replace
+    the element just after an expectation about it held (bounding_box is then None)."""
+    boxes: list[FloatRect] = []
+
+    def measured() -> bool:
+        box = locator.bounding_box()
+        boxes[:] = [box] if box is not None else []
+        return bool(boxes)
+
+    wait_until(measured, EXPECT_MS / 1000, f"a box for {locator}")
+    return boxes[0]
+
+
 def overlap(one: FloatRect | None, other: FloatRect | None) -> bool:
     assert one is not None and other is not None
     return not (
@@ -139,15 +154,14 @@ def test_an_agent_collapses_the_pop_up_for_the_rest_of_the_call(
     send(dashboard, first["CallStart"])
     popup = page.locator("[data-popup]", has_text="Ringing · extension 70")
     expect(popup).to_have_count(1, timeout=EXPECT_MS)
-    open_box = popup.bounding_box()
+    open_box = laid_out(popup)
     popup.get_by_role("button", name="Hide the caller's details").click()
     expect(popup).to_have_class(COLLAPSED)
     expect(popup.locator(".popup-number")).to_be_hidden()
-    collapsed_box = popup.bounding_box()
-    assert open_box is not None and collapsed_box is not None
+    collapsed_box = laid_out(popup)
     assert collapsed_box["height"] < open_box["height"] / 2, (open_box, collapsed_box)
     assert collapsed_box["width"] < open_box["width"] * 0.8, (open_box, collapsed_box)
-    assert not overlap(collapsed_box, page.locator("#counters").bounding_box())
+    assert not overlap(collapsed_box, laid_out(page.locator("#counters")))
     send(dashboard, first["CallConnect"])  # the push replaces the pop-up: it stays collapsed
     answered = page.locator("[data-popup]", has_text="On the line · extension 70")
     expect(answered).to_have_count(1, timeout=EXPECT_MS)
@@ -160,7 +174,7 @@ def test_an_agent_collapses_the_pop_up_for_the_rest_of_the_call(
     on_history = page.locator("[data-popup]", has_text="On the line · extension 70")
     expect(on_history).to_have_class(COLLAPSED, timeout=EXPECT_MS)
     search = page.locator("form.filters").get_by_role("button", name="Search")
-    assert not overlap(on_history.bounding_box(), search.bounding_box()), "it hides Search"
+    assert not overlap(laid_out(on_history), laid_out(search)), "it hides Search"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "popup-hidden-1920.png"), animations="disabled")
     second = events("Incoming", "9855555555", "70", "answered")

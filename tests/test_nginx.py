@@ -24,7 +24,7 @@ from websockets.sync.client import connect
 from dashboard.simulator.audio import recording_wav
 from dashboard.simulator.server import ranged_response
 from tests.conftest import CALL_FINISH, CALL_START, PASSWORD
-from tests.servers import DashboardProcess, ThreadedServer, free_port
+from tests.servers import DashboardProcess, ThreadedServer, free_ports
 from tests.waiting import wait_until
 
 SITE = Path(__file__).resolve().parent.parent / "deploy" / "synapse-dashboard-nginx.conf"
@@ -85,7 +85,7 @@ def proxied(tmp_path: Path) -> Iterator[Proxied]:
         )
         dashboard.start()
         dashboard.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
-        https_port, http_port = free_port(), free_port()
+        https_port, http_port = free_ports(2)
         (tmp_path / "site.conf").write_text(
             site_for(dashboard.port, https_port, http_port, cert, key)
         )

@@ -126,7 +126,7 @@ PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a JSON escape of half of a pair
 # What a JSON text holds before it could hold what is not storable: half of a surrogate pair,
 # or a number past a float's range (an exponent of 3 digits, or 309 digits in a row).
-MAYBE_UNSTORABLE = re.compile(r"\\u[dD][89a-fA-F]|[eE][+-]?\d{3}|\d{309}")
+MAYBE_UNSTORABLE = re.compile(SURROGATE_ESCAPE.pattern + r"|[eE][+-]?\d{3}|\d{309}")
 
 
 SECRET_IN_URL = re.compile(r"(/synapse/events/)[^\s?\"]+|((?:^|[?&])token=)[^&\s\"]+")

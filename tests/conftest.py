@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
@@ -157,6 +158,51 @@ def send(client: TestClient, event: dict[str, Any] | str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def post_in_chunks(
+    client: TestClient, path: str, body: bytes, chunk: int = 65536, *, gone_after: int = 0
+) -> int:
+    """A form POSTed the way a server hands it on, in pieces (the test client sends one):
+    the answer's status. `gone_after`: the client disconnects after that many pieces."""
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"cookie", cookie.encode()),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("testclient", 50000),
+        "server": ("testserver", 80),
+        "state": client.app_state.copy(),
+    }
+    pieces = [body[at : at + chunk] for at in range(0, len(body), chunk)]
+    if gone_after:
+        pieces = pieces[:gone_after]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if not pieces:
+            return {"type": "http.disconnect"}
+        more = len(pieces) > 1 or gone_after > 0
+        return {"type": "http.request", "body": pieces.pop(0), "more_body": more}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    assert client.portal is not None
+    client.portal.call(client.app, scope, receive, send)
+    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
 
 
 def parts_of(client: TestClient) -> Parts:

@@ -27,6 +27,7 @@ from dashboard.security import (
 )
 from dashboard.settings import Settings
 from tests.conftest import (
+    post_in_chunks,
     CALL_START,
     PASSWORD,
     FakeClock,
@@ -109,51 +110,6 @@ def test_a_state_change_without_the_right_csrf_token_is_refused(
     response = client.post("/logout", headers=headers, data=data, follow_redirects=False)
     assert response.status_code == 403
     assert client.get("/", follow_redirects=False).status_code == 200  # still signed in
-
-
-def post_in_chunks(
-    client: TestClient, path: str, body: bytes, chunk: int = 65536, *, gone_after: int = 0
-) -> int:
-    """A form POSTed the way a server hands it on, in pieces (the test client sends one):
-    the answer's status. `gone_after`: the client disconnects after that many pieces."""
-    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"cookie", cookie.encode()),
-            (b"content-type", b"application/x-www-form-urlencoded"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("testclient", 50000),
-        "server": ("testserver", 80),
-        "state": client.app_state.copy(),
-    }
-    pieces = [body[at : at + chunk] for at in range(0, len(body), chunk)]
-    if gone_after:
-        pieces = pieces[:gone_after]
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        if not pieces:
-            return {"type": "http.disconnect"}
-        more = len(pieces) > 1 or gone_after > 0
-        return {"type": "http.request", "body": pieces.pop(0), "more_body": more}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    assert client.portal is not None
-    client.portal.call(client.app, scope, receive, send)
-    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
 
 
 def test_a_form_past_the_limit_is_refused_not_acted_on_cut_short(anonymous: TestClient) -> None:

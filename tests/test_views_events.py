@@ -19,7 +19,16 @@ from dashboard.ingest import Accepted
 from dashboard.security import SECURITY_HEADERS
 from dashboard.settings import Settings
 from dashboard.views.events import accepted_response, event_token, read_body
-from tests.conftest import CALL_CONNECT, CALL_FINISH, CALL_START, FakeClock, parts_of, send, sign_in
+from tests.conftest import (
+    CALL_CONNECT,
+    CALL_FINISH,
+    CALL_START,
+    FakeClock,
+    parts_of,
+    post_in_chunks,
+    send,
+    sign_in,
+)
 
 
 def tables(client: TestClient) -> dict[str, list[dict[str, Any]]]:
@@ -297,3 +306,17 @@ def test_a_sender_gone_before_the_whole_body_is_a_refusal_not_an_error() -> None
         "incomplete",
         "the sender went away after 15 bytes of the event's body",
     )
+
+
+def test_what_came_of_a_body_before_its_sender_went_away_is_kept_with_the_refusal(
+    client: TestClient,
+) -> None:
+    body = json.dumps(CALL_START).encode()
+    post_in_chunks(client, "/synapse/events", body, chunk=20, gone_after=2)
+    [rejected] = parts_of(client).store.rejected.all()
+    assert (rejected["reason"], rejected["body"], rejected["size"]) == (
+        "incomplete",
+        body[:40].decode(),
+        40,
+    )
+    assert parts_of(client).store.count("events") == 0

@@ -131,7 +131,7 @@ async def take_event(request: Request) -> Response | Accepted:
             error,
             ingestor.clock(),
             raw_query=raw_query,
-            body=b"",
+            body=error.received if isinstance(error, IncompleteBody) else b"",
             method=request.method,
             remote=remote,
         )
@@ -226,6 +226,14 @@ async def read_body(request: Request, limit: int) -> bytes:
             if len(chunks) > limit:
                 break  # extract_json refuses it, keeping the first bytes for the operator
     except ClientDisconnect:  # nobody will read the answer; the operator sees the refusal
-        detail = f"the sender went away after {len(chunks)} bytes of the event's body"
-        raise EventError(400, "incomplete", detail) from None
+        raise IncompleteBody(bytes(chunks)) from None
     return bytes(chunks)
+
+
+class IncompleteBody(EventError):
+    """The sender went away before the whole body: what came is kept with the refusal."""
+
+    def __init__(self, received: bytes) -> None:
+        detail = f"the sender went away after {len(received)} bytes of the event's body"
+        super().__init__(400, "incomplete", detail)
+        self.received = received

@@ -12,7 +12,6 @@ from urllib.parse import quote
 import pytest
 from starlette.requests import Request
 from starlette.testclient import TestClient
-from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
@@ -27,11 +26,11 @@ from dashboard.security import (
 )
 from dashboard.settings import Settings
 from tests.conftest import (
-    post_in_chunks,
     CALL_START,
     PASSWORD,
     FakeClock,
     parts_of,
+    post_in_chunks,
     send,
     sign_in,
     try_sign_in,

@@ -17,6 +17,11 @@ class Scope:
     # host (the one PBX of the SYNAPSE_* variables owns every host); empty: none at all.
     hosts: frozenset[str] | None = None
 
+    @property
+    def nowhere(self) -> bool:
+        """No PBX has the extension (there are several, and none lists it): no call is its."""
+        return self.hosts is not None and not self.hosts
+
     def covers(self, host: str, extension: str | None) -> bool:
         """Whether a call from `host` at `extension` is this scope's."""
         return extension == self.extension and (self.hosts is None or host in self.hosts)

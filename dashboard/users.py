@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -67,6 +67,16 @@ class User:
     def may_see_call(self, call: Call) -> bool:
         scope = self.scope
         return scope is None or scope.covers(call.host, call.extension)
+
+
+def agents_on_no_pbx(users: Iterable[User], scope_of: Callable[[str], Scope]) -> list[User]:
+    """The enabled agents whose extension no PBX has (`Settings.agent_scope`): they see no
+    call until an admin gives the extension to a PBX."""
+    return [
+        user
+        for user in users
+        if not user.disabled and (scope := user.placed(scope_of).scope) and scope.nowhere
+    ]
 
 
 def user_from_row(row: dict[str, Any]) -> User:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,16 +38,18 @@ def ringing(host: str, uniqueid: str, extension: str = "70") -> dict[str, str]:
     }
 
 
-def finished(clock: FakeClock, settings: Settings, host: str, uniqueid: str) -> dict[str, str]:
+def finished(
+    clock: FakeClock, settings: Settings, host: str, uniqueid: str, **fields: str
+) -> dict[str, str]:
+    at = {"asteriskhost": host, "uniqueid": uniqueid, "number": "9876543210", **fields}
     return just_finished(
-        clock.now,
-        settings.zone_of(host),
-        asteriskhost=host,
-        uniqueid=uniqueid,
-        direction="Incoming",
-        number="9876543210",
-        extension="70",
+        clock.now, settings.zone_of(host), direction="Incoming", extension="70", **at
     )
+
+
+def missed(clock: FakeClock, settings: Settings, host: str, uniqueid: str, number: str) -> Any:
+    unanswered = {"answertime": "", "disposition": "NO ANSWER", "billableseconds": "0"}
+    return finished(clock, settings, host, uniqueid, number=number) | unanswered
 
 
 @pytest.fixture
@@ -59,6 +62,7 @@ def several(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
         for host, prefix in ((HEAD.host, "111"), (BRANCH.host, "222")):
             send(client, ringing(host, f"{prefix}.1"))
             send(client, finished(clock, before, host, f"{prefix}.2"))
+            send(client, missed(clock, before, host, f"{prefix}.4", "98" + prefix[0] * 8))
     wired = settings.with_changes(pbx_configs=(HEAD, BRANCH), allow_unknown_hosts=True)
     with TestClient(create_app(wired, clock=clock)) as client:
         sign_in(client, "agent", extension="70")
@@ -73,12 +77,16 @@ def test_the_agent_sees_its_own_pbxs_calls_at_its_extension_and_no_others(
     several: TestClient,
 ) -> None:
     assert uniqueids(several.get("/api/calls/active").json()["calls"]) == ["111.1"]
-    assert uniqueids(several.get("/api/calls?period=all").json()["calls"]) == ["111.1", "111.2"]
+    history = several.get("/api/calls?period=all").json()["calls"]
+    assert uniqueids(history) == ["111.1", "111.2", "111.4"]
     export = csv.DictReader(io.StringIO(several.get("/calls.csv?period=all").text))
     assert sorted((row["host"], row["uniqueid"]) for row in export) == [
         ("10.0.0.1", "111.1"),
         ("10.0.0.1", "111.2"),
+        ("10.0.0.1", "111.4"),
     ]
+    page = several.get("/calls?period=all").text
+    assert page.count("?host=10.0.0.1&amp;back=") == 3 and "?host=10.0.0.2" not in page
     assert several.get("/api/calls/111.2?host=10.0.0.1").status_code == 200
     foreign = several.get("/api/calls/222.2?host=10.0.0.2")
     assert (foreign.status_code, foreign.json()["error"]) == (404, "not_found")
@@ -128,6 +136,14 @@ def test_the_agent_may_not_act_on_another_pbxs_call_at_its_extension(
     ]
     # Its own call is sent on (to a PBX that is not there).
     assert outcomes[3].json()["error"] != "not_found"
+
+
+def test_the_agents_missed_callers_are_its_own_pbxs(several: TestClient) -> None:
+    page = several.get("/missed").text
+    assert "9811111111" in page and "9822222222" not in page
+    csrf = {"x-csrf-token": sign_in(several, "agent", extension="70")}
+    done = several.post("/missed/done", data={"number_key": "9822222222"}, headers=csrf)
+    assert done.status_code == 404
 
 
 def test_the_agent_may_not_hear_another_pbxs_recording(several: TestClient) -> None:
@@ -201,3 +217,18 @@ def test_a_scope_covers_its_extension_at_its_hosts() -> None:
     assert [at_head.covers(*call) for call in calls] == [True, False, False, False]
     assert [anywhere.covers(*call) for call in calls] == [True, True, False, False]
     assert [nowhere.covers(*call) for call in calls] == [False] * 4
+
+
+def test_an_agent_on_no_pbx_is_warned_of_at_start_up(
+    settings: Settings, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    wired = settings.with_changes(pbx_configs=(HEAD, BRANCH), config_path="/etc/dashboard.toml")
+    with TestClient(create_app(wired, clock=clock)) as client:
+        sign_in(client, "agent", name="ravi", extension="99")
+        sign_in(client, "agent", name="asha", extension="70")
+    with caplog.at_level(logging.WARNING, "dashboard.app"), TestClient(create_app(wired)):
+        pass
+    assert [r.getMessage() for r in caplog.records if r.name == "dashboard.app"] == [
+        "the agent ravi has extension 99, which no PBX in /etc/dashboard.toml owns: they see"
+        " no call until it is in one PBX's extensions"
+    ]

@@ -13,10 +13,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
+from dashboard.calls import Call
+from dashboard.fragments import call_dom_id
 from dashboard.pbx_config import PBXConfig
 from dashboard.scope import Scope
 from dashboard.settings import Settings
-from tests.conftest import FakeClock, just_finished, send, sign_in
+from tests.conftest import FakeClock, just_finished, parts_of, send, sign_in
 
 # Port 9 (discard) refuses at once: a command sent on is answered "unreachable", not hung.
 HEAD = PBXConfig(
@@ -94,6 +96,15 @@ def test_the_agent_sees_its_own_pbxs_calls_at_its_extension_and_no_others(
     assert several.get("/calls/222.2?host=10.0.0.2").status_code == 404
 
 
+def test_an_agents_api_token_sees_its_own_pbxs_calls_alone(several: TestClient) -> None:
+    token = parts_of(several).accounts.tokens.create("agent-user")
+    several.cookies.clear()
+    bearer = {"authorization": f"Bearer {token}"}
+    active = several.get("/api/calls/active", headers=bearer).json()["calls"]
+    history = several.get("/api/calls?period=all", headers=bearer).json()["calls"]
+    assert (uniqueids(active), uniqueids(history)) == (["111.1"], ["111.1", "111.2", "111.4"])
+
+
 def test_the_agents_board_and_pop_ups_hold_its_own_pbxs_calls_alone(
     several: TestClient,
 ) -> None:
@@ -165,12 +176,19 @@ def watching(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
 def test_a_watched_hosts_call_at_the_agents_extension_is_not_pushed_to_it(
     watching: TestClient,
 ) -> None:
-    with watching.websocket_connect("/ws") as viewer:
+    own, watched = call_dom_id(Call(HEAD.host, "111.1")), call_dom_id(Call(WATCHED, "333.1"))
+    with (
+        watching.websocket_connect("/ws") as viewer,
+        watching.websocket_connect("/ws?only=popups") as other_page,
+    ):
         viewer.receive_text()
+        other_page.receive_text()
         send(watching, ringing(WATCHED, "333.1"))
         send(watching, ringing(HEAD.host, "111.1"))
         pushed = viewer.receive_text()
         assert "111.1" in pushed and "afterbegin:#popups" in pushed and "333.1" not in pushed
+        popup = other_page.receive_text()
+        assert f'id="popup-{own}"' in popup and watched not in popup
     assert uniqueids(watching.get("/api/calls/active").json()["calls"]) == ["111.1"]
 
 

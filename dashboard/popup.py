@@ -1,8 +1,8 @@
 """The call pop-up: when an incoming call rings at an agent's extension, who is calling.
 
 Rendered only for the audience of that extension at its PBX (its agents), once per change
-however many of their pages are open: the caller's number, the contact's name, how often and when
-the number called before, and a link to the CRM.
+however many of their pages are open: the caller's number, the contact's name, how often
+and when the number called before, and a link to the CRM.
 """
 
 from __future__ import annotations

@@ -226,7 +226,9 @@ class Pushes:
     def snapshot(self, audience: Audience) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
         scope = audience.scope
-        popups = self.popups.snapshot(self.board, scope) if scope and self.popups else ""
+        popups = ""
+        if scope is not None and self.popups is not None:
+            popups = self.popups.snapshot(self.board, scope)
         if audience.popups_only:
             return popups
         view = self.view(audience)

@@ -75,7 +75,7 @@ def agents_on_no_pbx(users: Iterable[User], scope_of: Callable[[str], Scope]) ->
     return [
         user
         for user in users
-        if not user.disabled and (scope := user.placed(scope_of).scope) and scope.nowhere
+        if user.role is Role.AGENT and not user.disabled and scope_of(user.extension or "").nowhere
     ]
 
 

@@ -37,6 +37,7 @@ from dashboard.app import create_app
 from dashboard.audience import Audience
 from dashboard.calls import Call, Change, Status
 from dashboard.pushes import Pushes
+from dashboard.scope import Scope
 from dashboard.settings import Settings
 from dashboard.state import STATE_KEY, Parts
 
@@ -108,7 +109,7 @@ def measures(pushes: Pushes, call: Call) -> list[Measure]:
         ),
         Measure("call leaving", lambda: fragments.call_removed(call)),
         Measure("counters, every call", lambda: pushes.counters(None, oob=True)),
-        Measure("counters, one agent", lambda: pushes.counters(ext, oob=True)),
+        Measure("counters, one agent", lambda: pushes.counters(Scope(ext), oob=True)),
         Measure("grid tile", lambda: pushes._grid_push({ext}, None, whole=False)),
         Measure("push, one read-only audience", lambda: pushes.changes(change)(viewer)),
         Measure("push, 5 audiences", busy_centre),

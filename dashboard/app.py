@@ -51,6 +51,7 @@ from dashboard.settings import Settings
 from dashboard.signins import Limits
 from dashboard.state import STATE_KEY, Parts
 from dashboard.store import Store
+from dashboard.users import agents_on_no_pbx
 from dashboard.views import (
     admin,
     api,
@@ -202,6 +203,7 @@ async def open_parts(
             lock=timedelta(minutes=settings.sign_in_lock_minutes),
         ),
     )
+    warn_of_agents_on_no_pbx(settings, accounts)
     ingestor = assemble(
         settings, store, hub, fragments, clock, popups, timings, accounts.extension_names
     )
@@ -264,6 +266,17 @@ async def open_parts(
     tasks = [asyncio.create_task(job) for job in background]
     stack.push_async_callback(_cancel, tasks)
     return parts
+
+
+def warn_of_agents_on_no_pbx(settings: Settings, accounts: Accounts) -> None:
+    for agent in agents_on_no_pbx(accounts.users(), settings.agent_scope):
+        log.warning(
+            "the agent %s has extension %s, which no PBX in %s owns: they see no call until"
+            " it is in one PBX's extensions",
+            agent.name,
+            agent.extension,
+            settings.config_path or "DASHBOARD_CONFIG",
+        )
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

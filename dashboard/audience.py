@@ -1,24 +1,33 @@
 """Who a live viewer is (what it is pushed) and how its socket is ended.
 
 Viewers of one audience are pushed the very same bytes, so an audience is everything a push
-depends on: which calls (every one, one extension's, or one group's), whether with controls,
-whether the whole board or pop-ups only.
+depends on: which calls (every one, one extension's at its PBX, or one group's), whether
+with controls, whether the whole board or pop-ups only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
+
+from dashboard.scope import Scope
 
 
 @dataclass(frozen=True)
 class Audience:
     extension: str | None = None  # None: every call; else that extension's alone (an agent)
+    hosts: frozenset[str] | None = None  # an agent's: its extension's calls from these (scope.py)
     controls: bool = True  # False: a read-only board (a TV, a viewer)
     popups_only: bool = False  # a page other than the wallboard: only the agent's pop-ups
     group: str | None = None  # a board filtered to a group (`?group=`): its calls, counters, tiles
     wall: bool = False  # a wall screen (/tv): read-only, and sent frames at its own pace
+    # The calls of an agent's audience (its extension's, from its hosts); None: every call.
+    scope: Scope | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        scope = None if self.extension is None else Scope(self.extension, self.hosts)
+        object.__setattr__(self, "scope", scope)
 
     def read_only(self) -> Audience:
         return replace(self, controls=False)

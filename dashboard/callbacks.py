@@ -13,6 +13,7 @@ import sqlite_utils
 
 from dashboard.calls import Call
 from dashboard.schema import answered_sql, missed_sql
+from dashboard.scope import Scope
 from dashboard.store import Store, _iso, row_to_call
 
 
@@ -34,7 +35,7 @@ class Callbacks:
         )
 
     def worklist(
-        self, since: datetime, scope: str | None = None, limit: int = 200
+        self, since: datetime, scope: Scope | None = None, limit: int = 200
     ) -> list[ToCallBack]:
         to_return, params = _to_return(since, scope)
         sql = f"""
@@ -42,19 +43,19 @@ class Callbacks:
             GROUP BY m.number_key ORDER BY MAX(m.started_at) DESC LIMIT ?"""
         entries = []
         for key, attempts, last in self.store.db.execute(sql, [*params, limit]).fetchall():
+            condition, scoped = scope.sql() if scope is not None else ("1 = 1", [])
             rows = list(
                 self.store.db.query(
                     "SELECT * FROM calls WHERE number_key = ? AND started_at = ?"
-                    + (" AND extension = ?" if scope else "")
-                    + " LIMIT 1",
-                    [key, last, *([scope] if scope else [])],
+                    f" AND {condition} LIMIT 1",
+                    [key, last, *scoped],
                 )
             )
             if rows:
                 entries.append(ToCallBack(key, row_to_call(rows[0]), int(attempts)))
         return entries
 
-    def may_mark(self, number_key: str, since: datetime, scope: str | None) -> bool:
+    def may_mark(self, number_key: str, since: datetime, scope: Scope | None) -> bool:
         """Whether this number is on the user's list (an agent's: their own extension's)."""
         to_return, params = _to_return(since, scope)
         sql = f"SELECT 1 FROM calls m WHERE {to_return} AND m.number_key = ? LIMIT 1"
@@ -75,14 +76,15 @@ class Callbacks:
         return (row[0], datetime.fromisoformat(row[1])) if row else None
 
 
-def _to_return(since: datetime, scope: str | None) -> tuple[str, list[object]]:
+def _to_return(since: datetime, scope: Scope | None) -> tuple[str, list[object]]:
     """The condition on a call `m` of being a missed call still to return (since `since`;
-    of the extension `scope`, unless None), and its parameters."""
+    in an agent's `scope`, unless None), and its parameters."""
+    condition, scoped = scope.sql("m") if scope is not None else ("1 = 1", [])
     sql = f"""m.status = 'finished' AND m.number_key IS NOT NULL AND {missed_sql("m")}
-        AND m.started_at >= ? {"AND m.extension = ?" if scope else ""}
+        AND m.started_at >= ? AND {condition}
         AND NOT EXISTS (SELECT 1 FROM calls o WHERE o.number_key = m.number_key
                         AND o.direction = 'outgoing' AND o.started_at > m.started_at
                         AND {answered_sql("o")})
         AND NOT EXISTS (SELECT 1 FROM callbacks_done d WHERE d.number_key = m.number_key
                         AND d.done_at >= m.started_at)"""
-    return sql, [_iso(since), *([scope] if scope else [])]
+    return sql, [_iso(since), *scoped]

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from dashboard.events import CallEvent, EventKind
 from dashboard.schema import is_answered, is_missed
+from dashboard.scope import Scope
 
 
 class Status(StrEnum):
@@ -254,39 +255,39 @@ class Board:
         return None
 
     def snapshot(
-        self, extension: str | None = None, members: frozenset[str] | None = None
+        self, scope: Scope | None = None, members: frozenset[str] | None = None
     ) -> list[Call]:
-        """Everything on the board (or one extension's or a group's part of it), newest first."""
+        """Everything on the board (or an agent's or a group's part of it), newest first."""
         calls = [*self.live.values(), *(call for call, _ in self.lingering.values())]
-        return sorted(_of_extension(calls, extension, members), key=_newest_first)
+        return sorted(_in_scope(calls, scope, members), key=_newest_first)
 
     def counts(
-        self, extension: str | None = None, members: frozenset[str] | None = None
+        self, scope: Scope | None = None, members: frozenset[str] | None = None
     ) -> dict[str, int]:
-        live = _of_extension(self.live.values(), extension, members)
+        live = _in_scope(self.live.values(), scope, members)
         ringing = sum(1 for call in live if call.status is Status.RINGING)
         return {"live": len(live), "ringing": ringing, "talking": len(live) - ringing}
 
     def longest_ringing(
-        self, extension: str | None = None, members: frozenset[str] | None = None
+        self, scope: Scope | None = None, members: frozenset[str] | None = None
     ) -> Call | None:
         ringing = [
             (call.started_at, call)
-            for call in _of_extension(self.live.values(), extension, members)
+            for call in _in_scope(self.live.values(), scope, members)
             if call.status is Status.RINGING and call.started_at
         ]
         return min(ringing, key=lambda pair: pair[0], default=(None, None))[1]
 
 
-def _of_extension(
-    calls: Iterable[Call], extension: str | None, members: frozenset[str] | None = None
+def _in_scope(
+    calls: Iterable[Call], scope: Scope | None, members: frozenset[str] | None = None
 ) -> list[Call]:
-    """All calls when `extension` is None, else those at that extension; `members`: only
-    those at one of these extensions (a group's)."""
+    """All calls when `scope` is None, else an agent's (scope.py); `members`: only those at
+    one of these extensions (a group's)."""
     return [
         call
         for call in calls
-        if (extension is None or call.extension == extension)
+        if (scope is None or scope.covers(call.host, call.extension))
         and (members is None or call.extension in members)
     ]
 

@@ -360,7 +360,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from urllib.parse import urlsplit
 
-    from dashboard.doctor import examine
+    from dashboard.doctor import agents_placed, examine
     from dashboard.ingest import utc_now
     from dashboard.pbx import Synapse
     from dashboard.pbxs import PBXs
@@ -376,6 +376,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
                 for pbx in pbxs.all
                 for check in await examine(pbx, settings, url, client, utc_now())
             ]
+        checks += agents_placed(settings)
         for check in checks:
             print(check.line())
         failed = [check for check in checks if check.ok is False]

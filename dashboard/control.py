@@ -345,9 +345,9 @@ class Controls:
             self.in_flight -= 1
 
     def _controllable(self, user: User, call: Call | None) -> Call:
-        if call is None or not user.may_see_extension(call.extension):
+        if call is None or not user.may_see_call(call):
             raise ControlError(404, "not_found", "no such live call that you may see")
-        if not user.may_control_call(call.extension):
+        if not user.may_control_call(call):
             raise ControlError(403, "forbidden", f"a {user.role} may not act on calls")
         if not call.is_live:
             raise ControlError(409, "not_live", "the call has already ended")

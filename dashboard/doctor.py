@@ -4,11 +4,13 @@ For each PBX: its API answers (and within the 100 ms the vendor asks for); it ta
 commands (a Hangup of a channel that cannot exist: harmless, and refused by the Allowed IP
 List if this machine is not on it); the exact Remote APP URL to paste into Synapse; that
 URL reaches this dashboard (an empty event sent through it, refused for being empty, not
-for its token); and its event times agree with our clock in its time zone.
+for its token); and its event times agree with our clock in its time zone. With several
+PBXs, also that each agent's extension is one of theirs (else the agent sees no call).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import statistics
 import time
@@ -142,6 +144,37 @@ async def _reaches_us(pbx: PBX, dashboard_url: str, client: httpx.AsyncClient) -
     return Check(
         pbx.name, what, False, f"{url} answered HTTP {answer.status_code}: is it the dashboard?"
     )
+
+
+def agents_placed(settings: Settings) -> list[Check]:
+    """With several PBXs, an agent whose extension none of them owns sees no call: named,
+    with what to fix (nothing is said with one PBX, which has every extension)."""
+    if len(settings.pbx_configs) < 2:
+        return []
+    what = "agents' extensions"
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
+        ) as conn:
+            rows = conn.execute(
+                "SELECT name, extension FROM users WHERE role = 'agent' AND disabled = 0"
+                " ORDER BY name"
+            ).fetchall()
+    except sqlite3.Error:  # no database yet: no agent
+        rows = []
+    lost = [(name, ext) for name, ext in rows if settings.agent_scope(ext or "").nowhere]
+    if not lost:
+        return [Check("users", what, True, "each agent's is one PBX's")]
+    return [
+        Check(
+            "users",
+            what,
+            False,
+            f"{name} has extension {ext}, which no PBX owns: they see no call until it is in"
+            f" one PBX's extensions in {settings.config_path or 'DASHBOARD_CONFIG'}",
+        )
+        for name, ext in lost
+    ]
 
 
 def _clock(pbx: PBX, settings: Settings, now: datetime) -> Check:

@@ -21,6 +21,7 @@ from dashboard.events import caller_id_name
 from dashboard.grid import Tile
 from dashboard.pbx_health import Problem
 from dashboard.results import result_word
+from dashboard.scope import Scope
 from dashboard.thresholds import Thresholds
 
 # (number, the call's extra fields) -> the name to show with the number, if any is known.
@@ -123,14 +124,14 @@ class Fragments:
         day: DayCounters,
         now: datetime,
         *,
-        extension: str | None = None,
+        scope: Scope | None = None,
         members: frozenset[str] | None = None,
         oob: bool = False,
     ) -> str:
         return self._counters.render(
-            counts=board.counts(extension, members),
+            counts=board.counts(scope, members),
             day=day,
-            longest=board.longest_ringing(extension, members),
+            longest=board.longest_ringing(scope, members),
             now=now,
             oob=oob,
         )

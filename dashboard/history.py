@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from dashboard.calls import Call
 from dashboard.results import RESULTS, result_sql
 from dashboard.schema import answered_sql
+from dashboard.scope import Scope
 from dashboard.store import SORT_KEYS, Store, _iso, row_to_call
 
 PRESETS = {
@@ -204,9 +205,9 @@ class History:
         self.sort_at_most = sort_at_most  # more matches than this: read in the sort's index
 
     def where(
-        self, filters: Filters, scope: str | None, cursor_side: str = ""
+        self, filters: Filters, scope: Scope | None, cursor_side: str = ""
     ) -> tuple[str, list[object]]:
-        """The WHERE clause of a search; `scope` is the one extension an agent may see.
+        """The WHERE clause of a search; `scope`: the calls an agent may see (scope.py).
         `cursor_side` ("<" or ">"): a cursor on the start time bounds it on that side, more
         tightly than the period does: the period's bound there is kept out of the index
         (+started_at), else SQLite may seek from it and read every call up to the cursor."""
@@ -218,8 +219,11 @@ class History:
         if filters.end:
             clauses.append(f"{'+' if cursor_side == '<' else ''}started_at < ?")
             params.append(_iso(filters.end))
+        if scope is not None:
+            condition, scoped = scope.sql()
+            clauses.append(condition)
+            params.extend(scoped)
         for column, value in (
-            ("extension", scope),
             ("extension", filters.extension),
             ("direction", filters.direction),
             ("host", filters.host),
@@ -249,7 +253,7 @@ class History:
     def page(
         self,
         filters: Filters,
-        scope: str | None,
+        scope: Scope | None,
         after: str | None,
         size: int = PAGE_SIZE,
         *,
@@ -266,7 +270,7 @@ class History:
     def _page(
         self,
         filters: Filters,
-        scope: str | None,
+        scope: Scope | None,
         after: str | None,
         size: int,
         before: str | None,
@@ -307,7 +311,7 @@ class History:
             beyond(first, True, count=True) if count_before else None,
         )
 
-    def _walk(self, filters: Filters, scope: str | None) -> str | None:
+    def _walk(self, filters: Filters, scope: Scope | None) -> str | None:
         """The index a page reads `calls` in: the sort's when more than `sort_at_most` calls
         match (it stops after a page); else None: as SQLite chooses (by time or extension,
         then a sort of what matched, which costs what matched)."""
@@ -320,7 +324,7 @@ class History:
     def _beyond(
         self,
         filters: Filters,
-        scope: str | None,
+        scope: Scope | None,
         cursor: list[Any],
         earlier: bool,
         *,
@@ -345,16 +349,16 @@ class History:
                 break
         return found
 
-    def count(self, filters: Filters, scope: str | None) -> int:
+    def count(self, filters: Filters, scope: Scope | None) -> int:
         """How many calls match, up to COUNT_CAP + 1 (more than COUNT_CAP: "5,000+")."""
         return self._capped_count(filters, scope, COUNT_CAP)
 
-    def _capped_count(self, filters: Filters, scope: str | None, most: int) -> int:
+    def _capped_count(self, filters: Filters, scope: Scope | None, most: int) -> int:
         where, params = self.where(filters, scope)
         sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM calls WHERE {where} LIMIT ?)"
         return int(self.store.db.execute(sql, [*params, most + 1]).fetchone()[0])
 
-    def every(self, filters: Filters, scope: str | None, chunk: int = 1000) -> Iterator[Call]:
+    def every(self, filters: Filters, scope: Scope | None, chunk: int = 1000) -> Iterator[Call]:
         """Every call the filters match, page by page (for the export)."""
         after: str | None = None
         walk = self._walk(filters, scope)

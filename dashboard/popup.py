@@ -1,8 +1,8 @@
 """The call pop-up: when an incoming call rings at an agent's extension, who is calling.
 
-Rendered only for the audience of that extension (its agents), once per change however
-many of their pages are open: the caller's number, the contact's name, how often and when
-the number called before, and a link to the CRM.
+Rendered only for the audience of that extension at its PBX (its agents), once per change
+however many of their pages are open: the caller's number, the contact's name, how often
+and when the number called before, and a link to the CRM.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from urllib.parse import quote
 from dashboard.calls import Board, Call
 from dashboard.contacts import Contacts
 from dashboard.fragments import Fragments, call_dom_id
+from dashboard.scope import Scope
 from dashboard.settings import Settings
 from dashboard.store import Store
 
@@ -23,10 +24,10 @@ class Popups:
         self.contacts = contacts
         self.fragments = fragments
 
-    def change(self, extension: str, before: Call | None, call: Call) -> str:
-        """The pop-up's part of the push to one extension's audience (often nothing)."""
-        shown_before = before is not None and self.pops_up(before, extension)
-        if self.pops_up(call, extension):
+    def change(self, scope: Scope, before: Call | None, call: Call) -> str:
+        """The pop-up's part of the push to an agent's audience (often nothing)."""
+        shown_before = before is not None and self.pops_up(before, scope)
+        if self.pops_up(call, scope):
             popup = self.render(call)
             if shown_before:
                 return popup.replace("<section ", '<section hx-swap-oob="true" ', 1)
@@ -35,16 +36,23 @@ class Popups:
             return f'<div id="popup-{call_dom_id(call)}" hx-swap-oob="delete"></div>'
         return ""
 
-    def snapshot(self, board: Board, extension: str) -> str:
-        popups = "".join(
-            self.render(call) for call in board.snapshot(extension) if self.pops_up(call, extension)
-        )
+    def snapshot(self, board: Board, scope: Scope) -> str:
+        popups = "".join(self.render(call) for call in self.showing(board, scope))
         return f'<div id="popups" class="popups" hx-swap-oob="true">{popups}</div>'
 
+    def showing(self, board: Board, scope: Scope) -> list[Call]:
+        """The calls an agent has a pop-up of now."""
+        return [call for call in board.snapshot(scope) if self.pops_up(call, scope)]
+
     @staticmethod
-    def pops_up(call: Call, extension: str) -> bool:
-        """An incoming call, at this extension, not over (it stays while the agent talks)."""
-        return call.is_live and call.direction == "incoming" and call.extension == extension
+    def pops_up(call: Call, scope: Scope) -> bool:
+        """An incoming call, the agent's (its extension's at its PBX), not over (it stays
+        while the agent talks)."""
+        return (
+            call.is_live
+            and call.direction == "incoming"
+            and scope.covers(call.host, call.extension)
+        )
 
     def render(self, call: Call) -> str:
         count, last = self.store.number_history(call.number, call)

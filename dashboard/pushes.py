@@ -1,9 +1,9 @@
 """What each audience is pushed when the board changes, rendered once per audience.
 
 An audience (audience.py) is a kind of viewer: every call with its controls, every call
-read-only (a TV), or one extension's calls (an agent); each maybe filtered to one group (its
-calls, counters and tiles alone); or, on a page other than the wallboard, only the agent's
-pop-ups.
+read-only (a TV), or one extension's calls at its PBX (an agent: scope.py); each maybe
+filtered to one group (its calls, counters and tiles alone); or, on a page other than the
+wallboard, only the agent's pop-ups.
 
 A push covers a whole batch of events: a call changed several times in it is rendered
 once, in its latest state, and the counters and the grid's tiles once for the batch. A part
@@ -23,6 +23,7 @@ from dashboard.fragments import Fragments
 from dashboard.grid import Tile
 from dashboard.live import Live
 from dashboard.popup import Popups
+from dashboard.scope import Scope
 from dashboard.urgency import most_urgent_first
 
 T = TypeVar("T")
@@ -120,11 +121,9 @@ class Pushes:
             return popups or None
         if not calls:
             return None
-        extension, group = audience.extension, audience.group
-        counters = once(
-            ("counters", extension, group), lambda: self.counters(extension, group, oob=True)
-        )
-        if extension is not None:  # an agent's board has no grid
+        scope, group = audience.scope, audience.group
+        counters = once(("counters", scope, group), lambda: self.counters(scope, group, oob=True))
+        if scope is not None:  # an agent's board has no grid
             return calls + counters + popups
         grid = once(("grid", group), lambda: self._grid_push(touched, group, whole))
         return calls + counters + popups + grid
@@ -132,21 +131,21 @@ class Pushes:
     def _call_push(self, audience: Audience, step: Step, once: Once) -> tuple[str, str]:
         """One call's fragment and pop-up part for an audience (its counters and grid come
         once for the batch)."""
-        extension = audience.extension
+        scope = audience.scope
         before, call = step.before, step.change.call
-        if extension is None and audience.group is None:
+        if scope is None and audience.group is None:
             return self._changed(call, step.change.added, audience.controls, once), ""
-        if extension is None:
+        if scope is None:
             return self._group_call_push(audience, step, once), ""
-        popup_part = once(("popup", extension, call.key), lambda: self._popup(extension, step))
+        popup_part = once(("popup", scope, call.key), lambda: self._popup(scope, step))
         if audience.popups_only:
             return "", popup_part
-        if call.extension == extension:
+        if scope.covers(call.host, call.extension):
             # A call transferred to this extension is new to its agent's board.
-            moved_here = before is not None and before.extension != extension
+            moved_here = before is not None and not scope.covers(before.host, before.extension)
             added = step.change.added or moved_here
             return self._changed(call, added, audience.controls, once), popup_part
-        if before is not None and before.extension == extension:  # transferred away
+        if before is not None and scope.covers(before.host, before.extension):  # moved away
             return self._removed(call, once), popup_part
         return "", ""
 
@@ -172,11 +171,11 @@ class Pushes:
     def _removed(self, call: Call, once: Once) -> str:
         return once(("removed", call.key), lambda: self.fragments.call_removed(call))
 
-    def _popup(self, extension: str, step: Step) -> str:
+    def _popup(self, scope: Scope, step: Step) -> str:
         """An agent's pop-up part, the same for its wallboard and its other pages."""
         if self.popups is None:
             return ""
-        return self.popups.change(extension, step.before, step.change.call)
+        return self.popups.change(scope, step.before, step.change.call)
 
     def _grid_push(self, extensions: set[str], group: str | None, whole: bool) -> str:
         """The tiles a batch touches (those of the group, if the grid is a group's); the whole
@@ -202,12 +201,12 @@ class Pushes:
         def render(audience: Audience) -> str | None:
             if audience.popups_only:
                 return None
-            extension = audience.extension
+            scope = audience.scope
             members = self.grid.group_members(audience.group)
             visible = [
                 removals[call.key]
                 for call in gone
-                if extension in (None, call.extension)
+                if (scope is None or scope.covers(call.host, call.extension))
                 and (members is None or call.extension in members)
             ]
             return "".join(visible) or None
@@ -222,29 +221,31 @@ class Pushes:
     def new_day(self, audience: Audience) -> str | None:
         if audience.popups_only:
             return None
-        return self.counters(audience.extension, audience.group, oob=True)
+        return self.counters(audience.scope, audience.group, oob=True)
 
     def snapshot(self, audience: Audience) -> str:
         """What a viewer of that audience receives first on (re)connecting: its whole board."""
-        extension = audience.extension
-        popups = self.popups.snapshot(self.board, extension) if extension and self.popups else ""
+        scope = audience.scope
+        popups = ""
+        if scope is not None and self.popups is not None:
+            popups = self.popups.snapshot(self.board, scope)
         if audience.popups_only:
             return popups
         view = self.view(audience)
         calls = self.fragments.live_calls(view.calls, controls=audience.controls, oob=True)
-        grid = self._pushed_grid(audience.group) if extension is None else ""
-        return calls + self.counters(extension, audience.group, oob=True) + popups + grid
+        grid = self._pushed_grid(audience.group) if scope is None else ""
+        return calls + self.counters(scope, audience.group, oob=True) + popups + grid
 
     def view(self, audience: Audience) -> BoardView:
         """An audience's board: its calls, most urgent first, and its counters."""
-        extension = audience.extension
+        scope = audience.scope
         members = self.grid.group_members(audience.group)
-        calls = self.board.snapshot(extension, members)
+        calls = self.board.snapshot(scope, members)
         return BoardView(
             most_urgent_first(calls, self.fragments.thresholds, self.clock()),
-            self.board.counts(extension, members),
-            self.today.of_group(extension, members),
-            self.board.longest_ringing(extension, members),
+            self.board.counts(scope, members),
+            self.today.of_group(audience.extension, members),
+            self.board.longest_ringing(scope, members),
         )
 
     def whole_board(self, audience: Audience) -> str | None:
@@ -252,11 +253,11 @@ class Pushes:
         was rendered with thresholds or groups an admin has just changed."""
         if audience.popups_only:
             return None
-        extension = audience.extension
+        scope = audience.scope
         view = self.view(audience)
         calls = self.fragments.live_calls(view.calls, controls=audience.controls, oob=True)
-        grid = self._pushed_grid(audience.group) if extension is None else ""
-        return calls + self.counters(extension, audience.group, oob=True) + grid
+        grid = self._pushed_grid(audience.group) if scope is None else ""
+        return calls + self.counters(scope, audience.group, oob=True) + grid
 
     def grid_html(self, group: str | None = None, *, oob: bool = False) -> str:
         tiles = self._tiles(group)
@@ -278,15 +279,14 @@ class Pushes:
         members = self.grid.group_members(group)
         return self.grid.tiles(self.board, self.today.by_extension, self.today.everyone, members)
 
-    def counters(
-        self, extension: str | None, group: str | None = None, *, oob: bool = False
-    ) -> str:
+    def counters(self, scope: Scope | None, group: str | None = None, *, oob: bool = False) -> str:
         members = self.grid.group_members(group)
         return self.fragments.counters(
             self.board,
-            self.today.of_group(extension, members),
+            # Today's totals are an extension's, whichever PBX's its calls were.
+            self.today.of_group(scope.extension if scope else None, members),
             self.clock(),
-            extension=extension,
+            scope=scope,
             members=members,
             oob=oob,
         )

@@ -32,6 +32,7 @@ from dashboard.hub import Hub
 from dashboard.ingest import Clock
 from dashboard.passwords import same_secret as same_secret
 from dashboard.passwords import token_digest
+from dashboard.scope import Scope as CallScope
 from dashboard.state import parts
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,8 @@ def current_auth(conn: HTTPConnection) -> Auth | None:
     return auth if isinstance(auth, Auth) else None
 
 
-def user_scope(conn: HTTPConnection) -> str | None:
-    """The one extension the signed-in user may see (an agent's); None: every call."""
+def user_scope(conn: HTTPConnection) -> CallScope | None:
+    """The calls the signed-in user may see (an agent's: scope.py); None: every call."""
     auth = current_auth(conn)
     assert auth is not None  # behind @require
     return auth.user.scope
@@ -146,6 +147,7 @@ class AuthMiddleware:
             return
         conn = HTTPConnection(scope)
         accounts: Accounts = parts(conn).accounts
+        agent_scope = parts(conn).settings.agent_scope  # an agent's calls: its PBX's alone
         scope["auth"] = None
         bearer = _bearer(conn)
         if bearer is not None and (is_api(conn.url.path) or conn.url.path == "/ws"):
@@ -156,11 +158,11 @@ class AuthMiddleware:
                 ).json()
                 await response(scope, receive, send)
                 return
-            scope["auth"] = Auth(user, None, token_digest(bearer))
+            scope["auth"] = Auth(user.placed(agent_scope), None, token_digest(bearer))
         elif cookie := conn.cookies.get(SESSION_COOKIE):
             session = accounts.session(cookie, self.clock())
             if session is not None:
-                scope["auth"] = Auth(session.user, session)
+                scope["auth"] = Auth(session.user.placed(agent_scope), session)
         auth: Auth | None = scope["auth"]
         if (
             scope["type"] == "http"

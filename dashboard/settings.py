@@ -29,6 +29,7 @@ from dashboard.destinations import (
 from dashboard.extension_ranges import parse_ranges
 from dashboard.pbx_config import ConfigError, PBXConfig, read_config
 from dashboard.retention import Keep
+from dashboard.scope import Scope
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PACKAGE = Path(__file__).resolve().parent
@@ -283,6 +284,23 @@ class Settings:
         """The zone a PBX reports its local times in, by the host its events carry (the
         board's own zone for a host no PBX in the file has)."""
         return self._zones.get((host or "").lower()) or self.timezone
+
+    @functools.cached_property
+    def _extension_owners(self) -> dict[str, str]:
+        """Each extension a PBX in the file lists, and that PBX's host."""
+        return {ext: pbx.host.lower() for pbx in self.pbx_configs for ext in pbx.extensions}
+
+    def agent_scope(self, extension: str) -> Scope:
+        """The calls of an agent at `extension`: its own at its PBX. The one PBX of the
+        SYNAPSE_* variables owns every host its events name; one PBX in the file, its own
+        host (another is watched only); with several, the PBX that owns the extension has
+        it, and when none does no call is its agent's (until an admin gives it to one)."""
+        if not self.pbx_configs:
+            return Scope(extension)
+        if len(self.pbx_configs) == 1:
+            return Scope(extension, frozenset({self.pbx_configs[0].host.lower()}))
+        owner = self._extension_owners.get(extension)
+        return Scope(extension, frozenset({owner} if owner else ()))
 
     @functools.cached_property  # read for every call event
     def synapse_host(self) -> str:

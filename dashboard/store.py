@@ -28,6 +28,7 @@ from dashboard.events import SURROGATE_ESCAPE, CallEvent, parse_event
 from dashboard.rejected import Rejected
 from dashboard.results import result_sql
 from dashboard.schema import COLUMNS, SQL_TYPES
+from dashboard.scope import Scope
 
 CALL_COLUMNS: dict[str, type] = {field.name: SQL_TYPES[field.kind] for field in COLUMNS}
 # The history's sorts: key -> SQL expression (never NULL, so keyset comparisons hold). Each
@@ -227,29 +228,30 @@ class Store:
         return int(count), _parse(last)
 
     def calls_with_number(
-        self, digits: str, extension: str | None = None, limit: int = 10
+        self, digits: str, scope: Scope | None = None, limit: int = 10
     ) -> list[Call]:
-        """The newest calls whose number holds these digits (and at that extension)."""
+        """The newest calls whose number holds these digits (and in an agent's scope)."""
         if not digits.isdigit():
             return []
-        return self._newest_calls("number LIKE ?", [f"%{digits}%"], extension, limit)
+        return self._newest_calls("number LIKE ?", [f"%{digits}%"], scope, limit)
 
     def calls_with_number_keys(
-        self, keys: list[str], extension: str | None = None, limit: int = 10
+        self, keys: list[str], scope: Scope | None = None, limit: int = 10
     ) -> list[Call]:
-        """The newest calls with any of these numbers (by key; and at that extension)."""
+        """The newest calls with any of these numbers (by key; and in an agent's scope)."""
         if not keys:
             return []
         marks = ", ".join("?" * len(keys))
-        return self._newest_calls(f"number_key IN ({marks})", list(keys), extension, limit)
+        return self._newest_calls(f"number_key IN ({marks})", list(keys), scope, limit)
 
     def _newest_calls(
-        self, where: str, params: list[object], extension: str | None, limit: int
+        self, where: str, params: list[object], scope: Scope | None, limit: int
     ) -> list[Call]:
         sql = f"SELECT * FROM calls WHERE {where}"
-        if extension is not None:
-            sql += " AND extension = ?"
-            params = [*params, extension]
+        if scope is not None:
+            condition, more = scope.sql()
+            sql += f" AND {condition}"
+            params = [*params, *more]
         sql += " ORDER BY started_at DESC LIMIT ?"
         return [row_to_call(row) for row in self.db.query(sql, [*params, limit])]
 

@@ -16,11 +16,15 @@ import pytest
 from starlette.responses import HTMLResponse
 
 from dashboard.app import create_app
+from dashboard.auth import Accounts
 from dashboard.cli import main
+from dashboard.doctor import agents_placed
+from dashboard.pbx_config import PBXConfig
 from dashboard.settings import Settings
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.server import create_simulator_app
 from dashboard.simulator.traffic import Traffic
+from dashboard.store import Store
 from tests.servers import ThreadedServer, free_port
 
 TOKEN = "a-long-event-token-for-the-doctor"
@@ -163,3 +167,28 @@ def test_a_web_page_where_the_pbx_api_should_be_is_named(
         code, lines = doctor(monkeypatch, capsys, set_up, SYNAPSE_URL=web_gui.base_url)
     assert lines[0].startswith("[FAIL] synapse: its API: cdr.php answered, but not with call")
     assert code == 1
+
+
+def test_with_several_pbxs_an_agent_whose_extension_none_owns_is_named(
+    settings: Settings,
+) -> None:
+    head = PBXConfig(name="head-office", url="http://head", host="10.0.0.1", extensions=("70",))
+    branch = PBXConfig(name="Branch", url="http://branch", host="10.0.0.2", extensions=("46",))
+    wired = settings.with_changes(pbx_configs=(head, branch), config_path="/etc/dashboard.toml")
+    assert [check.line() for check in agents_placed(wired)] == [
+        "[ok  ] users: agents' extensions: each agent's is one PBX's"  # no database yet
+    ]
+    store = Store.open(wired.db_path)
+    accounts = Accounts(store.db, kdf_n=2**10)
+    for name, role, extension in (
+        ("asha", "agent", "70"),
+        ("ravi", "agent", "99"),
+        ("sam", "supervisor", None),
+    ):
+        accounts.add_user(name, role, "correct horse battery", extension)
+    store.close()
+    assert [check.line() for check in agents_placed(wired)] == [
+        "[FAIL] users: agents' extensions: ravi has extension 99, which no PBX owns: they see"
+        " no call until it is in one PBX's extensions in /etc/dashboard.toml"
+    ]
+    assert agents_placed(settings) == []  # one PBX has every extension

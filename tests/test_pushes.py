@@ -13,6 +13,7 @@ from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.fragments import Fragments
 from dashboard.grid import Tile
 from dashboard.pushes import Pushes
+from dashboard.scope import Scope
 from tests.conftest import CALL_START, FakeClock, parts_of, send
 
 AUDIENCES = (
@@ -40,12 +41,12 @@ class CountedFragments(Fragments):
         day: DayCounters,
         now: datetime,
         *,
-        extension: str | None = None,
+        scope: Scope | None = None,
         members: frozenset[str] | None = None,
         oob: bool = False,
     ) -> str:
-        self.rendered[f"counters of {extension}"] += 1
-        return super().counters(board, day, now, extension=extension, members=members, oob=oob)
+        self.rendered[f"counters of {scope.extension if scope else None}"] += 1
+        return super().counters(board, day, now, scope=scope, members=members, oob=oob)
 
     def tile(self, tile: Tile, now: datetime, *, oob: bool = False) -> str:
         self.rendered["tile"] += 1

@@ -10,8 +10,11 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from dashboard.app import create_app
 from dashboard.auth import Role, User
-from tests.conftest import PASSWORD, parts_of, sign_in, try_sign_in
+from dashboard.pbx_config import PBXConfig
+from dashboard.settings import Settings
+from tests.conftest import PASSWORD, FakeClock, parts_of, sign_in, try_sign_in
 
 OTHER_PASSWORD = "another long password"
 WRONG = "Wrong user name or password."
@@ -339,3 +342,26 @@ def test_only_admins_see_or_change_users(anonymous: TestClient, role: str) -> No
     ]
     assert [answer.status_code for answer in answers] == [403, 403, 403]
     assert users(anonymous) == before and audited(anonymous) == []
+
+
+def test_with_several_pbxs_an_agent_whose_extension_none_owns_is_shown_so(
+    settings: Settings, clock: FakeClock
+) -> None:
+    head = PBXConfig(name="head-office", url="http://head", host="10.0.0.1", extensions=("70",))
+    branch = PBXConfig(name="Branch", url="http://branch", host="10.0.0.2", extensions=("46",))
+    wired = settings.with_changes(pbx_configs=(head, branch))
+    with TestClient(create_app(wired, clock=clock)) as client:
+        accounts = parts_of(client).accounts
+        accounts.add_user("asha", "agent", PASSWORD, "70")
+        accounts.add_user("ravi", "agent", PASSWORD, "99")
+        sign_in(client, "admin")
+        states = re.findall(
+            r'data-user="([^"]+)">.*?<td class="user-state">\s*(.*?)\s*</td>',
+            client.get("/admin/users").text,
+            re.S,
+        )
+    assert [(name, " ".join(state.split())) for name, state in states] == [
+        ("admin-user", "Active"),
+        ("asha", "Active"),
+        ("ravi", "Active · Sees no call: no PBX has extension 99"),
+    ]

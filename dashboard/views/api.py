@@ -30,8 +30,8 @@ def call_json(call: Call, tz: ZoneInfo) -> dict[str, Any]:
 @require(*STAFF)
 async def active_calls(request: Request) -> Response:
     state = parts(request)
-    extension = user_scope(request)
-    live = [call for call in state.live.board.snapshot(extension) if call.is_live]
+    scope = user_scope(request)
+    live = [call for call in state.live.board.snapshot(scope) if call.is_live]
     return JSONResponse({"calls": [call_json(call, state.settings.timezone) for call in live]})
 
 
@@ -45,7 +45,7 @@ async def call_detail(request: Request) -> Response:
     else:
         call = state.store.get_call_by_uniqueid(uniqueid)
     auth = current_auth(request)
-    if call is None or auth is None or not auth.user.may_see_extension(call.extension):
+    if call is None or auth is None or not auth.user.may_see_call(call):
         # The same answer whether the call does not exist or is not yours: no probing.
         return Refusal(404, "not_found", f"no call {uniqueid!r} that you may see").json()
     return JSONResponse(call_json(call, state.settings.timezone))

@@ -203,7 +203,7 @@ async def call_page(request: Request) -> Response:
     assert auth is not None
     tz = state.settings.timezone
     back = history_link(request.query_params.get("back"), tz, state.today())
-    if call is None or not auth.user.may_see_extension(call.extension):
+    if call is None or not auth.user.may_see_call(call):
         return page(
             request, "call.html", status_code=404, call=None, events=[], fields={}, back=back
         )

@@ -32,14 +32,11 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 
 def _popups(state: Parts, user: User | None) -> list[Markup]:
     """The pop-ups to show now (the page's first paint, before its socket says more)."""
-    extension = user.scope if user else None
-    if extension is None:
+    scope = user.scope if user else None
+    if scope is None:
         return []
     popups = state.popups
-    ringing = [
-        call for call in state.live.board.snapshot(extension) if popups.pops_up(call, extension)
-    ]
-    return [Markup(popups.render(call)) for call in ringing]
+    return [Markup(popups.render(call)) for call in popups.showing(state.live.board, scope)]
 
 
 def toast(request: Request, ok: bool, message: str, reply: str = "") -> HTMLResponse:

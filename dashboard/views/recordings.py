@@ -75,7 +75,7 @@ async def _serve(
     request: Request, call: Call | None, user: User, byte_range: ByteRange | None, *, download: bool
 ) -> RecordingResponse:
     # An agent asking for another extension's call learns what a wrong uniqueid would tell.
-    if call is None or not user.may_see_extension(call.extension):
+    if call is None or not user.may_see_call(call):
         raise RecordingError(404, "not_found", "no such call, or not one you may see")
     if download and user.role not in SUPERVISORS:
         raise RecordingError(
@@ -131,7 +131,7 @@ def _first_listen(request: Request, user: User, call: Call | None) -> bool:
     """Whether the user has not listened to the call within LISTEN_WINDOW (noted now); a
     call not there, or not one the user may see, is audited at every try and not noted. The
     oldest go once MAX_LISTENS_KEPT are noted: the memory is bounded, whatever is asked."""
-    if call is None or not user.may_see_extension(call.extension):
+    if call is None or not user.may_see_call(call):
         return True
     heard = parts(request).recording_listens
     now = time.monotonic()

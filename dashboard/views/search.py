@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 
 from dashboard.calls import Call
 from dashboard.events import caller_id_name
+from dashboard.scope import Scope
 from dashboard.security import STAFF, current_auth, require
 from dashboard.state import Parts, parts
 
@@ -24,21 +25,21 @@ async def search(request: Request) -> Response:
     state = parts(request)
     auth = current_auth(request)
     assert auth is not None
-    extension = auth.user.scope  # an agent searches its own calls
+    scope = auth.user.scope  # an agent searches its own calls
     typed = " ".join(request.query_params.get("number", "")[:MAX_TYPED].split())
     by_name = any(ch.isalpha() for ch in typed)
     digits = "" if by_name else "".join(ch for ch in typed if ch.isascii() and ch.isdigit())
     live: list[Call] = []
     recent: list[Call] = []
     if by_name and len(typed) >= MIN_LETTERS:
-        live, recent = _by_name(state, typed, extension)
+        live, recent = _by_name(state, typed, scope)
     elif len(digits) >= MIN_DIGITS:
         live = [
             call
-            for call in state.live.board.snapshot(extension)
+            for call in state.live.board.snapshot(scope)
             if call.is_live and digits in "".join(ch for ch in call.number or "" if ch.isdigit())
         ]
-        recent = state.store.calls_with_number(digits, extension)
+        recent = state.store.calls_with_number(digits, scope)
     html = state.fragments.page(
         "partials/search_results.html",
         typed=typed,
@@ -54,7 +55,7 @@ async def search(request: Request) -> Response:
     return HTMLResponse(html)
 
 
-def _by_name(state: Parts, typed: str, extension: str | None) -> tuple[list[Call], list[Call]]:
+def _by_name(state: Parts, typed: str, scope: Scope | None) -> tuple[list[Call], list[Call]]:
     """Live and recent calls of the contacts whose name holds `typed`; live calls also by
     the PBX's caller-ID name. All in memory but the one indexed query for recent calls."""
     contacts = state.contacts
@@ -63,11 +64,11 @@ def _by_name(state: Parts, typed: str, extension: str | None) -> tuple[list[Call
     folded = typed.casefold()
     live = [
         call
-        for call in state.live.board.snapshot(extension)
+        for call in state.live.board.snapshot(scope)
         if call.is_live
         and (
             contacts.key(call.number) in wanted
             or folded in (caller_id_name(call.extra) or "").casefold()
         )
     ]
-    return live, state.store.calls_with_number_keys(keys, extension)
+    return live, state.store.calls_with_number_keys(keys, scope)

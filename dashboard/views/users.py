@@ -14,6 +14,7 @@ from dashboard.auth import AuthError, Role, User
 from dashboard.security import client_ip, current_auth, end_revoked_viewers, require
 from dashboard.state import Parts, parts
 from dashboard.user_admin import Conflict, Done, NotFound, UserAdmin
+from dashboard.users import agents_on_no_pbx
 from dashboard.views.pages import page
 
 FIELD_LIMIT = 2048  # characters of any one field (past a password's own limit, to refuse it)
@@ -147,11 +148,14 @@ def _users_page(
 ) -> Response:
     state = parts(request)
     admin = UserAdmin(state.accounts, state.audit, state.settings.extension_digits, state.kiosks)
+    rows = admin.rows(state.clock())
+    lost = agents_on_no_pbx((row.user for row in rows), state.settings.agent_scope)
     return page(
         request,
         "users.html",
         status_code=status_code,
-        rows=admin.rows(state.clock()),
+        rows=rows,
+        on_no_pbx={user.name for user in lost},
         roles=[role.value for role in Role],
         message=message,
         ok=ok,

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dashboard.audience import Audience, CloseCode
+from dashboard.audience import CloseCode
 from dashboard.errors import Refusal
 from dashboard.hub import FrameSink, Hub, Subscriber
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
@@ -45,10 +45,11 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
     state = parts(request)
     auth = current_auth(request)
     assert auth is not None
-    extension = auth.user.scope
-    group = board_group(request) if extension is None else None  # an agent: their own calls
+    audience = auth.user.audience
+    agent = audience.scope is not None
+    group = None if agent else board_group(request)  # an agent: their own calls
     state.ingestor.refresh_names()  # a user added since: its name on its tile
-    view = state.publisher.pushes.view(Audience(extension, group=group))
+    view = state.publisher.pushes.view(audience.of_group(group))
     socket_query = [("view", "tv")] if tv else []
     socket_query += [("group", group)] if group else []
     return page(
@@ -65,7 +66,7 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
         oob=False,
         controls=controls,
         own_socket=True,
-        grid=Markup(state.publisher.pushes.grid_html(group)) if extension is None else "",
+        grid="" if agent else Markup(state.publisher.pushes.grid_html(group)),
         linger=state.settings.finished_linger_seconds,
         timezone=state.settings.synapse_timezone,
     )

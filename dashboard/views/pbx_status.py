@@ -28,4 +28,22 @@ async def pbxs_api(request: Request) -> Response:
 
 @require(Role.ADMIN)
 async def pbxs_page(request: Request) -> Response:
-    return page(request, "pbxs.html", pbxs=_status(request))
+    state = parts(request)
+    rows = [(pbx, state.pbxs.health.by_name[pbx.name]) for pbx in state.pbxs.all]
+    return page(
+        request,
+        "pbxs.html",
+        rows=rows,
+        now=state.clock(),
+        check_every=every(state.settings.pbx_check_seconds),
+    )
+
+
+def every(seconds: float) -> str:
+    """How often, as people say it: "minute", "5 minutes", "30 s" ("" for never)."""
+    if seconds <= 0:
+        return ""
+    if seconds % 60:
+        return f"{seconds:g} s"
+    minutes = int(seconds // 60)
+    return "minute" if minutes == 1 else f"{minutes} minutes"

@@ -7,14 +7,18 @@ Numbers are matched by a key: their digits, keeping the last N (DASHBOARD_PHONE_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import logging
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import anyio
 import sqlite_utils
 
 from dashboard.events import caller_id_name
@@ -154,12 +158,18 @@ class Contacts:
         self.reload()
 
     def reload(self) -> None:
-        rows = self.db.execute(
-            "SELECT key, number, name, company, notes FROM contacts ORDER BY name"
-        ).fetchall()
-        self._by_key = {key: _contact(rest) for key, *rest in rows}
-        self._folded = [(contact.name.casefold(), key) for key, contact in self._by_key.items()]
         self._seen = self._fingerprint()
+        self._by_key, self._folded = _indexed(self.db.execute(ALL_CONTACTS).fetchall())
+
+    async def reload_aside(self) -> None:
+        """`reload`, with the reading and indexing done in a thread on a connection of its
+        own (a big list takes a while: the event loop goes on meanwhile)."""
+        path = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
+        if not path:  # in memory: no other connection sees it
+            self.reload()
+            return
+        self._seen = self._fingerprint()
+        self._by_key, self._folded = await anyio.to_thread.run_sync(_read_indexed, path)
 
     def _fingerprint(self) -> tuple[Any, ...]:
         return tuple(self.db.execute("SELECT COUNT(*), MAX(updated_at) FROM contacts").fetchone())
@@ -175,7 +185,8 @@ class Contacts:
         while True:
             await asyncio.sleep(seconds)
             try:
-                if self.reload_if_changed():
+                if self._fingerprint() != self._seen:
+                    await self.reload_aside()
                     log.info("contacts reloaded: %d", len(self._by_key))
             except Exception:  # the names on the board must outlive one failed look
                 log.exception("contacts could not be reloaded")
@@ -216,78 +227,126 @@ class Contacts:
         number and a name column (and optionally company and notes), `,` or `;` between
         values, any line ends. A row that cannot be read is reported by its row number (the
         header is row 1), not guessed."""
-        result = ImportResult()
-        text = text.removeprefix("\ufeff")
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
-        try:
-            columns = {_heading(name): name for name in reader.fieldnames or []}
-        except csv.Error as error:
-            result.errors.append(f"the first row cannot be read: {error}")
-            return result
-        number_column = next((columns[c] for c in NUMBER_COLUMNS if c in columns), None)
-        name_column = next((columns[c] for c in NAME_COLUMNS if c in columns), None)
-        if number_column is None or name_column is None:
-            found = ", ".join(repr(name[:40]) for name in list(columns.values())[:10]) or "none"
-            result.errors.append(
-                "the first row must name the columns: a number (Number, Phone, Mobile or"
-                f" Telephone) and a name (Name, Full Name or Contact); it has {found}"
-            )
-            return result
-        now = datetime.now(UTC).isoformat()
-        with self.db.atomic():
-            try:
-                for row_number, row in enumerate(reader, start=2):
-                    if _blank(row):
-                        continue  # as spreadsheets leave at the end
-                    problem = self._import_row(
-                        row, number_column, name_column, columns, now, result
-                    )
-                    if problem:
-                        result.errors.append(f"row {row_number}: {problem}")
-            except csv.Error as error:  # a broken quote, a huge field: stop there, say where
-                result.errors.append(
-                    f"line {reader.line_num}: cannot read the file from here: {error}"
-                )
+        rows, result = read_contacts(text, self.key)
+        for step in range(0, len(rows), IMPORT_STEP):
+            self._write(rows[step : step + IMPORT_STEP], result)
         self.reload()
         return result
 
-    def _import_row(
-        self,
-        row: dict[str, Any],
-        number_column: str,
-        name_column: str,
-        columns: dict[str, str],
-        now: str,
-        result: ImportResult,
-    ) -> str | None:
-        written = row.get(number_column) or ""
-        problem = number_problem(written)
-        if problem:
-            return problem
-        number = clean_number(written.strip().removeprefix("'"))
-        name = " ".join((row.get(name_column) or "").split())
-        key = self.key(number)
-        if key is None or not name:
-            return "the name is empty"
-        extra = {
-            c: (row.get(columns[c]) or "").strip() for c in ("company", "notes") if c in columns
+    async def import_csv_aside(self, text: str) -> ImportResult:
+        """`import_csv` for a request: the file read in a thread, then written a step at a
+        time, so that calls, pushes and pages go on while a big list comes in."""
+        rows, result = await anyio.to_thread.run_sync(read_contacts, text, self.key)
+        for step in range(0, len(rows), IMPORT_STEP):
+            self._write(rows[step : step + IMPORT_STEP], result)
+            await asyncio.sleep(0)
+        await self.reload_aside()
+        return result
+
+    def _write(self, rows: list[ContactRow], result: ImportResult) -> None:
+        """One step of an import, in one transaction; counts what it added and updated."""
+        keys = list(dict.fromkeys(row[0] for row in rows))
+        marks = ", ".join("?" * len(keys))
+        known = {
+            key
+            for (key,) in self.db.execute(f"SELECT key FROM contacts WHERE key IN ({marks})", keys)
         }
-        if any(len(value) > MAX_FIELD for value in (number, name, *extra.values())):
-            return f"a value is longer than {MAX_FIELD} characters"
-        existed = self.db.execute("SELECT 1 FROM contacts WHERE key = ?", [key]).fetchone()
-        self.db.execute(
-            "INSERT INTO contacts (key, number, name, company, notes, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET number = excluded.number,"
-            " name = excluded.name, company = COALESCE(excluded.company, company),"
-            " notes = COALESCE(excluded.notes, notes), updated_at = excluded.updated_at",
-            # A column the file does not have (None) leaves what was known of it.
-            [key, number, name, extra.get("company"), extra.get("notes"), now],
+        with self.db.atomic():
+            self.db.conn.executemany(UPSERT_CONTACT, rows)
+        for key in keys:
+            if key in known:
+                result.updated += 1
+            else:
+                result.added += 1
+        result.updated += len(rows) - len(keys)  # a number again in the same step
+
+
+ContactRow = tuple[str, str, str, str | None, str | None, str]  # as UPSERT_CONTACT binds it
+IMPORT_STEP = 2000  # rows written in one transaction, between which the event loop goes on
+ALL_CONTACTS = "SELECT key, number, name, company, notes FROM contacts ORDER BY name"
+UPSERT_CONTACT = (
+    "INSERT INTO contacts (key, number, name, company, notes, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET number = excluded.number,"
+    " name = excluded.name, company = COALESCE(excluded.company, company),"
+    " notes = COALESCE(excluded.notes, notes), updated_at = excluded.updated_at"
+)
+
+
+def read_contacts(
+    text: str, key_of: Callable[[str], str | None]
+) -> tuple[list[ContactRow], ImportResult]:
+    """The rows of a contacts CSV that can be imported, and (in the result) why the others
+    cannot; touches no database."""
+    result = ImportResult()
+    rows: list[ContactRow] = []
+    text = text.removeprefix("\ufeff")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    try:
+        columns = {_heading(name): name for name in reader.fieldnames or []}
+    except csv.Error as error:
+        result.errors.append(f"the first row cannot be read: {error}")
+        return rows, result
+    number_column = next((columns[c] for c in NUMBER_COLUMNS if c in columns), None)
+    name_column = next((columns[c] for c in NAME_COLUMNS if c in columns), None)
+    if number_column is None or name_column is None:
+        found = ", ".join(repr(name[:40]) for name in list(columns.values())[:10]) or "none"
+        result.errors.append(
+            "the first row must name the columns: a number (Number, Phone, Mobile or"
+            f" Telephone) and a name (Name, Full Name or Contact); it has {found}"
         )
-        if existed:
-            result.updated += 1
-        else:
-            result.added += 1
-        return None
+        return rows, result
+    now = datetime.now(UTC).isoformat()
+    try:
+        for row_number, row in enumerate(reader, start=2):
+            if _blank(row):
+                continue  # as spreadsheets leave at the end
+            read = _contact_row(row, number_column, name_column, columns, now, key_of)
+            if isinstance(read, str):
+                result.errors.append(f"row {row_number}: {read}")
+            else:
+                rows.append(read)
+    except csv.Error as error:  # a broken quote, a huge field: stop there, say where
+        result.errors.append(f"line {reader.line_num}: cannot read the file from here: {error}")
+    return rows, result
+
+
+def _contact_row(
+    row: dict[str, Any],
+    number_column: str,
+    name_column: str,
+    columns: dict[str, str],
+    now: str,
+    key_of: Callable[[str], str | None],
+) -> ContactRow | str:
+    """A CSV row as the contacts table takes it, or what is wrong with it."""
+    written = row.get(number_column) or ""
+    problem = number_problem(written)
+    if problem:
+        return problem
+    number = clean_number(written.strip().removeprefix("'"))
+    name = " ".join((row.get(name_column) or "").split())
+    key = key_of(number)
+    if key is None or not name:
+        return "the name is empty"
+    extra = {c: (row.get(columns[c]) or "").strip() for c in ("company", "notes") if c in columns}
+    if any(len(value) > MAX_FIELD for value in (number, name, *extra.values())):
+        return f"a value is longer than {MAX_FIELD} characters"
+    # A column the file does not have (None) leaves what was known of it.
+    return (key, number, name, extra.get("company"), extra.get("notes"), now)
+
+
+def _indexed(
+    rows: list[tuple[str, str, str, str | None, str | None]],
+) -> tuple[dict[str, Contact], list[tuple[str, str]]]:
+    """Contacts by key, and (name casefolded, key) for the name search, from ALL_CONTACTS."""
+    by_key = {row[0]: _contact(row[1:]) for row in rows}
+    return by_key, [(contact.name.casefold(), key) for key, contact in by_key.items()]
+
+
+def _read_indexed(path: str) -> tuple[dict[str, Contact], list[tuple[str, str]]]:
+    uri = Path(path).as_uri() + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        return _indexed(conn.execute(ALL_CONTACTS).fetchall())
 
 
 def _blank(row: dict[str | None, Any]) -> bool:

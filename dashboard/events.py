@@ -129,11 +129,12 @@ SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a JSON escape of half of 
 MAYBE_UNSTORABLE = re.compile(SURROGATE_ESCAPE.pattern + r"|[eE][+-]?\d{3}|\d{309}")
 
 
-SECRET_IN_URL = re.compile(r"(/synapse/events/)[^\s?\"]+|((?:^|[?&])token=)[^&\s\"]+")
+# A PBX's event token (a path segment, or a `token` parameter) and a wall screen's link.
+SECRET_IN_URL = re.compile(r"(/synapse/events/|/kiosk/)[^\s?\"/]+|((?:^|[?&])token=)[^&\s\"]+")
 
 
 def redact_secrets(text: str) -> str:
-    """The text with event tokens (a path segment, or a `token` parameter) blotted out."""
+    """The text with event tokens and wall-screen links' tokens blotted out."""
     return SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from pathlib import Path
@@ -7,9 +8,18 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from dashboard.cli import main
-from dashboard.contacts import Contact, Contacts, ImportResult, decode_csv, sniff_delimiter
+from dashboard.contacts import (
+    IMPORT_STEP,
+    Contact,
+    Contacts,
+    ImportResult,
+    decode_csv,
+    sniff_delimiter,
+)
+from dashboard.views.contacts import MAX_UPLOAD_BYTES
 from tests.conftest import parts_of, sign_in
 
 
@@ -236,3 +246,113 @@ def test_an_unreadable_csv_is_reported_not_a_crash(
     (tmp_path / "excel.csv").write_bytes("number,name\n9876543210,Jos\xe9\n".encode("cp1252"))
     assert main(["contacts", "import", str(tmp_path / "excel.csv")]) == 0
     assert "1 added" in capsys.readouterr().out
+
+
+def on_disk(path: Path) -> Contacts:
+    connection = sqlite3.connect(path / "contacts.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    return Contacts(sqlite_utils.Database(connection), 10)
+
+
+def test_a_big_import_lets_the_event_loop_go_on_and_counts_as_one_written_at_once(
+    tmp_path: Path,
+) -> None:
+    rows = [f"98{n:08d},Caller {n}" for n in range(3 * IMPORT_STEP)]
+    rows.append("9800000007,Caller seven again")  # in another step than its first time
+    rows.append("9800012000,Last")
+    rows.append("9800012000,Last again")  # twice in one step
+    text = "number,name\n" + "\n".join(rows) + "\n"
+    contacts = on_disk(tmp_path)
+    turns = 0
+
+    async def import_while_counting_turns() -> tuple[ImportResult, int]:
+        nonlocal turns
+        importing = asyncio.ensure_future(contacts.import_csv_aside(text))
+        while not importing.done():
+            turns += 1
+            await asyncio.sleep(0)
+        return importing.result(), turns
+
+    result, turns_meanwhile = asyncio.run(import_while_counting_turns())
+    # Read in a thread, written in steps, the list indexed in a thread: the loop turned
+    # between them, at least once a step.
+    assert turns_meanwhile >= 3
+    assert result == ImportResult(added=3 * IMPORT_STEP + 1, updated=2)
+    assert contacts.count() == 3 * IMPORT_STEP + 1
+    assert contacts.find("9800000007") == Contact("9800000007", "Caller seven again", "", "")
+    assert contacts.find("9800012000") == Contact("9800012000", "Last again", "", "")
+    assert contacts.keys_named("caller 5999") == ["9800005999"]
+    again = on_disk(tmp_path)  # what a restart reads: the same
+    assert (again.count(), again.find("9800012000")) == (
+        3 * IMPORT_STEP + 1,
+        Contact("9800012000", "Last again", "", ""),
+    )
+
+
+def test_the_import_of_the_command_line_and_of_a_request_store_the_same(tmp_path: Path) -> None:
+    text = "Phone;Full Name;Company\n98765 43210;Asha  Rao;Acme\n98765-43210;Asha R;\nx;y;z\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    at_once, in_steps = on_disk(tmp_path / "a"), on_disk(tmp_path / "b")
+    assert at_once.import_csv(text) == asyncio.run(in_steps.import_csv_aside(text))
+    assert at_once.search() == in_steps.search()
+
+
+def upload_in_pieces(
+    client: TestClient, csrf: str, pieces: int, piece: int, *, declared: bool
+) -> tuple[str, int]:
+    """A CSV file of `pieces` x `piece` bytes POSTed as a browser does, handed on in pieces
+    (with a Content-Length, or without one as a chunked body is): the answer, and how many
+    pieces the dashboard read."""
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\nnumber,name\n"
+    )
+    rows = b"9876543210,Asha\n" * (piece // 16)
+    body = [head, *[rows] * pieces, b"\r\n--b--\r\n"]
+    headers = [
+        (b"host", b"testserver"),
+        (b"cookie", "; ".join(f"{k}={v}" for k, v in client.cookies.items()).encode()),
+        (b"x-csrf-token", csrf.encode()),
+        (b"content-type", b"multipart/form-data; boundary=b"),
+    ]
+    if declared:
+        headers.append((b"content-length", str(sum(map(len, body))).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/contacts/import", "raw_path": b"/contacts/import",
+        "root_path": "", "query_string": b"", "headers": headers,
+        "client": ("testclient", 50000), "server": ("testserver", 80),
+        "state": client.app_state.copy(),
+    }  # fmt: skip
+    read = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": body[read - 1], "more_body": read < len(body)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    assert client.portal is not None
+    client.portal.call(client.app, scope, receive, send)
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return answer.decode(), read
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_file_past_the_limit_is_refused_without_reading_it_all(
+    client: TestClient, declared: bool
+) -> None:
+    csrf = sign_in(client, "supervisor")
+    piece = 64 * 1024
+    answer, read = upload_in_pieces(client, csrf, 160, piece, declared=declared)  # 10 MiB
+    assert "the file is larger than 5 MiB" in answer
+    # Declared too large: not read at all; else the form's head, then the file's pieces up
+    # to the one that passes the limit.
+    assert read == (0 if declared else 1 + MAX_UPLOAD_BYTES // piece)
+    assert parts_of(client).contacts.count() == 0
+    answer, _ = upload_in_pieces(client, csrf, 2, piece, declared=declared)  # 128 KiB: taken
+    assert '<p class="form-ok" role="status">Imported: 1 added, 8191 updated.</p>' in answer

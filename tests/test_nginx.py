@@ -45,10 +45,12 @@ class Proxied:
     dashboard: DashboardProcess
     https: str
     http: str
+    access_log: Path
 
     def client(self, source: str = CLIENT, **options: object) -> httpx.Client:
         transport = httpx.HTTPTransport(local_address=source, verify=False)
-        return httpx.Client(transport=transport, verify=False, timeout=10, **options)  # type: ignore[arg-type]
+        options.setdefault("timeout", 10)
+        return httpx.Client(transport=transport, verify=False, **options)  # type: ignore[arg-type]
 
 
 def site_for(dashboard_port: int, https_port: int, http_port: int, cert: Path, key: Path) -> str:
@@ -92,13 +94,16 @@ def proxied(tmp_path: Path) -> Iterator[Proxied]:
         (tmp_path / "nginx.conf").write_text(
             f"daemon off;\nmaster_process off;\npid {tmp_path}/nginx.pid;\n"
             f"error_log {tmp_path}/nginx-error.log;\nevents {{}}\n"
-            f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
+            f"http {{\n  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path}/body;\n"
             f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/site.conf;\n}}\n"
         )
         nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")])
         try:
             proxied = Proxied(
-                dashboard, f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}"
+                dashboard,
+                f"https://127.0.0.1:{https_port}",
+                f"http://127.0.0.1:{http_port}",
+                tmp_path / "access.log",
             )
             wait_until(lambda: answers(proxied), 20, "nginx")
             yield proxied
@@ -188,3 +193,37 @@ def test_the_live_board_and_a_recording_through_nginx(proxied: Proxied) -> None:
             f"bytes 100-199/{len(WAV)}",
         )
         assert seek.content == WAV[100:200]
+
+
+def test_no_secret_in_a_path_reaches_nginx_s_log_and_browsers_keep_to_https(
+    proxied: Proxied,
+) -> None:
+    with proxied.client(CLIENT) as http:
+        for base in (proxied.http, proxied.https):
+            http.get(f"{base}/synapse/events/pbx-s3cret", params={"data": "{}"})
+        kiosk = http.get(f"{proxied.https}/kiosk/k70uVogPLJTfOFfCns6GJxPvKMDFTzRQUAx4")
+        login = http.get(f"{proxied.https}/login")
+    assert kiosk.status_code == 404
+    assert login.headers["strict-transport-security"] == "max-age=31536000"
+    wait_until(lambda: "/login" in proxied.access_log.read_text(), 10, "the access line")
+    logged = proxied.access_log.read_text()
+    assert "s3cret" not in logged and "k70uVog" not in logged
+    assert "GET /login HTTP" in logged  # the rest is logged as nginx does
+
+
+def test_a_contacts_file_past_the_sites_1_mib_reaches_the_dashboard_through_nginx(
+    proxied: Proxied,
+) -> None:
+    rows = b"number,name\n" + b"9876543210,Asha\n" * (3 * 1024 * 1024 // 16)  # 3 MiB
+    with proxied.client(timeout=60) as http:
+        assert signed_in(proxied, http).status_code == 303
+        page = http.get(proxied.https + "/contacts").text
+        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
+        assert csrf is not None
+        answer = http.post(
+            proxied.https + "/contacts/import",
+            headers={"x-csrf-token": csrf[1]},
+            files={"file": ("people.csv", rows, "text/csv")},
+        )
+    assert answer.status_code == 200
+    assert "Imported: 1 added," in answer.text

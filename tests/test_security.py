@@ -453,6 +453,32 @@ def test_the_session_cookie_is_secure_behind_an_https_proxy(
         assert ("Secure" in response.headers["set-cookie"]) is secure
 
 
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        (
+            "/synapse/events/s3cret?data=%7B%7D&token=s3cret2",
+            "/synapse/events/[redacted]?data=%7B%7D&token=[redacted]",
+        ),
+        ("/kiosk/k70uVogPLJTfOFfCns6GJxPvKMDFTzRQUAx4__nKpkw", "/kiosk/[redacted]"),
+        ("/kiosk/abc?next=1", "/kiosk/[redacted]?next=1"),
+        ("/admin/kiosks", "/admin/kiosks"),
+    ],
+)
+def test_no_secret_of_a_url_reaches_the_access_log(path: str, logged: str) -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("10.0.0.5:4000", "GET", path, "1.1", 200),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    assert record.getMessage() == f'10.0.0.5:4000 - "GET {logged} HTTP/1.1" 200'
+
+
 def test_event_tokens_never_reach_the_access_log() -> None:
     record = logging.LogRecord(
         "uvicorn.access",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Message, Receive
 
 from dashboard.contacts import Contacts, ImportResult, decode_csv
 from dashboard.security import STAFF, SUPERVISORS, client_ip, current_auth, require
@@ -12,7 +13,29 @@ from dashboard.state import parts
 from dashboard.views.pages import page
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_CSV_BYTES + 64 * 1024  # the file, and the form around it
 MAX_QUERY = 100
+TOO_LARGE = "the file is larger than 5 MiB"
+
+
+class UploadTooLarge(Exception):
+    """The body went past MAX_UPLOAD_BYTES: nothing more of it is read."""
+
+
+def limited(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising UploadTooLarge once more than `limit` bytes of body have come
+    (a body without a Content-Length is counted as it comes)."""
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise UploadTooLarge
+        return message
+
+    return counted
 
 
 @require(*STAFF)
@@ -33,18 +56,15 @@ async def contacts_page(request: Request) -> Response:
 async def import_contacts(request: Request) -> Response:
     contacts: Contacts = parts(request).contacts
     state = parts(request)
-    result = ImportResult()
-    async with request.form(max_files=1, max_fields=10) as form:
-        upload = form.get("file")
-        query = str(form.get("q") or "")[:MAX_QUERY]  # the list shown: the page's search
-        if not isinstance(upload, UploadFile):
-            result.errors.append("choose a CSV file to import")
-        else:
-            raw = await upload.read(MAX_CSV_BYTES + 1)
-            if len(raw) > MAX_CSV_BYTES:
-                result.errors.append("the file is larger than 5 MiB")
-            else:
-                result = contacts.import_csv(decode_csv(raw))
+    query = request.query_params.get("q", "")[:MAX_QUERY]
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        result = ImportResult(errors=[TOO_LARGE])  # refused before any of it is read
+    else:
+        try:
+            result, query = await _imported(request, contacts)
+        except UploadTooLarge:  # no more of it is read
+            result = ImportResult(errors=[TOO_LARGE])
     auth = current_auth(request)
     assert auth is not None
     remote = client_ip(request, state.settings.trusted_proxy_networks)
@@ -67,3 +87,17 @@ async def import_contacts(request: Request) -> Response:
         oob=True,
     )
     return HTMLResponse(html)
+
+
+async def _imported(request: Request, contacts: Contacts) -> tuple[ImportResult, str]:
+    """The import of the form's file, and the search the page showed."""
+    bounded = Request(request.scope, limited(request.receive, MAX_UPLOAD_BYTES))
+    async with bounded.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        query = str(form.get("q") or "")[:MAX_QUERY]  # the list shown: the page's search
+        if not isinstance(upload, UploadFile):
+            return ImportResult(errors=["choose a CSV file to import"]), query
+        raw = await upload.read(MAX_CSV_BYTES + 1)
+        if len(raw) > MAX_CSV_BYTES:
+            return ImportResult(errors=[TOO_LARGE]), query
+        return await contacts.import_csv_aside(decode_csv(raw)), query

@@ -94,7 +94,8 @@ def proxied(tmp_path: Path) -> Iterator[Proxied]:
         (tmp_path / "nginx.conf").write_text(
             f"daemon off;\nmaster_process off;\npid {tmp_path}/nginx.pid;\n"
             f"error_log {tmp_path}/nginx-error.log;\nevents {{}}\n"
-            f"http {{\n  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path}/body;\n"
+            f"http {{\n  access_log {tmp_path}/access.log;\n"
+            f"  client_body_temp_path {tmp_path}/body;\n"
             f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/site.conf;\n}}\n"
         )
         nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")])

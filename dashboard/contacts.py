@@ -168,8 +168,14 @@ class Contacts:
         if not path:  # in memory: no other connection sees it
             self.reload()
             return
-        self._seen = self._fingerprint()
-        self._by_key, self._folded = await anyio.to_thread.run_sync(_read_indexed, path)
+        seen = self._fingerprint()
+        try:
+            self._by_key, self._folded = await anyio.to_thread.run_sync(_read_indexed, path)
+        except sqlite3.Error:  # busy, not readable from a second connection: read it here
+            log.warning("contacts re-read on the main connection", exc_info=True)
+            self.reload()
+            return
+        self._seen = seen
 
     def _fingerprint(self) -> tuple[Any, ...]:
         return tuple(self.db.execute("SELECT COUNT(*), MAX(updated_at) FROM contacts").fetchone())

@@ -356,3 +356,13 @@ def test_a_file_past_the_limit_is_refused_without_reading_it_all(
     assert parts_of(client).contacts.count() == 0
     answer, _ = upload_in_pieces(client, csrf, 2, piece, declared=declared)  # 128 KiB: taken
     assert '<p class="form-ok" role="status">Imported: 1 added, 8191 updated.</p>' in answer
+
+
+def test_the_list_is_indexed_on_the_main_connection_when_no_other_can_read_it(
+    tmp_path: Path,
+) -> None:
+    contacts = on_disk(tmp_path)
+    (tmp_path / "contacts.db").unlink()  # open here still, but not for another connection
+    result = asyncio.run(contacts.import_csv_aside("number,name\n9876543210,Asha\n"))
+    assert result == ImportResult(added=1)
+    assert contacts.find("9876543210") == Contact("9876543210", "Asha", "", "")

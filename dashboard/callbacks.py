@@ -25,7 +25,7 @@ EVERY = "*"
 
 
 @dataclass(frozen=True)
-class Done:
+class MarkedDone:
     by: str
     at: datetime
     extension: str | None = None  # None: at every extension (a supervisor's or admin's)
@@ -82,7 +82,7 @@ class Callbacks:
                     [number_key, extension, host, user, _iso(now)],
                 )
 
-    def done(self, number_key: str) -> list[Done]:
+    def done(self, number_key: str) -> list[MarkedDone]:
         """Who marked the number done, and for whom: the newest first."""
         rows = self.store.db.execute(
             "SELECT done_by, done_at, extension, host FROM callbacks_done WHERE number_key = ?"
@@ -90,7 +90,7 @@ class Callbacks:
             [number_key],
         ).fetchall()
         return [
-            Done(by, datetime.fromisoformat(at), _or_none(extension), _or_none(host))
+            MarkedDone(by, datetime.fromisoformat(at), _or_none(extension), _or_none(host))
             for by, at, extension, host in rows
         ]
 
@@ -99,17 +99,18 @@ def create_done_table(db: sqlite_utils.Database) -> None:
     """The "done" marks, one a number and scope; a table of one a number (from before
     agents' own marks) becomes this one, its marks everyone's."""
     table = db.table("callbacks_done")
-    if table.exists() and "extension" not in table.columns_dict:
-        with db.atomic():
+    with db.atomic():
+        if table.exists() and "extension" not in table.columns_dict:
             db.execute("ALTER TABLE callbacks_done RENAME TO callbacks_done_before_scopes")
             _create_done(db)
             db.execute(
                 "INSERT INTO callbacks_done (number_key, extension, host, done_by, done_at)"
-                " SELECT number_key, ?, ?, done_by, done_at FROM callbacks_done_before_scopes",
+                " SELECT number_key, ?, ?, done_by, done_at FROM callbacks_done_before_scopes"
+                " WHERE number_key IS NOT NULL AND done_at IS NOT NULL",  # (never of effect)
                 [EVERY, EVERY],
             )
             db.execute("DROP TABLE callbacks_done_before_scopes")
-    _create_done(db)
+        _create_done(db)
 
 
 def _create_done(db: sqlite_utils.Database) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.callbacks import Done
+from dashboard.callbacks import MarkedDone
 from dashboard.pbx_config import PBXConfig
 from dashboard.settings import Settings
 from dashboard.views.missed import LOOK_BACK
@@ -115,7 +115,9 @@ def test_marking_done_is_recorded_and_a_new_miss_brings_it_back(
     )
     assert (response.status_code, response.text) == (200, "")
     assert numbers(client) == []
-    assert parts_of(client).callbacks.done("9876543210") == [Done("supervisor-user", clock.now)]
+    assert parts_of(client).callbacks.done("9876543210") == [
+        MarkedDone("supervisor-user", clock.now)
+    ]
     clock.advance(60)
     send(client, cdr(clock, moment.tz, "1.9", 0))
     assert numbers(client) == ["9876543210"]
@@ -232,7 +234,7 @@ def test_an_agents_done_leaves_the_other_extensions_lists_alone(
     # The supervisor's list now shows the miss still to return: the one at 46.
     assert everyones(anonymous, clock) == [("9812345678", "192.168.1.51", "46", 1)]
     callbacks = parts_of(anonymous).callbacks
-    assert callbacks.done("9812345678") == [Done("agent-70", clock.now, extension="70")]
+    assert callbacks.done("9812345678") == [MarkedDone("agent-70", clock.now, extension="70")]
     entry = parts_of(anonymous).audit.entries(limit=1)[0]
     assert (entry.user, entry.action, entry.target, entry.detail) == (
         "agent-70",
@@ -249,8 +251,8 @@ def test_an_agents_done_leaves_the_other_extensions_lists_alone(
     )
     assert (done.status_code, lists()) == (200, ([], [], []))
     assert callbacks.done("9812345678") == [
-        Done("supervisor-user", clock.now),
-        Done("agent-70", clock.now - timedelta(seconds=60), extension="70"),
+        MarkedDone("supervisor-user", clock.now),
+        MarkedDone("agent-70", clock.now - timedelta(seconds=60), extension="70"),
     ]
     entry = parts_of(anonymous).audit.entries(limit=1)[0]
     assert (entry.user, entry.target, entry.detail) == (
@@ -278,7 +280,7 @@ def test_an_agents_done_is_for_their_own_pbxs_calls(
         assert (done.status_code, numbers(client)) == (200, [])
         assert everyones(client, clock) == [("9812345678", "10.9.9.9", "70", 1)]
         assert parts_of(client).callbacks.done("9812345678") == [
-            Done("agent-70", clock.now, extension="70", host="10.0.0.1")
+            MarkedDone("agent-70", clock.now, extension="70", host="10.0.0.1")
         ]
         assert parts_of(client).audit.entries(limit=1)[0].detail == (
             "for extension 70 at 10.0.0.1 alone"
@@ -295,12 +297,14 @@ def test_a_done_kept_before_agents_had_their_own_is_still_everyones(
         )
         old.execute(
             "INSERT INTO callbacks_done VALUES ('9812345678', 'old-supervisor', ?)",
-            [clock.now.isoformat()],
+            [clock.now.astimezone(UTC).isoformat(timespec="microseconds")],
         )
     old.close()
     with TestClient(create_app(settings, clock=clock)) as client:
         missed_at_46_and_70(client, clock, moment)
-        assert parts_of(client).callbacks.done("9812345678") == [Done("old-supervisor", clock.now)]
+        assert parts_of(client).callbacks.done("9812345678") == [
+            MarkedDone("old-supervisor", clock.now)
+        ]
         for extension in ("70", "46"):
             as_agent(client, extension)
             assert numbers(client) == []
@@ -310,3 +314,7 @@ def test_a_done_kept_before_agents_had_their_own_is_still_everyones(
         clock.advance(60)
         send(client, cdr(clock, moment.tz, "5.3", 0, number="9812345678", extension="46"))
         assert numbers(client) == ["9812345678"]
+    with TestClient(create_app(settings, clock=clock)) as client:  # opened again: as it was
+        assert parts_of(client).callbacks.done("9812345678") == [
+            MarkedDone("old-supervisor", clock.now - timedelta(seconds=60))
+        ]

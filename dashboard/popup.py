@@ -2,7 +2,8 @@
 
 Rendered only for the audience of that extension at its PBX (its agents), once per change
 however many of their pages are open: the caller's number, the contact's name, how often
-and when the number called before, and a link to the CRM.
+and when the number called before (at that extension on its PBX: the calls its agents may
+see), and a link to the CRM.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Popups:
         """The pop-up's part of the push to an agent's audience (often nothing)."""
         shown_before = before is not None and self.pops_up(before, scope)
         if self.pops_up(call, scope):
-            popup = self.render(call)
+            popup = self.render(call, scope)
             if shown_before:
                 return popup.replace("<section ", '<section hx-swap-oob="true" ', 1)
             return f'<div hx-swap-oob="afterbegin:#popups">{popup}</div>'
@@ -37,7 +38,7 @@ class Popups:
         return ""
 
     def snapshot(self, board: Board, scope: Scope) -> str:
-        popups = "".join(self.render(call) for call in self.showing(board, scope))
+        popups = "".join(self.render(call, scope) for call in self.showing(board, scope))
         return f'<div id="popups" class="popups" hx-swap-oob="true">{popups}</div>'
 
     def showing(self, board: Board, scope: Scope) -> list[Call]:
@@ -54,8 +55,10 @@ class Popups:
             and scope.covers(call.host, call.extension)
         )
 
-    def render(self, call: Call) -> str:
-        count, last = self.store.number_history(call.number, call)
+    def render(self, call: Call, scope: Scope) -> str:
+        """The pop-up of `call` for the agent of `scope` (it covers the call): the number's
+        calls before are counted among that agent's alone, those it may see."""
+        count, last = self.store.number_history(call.number, call, scope)
         return self.fragments.page(
             "partials/popup.html",
             call=call,

@@ -216,14 +216,20 @@ class Store:
         )
         return row_to_call(rows[0]) if rows else None
 
-    def number_history(self, number: str | None, before: Call) -> tuple[int, datetime | None]:
-        """How many calls this number made or got before `before`, and when the last was."""
+    def number_history(
+        self, number: str | None, before: Call, scope: Scope | None = None
+    ) -> tuple[int, datetime | None]:
+        """How many calls this number made or got before `before` (of those in an agent's
+        `scope`), and when the last was."""
         key = phone_key(number, self.phone_digits)
         if key is None or before.started_at is None:
             return 0, None
+        condition, scoped = scope.sql() if scope is not None else ("1 = 1", [])
+        # By the number's index: SQLite would pick the extension's (every call it ever had).
         count, last = self.db.execute(
-            "SELECT COUNT(*), MAX(started_at) FROM calls WHERE number_key = ? AND started_at < ?",
-            [key, _iso(before.started_at)],
+            "SELECT COUNT(*), MAX(started_at) FROM calls INDEXED BY idx_calls_number_key_started_at"
+            f" WHERE number_key = ? AND started_at < ? AND {condition}",
+            [key, _iso(before.started_at), *scoped],
         ).fetchone()
         return int(count), _parse(last)
 

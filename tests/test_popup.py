@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.contacts import phone_key
+from dashboard.pbx_config import PBXConfig
 from dashboard.settings import Settings
 from tests.conftest import CALL_START, FakeClock, parts_of, send, sign_in
 
@@ -115,3 +116,49 @@ def test_other_pages_get_the_pop_ups_and_nothing_else(agent: TestClient) -> None
         assert "live-calls" not in pushed and "counters" not in pushed
     wallboard = agent.get("/").text
     assert 'ws-connect="/ws?only=popups"' not in wallboard and "Ringing · extension 70" in wallboard
+
+
+def history_line(html: str) -> str:
+    """What the (one) pop-up in `html` says of the number's calls before."""
+    return html.split('<p class="popup-history">')[1].split("</p>")[0]
+
+
+def test_the_pop_up_counts_only_the_calls_its_agent_may_see(
+    agent: TestClient, clock: FakeClock
+) -> None:
+    """98000 00046 called 70 at 15:30, then 46 at 16:00 (a call agent 70 is not shown
+    anywhere); at 16:30 it rings 70."""
+    earlier = RINGING | {"number": "9800000046"}
+    send(agent, earlier | {"uniqueid": "400.1"})
+    send(agent, earlier | {"uniqueid": "400.1", "event": "CallFinish", "disposition": "ANSWERED"})
+    clock.advance(1800)
+    send(agent, earlier | {"uniqueid": "400.2", "extension": "46"})
+    at_46 = {"uniqueid": "400.2", "extension": "46", "event": "CallFinish"}
+    send(agent, earlier | at_46 | {"disposition": "ANSWERED"})
+    clock.advance(1800)
+    said = "Called 1 time before, last on 27 Nov 2026 15:30"
+    with agent.websocket_connect("/ws") as viewer:
+        viewer.receive_text()
+        send(agent, earlier)
+        assert history_line(viewer.receive_text()) == said
+    assert history_line(agent.get("/").text) == said  # the page's first paint
+    with agent.websocket_connect("/ws?only=popups") as viewer:
+        assert history_line(viewer.receive_text()) == said  # a socket's snapshot
+
+
+def test_the_pop_up_counts_no_call_from_another_host_at_the_extension(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """With one PBX in the file, a watched host's call at 70 is someone else's phone."""
+    head = PBXConfig(name="head", url="http://127.0.0.1:9", host="10.0.0.1", extensions=("70",))
+    wired = settings.with_changes(pbx_configs=(head,), allow_unknown_hosts=True)
+    with TestClient(create_app(wired, clock=clock)) as client:
+        sign_in(client, "agent", "agent-70", "70")
+        watched = RINGING | {"asteriskhost": "10.9.9.9", "uniqueid": "410.1"}
+        send(client, watched)
+        send(client, watched | {"event": "CallFinish", "disposition": "ANSWERED"})
+        clock.advance(60)
+        with client.websocket_connect("/ws?only=popups") as viewer:
+            viewer.receive_text()
+            send(client, RINGING | {"asteriskhost": "10.0.0.1"})
+            assert history_line(viewer.receive_text()) == "First call from this number"

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dashboard.calls import Call, Status, apply
+from dashboard.scope import Scope
 from dashboard.store import Store
 from tests.test_calls import CONNECT, FINAL, FINISH, START, T0
 
@@ -255,6 +256,25 @@ def test_start_up_reads_last_ends_by_seeks_not_a_scan_of_every_call() -> None:
     assert len(plans) == 2
     assert ["SCAN calls" in plan for plan in plans] == [False, False], plans
     assert "idx_calls_finished_ends" in plans[0]
+
+
+@pytest.mark.parametrize(
+    "scope", [None, Scope("70"), Scope("70", frozenset({"10.0.0.1"}))], ids=str
+)
+def test_a_pop_ups_history_seeks_the_numbers_calls_alone(scope: Scope | None) -> None:
+    """However many calls the agent's extension had, the pop-up reads those of the number."""
+    store = memory_store()
+    call = apply(None, START)
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    store.number_history("9876543210", call, scope)
+    store.db.conn.set_trace_callback(None)
+    plans = [plan_of(store, sql) for sql in seen if " FROM calls" in sql]
+    assert [plan.split(" (")[0] for plan in plans] == [
+        "SEARCH calls USING "
+        + ("COVERING " if scope is None else "")
+        + "INDEX idx_calls_number_key_started_at"
+    ]
 
 
 def test_what_older_versions_stored_and_no_api_could_answer_with_is_read_as_harmless() -> None:

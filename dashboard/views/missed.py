@@ -7,7 +7,7 @@ from datetime import timedelta
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dashboard.callbacks import Callbacks
+from dashboard.callbacks import Callbacks, for_whom
 from dashboard.errors import Refusal
 from dashboard.security import STAFF, client_ip, current_auth, require
 from dashboard.state import parts
@@ -44,9 +44,16 @@ async def mark_done(request: Request) -> Response:
     # On the list this user sees: an agent acts only on their own extension's missed callers.
     if not key or not callbacks.may_mark(key, state.clock() - LOOK_BACK, auth.user.scope):
         raise Refusal(404, "not_found", "no such missed call to return that you may see")
-    callbacks.mark_done(key, auth.user.name, state.clock())
+    # An agent's "done" is for their own calls; a supervisor's or admin's, everyone's.
+    scope = auth.user.scope
+    callbacks.mark_done(key, auth.user.name, state.clock(), scope)
     remote = client_ip(request, state.settings.trusted_proxy_networks)
     parts(request).audit.record(
-        state.clock(), auth.user.name, "callback done", target=key, remote=remote
+        state.clock(),
+        auth.user.name,
+        "callback done",
+        target=key,
+        remote=remote,
+        detail=for_whom(scope),
     )
     return HTMLResponse("")  # htmx removes the row

@@ -36,7 +36,7 @@ def _popups(state: Parts, user: User | None) -> list[Markup]:
     if scope is None:
         return []
     popups = state.popups
-    return [Markup(popups.render(call)) for call in popups.showing(state.live.board, scope)]
+    return [Markup(popups.render(call, scope)) for call in popups.showing(state.live.board, scope)]
 
 
 def toast(request: Request, ok: bool, message: str, reply: str = "") -> HTMLResponse:

@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import csv
 import io
+import json
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,8 +137,11 @@ class Contacts:
     render looks names up without a query. Imports here reload it; an import by another
     process (the command line) is picked up by `watch`."""
 
-    def __init__(self, db: sqlite_utils.Database, match_digits: int) -> None:
+    def __init__(
+        self, db: sqlite_utils.Database, match_digits: int, aside: Aside = anyio.to_thread.run_sync
+    ) -> None:
         self.db = db
+        self.aside = aside  # runs a function of no shared state away from the event loop
         self.match_digits = match_digits
         db.table("contacts").create(
             {
@@ -155,6 +159,9 @@ class Contacts:
         self._by_key: dict[str, Contact] = {}
         self._folded: list[tuple[str, str]] = []  # (name casefolded, key), for name search
         self._seen: tuple[Any, ...] = ()
+        # One import or re-index at a time: two finishing out of order would leave the
+        # older list in memory, with nothing to say it is stale.
+        self._one_at_a_time = asyncio.Lock()
         self.reload()
 
     def reload(self) -> None:
@@ -164,13 +171,17 @@ class Contacts:
     async def reload_aside(self) -> None:
         """`reload`, with the reading and indexing done in a thread on a connection of its
         own (a big list takes a while: the event loop goes on meanwhile)."""
+        async with self._one_at_a_time:
+            await self._reload_aside()
+
+    async def _reload_aside(self) -> None:
         path = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
         if not path:  # in memory: no other connection sees it
             self.reload()
             return
         seen = self._fingerprint()
         try:
-            self._by_key, self._folded = await anyio.to_thread.run_sync(_read_indexed, path)
+            self._by_key, self._folded = await self.aside(_read_indexed, path)
         except sqlite3.Error:  # busy, not readable from a second connection: read it here
             log.warning("contacts re-read on the main connection", exc_info=True)
             self.reload()
@@ -242,21 +253,23 @@ class Contacts:
     async def import_csv_aside(self, text: str) -> ImportResult:
         """`import_csv` for a request: the file read in a thread, then written a step at a
         time, so that calls, pushes and pages go on while a big list comes in."""
-        rows, result = await anyio.to_thread.run_sync(read_contacts, text, self.key)
-        for step in range(0, len(rows), IMPORT_STEP):
-            self._write(rows[step : step + IMPORT_STEP], result)
-            await asyncio.sleep(0)
-        await self.reload_aside()
+        read: tuple[list[ContactRow], ImportResult] = await self.aside(
+            read_contacts, text, self.key
+        )
+        rows, result = read
+        async with self._one_at_a_time:
+            for step in range(0, len(rows), IMPORT_STEP):
+                self._write(rows[step : step + IMPORT_STEP], result)
+                await asyncio.sleep(0)
+            await self._reload_aside()
         return result
 
     def _write(self, rows: list[ContactRow], result: ImportResult) -> None:
         """One step of an import, in one transaction; counts what it added and updated."""
         keys = list(dict.fromkeys(row[0] for row in rows))
-        marks = ", ".join("?" * len(keys))
-        known = {
-            key
-            for (key,) in self.db.execute(f"SELECT key FROM contacts WHERE key IN ({marks})", keys)
-        }
+        # One parameter, however many keys (SQLite before 3.32 allowed 999).
+        known_sql = "SELECT key FROM contacts WHERE key IN (SELECT value FROM json_each(?))"
+        known = {key for (key,) in self.db.execute(known_sql, [json.dumps(keys)])}
         with self.db.atomic():
             self.db.conn.executemany(UPSERT_CONTACT, rows)
         for key in keys:
@@ -267,6 +280,7 @@ class Contacts:
         result.updated += len(rows) - len(keys)  # a number again in the same step
 
 
+Aside = Callable[..., Awaitable[Any]]
 ContactRow = tuple[str, str, str, str | None, str | None, str]  # as UPSERT_CONTACT binds it
 IMPORT_STEP = 2000  # rows written in one transaction, between which the event loop goes on
 ALL_CONTACTS = "SELECT key, number, name, company, notes FROM contacts ORDER BY name"

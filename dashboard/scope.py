@@ -23,8 +23,11 @@ class Scope:
         return self.hosts is not None and not self.hosts
 
     def covers(self, host: str, extension: str | None) -> bool:
-        """Whether a call from `host` at `extension` is this scope's."""
-        return extension == self.extension and (self.hosts is None or host in self.hosts)
+        """Whether a call from `host` at `extension` is this scope's (host names know no
+        case, and a database from before events' hosts were lowercased may hold `PBX-A`)."""
+        return extension == self.extension and (
+            self.hosts is None or host in self.hosts or host.lower() in self.hosts
+        )
 
     def sql(self, table: str = "") -> tuple[str, list[object]]:
         """The condition on a row of `calls` (named `table`, if given) of being this scope's,
@@ -36,6 +39,6 @@ class Scope:
             return "0 = 1", []
         marks = ", ".join("?" * len(self.hosts))
         return (
-            f"{column}extension = ? AND {column}host IN ({marks})",
+            f"{column}extension = ? AND {column}host COLLATE NOCASE IN ({marks})",
             [self.extension, *sorted(self.hosts)],
         )

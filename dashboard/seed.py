@@ -412,9 +412,20 @@ class _Writer:
         self.events, self.rows = [], []
 
 
+def seeded_pbx(settings: Settings) -> tuple[str, tuple[str, ...]]:
+    """Whose calls a seeding makes: the first PBX of DASHBOARD_CONFIG (its host, and its
+    extensions if it lists them), else the PBX of the SYNAPSE_* variables; so that its
+    agents see them."""
+    if settings.pbx_configs:
+        first = settings.pbx_configs[0]
+        return first.host, first.extensions or settings.extensions or DEFAULT_EXTENSIONS
+    return settings.synapse_host or DEFAULT_HOST, settings.extensions or DEFAULT_EXTENSIONS
+
+
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     """`dashboard seed --calls N [--days D] [--seed S]`: add N finished calls of history."""
     days = getattr(args, "days", None) or DEFAULT_DAYS
+    host, extensions = seeded_pbx(settings)
     store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
     started = timer.perf_counter()
     try:
@@ -423,8 +434,8 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
             args.calls,
             days=days,
             tz=settings.timezone,
-            host=settings.synapse_host or DEFAULT_HOST,
-            extensions=settings.extensions or DEFAULT_EXTENSIONS,
+            host=host,
+            extensions=extensions,
             now=datetime.now(UTC),
             seed=getattr(args, "seed", None),
         )

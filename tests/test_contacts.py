@@ -3,7 +3,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlite_utils
@@ -366,3 +368,35 @@ def test_the_list_is_indexed_on_the_main_connection_when_no_other_can_read_it(
     result = asyncio.run(contacts.import_csv_aside("number,name\n9876543210,Asha\n"))
     assert result == ImportResult(added=1)
     assert contacts.find("9876543210") == Contact("9876543210", "Asha", "", "")
+
+
+def test_two_imports_at_once_leave_the_list_as_stored(tmp_path: Path) -> None:
+    """The second import's file is read slowly, and the first one's list, read before the
+    second import writes, comes back last: the names shown must still be the stored ones."""
+    calls = 0
+
+    async def aside(function: Callable[..., Any], *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        call = calls
+        if call == 2:  # the second import's file: read while the first import goes on
+            for _ in range(10):
+                await asyncio.sleep(0)
+        result = function(*args)
+        if call == 3:  # the first import's list, read now: back after a while
+            for _ in range(50):
+                await asyncio.sleep(0)
+        return result
+
+    path = tmp_path / "contacts.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    contacts = Contacts(sqlite_utils.Database(connection), 10, aside)
+
+    async def both() -> None:
+        first = contacts.import_csv_aside("number,name\n9876543210,From the first\n")
+        second = contacts.import_csv_aside("number,name\n9876543210,From the second\n")
+        await asyncio.gather(first, second)
+
+    asyncio.run(both())
+    assert contacts.find("9876543210") == Contact("9876543210", "From the second", "", "")

@@ -226,5 +226,12 @@ def test_a_contacts_file_past_the_sites_1_mib_reaches_the_dashboard_through_ngin
             headers={"x-csrf-token": csrf[1]},
             files={"file": ("people.csv", rows, "text/csv")},
         )
+        too_large = http.post(
+            proxied.https + "/contacts/import",
+            headers={"x-csrf-token": csrf[1]},
+            files={"file": ("people.csv", rows * 3, "text/csv")},  # 9 MiB
+        )
     assert answer.status_code == 200
     assert "Imported: 1 added," in answer.text
+    assert too_large.status_code == 200  # the dashboard's answer, which the page shows
+    assert "the file is larger than 5 MiB" in too_large.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -235,6 +236,24 @@ def test_a_scope_covers_its_extension_at_its_hosts() -> None:
     assert [at_head.covers(*call) for call in calls] == [True, False, False, False]
     assert [anywhere.covers(*call) for call in calls] == [True, True, False, False]
     assert [nowhere.covers(*call) for call in calls] == [False] * 4
+
+
+def test_a_host_stored_in_capitals_before_hosts_were_lowercased_is_still_the_agents() -> None:
+    scope = Scope("70", frozenset({"pbx-a"}))
+    assert [scope.covers(host, "70") for host in ("PBX-A", "Pbx-A", "pbx-b")] == [
+        True,
+        True,
+        False,
+    ]
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE calls (host TEXT, extension TEXT, uniqueid TEXT)")
+    db.executemany(
+        "INSERT INTO calls VALUES (?, ?, ?)",
+        [("PBX-A", "70", "1"), ("pbx-a", "70", "2"), ("PBX-B", "70", "3"), ("PBX-A", "71", "4")],
+    )
+    where, values = scope.sql()
+    found = db.execute(f"SELECT uniqueid FROM calls WHERE {where} ORDER BY uniqueid", values)
+    assert [uniqueid for (uniqueid,) in found] == ["1", "2"]
 
 
 def test_an_agent_on_no_pbx_is_warned_of_at_start_up(

@@ -15,6 +15,7 @@ import pytest
 from dashboard.calls import Call, Status
 from dashboard.contacts import phone_key
 from dashboard.ingest import replay
+from dashboard.pbx_config import PBXConfig
 from dashboard.recording_links import check_link
 from dashboard.seed import DEFAULT_EXTENSIONS, SeedError, cmd_seed, seed
 from dashboard.settings import Settings
@@ -270,3 +271,20 @@ def test_seeding_at_any_moment_fills_the_days_before_it(tmp_path: Path, moment: 
     days = {call.start_time.astimezone(moment.tz).date() for call in calls if call.start_time}
     assert days <= {moment.today - timedelta(days=n) for n in range(4)}
     assert_replay_matches(store, settings)
+
+
+def test_with_a_pbx_file_the_calls_seeded_are_its_first_pbxs(tmp_path: Path) -> None:
+    first = PBXConfig(
+        name="Head", url="http://127.0.0.1:9", host="pbx-a.example", extensions=("70", "71")
+    )
+    other = PBXConfig(name="Branch", url="http://127.0.0.1:9", host="10.0.0.2", extensions=("46",))
+    settings = Settings(
+        db_path=str(tmp_path / "cli.db"),
+        synapse_url="http://192.168.1.51",
+        synapse_timezone=KOLKATA,
+        pbx_configs=(first, other),
+    )
+    assert cmd_seed(argparse.Namespace(calls=50, days=2, seed=1), settings) == 0
+    calls = Store.open(settings.db_path).all_calls()
+    assert {call.host for call in calls} == {"pbx-a.example"}
+    assert {call.extension for call in calls} == {"70", "71"}

@@ -56,7 +56,7 @@ async def contacts_page(request: Request) -> Response:
 async def import_contacts(request: Request) -> Response:
     contacts: Contacts = parts(request).contacts
     state = parts(request)
-    query = request.query_params.get("q", "")[:MAX_QUERY]
+    query: str | None = None  # the page's search, unless the form was refused unread
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
         result = ImportResult(errors=[TOO_LARGE])  # refused before any of it is read
@@ -77,6 +77,8 @@ async def import_contacts(request: Request) -> Response:
         remote=remote,
     )
     html = state.fragments.page("partials/import_result.html", result=result)
+    if query is None:  # nothing changed: the list below the form stays as the page has it
+        return HTMLResponse(html)
     # The list below the form, as it now is, swapped in out of band.
     html += state.fragments.page(
         "partials/contact_list.html",

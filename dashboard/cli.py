@@ -406,7 +406,7 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"imported: {result.summary()}")
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
-    return 0 if result.added or result.updated or not result.errors else 1
+    return 0 if result.added or result.updated or not (result.errors or result.refused) else 1
 
 
 def _cmd_seed(args: argparse.Namespace, settings: Settings) -> int:

@@ -122,9 +122,12 @@ class Contact:
 class ImportResult:
     added: int = 0
     updated: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # each row not imported, and why
+    refused: str = ""  # why the whole file was not imported (none of it was)
 
     def summary(self) -> str:
+        if self.refused:
+            return f"nothing, {self.refused}"
         text = f"{self.added} added, {self.updated} updated"
         if self.errors:
             skipped = len(self.errors)
@@ -304,13 +307,13 @@ def read_contacts(
     try:
         columns = {_heading(name): name for name in reader.fieldnames or []}
     except csv.Error as error:
-        result.errors.append(f"the first row cannot be read: {error}")
+        result.refused = f"the first row cannot be read: {error}"
         return rows, result
     number_column = next((columns[c] for c in NUMBER_COLUMNS if c in columns), None)
     name_column = next((columns[c] for c in NAME_COLUMNS if c in columns), None)
     if number_column is None or name_column is None:
         found = ", ".join(repr(name[:40]) for name in list(columns.values())[:10]) or "none"
-        result.errors.append(
+        result.refused = (
             "the first row must name the columns: a number (Number, Phone, Mobile or"
             f" Telephone) and a name (Name, Full Name or Contact); it has {found}"
         )

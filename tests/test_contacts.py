@@ -139,11 +139,10 @@ def test_a_file_without_the_columns_is_refused_whole() -> None:
     contacts = book()
     result = contacts.import_csv("who;where\nAsha;Pune\n")
     assert result == ImportResult(
-        errors=[
-            "the first row must name the columns: a number (Number, Phone, Mobile or"
-            " Telephone) and a name (Name, Full Name or Contact); it has 'who', 'where'"
-        ]
+        refused="the first row must name the columns: a number (Number, Phone, Mobile or"
+        " Telephone) and a name (Name, Full Name or Contact); it has 'who', 'where'"
     )
+    assert result.summary() == "nothing, " + result.refused
     assert contacts.count() == 0
 
 
@@ -180,6 +179,9 @@ def test_contacts_import_from_the_command_line(
     captured = capsys.readouterr()
     assert "imported: 1 added, 0 updated, 1 row skipped" in captured.out
     assert "row 3: 'nope' is not a phone number" in captured.err
+    (tmp_path / "wrong.csv").write_text("who,where\nAsha,Pune\n")
+    assert main(["contacts", "import", str(tmp_path / "wrong.csv")]) == 1
+    assert "imported: nothing, the first row must name the columns" in capsys.readouterr().out
 
 
 def test_the_contacts_page_searches_and_supervisors_import(client: TestClient) -> None:
@@ -351,7 +353,10 @@ def test_a_file_past_the_limit_is_refused_without_reading_it_all(
     csrf = sign_in(client, "supervisor")
     piece = 64 * 1024
     answer, read = upload_in_pieces(client, csrf, 160, piece, declared=declared)  # 10 MiB
-    assert "the file is larger than 5 MiB" in answer
+    assert answer == (
+        '<p class="form-error" role="status">Imported: nothing, the file is larger than'
+        " 5 MiB.</p>\n"
+    )  # and the list below the form stays as the page shows it
     # Declared too large: not read at all; else the form's head, then the file's pieces up
     # to the one that passes the limit.
     assert read == (0 if declared else 1 + MAX_UPLOAD_BYTES // piece)

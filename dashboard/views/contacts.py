@@ -59,12 +59,12 @@ async def import_contacts(request: Request) -> Response:
     query: str | None = None  # the page's search, unless the form was refused unread
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        result = ImportResult(errors=[TOO_LARGE])  # refused before any of it is read
+        result = ImportResult(refused=TOO_LARGE)  # refused before any of it is read
     else:
         try:
             result, query = await _imported(request, contacts)
         except UploadTooLarge:  # no more of it is read
-            result = ImportResult(errors=[TOO_LARGE])
+            result = ImportResult(refused=TOO_LARGE)
     auth = current_auth(request)
     assert auth is not None
     remote = client_ip(request, state.settings.trusted_proxy_networks)
@@ -98,8 +98,8 @@ async def _imported(request: Request, contacts: Contacts) -> tuple[ImportResult,
         upload = form.get("file")
         query = str(form.get("q") or "")[:MAX_QUERY]  # the list shown: the page's search
         if not isinstance(upload, UploadFile):
-            return ImportResult(errors=["choose a CSV file to import"]), query
+            return ImportResult(refused="no file was chosen"), query
         raw = await upload.read(MAX_CSV_BYTES + 1)
         if len(raw) > MAX_CSV_BYTES:
-            return ImportResult(errors=[TOO_LARGE]), query
+            return ImportResult(refused=TOO_LARGE), query
         return await contacts.import_csv_aside(decode_csv(raw)), query

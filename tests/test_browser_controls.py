@@ -61,7 +61,7 @@ def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
     expect(call).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
     call.get_by_role("button", name="Hang up").click()
     expect(page.locator("#toasts")).to_contain_text(
-        "Hanging up the call with 98123 45678", timeout=EXPECT_MS
+        "Hang-up of the call with 98123 45678 sent to the PBX", timeout=EXPECT_MS
     )
     expect(call).to_have_class(state_class("finished"), timeout=EXPECT_MS)
     expect(call.locator(".call-state")).to_have_text("Missed")
@@ -85,7 +85,7 @@ def test_an_agent_calls_back_a_missed_caller_with_two_deliberate_presses(
     missed.get_by_role("button", name="98234 56789").click()
     missed.get_by_role("button", name="Call 98234 56789 from 70?").click()
     expect(page.locator("#toasts")).to_contain_text(
-        "Calling 98234 56789 from extension 70", timeout=EXPECT_MS
+        "Call to 98234 56789 from extension 70 sent to the PBX", timeout=EXPECT_MS
     )
     callback = page.locator("article.call.is-ringing", has_text="98234 56789")
     expect(callback).to_have_attribute("data-direction", "outgoing", timeout=EXPECT_MS)
@@ -123,7 +123,7 @@ def test_a_double_click_on_call_dials_once(
     page.locator("#dial-number").fill("98765 43210")
     page.locator("#dial").get_by_role("button").dblclick()
     expect(page.locator("#toasts")).to_contain_text(
-        "Calling 98765 43210 from extension 70", timeout=EXPECT_MS
+        "Call to 98765 43210 from extension 70 sent to the PBX", timeout=EXPECT_MS
     )
     expect(page.locator("#dial button")).to_be_enabled(timeout=EXPECT_MS)
     page.locator("#dial").get_by_role("button").click()  # a third press, at once: refused
@@ -164,7 +164,7 @@ def test_a_number_in_a_list_is_armed_by_one_press_and_never_dials_by_itself(
     assert originates(simulator) == []
     page.keyboard.press("Enter")
     expect(page.locator("#toasts")).to_contain_text(
-        "Calling 98456 78901 from extension 52", timeout=EXPECT_MS
+        "Call to 98456 78901 from extension 52 sent to the PBX", timeout=EXPECT_MS
     )
     assert len(originates(simulator)) == 1
     outgoing = page.locator('article.call[data-direction="outgoing"]', has_text="98456 78901")
@@ -197,7 +197,7 @@ def test_a_double_click_on_an_armed_number_dials_once(
     expect(number).to_have_class(state_class("armed"))
     number.dblclick()
     expect(page.locator("#toasts")).to_contain_text(
-        "Calling 98567 89012 from extension 70", timeout=EXPECT_MS
+        "Call to 98567 89012 from extension 70 sent to the PBX", timeout=EXPECT_MS
     )
     expect(number).to_have_accessible_name("98567 89012", timeout=EXPECT_MS)  # idle, unarmed
     assert len(originates(simulator)) == 1, originates(simulator)
@@ -238,7 +238,7 @@ def test_an_agent_transfers_to_a_free_colleague_picked_from_the_list(
     expect(call.get_by_role("button", name="Transfer")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#toasts")).to_contain_text(
-        "Transferring the call to extension 46", timeout=EXPECT_MS
+        "Transfer to extension 46 (ravi) sent to the PBX", timeout=EXPECT_MS
     )
     transfers = [query for query in simulator.commands() if "Transfer" in query]
     assert len(transfers) == 1 and "%2246%22" in transfers[0], transfers
@@ -266,6 +266,6 @@ def test_on_a_touch_screen_two_taps_dial_and_an_armed_number_disarms_by_itself(
     number.tap()
     number.tap()
     expect(page.locator("#toasts")).to_contain_text(
-        "Calling 98890 12345 from extension 70", timeout=EXPECT_MS
+        "Call to 98890 12345 from extension 70 sent to the PBX", timeout=EXPECT_MS
     )
     assert len(originates(simulator)) == 1

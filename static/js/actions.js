@@ -14,6 +14,8 @@
 //   (.call-outcome) as well as in the toast.
 // - a click on a row's command is ignored, and says so in the row, if that row appeared or
 //   moved in the last MOVED_MS (a call ended, came or rose above it): it was aimed at another.
+// - an agent's toasts go in the pop-ups' column (partials/popups_area.html), above its
+//   buttons and pop-ups: neither covers the other.
 (function () {
   "use strict";
   var ARM_MS = 5000, CALM_MS = 1500, GIVE_UP_MS = 10000; // the PBX answers within 5 s
@@ -267,6 +269,8 @@
   }, true);
 
   document.addEventListener("DOMContentLoaded", function () {
+    var area = document.querySelector(".popups-area"), toasts = document.getElementById("toasts");
+    if (area && toasts) area.prepend(toasts);
     if (!document.querySelector(".has-controls") || !window.MutationObserver) return;
     notePlaces(true);
     new MutationObserver(function (mutations) {

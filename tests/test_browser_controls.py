@@ -345,7 +345,7 @@ def test_a_click_on_a_row_that_just_moved_under_the_pointer_does_nothing(
     spot = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     simulator.ring("53", "9812300002")  # ringing: it goes above the call talking
     page.wait_for_function(
-        "document.querySelector('article.call')?.textContent.includes('98123 00002')",
+        "() => document.querySelector('article.call')?.textContent.includes('98123 00002')",
         polling=10,
     )
     page.mouse.click(*spot)  # aimed at the call talking, landing on the one just come

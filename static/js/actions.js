@@ -155,8 +155,8 @@
     setTimeout(function () { calm(button); }, CALM_MS);
   });
 
-  // A row's commands: one at a time, saying so. `sending`: row id -> the pressed button's
-  // busy words, while its command is out (the row may be redrawn meanwhile: a new element).
+  // A row's commands: one at a time, saying so. `sending`: row id -> {words: the pressed
+  // button's busy words}, while its command is out (the row may be redrawn meanwhile: a new element).
   var OUTCOME_MS = 6000, MOVED_MS = 500;
   var sending = new Map(), outcomeTimers = new Map();
 
@@ -168,8 +168,7 @@
   }
 
   function showSending(row) {
-    var busy = sending.get(row.id);
-    row.classList.toggle("is-sending", Boolean(busy));
+    var out = sending.get(row.id), busy = out ? out.words : null;
     row.querySelectorAll("button[data-busy]").forEach(function (button) {
       if (busy && !button.hasAttribute("data-idle")) button.setAttribute("data-idle", button.textContent);
       var idle = button.getAttribute("data-idle");
@@ -212,9 +211,12 @@
     if (!command) return;
     var id = command.row.id;
     if (sending.has(id)) { evt.preventDefault(); return; } // one command at a time per row
-    sending.set(id, command.button.getAttribute("data-busy"));
+    var out = { words: command.button.getAttribute("data-busy") };
+    sending.set(id, out);
     showSending(command.row);
-    setTimeout(function () { doneSending(id); }, GIVE_UP_MS); // should no answer ever come
+    setTimeout(function () { // should no answer ever come (and not a later command's)
+      if (sending.get(id) === out) doneSending(id);
+    }, GIVE_UP_MS);
   });
   // Fired on the element that asked, or (redrawn meanwhile) on its nearest ancestor still here.
   document.addEventListener("htmx:afterRequest", function (evt) {
@@ -278,5 +280,10 @@
       sending.forEach(function (_, id) { var row = document.getElementById(id); if (row) showSending(row); });
       notePlaces(false);
     }).observe(document.body, { childList: true, subtree: true });
+    // What moves rows with no element added or removed: a transfer list shown or hidden by
+    // the focus (app.css), the window's size.
+    ["focusin", "focusout", "resize"].forEach(function (name) {
+      window.addEventListener(name, function () { requestAnimationFrame(function () { notePlaces(false); }); });
+    });
   });
 })();

@@ -23,6 +23,7 @@ class Asked:
     action: str  # "originate", "transfer", "hangup", "close"
     number: str = ""  # originate: the number dialled; transfer out: where to; hangup: the caller
     extension: str = ""  # originate: the extension that dials; transfer: the one it goes to
+    name: str = ""  # who `number` is (a contact), or for a transfer to an extension its user
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,32 @@ def refused(asked: Asked, error: Refusal, pbx_status: int = 0, pbx_reply: str = 
 
 
 def doing(asked: Asked) -> str:
-    number = group_digits(asked.number)
+    """What was done, said as done: the PBX took the command (what it does next, the board
+    shows). A name goes with a number wherever it is known."""
+    who = _who(asked.number, asked.name)
     if asked.action == "originate":
-        return f"Calling {number} from extension {asked.extension}"
+        return f"Call to {who} from extension {asked.extension} sent to the PBX"
     if asked.action == "transfer":
-        where = f"extension {asked.extension}" if asked.extension else number
-        return f"Transferring the call to {where}"
+        if asked.extension:
+            named = f" ({asked.name})" if asked.name else ""
+            return f"Transfer to extension {asked.extension}{named} sent to the PBX"
+        return f"Transfer to {who} sent to the PBX"
     if asked.action == "hangup":
-        return f"Hanging up the call with {number}" if number else "Hanging up the call"
+        return f"Hang-up of the call with {who} sent to the PBX" if who else HANGUP_SENT
     if asked.action == "close":
         return "Call closed: marked as closed by hand"
     return "The PBX took the command"
+
+
+HANGUP_SENT = "Hang-up sent to the PBX"
+
+
+def _who(number: str, name: str) -> str:
+    """A number as people read it, after the name it belongs to when one is known."""
+    grouped = group_digits(number)
+    if name and grouped:
+        return f"{name} ({grouped})"
+    return name or grouped
 
 
 def _refusal_words(asked: Asked, status: int, reply: str) -> str:

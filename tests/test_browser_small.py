@@ -27,6 +27,7 @@ PASSWORD = "a long test password"
 _ids = itertools.count(1)
 WIDE: ViewportSize = {"width": 1920, "height": 1080}
 LAPTOP: ViewportSize = {"width": 1366, "height": 768}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 COLLAPSED = re.compile(r"\bis-collapsed\b")
 
 
@@ -186,26 +187,54 @@ def test_an_agent_collapses_the_pop_up_for_the_rest_of_the_call(
     expect(on_history.locator(".popup-number")).to_be_visible()
 
 
-def test_the_toasts_make_way_for_an_open_pop_up_and_the_page_name_for_the_dial_box(
-    browser: Browser, dashboard: DashboardProcess
+def on_top(locator: Locator) -> bool | None:
+    """Whether the element is what shows at its centre (None: its centre is off the screen)."""
+    shown: bool | None = locator.evaluate(
+        """(el) => { const r = el.getBoundingClientRect();
+                     const x = r.x + r.width / 2, y = r.y + r.height / 2;
+                     if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return null;
+                     return el.contains(document.elementFromPoint(x, y)); }"""
+    )
+    return shown
+
+
+def dial(page: Page, number: str) -> Locator:
+    """A call from the dial box; its toast (the PBX is out of reach: its words in Details)."""
+    page.locator("#dial-number").fill(number)
+    page.locator("#dial").get_by_role("button").click()
+    toast = page.locator("#toasts .toast", has_text="Could not reach the PBX").first
+    expect(toast.locator(".toast-raw summary")).to_be_visible(timeout=EXPECT_MS)
+    return toast
+
+
+@pytest.mark.parametrize("size", [WIDE, PHONE], ids=["1920", "390"])
+def test_a_toast_is_never_under_the_pop_ups_or_their_buttons_nor_over_them(
+    browser: Browser, dashboard: DashboardProcess, size: ViewportSize
 ) -> None:
-    page = open_board(browser, dashboard, "asha", WIDE)
-    expect(page.locator(".dial-box")).to_be_visible()
-    expect(page.locator(".brand-page")).to_be_hidden()  # the header keeps to one line
+    page = open_board(browser, dashboard, "asha", size)
+    if size == WIDE:
+        expect(page.locator(".dial-box")).to_be_visible()
+        expect(page.locator(".brand-page")).to_be_hidden()  # the header keeps to one line
+    tools = page.locator(".popups-tools button")
 
-    def toasts_on_the_left() -> bool:
-        box = page.locator("#toasts").bounding_box()
-        assert box is not None
-        return box["x"] < WIDE["width"] / 2
+    def apart(toast: Locator, *others: Locator) -> None:
+        details = toast.locator(".toast-raw summary")
+        assert on_top(details) is True, "the toast's Details is covered"
+        for other in (*tools.all(), *others):
+            assert on_top(other) is not False, f"the toast covers {other}"
 
-    assert not toasts_on_the_left()
+    apart(dial(page, "98765 43210"))  # no pop-up
     send(dashboard, events("Incoming", "9877777777", "70", "answered")["CallStart"])
     popup = page.locator("[data-popup]", has_text="Ringing · extension 70")
     expect(popup).to_have_count(1, timeout=EXPECT_MS)
-    assert toasts_on_the_left()  # the pop-up takes the right
-    popup.get_by_role("button", name="Hide the caller's details").click()
+    hide = popup.get_by_role("button", name="Hide the caller's details")
+    apart(dial(page, "98765 43211"), hide)  # a pop-up open
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"toasts-and-pop-up-{size['width']}.png"))
+    hide.click()
     expect(popup).to_have_class(COLLAPSED)
-    assert not toasts_on_the_left()  # collapsed, it went to the bottom left
+    show = popup.get_by_role("button", name="Show the caller's details")
+    apart(dial(page, "98765 43212"), show)  # the pop-up collapsed to its line
 
 
 def test_the_call_page_reads_as_a_summary_with_its_tables_apart(

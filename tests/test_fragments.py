@@ -157,8 +157,8 @@ PUSHED_ROW_CONTROLS = (
     '  <span class="call-actions">\n'
     '    <button type="button" class="act-hangup" '
     'hx-post="/api/calls/1700000000.1/hangup?host=192.168.1.51" '
-    'hx-confirm="Hang up the call with +919876543210?" hx-target="#toasts" '
-    'hx-swap="afterbegin">Hang up</button>\n'
+    'hx-confirm="Hang up the call with Ravi &lt;&amp; Sons&gt; (+91 98765 43210)?" '
+    'hx-target="#toasts" hx-swap="afterbegin" data-busy="Hanging up…">Hang up</button>\n'
     '    <form class="act-transfer" '
     'hx-post="/api/calls/1700000000.1/transfer?host=192.168.1.51" '
     'hx-target="#toasts" hx-swap="afterbegin">\n'
@@ -172,11 +172,13 @@ PUSHED_ROW_CONTROLS = (
     'hx-get="/api/calls/1700000000.1/transfer-targets?host=192.168.1.51" '
     'hx-trigger="focus, input changed delay:200ms" '
     'hx-target="#txl-call-5ef018fe5b47dbed" hx-swap="innerHTML">\n'
-    '      <button type="submit">Transfer</button>\n'
+    '      <button type="submit" data-busy="Transferring…">Transfer</button>\n'
     "    </form>\n"
     "  </span>\n"
     '<div id="txl-call-5ef018fe5b47dbed" class="tx-targets" '
-    'hx-preserve="true"></div></article>'
+    'hx-preserve="true"></div>  <p id="out-call-5ef018fe5b47dbed" class="call-outcome" '
+    'role="status" hx-preserve="true"></p>\n'
+    "</article>"
 )
 PUSHED_ROW_READ_ONLY = (
     '<article id="call-5ef018fe5b47dbed" class="call is-connected" '

@@ -20,15 +20,19 @@ MOVE = Asked("transfer", "46", "46")
             "Success: originating 1796114950.152981 in DLPN_all",
             Told(
                 True,
-                "Calling 98765 43210 from extension 201",
+                "Call to 98765 43210 from extension 201 sent to the PBX",
                 "Success: originating 1796114950.152981 in DLPN_all",
             ),
         ),
-        (CALL, "", Told(True, "Calling 98765 43210 from extension 201", "")),
+        (CALL, "", Told(True, "Call to 98765 43210 from extension 201 sent to the PBX", "")),
         (
             CALL,
             "Originate successfully queued",
-            Told(True, "Calling 98765 43210 from extension 201", "Originate successfully queued"),
+            Told(
+                True,
+                "Call to 98765 43210 from extension 201 sent to the PBX",
+                "Originate successfully queued",
+            ),
         ),
         (
             CALL,
@@ -55,21 +59,25 @@ MOVE = Asked("transfer", "46", "46")
             "Success: transferring DAHDI/4-1 to 46 in DLPN_all",
             Told(
                 True,
-                "Transferring the call to extension 46",
+                "Transfer to extension 46 sent to the PBX",
                 "Success: transferring DAHDI/4-1 to 46 in DLPN_all",
             ),
         ),
         (
             Asked("transfer", "9876543210"),
             "ok",
-            Told(True, "Transferring the call to 98765 43210", "ok"),
+            Told(True, "Transfer to 98765 43210 sent to the PBX", "ok"),
         ),
         (
             Asked("hangup", "9876543210"),
             "Success: hanging up SIP/70-0001",
-            Told(True, "Hanging up the call with 98765 43210", "Success: hanging up SIP/70-0001"),
+            Told(
+                True,
+                "Hang-up of the call with 98765 43210 sent to the PBX",
+                "Success: hanging up SIP/70-0001",
+            ),
         ),
-        (Asked("hangup"), "", Told(True, "Hanging up the call", "")),
+        (Asked("hangup"), "", Told(True, "Hang-up sent to the PBX", "")),
         (Asked("close"), "", Told(True, "Call closed: marked as closed by hand", "")),
         (
             MOVE,
@@ -206,3 +214,29 @@ def test_the_dashboards_own_refusals_read_as_sentences() -> None:
 
 def test_an_unknown_action_is_still_told_something() -> None:
     assert doing(Asked("park")) == "The PBX took the command"
+
+
+@pytest.mark.parametrize(
+    ("asked", "words"),
+    [
+        (
+            Asked("originate", "9123456789", "70", "Ravi Kumar"),
+            "Call to Ravi Kumar (91234 56789) from extension 70 sent to the PBX",
+        ),
+        (
+            Asked("hangup", "9876501234", name="Meera Shah"),
+            "Hang-up of the call with Meera Shah (98765 01234) sent to the PBX",
+        ),
+        (
+            Asked("transfer", extension="46", name="ravi"),
+            "Transfer to extension 46 (ravi) sent to the PBX",
+        ),
+        (
+            Asked("transfer", "9123456789", name="Ravi Kumar"),
+            "Transfer to Ravi Kumar (91234 56789) sent to the PBX",
+        ),
+        (Asked("hangup", name="Meera Shah"), "Hang-up of the call with Meera Shah sent to the PBX"),
+    ],
+)
+def test_what_was_done_names_whom_it_was_done_with_when_known(asked: Asked, words: str) -> None:
+    assert doing(asked) == words

@@ -285,7 +285,9 @@ def test_the_toast_shows_what_the_pbx_answered(
     words = re.search(r'<p class="toast-words">(.*?)</p>', toast.text)
     raw = re.search(r"<summary>Details</summary><code>(.*?)</code>", toast.text)
     assert 'class="toast is-ok"' in toast.text
-    assert words is not None and words[1] == "Calling 98765 43210 from extension 70"
+    assert words is not None and words[1] == (
+        "Call to 98765 43210 from extension 70 sent to the PBX"
+    )
     assert raw is not None and re.fullmatch(r"Success: originating [0-9.]+ in DLPN_all", raw[1])
 
 
@@ -315,6 +317,22 @@ def test_a_refused_click_is_told_in_words_and_the_detail_is_on_demand(
         f"The PBX at {simulator[0].base_url} refused: HTTP 404 Error: no such channel"
         f" &#39;{call['hangupchannel']}&#39;"
     )
+
+
+def test_a_toast_names_the_contact_it_was_done_with(
+    dashboard: TestClient, simulator: tuple[ThreadedServer, SimulatedPBX], recorder: Recorder
+) -> None:
+    parts_of(dashboard).contacts.import_csv("name,number\nRavi Kumar,9876543210\n")
+    headers = {"x-csrf-token": sign_in(dashboard, "supervisor"), "hx-request": "true"}
+    call = ringing_call(simulator[0], recorder, dashboard)
+    hung_up = dashboard.post(f"/api/calls/{call['uniqueid']}/hangup", headers=headers)
+    called = dashboard.post(
+        "/api/originate", data={"extension": "70", "number": "98765 43210"}, headers=headers
+    )
+    assert [toast_parts(hung_up.text)[:2], toast_parts(called.text)[:2]] == [
+        ("is-ok", "Hang-up of the call with Ravi Kumar (98765 43210) sent to the PBX"),
+        ("is-ok", "Call to Ravi Kumar (98765 43210) from extension 70 sent to the PBX"),
+    ]
 
 
 def toast_parts(html: str) -> tuple[str, str, str | None]:

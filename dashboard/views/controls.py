@@ -135,9 +135,24 @@ async def _run(request: Request, command: Command, action: str) -> Response:
             told = replies.refused(attempt.asked, error)
         return toast(request, False, told.words, told.raw)
     if _clicked(request):
-        told = replies.accepted(done.asked, done.reply)
+        told = replies.accepted(_named(request, done.asked), done.reply)
         return toast(request, told.ok, told.words, told.raw)
     return JSONResponse({"ok": True, "detail": done.message, "pbx_reply": done.reply})
+
+
+def _named(request: Request, asked: replies.Asked) -> replies.Asked:
+    """What was asked, with the name of whom it was done with when it is known: the call's
+    caller (a contact, or the PBX's caller ID), the dialled number's contact, or the user at
+    the extension a call was transferred to."""
+    state = parts(request)
+    if asked.action == "transfer" and asked.extension:
+        name = state.live.grid.names.get(asked.extension)
+    elif asked.action == "hangup":
+        call = _call(request)
+        name = state.contacts.name_of(call.number, call.extra) if call else None
+    else:
+        name = state.contacts.name_of(asked.number, {}) if asked.number else None
+    return dataclasses.replace(asked, name=name) if name else asked
 
 
 def _clicked(request: Request) -> bool:

@@ -8,6 +8,14 @@
 //   double submit is the same action to the server (409 the second time).
 // - the transfer box's list of extensions (partials/transfer_targets.html): a pick fills the
 //   box; arrows move through the list, Escape closes it.
+// - a row's commands (hang up, transfer; buttons with data-busy): while one is out, the row's
+//   command buttons are disabled and the one pressed says what is happening ("Hanging up…"),
+//   across the pushes that redraw the row; how it went shows in the row for a moment
+//   (.call-outcome) as well as in the toast.
+// - a click on a row's command is ignored, and says so in the row, if that row appeared or
+//   moved in the last MOVED_MS (a call ended, came or rose above it): it was aimed at another.
+// - an agent's toasts go in the pop-ups' column (partials/popups_area.html), above its
+//   buttons and pop-ups: neither covers the other.
 (function () {
   "use strict";
   var ARM_MS = 5000, CALM_MS = 1500, GIVE_UP_MS = 10000; // the PBX answers within 5 s
@@ -145,5 +153,137 @@
     var button = evt.detail.elt;
     if (!(button instanceof Element) || !button.matches("[data-dial]")) return;
     setTimeout(function () { calm(button); }, CALM_MS);
+  });
+
+  // A row's commands: one at a time, saying so. `sending`: row id -> {words: the pressed
+  // button's busy words}, while its command is out (the row may be redrawn meanwhile: a new element).
+  var OUTCOME_MS = 6000, MOVED_MS = 500;
+  var sending = new Map(), outcomeTimers = new Map();
+
+  function rowCommand(elt) { // {row, button} of a row's command (a button or its form), or null
+    if (!(elt instanceof Element)) return null;
+    var button = elt.matches("button[data-busy]") ? elt : elt.matches("form") ? elt.querySelector("button[data-busy]") : null;
+    var row = button && button.closest("article.call[id]");
+    return row ? { row: row, button: button } : null;
+  }
+
+  function showSending(row) {
+    var out = sending.get(row.id), busy = out ? out.words : null;
+    row.querySelectorAll("button[data-busy]").forEach(function (button) {
+      if (busy && !button.hasAttribute("data-idle")) button.setAttribute("data-idle", button.textContent);
+      var idle = button.getAttribute("data-idle");
+      var words = busy && button.getAttribute("data-busy") === busy ? busy : idle;
+      button.disabled = Boolean(busy);
+      // Only a change: the observer below is told of every text set, and calls this again.
+      if (words !== null && button.textContent !== words) button.textContent = words;
+      if (!busy) button.removeAttribute("data-idle");
+    });
+  }
+
+  function doneSending(id) {
+    if (!sending.delete(id)) return;
+    var row = document.getElementById(id);
+    if (row) showSending(row);
+  }
+
+  function showOutcome(id, ok, words) {
+    var out = document.getElementById("out-" + id);
+    if (!out) return;
+    out.textContent = words;
+    out.classList.toggle("is-error", !ok);
+    clearTimeout(outcomeTimers.get(id));
+    outcomeTimers.set(id, setTimeout(function () {
+      outcomeTimers.delete(id);
+      var current = document.getElementById("out-" + id); // the same one: it is preserved
+      if (current) current.textContent = "";
+    }, OUTCOME_MS));
+  }
+
+  function toldIn(xhr) { // the toast's words and whether it went well, from the response
+    var holder = document.createElement("template"); // inert: nothing in it runs or loads
+    holder.innerHTML = xhr && xhr.responseText ? xhr.responseText : "";
+    var toast = holder.content.querySelector(".toast"), words = toast && toast.querySelector(".toast-words");
+    return words ? { ok: toast.classList.contains("is-ok"), words: words.textContent.trim() } : null;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var command = rowCommand(evt.detail.elt);
+    if (!command) return;
+    var id = command.row.id;
+    if (sending.has(id)) { evt.preventDefault(); return; } // one command at a time per row
+    var out = { words: command.button.getAttribute("data-busy") };
+    sending.set(id, out);
+    showSending(command.row);
+    setTimeout(function () { // should no answer ever come (and not a later command's)
+      if (sending.get(id) === out) doneSending(id);
+    }, GIVE_UP_MS);
+  });
+  // Fired on the element that asked, or (redrawn meanwhile) on its nearest ancestor still here.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt, row = elt instanceof Element ? elt.closest("article.call[id]") : null;
+    if (!row || !rowCommand(elt)) return;
+    doneSending(row.id);
+    var told = toldIn(evt.detail.xhr);
+    if (told) showOutcome(row.id, told.ok, told.words);
+  });
+
+  // Where each row with controls is, and since when: a row that just came or moved is not
+  // where the person aimed. Offsets within the list: scrolling moves nothing.
+  var places = new Map(); // row id -> {at: "top,left", since: performance.now()}
+
+  function notePlaces(initial) {
+    var now = initial ? -Infinity : performance.now(), seen = new Set();
+    document.querySelectorAll("article.call[id] > .call-actions").forEach(function (actions) {
+      var row = actions.parentElement;
+      if (!row.offsetParent) return; // not shown
+      var at = row.offsetTop + "," + row.offsetLeft, known = places.get(row.id);
+      if (!known || known.at !== at) places.set(row.id, { at: at, since: now });
+      seen.add(row.id);
+    });
+    places.forEach(function (_, id) { if (!seen.has(id)) places.delete(id); });
+  }
+
+  function justMoved(row) {
+    notePlaces(false); // a move no mutation told of yet
+    var known = places.get(row.id);
+    return Boolean(known) && performance.now() - known.since < MOVED_MS;
+  }
+
+  function changedRows(mutations) { // anything but the timers' ticking and the toasts
+    return mutations.some(function (mutation) {
+      var target = mutation.target;
+      return !(target instanceof Element && target.closest("time, #toasts"));
+    });
+  }
+
+  document.addEventListener("click", function (evt) { // read, it leaves
+    var out = evt.target instanceof Element ? evt.target.closest(".call-outcome") : null;
+    if (out) out.textContent = "";
+  });
+  window.addEventListener("click", function (evt) {
+    if (evt.detail === 0) return; // from the keyboard: the focus moved with its row
+    var target = evt.target, button = target instanceof Element ? target.closest(".call-actions button") : null;
+    var row = button && button.closest("article.call[id]");
+    if (!row || !justMoved(row)) return;
+    evt.preventDefault();
+    evt.stopImmediatePropagation();
+    showOutcome(row.id, false, "The list moved as you clicked, so nothing was done: click again if this is the call.");
+  }, true);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var area = document.querySelector(".popups-area"), toasts = document.getElementById("toasts");
+    if (area && toasts) area.prepend(toasts);
+    if (!document.querySelector(".has-controls") || !window.MutationObserver) return;
+    notePlaces(true);
+    new MutationObserver(function (mutations) {
+      if (!changedRows(mutations)) return;
+      sending.forEach(function (_, id) { var row = document.getElementById(id); if (row) showSending(row); });
+      notePlaces(false);
+    }).observe(document.body, { childList: true, subtree: true });
+    // What moves rows with no element added or removed: a transfer list shown or hidden by
+    // the focus (app.css), the window's size.
+    ["focusin", "focusout", "resize"].forEach(function (name) {
+      window.addEventListener(name, function () { requestAnimationFrame(function () { notePlaces(false); }); });
+    });
   });
 })();

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,51 @@ def test_the_wallboard_at_1080p(browser: Browser, server: DashboardProcess) -> N
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "wallboard-six-calls-1920.png"), animations="disabled")
     assert page.evaluate("document.documentElement.scrollHeight") <= 1080, "the board scrolls"
+
+
+def pbx_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d%H:%M:%S")
+
+
+# What of the live list runs past its box: the list wider inside than out, or a cell (a
+# timer, a state) wider than its box or not wholly inside its row and the list.
+LIST_CUT = """() => {
+  const list = document.getElementById("live-calls");
+  const cut = [];
+  const wide = (el) => el.scrollWidth > el.clientWidth;
+  if (wide(list)) cut.push(`list ${list.scrollWidth} > ${list.clientWidth}`);
+  const edge = list.getBoundingClientRect();
+  for (const row of list.querySelectorAll("article.call")) {
+    const box = row.getBoundingClientRect();
+    const cells = ".call-timer, .call-state, .call-number, .call-extension";
+    for (const cell of row.querySelectorAll(cells)) {
+      const rect = cell.getBoundingClientRect();
+      const text = `${row.id} ${cell.className} ${cell.textContent.trim()}`;
+      if (wide(cell)) cut.push(`${text}: ${cell.scrollWidth} > ${cell.clientWidth}`);
+      const inside = (outer) => rect.left >= outer.left - 0.5 && rect.right <= outer.right + 0.5;
+      if (!inside(box) || !inside(edge)) cut.push(`${text}: [${rect.left}, ${rect.right}] outside`);
+    }
+  }
+  return cut;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_the_tvs_timers_are_never_cut(
+    browser: Browser, server: DashboardProcess, size: tuple[int, int]
+) -> None:
+    since = pbx_time(datetime.now(UTC) - timedelta(hours=2, minutes=15, seconds=7))
+    ring(server, "9876543210", "41", answered=True, starttime=since, answertime=since)
+    ring(server, "+919876543210", "52")
+    ring(server, "9811122233", "70", answered=True)
+    width, height = size
+    tv = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    tv.goto(server.base_url + "/tv")
+    sign_in(tv, "sup", PASSWORD)
+    expect(tv.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    timers = tv.locator("#live-calls .call-timer")
+    expect(timers.first).to_have_text(re.compile(r"^2:15:\d\d$"))
+    expect(timers).to_have_count(3)
+    ARTIFACTS.mkdir(exist_ok=True)
+    tv.screenshot(path=str(ARTIFACTS / f"tv-timers-{width}.png"), animations="disabled")
+    assert tv.evaluate(LIST_CUT) == []

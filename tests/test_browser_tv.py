@@ -158,3 +158,22 @@ def test_the_tvs_timers_are_never_cut(
     ARTIFACTS.mkdir(exist_ok=True)
     tv.screenshot(path=str(ARTIFACTS / f"tv-timers-{width}.png"), animations="disabled")
     assert tv.evaluate(LIST_CUT) == []
+
+
+def test_the_tv_has_no_group_buttons_and_a_kiosk_link_keeps_its_group(
+    browser: Browser, server: DashboardProcess
+) -> None:
+    path = server.cli("kiosk", "create", "Sales floor TV", "--group", "Sales").strip()
+    tv = browser.new_context(viewport=VIEWPORT).new_page()
+    tv.goto(server.base_url + path)
+    expect(tv).to_have_url(re.compile(r"/tv\?group=Sales$"), timeout=EXPECT_MS)
+    expect(tv.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    expect(tv.locator("article.tile")).to_have_count(10)
+    expect(tv.locator("#grid-title")).to_have_text("Extensions · Sales")
+    expect(tv.locator(".grid-filter")).to_be_hidden()
+    expect(tv.get_by_role("link")).to_have_count(0)  # no controls, no navigation
+    tv.goto(server.base_url + "/tv")
+    expect(tv.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    expect(tv.locator("article.tile")).to_have_count(30)
+    expect(tv.get_by_role("link")).to_have_count(0)
+    expect(tv.get_by_role("button")).to_have_count(0)

@@ -33,7 +33,7 @@ RECONNECT_MS = 30_000  # the socket retries with a growing pause, at most 10 s
 def server(tmp_path: Path) -> Iterator[DashboardProcess]:
     with running_dashboard(
         tmp_path,
-        [("sup", "--role", "supervisor")],
+        [("sup", "--role", "supervisor"), ("admin", "--role", "admin", "--extension", "41")],
         PASSWORD,
         DASHBOARD_EXTENSIONS="40-59,70-79",
         DASHBOARD_GROUPS="Sales: 40-49; Support: 50-59; Service: 70-79",
@@ -177,3 +177,36 @@ def test_the_tv_has_no_group_buttons_and_a_kiosk_link_keeps_its_group(
     expect(tv.locator("article.tile")).to_have_count(30)
     expect(tv.get_by_role("link")).to_have_count(0)
     expect(tv.get_by_role("button")).to_have_count(0)
+
+
+HEADER_HEIGHT = "document.querySelector('.topbar').getBoundingClientRect().height"
+# Every item of the header in one horizontal band: nothing wrapped under another.
+HEADER_ON_ONE_LINE = """() => {
+  const boxes = [...document.querySelectorAll(".topbar > *, .topbar .nav > *")]
+    .map((e) => e.getBoundingClientRect()).filter((b) => b.width > 0 && b.height > 0);
+  return Math.max(...boxes.map((b) => b.top)) < Math.min(...boxes.map((b) => b.bottom));
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/tv"])
+def test_losing_the_socket_does_not_change_the_headers_height(
+    browser: Browser, server: DashboardProcess, path: str
+) -> None:
+    """An admin's header is the fullest (every link, the Admin list, the dial box)."""
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto(server.base_url + path)
+    sign_in(page, "admin", PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    live = page.evaluate(HEADER_HEIGHT)
+    assert page.evaluate(HEADER_ON_ONE_LINE)
+    server.stop()
+    expect(page.locator("body")).to_have_class(state_class("offline"), timeout=EXPECT_MS)
+    expect(page.locator(".connection-lost")).to_be_visible()
+    expect(page.locator(".connection-lost")).to_have_text("Offline")
+    expect(page.locator(".connection-live")).to_be_hidden()
+    expect(page.locator(".stale-banner")).to_contain_text("Reconnecting…")
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = "tv" if path == "/tv" else "wallboard"
+    page.screenshot(path=str(ARTIFACTS / f"{name}-reconnecting-1366.png"), animations="disabled")
+    assert page.evaluate(HEADER_HEIGHT) == live
+    assert page.evaluate(HEADER_ON_ONE_LINE)

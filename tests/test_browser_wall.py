@@ -399,3 +399,94 @@ def test_the_tv_renders_only_the_tiles_next_to_its_grid_and_their_timers_when_th
     assert tv.evaluate(TILES_AS_SHOWN) == {
         "rendered_first": True, "seen": 100, "rendered_below": 0, "not_rendered": 0,
     }  # fmt: skip
+
+
+# Each piece of text in the rows and tiles past a threshold against the background it is on:
+# [what, its contrast ratio] for those under WCAG AA's 4.5.
+LOW_CONTRAST = """() => {
+  const rgb = (css) => css.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => {
+    const linear = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  };
+  const ratio = (a, b) => {
+    const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (high + 0.05) / (low + 0.05);
+  };
+  const backgroundOf = (el) => {  // the nearest that is painted (the row's, a button's)
+    for (; el; el = el.parentElement) {
+      const colour = rgb(getComputedStyle(el).backgroundColor);
+      if (colour.length === 3 || colour[3] > 0) return colour;
+    }
+  };
+  const low = [];
+  for (const holder of document.querySelectorAll("[data-level=warn], [data-level=alert]")) {
+    for (const el of holder.querySelectorAll("*")) {
+      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.nodeValue.trim());
+      if (!own || !el.getClientRects().length || el.closest(".sr-only")) continue;
+      const contrast = ratio(rgb(getComputedStyle(el).color), backgroundOf(el));
+      if (contrast < 4.5) low.push([holder.id + " " + el.className, contrast.toFixed(2)]);
+    }
+  }
+  return low;
+}"""
+
+# The alert's timer and every box around it, sampled over a second: the lowest opacity seen.
+LOWEST_OPACITY = """async (selector) => {
+  const timer = document.querySelector(selector);
+  let lowest = 1;
+  const started = performance.now();
+  while (performance.now() - started < 1000) {
+    for (let el = timer; el; el = el.parentElement) {
+      lowest = Math.min(lowest, Number(getComputedStyle(el).opacity));
+    }
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+  return lowest;
+}"""
+
+ANIMATED = """(selector) => document.getAnimations().some((animation) => {
+  const target = animation.effect && animation.effect.target;
+  return animation.playState === "running" && target && target.closest(selector) !== null;
+})"""
+
+
+@pytest.mark.parametrize(
+    ("path", "scheme", "motion"),
+    [("/", "light", "no-preference"), ("/", "dark", "reduce"), ("/tv", "dark", "no-preference")],
+)
+def test_past_a_threshold_the_figures_keep_full_contrast_in_a_colour_of_their_own(
+    browser: Browser, server: DashboardProcess, path: str, scheme: Any, motion: Any
+) -> None:
+    now = datetime.now(UTC)
+    ring(server, "9800000001", "41", starttime=pbx_time(now - timedelta(minutes=5)))  # red
+    since = pbx_time(now - timedelta(minutes=1))
+    ring(server, "9800000002", "52", answered=True, starttime=since, answertime=since)  # warn
+    ring(server, "9800000003", "70")  # ringing, under its thresholds
+    context = browser.new_context(viewport=VIEWPORT, color_scheme=scheme, reduced_motion=motion)
+    page = context.new_page()
+    page.goto(server.base_url + path)
+    sign_in(page, "sup", PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    alert = page.locator("article.call", has_text="98000 00001")
+    warn = page.locator("article.call", has_text="98000 00002")
+    ringing = page.locator("article.call", has_text="98000 00003")
+    expect(alert.locator(".call-timer")).to_have_class(state_class("alert"), timeout=EXPECT_MS)
+    expect(warn.locator(".call-timer")).to_have_class(state_class("warn"), timeout=EXPECT_MS)
+    expect(page.locator("#ext-52")).to_have_attribute("data-level", "warn")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = f"thresholds-{path.strip('/') or 'wallboard'}-{scheme}-1920.png"
+    page.screenshot(path=str(ARTIFACTS / shot), animations="disabled")
+    colour = "el => getComputedStyle(el).color"
+    warn_colour = page.evaluate(VARIABLE_COLOUR, "--warn")
+    expect(warn.locator(".call-timer")).to_have_css("color", warn_colour)
+    assert warn_colour != ringing.locator(".call-state").evaluate(colour)
+    assert page.evaluate(VARIABLE_COLOUR, "--warn") != page.evaluate(VARIABLE_COLOUR, "--ringing")
+    for counter in page.locator(".counter.level-warn").all():  # a counter past a warning
+        assert counter.evaluate("el => getComputedStyle(el).borderColor") == warn_colour
+    low = page.evaluate(LOW_CONTRAST)
+    assert low == [], low
+    assert page.evaluate(LOWEST_OPACITY, f"#{alert.get_attribute('id')} .call-timer") == 1
+    animated = page.evaluate(ANIMATED, f"#{alert.get_attribute('id')}")
+    assert animated == (motion != "reduce"), "the alert pulses, unless motion is reduced"
+    context.close()

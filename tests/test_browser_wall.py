@@ -343,18 +343,65 @@ def big_office(tmp_path: Path) -> Iterator[DashboardProcess]:
         yield process
 
 
+# A TV's tiles: those seen (rendered, visible) first, each wholly inside the grid's box; then
+# some rendered but hidden; the rest not rendered; and the "+N more" line under the grid.
 TILES_AS_SHOWN = """() => {
-  const box = document.getElementById("grid").getBoundingClientRect();
+  const box = document.querySelector("#grid > .grid").getBoundingClientRect();
+  const section = document.getElementById("grid").getBoundingClientRect();
   const tiles = [...document.querySelectorAll("#grid article.tile")];
   const rendered = tiles.filter((tile) => getComputedStyle(tile).display !== "none");
-  const below = (tile) => tile.getBoundingClientRect().top >= box.bottom;
+  const seen = rendered.filter((tile) => getComputedStyle(tile).visibility === "visible");
+  const inside = (b, outer) => b.top >= outer.top - 0.5 && b.bottom <= outer.bottom + 0.5;
+  const more = document.querySelector("#grid > [data-more-tiles]");
+  const line = more && !more.hidden ? more.getBoundingClientRect() : null;
   return {
     rendered_first: tiles.slice(0, rendered.length).every((tile) => rendered.includes(tile)),
-    seen: rendered.filter((tile) => !below(tile)).length,
-    rendered_below: rendered.filter(below).length,
+    seen_first: rendered.slice(0, seen.length).every((tile) => seen.includes(tile)),
+    cut: seen.filter((tile) => !inside(tile.getBoundingClientRect(), box)).map((t) => t.id),
+    seen: seen.length,
+    rendered_hidden: rendered.length - seen.length,
     not_rendered: tiles.length - rendered.length,
+    more: line ? more.textContent : null,
+    more_inside: !line || (line.top >= box.bottom && inside(line, section)
+                           && line.bottom <= innerHeight),
   };
 }"""
+
+
+def tiles_as_they_should_be(seen: int, total: int, rendered_hidden: int) -> dict[str, Any]:
+    return {
+        "rendered_first": True, "seen_first": True, "cut": [], "seen": seen,
+        "rendered_hidden": rendered_hidden, "not_rendered": total - seen - rendered_hidden,
+        "more": f"+{total - seen} more extensions" if seen < total else None, "more_inside": True,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_a_tile_on_the_tv_is_wholly_shown_or_counted(
+    browser: Browser, big_office: DashboardProcess, size: tuple[int, int]
+) -> None:
+    width, height = size
+    tv = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    tv.goto(big_office.base_url + "/tv")
+    sign_in(tv, "sup", PASSWORD)
+    expect(tv.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    expect(tv.locator("article.tile")).to_have_count(100)
+    more = tv.locator("[data-more-tiles]")
+    expect(more).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    tv.screenshot(path=str(ARTIFACTS / f"tv-{width}-more-tiles.png"), animations="disabled")
+    shown = tv.evaluate(TILES_AS_SHOWN)
+    assert shown == tiles_as_they_should_be(shown["seen"], 100, 10), shown
+    assert 0 < shown["seen"] < 90, shown
+    assert tv.evaluate("document.documentElement.scrollHeight") <= height
+    # Calls at a tile seen and at one hidden: the count holds.
+    ring(big_office, "9855500003", "199")
+    ring(big_office, "9855500002", "101")
+    expect(tv.locator("#ext-101")).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    expect(more).to_be_visible()
+    shown = tv.evaluate(TILES_AS_SHOWN)
+    assert shown == tiles_as_they_should_be(shown["seen"], 100, 10), shown
+
 
 # When the tile of extension 190 is rendered again: its timer's text and the live row's.
 RECORD_TIMERS_WHEN_SHOWN = """() => {
@@ -381,10 +428,7 @@ def test_the_tv_renders_only_the_tiles_next_to_its_grid_and_their_timers_when_th
     # Tiles fill the grid row by row: every one seen is rendered, then ten wholly below its
     # box (from a row of its own), and none after them.
     shown = tv.evaluate(TILES_AS_SHOWN)
-    assert shown == {
-        "rendered_first": True, "seen": shown["seen"], "rendered_below": 10,
-        "not_rendered": 100 - shown["seen"] - 10,
-    }, shown  # fmt: skip
+    assert shown == tiles_as_they_should_be(shown["seen"], 100, 10), shown
     assert 0 < shown["seen"] < 90, shown
     # A call rings at a tile not rendered; its timer is right as soon as it is shown.
     ring(big_office, "9855500001", "190")
@@ -396,9 +440,7 @@ def test_the_tv_renders_only_the_tiles_next_to_its_grid_and_their_timers_when_th
     wait_until(lambda: tv.evaluate("window.__timersWhenShown") is not None, 5, "the tile shown")
     tile_timer, row_timer = tv.evaluate("window.__timersWhenShown")
     assert seconds_of(tile_timer) - seconds_of(row_timer) in (0, 1), (tile_timer, row_timer)
-    assert tv.evaluate(TILES_AS_SHOWN) == {
-        "rendered_first": True, "seen": 100, "rendered_below": 0, "not_rendered": 0,
-    }  # fmt: skip
+    assert tv.evaluate(TILES_AS_SHOWN) == tiles_as_they_should_be(100, 100, 0)
 
 
 # Each piece of text in the rows and tiles past a threshold against the background it is on:

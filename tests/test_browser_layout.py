@@ -357,3 +357,38 @@ def test_the_agents_pop_up_clears_the_header_on_a_desktop(pages: Pages) -> None:
     assert header is not None and area is not None
     assert area["y"] >= header["y"] + header["height"], f"the pop-up covers the header: {area}"
     assert_inside_the_screen(page, "1366")
+
+
+# The caller's name in its live row: [lines it takes, its text, cut with an ellipsis].
+NAME_IN_ITS_ROW = """(name) => {
+  const style = getComputedStyle(name);
+  return [Math.round(name.getBoundingClientRect().height / parseFloat(style.lineHeight)),
+          name.textContent, style.textOverflow];
+}"""
+
+
+@pytest.mark.parametrize("size", DESKTOPS)
+@pytest.mark.parametrize("board", ["wallboard", "tv"])
+def test_a_long_name_keeps_its_row_to_two_lines(
+    browser: Browser, pages: Pages, server: DashboardProcess, board: str, size: str
+) -> None:
+    """The number, then the name on one line, cut with an ellipsis: the whole name is still
+    the row's text (a screen reader reads it)."""
+    if board == "tv":
+        context = new_context(browser, size)
+        page = context.new_page()
+        page.goto(server.base_url + server.cli("kiosk", "create", "Long names TV").strip())
+        expect(page).to_have_url(re.compile(r"/tv$"), timeout=EXPECT_MS)
+    else:
+        page = pages.open("admin", size, "/")
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    row = page.locator("#live-calls article.call", has_text="98111 22233").first
+    name = row.locator(".call-name")
+    expect(name).to_be_visible()
+    assert name.evaluate(NAME_IN_ITS_ROW) == [1, "Asha Raghunathan-Venkataramanan", "ellipsis"]
+    number = row.locator(".call-number").evaluate("el => el.getBoundingClientRect().height")
+    line = name.evaluate("el => parseFloat(getComputedStyle(el.parentElement).lineHeight)")
+    assert number <= 2 * line + 1, "the number and the name, a line each"
+    shoot(page, f"long-name-{board}-{size}")
+    if board == "tv":
+        page.context.close()

@@ -3,8 +3,8 @@
 //   difference between this browser's clock and the server's (#counters[data-server-now]).
 // - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
 // - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
-//   not fit its box is counted in a "+N more" line instead of running off the screen; rows
-//   and a TV's tiles well out of sight are not rendered at all.
+//   not fit its box is counted in a "+N more" line instead of running off the screen, as are
+//   the tiles that do not fit a TV's grid; rows and tiles well out of sight are not rendered.
 // - what the socket pushes is applied once per animation frame (a big frame's work in slices
 //   over a few), however many messages came meanwhile: the latest fragment for an element
 //   wins, and a fragment with nothing for htmx to wire (a TV's rows and tiles) is swapped in
@@ -287,10 +287,13 @@
     return shown;
   }
 
-  // A TV's tiles from a few past the first one wholly below its grid's box on are not
-  // rendered (tiles fill rows in order: every later one is below too). Returns those it
-  // rendered again. The desk's grid scrolls: all of its tiles are rendered.
-  // A tile changed in place keeps its mark: the tiles are marked again when the tiles laid out
+  // A TV's tiles are fitted as its live rows are: a tile that would be cut at the bottom of its
+  // grid is hidden (visibility only) and counted, "+12 more extensions", on a line of its own
+  // under the grid (made here: a grid pushed whole comes without it); from a few past the first
+  // hidden one on, tiles are not rendered (tiles fill rows in order: every later one is cut
+  // too). Returns those it rendered or showed again. The desk's grid scrolls: all of its tiles
+  // are rendered and shown.
+  // A tile changed in place keeps its marks: the tiles are marked again when the tiles laid out
   // change, or when other tiles come (a grid pushed whole, a tile not changed in place: apply()
   // forgets the tiles then).
   var tilesMarked = { grid: null, tiles: [] };
@@ -299,9 +302,22 @@
     tilesMarked = { grid: null, tiles: [] };
   }
 
+  function moreTilesLine(section) {
+    var more = section.querySelector("[data-more-tiles]");
+    if (!more) {
+      more = document.createElement("p");
+      more.className = "more-tiles";
+      more.setAttribute("data-more-tiles", "");
+      more.hidden = true;
+      section.appendChild(more);
+    }
+    return more;
+  }
+
   function fitTiles() {
     var section = document.getElementById("grid");
-    if (!section || !document.body.classList.contains("tv")) return [];
+    var grid = section && section.querySelector(".grid");
+    if (!grid || !document.body.classList.contains("tv")) return [];
     var wasFar = [];
     if (tilesMarked.grid !== section) {
       tilesMarked = { grid: section, tiles: Array.prototype.slice.call(section.getElementsByClassName("tile")) };
@@ -309,15 +325,29 @@
       markFar(tilesMarked.tiles, tilesLaid); // a new grid's timers were set as it came
     }
     var tiles = tilesMarked.tiles;
+    var more = moreTilesLine(section);
     var before = tilesLaid.near;
-    var first = firstPastLaidOut(tiles, tilesLaid, function () {
-      var bottom = section.getBoundingClientRect().bottom;
-      return function (box) { return box.top >= bottom; };
-    });
+    var first = firstPastLaidOut(tiles, tilesLaid, bottomPast(grid));
+    if (more.hidden && first < tiles.length) {
+      more.hidden = false; // its own line takes room too: count again with it shown
+      first = firstPastLaidOut(tiles, tilesLaid, bottomPast(grid));
+    } else if (!more.hidden && firstPastLaidOut(tiles, tilesLaid, bottomPast(more)) >= tiles.length) {
+      more.hidden = true; // every tile fits in the room the line takes
+      first = tiles.length;
+    }
     var laid = tilesLaid.near; // more than before if every one laid out was seen
     tilesLaid.near = first + tilesLaid.margin;
     if (tilesLaid.near !== laid) markFar(tiles, tilesLaid);
     var shown = before < tilesLaid.near ? tiles.slice(before, tilesLaid.near) : [];
+    tiles.forEach(function (tile, i) {
+      var over = i >= first;
+      if (tile.classList.contains("is-overflow") === over) return;
+      tile.classList.toggle("is-overflow", over);
+      if (!over && shown.indexOf(tile) < 0) shown.push(tile);
+    });
+    var hidden = tiles.length - first;
+    var text = "+" + hidden + " more " + (hidden === 1 ? "extension" : "extensions");
+    if (!more.hidden && more.textContent !== text) more.textContent = text;
     return shown.concat(wasFar.filter(function (tile) { return !tile.classList.contains("is-far") && shown.indexOf(tile) < 0; }));
   }
 

@@ -88,7 +88,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 def named(html: str) -> list[str]:
     """The names shown next to numbers in `html`."""
-    return re.findall(r'<span class="(?:call-name|tile-caller)">(.*?)</span>', html)
+    return re.findall(r'<span class="(?:call-name|tile-caller)"[^>]*>(.*?)</span>', html)
 
 
 def test_a_call_and_a_tile_show_the_callers_name_escaped() -> None:
@@ -148,7 +148,7 @@ PUSHED_ROW_CONTROLS = (
     'hx-disabled-elt="this" hx-post="/api/originate" hx-vals=\'{"number": '
     '"+919876543210"}\' hx-include="#dial-extension" hx-target="#toasts" '
     'hx-swap="afterbegin" title="Call +919876543210">+91 98765 43210</button> '
-    '<span class="call-name">Ravi &lt;&amp; Sons&gt;</span></span>\n'
+    '<span class="call-name" title="Ravi &lt;&amp; Sons&gt;">Ravi &lt;&amp; Sons&gt;</span></span>\n'
     '  <span class="call-extension"><span class="sr-only">Extension </span>42</span>\n'
     '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
     '&lt;PBX&gt;</span>  <span class="call-state">Talking</span>\n'
@@ -189,7 +189,7 @@ PUSHED_ROW_READ_ONLY = (
     '    <span class="sr-only">Incoming call</span>\n'
     "  </span>\n"
     '  <span class="call-number" data-number="+919876543210">+91 98765 43210 '
-    '<span class="call-name">Ravi &lt;&amp; Sons&gt;</span></span>\n'
+    '<span class="call-name" title="Ravi &lt;&amp; Sons&gt;">Ravi &lt;&amp; Sons&gt;</span></span>\n'
     '  <span class="call-extension"><span class="sr-only">Extension </span>42</span>\n'
     '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
     '&lt;PBX&gt;</span>  <span class="call-state">Talking</span>\n'
@@ -206,7 +206,7 @@ PUSHED_ROW_ADDED = (
     '    <span class="sr-only">Incoming call</span>\n'
     "  </span>\n"
     '  <span class="call-number" data-number="5550100">55 50100 <span '
-    'class="call-name">Asha&#39;s &#34;desk&#34;</span></span>\n'
+    'class="call-name" title="Asha&#39;s &#34;desk&#34;">Asha&#39;s &#34;desk&#34;</span></span>\n'
     '  <span class="call-extension"><span class="sr-only">Extension </span>43</span>\n'
     '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
     '&lt;PBX&gt;</span>  <span class="call-state">Ringing</span>\n'

@@ -148,7 +148,8 @@ PUSHED_ROW_CONTROLS = (
     'hx-disabled-elt="this" hx-post="/api/originate" hx-vals=\'{"number": '
     '"+919876543210"}\' hx-include="#dial-extension" hx-target="#toasts" '
     'hx-swap="afterbegin" title="Call +919876543210">+91 98765 43210</button> '
-    '<span class="call-name" title="Ravi &lt;&amp; Sons&gt;">Ravi &lt;&amp; Sons&gt;</span></span>\n'
+    '<span class="call-name" title="Ravi &lt;&amp; Sons&gt;">'
+    "Ravi &lt;&amp; Sons&gt;</span></span>\n"
     '  <span class="call-extension"><span class="sr-only">Extension </span>42</span>\n'
     '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
     '&lt;PBX&gt;</span>  <span class="call-state">Talking</span>\n'
@@ -189,7 +190,8 @@ PUSHED_ROW_READ_ONLY = (
     '    <span class="sr-only">Incoming call</span>\n'
     "  </span>\n"
     '  <span class="call-number" data-number="+919876543210">+91 98765 43210 '
-    '<span class="call-name" title="Ravi &lt;&amp; Sons&gt;">Ravi &lt;&amp; Sons&gt;</span></span>\n'
+    '<span class="call-name" title="Ravi &lt;&amp; Sons&gt;">'
+    "Ravi &lt;&amp; Sons&gt;</span></span>\n"
     '  <span class="call-extension"><span class="sr-only">Extension </span>42</span>\n'
     '<span class="call-pbx"><span class="sr-only">PBX </span>Main '
     '&lt;PBX&gt;</span>  <span class="call-state">Talking</span>\n'

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -160,32 +160,44 @@ def send(client: TestClient, event: dict[str, Any] | str) -> dict[str, Any]:
     return body
 
 
+def http_scope(
+    client: TestClient,
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    query: bytes = b"",
+) -> dict[str, Any]:
+    """An HTTP request's ASGI scope as a server hands it to the app (with the client's
+    cookies), for a test that drives the app itself: its body in pieces, a disconnect."""
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode()), *headers],
+        "client": ("testclient", 50000),
+        "server": ("testserver", 80),
+        "extensions": {},
+        "state": client.app_state.copy(),
+    }
+
+
 def post_in_chunks(
     client: TestClient, path: str, body: bytes, chunk: int = 65536, *, gone_after: int = 0
 ) -> int:
     """A form POSTed the way a server hands it on, in pieces (the test client sends one):
     the answer's status. `gone_after`: the client disconnects after that many pieces."""
-    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"cookie", cookie.encode()),
-            (b"content-type", b"application/x-www-form-urlencoded"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("testclient", 50000),
-        "server": ("testserver", 80),
-        "state": client.app_state.copy(),
-    }
+    headers = [
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = http_scope(client, "POST", path, headers)
     pieces = [body[at : at + chunk] for at in range(0, len(body), chunk)]
     if gone_after:
         pieces = pieces[:gone_after]

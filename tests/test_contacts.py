@@ -22,7 +22,7 @@ from dashboard.contacts import (
     sniff_delimiter,
 )
 from dashboard.views.contacts import MAX_UPLOAD_BYTES
-from tests.conftest import parts_of, sign_in
+from tests.conftest import http_scope, parts_of, sign_in
 
 
 def book() -> Contacts:
@@ -315,20 +315,12 @@ def upload_in_pieces(
     rows = b"9876543210,Asha\n" * (piece // 16)
     body = [head, *[rows] * pieces, b"\r\n--b--\r\n"]
     headers = [
-        (b"host", b"testserver"),
-        (b"cookie", "; ".join(f"{k}={v}" for k, v in client.cookies.items()).encode()),
         (b"x-csrf-token", csrf.encode()),
         (b"content-type", b"multipart/form-data; boundary=b"),
     ]
     if declared:
         headers.append((b"content-length", str(sum(map(len, body))).encode()))
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/contacts/import", "raw_path": b"/contacts/import",
-        "root_path": "", "query_string": b"", "headers": headers,
-        "client": ("testclient", 50000), "server": ("testserver", 80),
-        "state": client.app_state.copy(),
-    }  # fmt: skip
+    scope = http_scope(client, "POST", "/contacts/import", headers)
     read = 0
     sent: list[Message] = []
 

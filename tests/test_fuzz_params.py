@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import anyio
 import pytest
@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from tests.conftest import CALL_START, USUAL, FakeClock, just_finished, send, sign_in
+from tests.conftest import CALL_START, USUAL, FakeClock, http_scope, just_finished, send, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,23 +173,7 @@ def get(client: TestClient, target: str) -> Answer:
     """GET `target` straight through the app, as a server would hand it over: httpx refuses
     URLs over 64 KiB, and a server's exception is an answer (a 500) to report, not a raise."""
     path, _, query = target.partition("?")
-    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": unquote(path),
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"testserver"), (b"cookie", cookies.encode())],
-        "client": ("testclient", 50000),
-        "server": ("testserver", 80),
-        "extensions": {},
-        "state": client.app_state.copy(),
-    }
+    scope = http_scope(client, "GET", path, [], query.encode())
     started: dict[str, Any] = {}
     body = bytearray()
 

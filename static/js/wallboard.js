@@ -345,8 +345,11 @@
       tile.classList.toggle("is-overflow", over);
       if (!over && shown.indexOf(tile) < 0) shown.push(tile);
     });
-    var hidden = tiles.length - first;
-    var text = "+" + hidden + " more " + (hidden === 1 ? "extension" : "extensions");
+    var hidden = tiles.length - first, ringing = 0;
+    for (var i = first; i < tiles.length; i++) if (tiles[i].classList.contains("is-ringing")) ringing += 1;
+    // A phone ringing where the screen cannot show it is what the room must still see.
+    var text = "+" + hidden + " more " + (hidden === 1 ? "extension" : "extensions") +
+      (ringing ? ", " + ringing + " ringing" : "");
     if (!more.hidden && more.textContent !== text) more.textContent = text;
     return shown.concat(wasFar.filter(function (tile) { return !tile.classList.contains("is-far") && shown.indexOf(tile) < 0; }));
   }

@@ -303,9 +303,11 @@ def test_a_command_to_a_slow_pbx_says_it_is_working_and_cannot_be_sent_twice(
     slow_pbx(simulator, 3)
     call.get_by_label("Transfer to an extension or a number").fill("70")
     settled(page)
-    transfer.click()
+    transfer.focus()
+    page.keyboard.press("Enter")  # from the keyboard: the focus stays where it was
     expect(transfer).to_have_text("Transferring…")
     expect(transfer).to_be_disabled()
+    expect(transfer).to_be_focused()
     expect(hang_up).to_be_disabled()  # the row's other command waits too
     expect(hang_up).to_have_text("Hang up")
     transfer.click(force=True)  # pressed again, and again: nothing
@@ -364,3 +366,37 @@ def test_a_click_on_a_row_that_just_moved_under_the_pointer_does_nothing(
         "Hang-up of the call with 98123 00002 sent to the PBX", timeout=EXPECT_MS
     )
     assert asked == ["Hang up the call with 98123 00002?"]
+
+
+ROW_TOPS = (
+    "() => [...document.querySelectorAll('#live-calls article.call')].map((r) => r.offsetTop)"
+)
+
+
+def test_a_command_out_while_its_row_is_redrawn_ends_with_its_answer_and_nothing_else_moves(
+    browser: Browser, pbx_and_dashboard: tuple[SimulatorProcess, DashboardProcess]
+) -> None:
+    simulator, dashboard = pbx_and_dashboard
+    page = open_board(browser, dashboard, "sup")
+    simulator.ring("53", "9812345611", ring=600)
+    simulator.ring("52", "9812345612", ring=1.5, talk=600)  # answered while its command is out
+    call = page.locator("article.call", has_text="98123 45612")
+    expect(call).to_have_class(state_class("ringing"), timeout=EXPECT_MS)
+    expect(page.locator("#live-calls article.call")).to_have_count(2)
+    settled(page)
+    tops = page.evaluate(ROW_TOPS)
+    slow_pbx(simulator, 3)
+    transfer = call.locator(".act-transfer button")
+    call.get_by_label("Transfer to an extension or a number").fill("70")
+    transfer.focus()
+    page.keyboard.press("Enter")
+    expect(transfer).to_have_text("Transferring…")
+    expect(call).to_have_class(state_class("connected"), timeout=EXPECT_MS)  # redrawn
+    # The PBX's answer, under the row: told by the request, though its row was replaced.
+    outcome = call.locator(".call-outcome")
+    expect(outcome).to_have_text(
+        "Transfer to extension 70 (asha) sent to the PBX", timeout=EXPECT_MS
+    )
+    expect(transfer).to_have_text("Transfer")
+    expect(transfer).to_be_enabled()
+    assert page.evaluate(ROW_TOPS) == tops  # the outcome moved no row

@@ -173,7 +173,8 @@
       if (busy && !button.hasAttribute("data-idle")) button.setAttribute("data-idle", button.textContent);
       var idle = button.getAttribute("data-idle");
       var words = busy && button.getAttribute("data-busy") === busy ? busy : idle;
-      button.disabled = Boolean(busy);
+      // Not `disabled`: a disabled button loses the keyboard's focus; presses are ignored below.
+      if (busy) button.setAttribute("aria-disabled", "true"); else button.removeAttribute("aria-disabled");
       // Only a change: the observer below is told of every text set, and calls this again.
       if (words !== null && button.textContent !== words) button.textContent = words;
       if (!busy) button.removeAttribute("data-idle");
@@ -217,14 +218,15 @@
     setTimeout(function () { // should no answer ever come (and not a later command's)
       if (sending.get(id) === out) doneSending(id);
     }, GIVE_UP_MS);
-  });
-  // Fired on the element that asked, or (redrawn meanwhile) on its nearest ancestor still here.
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    var elt = evt.detail.elt, row = elt instanceof Element ? elt.closest("article.call[id]") : null;
-    if (!row || !rowCommand(elt)) return;
-    doneSending(row.id);
-    var told = toldIn(evt.detail.xhr);
-    if (told) showOutcome(row.id, told.ok, told.words);
+    // The answer, told by the request itself: a push may have replaced the row meanwhile, and
+    // htmx tells only the element that asked, which is then out of the page.
+    var xhr = evt.detail.xhr;
+    if (xhr) xhr.addEventListener("loadend", function () {
+      if (sending.get(id) !== out) return;
+      doneSending(id);
+      var told = toldIn(xhr);
+      if (told) showOutcome(id, told.ok, told.words);
+    });
   });
 
   // Where each row with controls is, and since when: a row that just came or moved is not
@@ -260,14 +262,39 @@
     var out = evt.target instanceof Element ? evt.target.closest(".call-outcome") : null;
     if (out) out.textContent = "";
   });
-  window.addEventListener("click", function (evt) {
-    if (evt.detail === 0) return; // from the keyboard: the focus moved with its row
+  var MOVED_WORDS = "The list moved as you clicked, so nothing was done: click again if this is the call.";
+  var pressed = null; // {command, id} of the row command the pointer went down on
+  function commandOf(button) { // which of its row's commands (the row may be redrawn: a new element)
+    var form = button.closest("form");
+    return button.className + "|" + (form ? form.className : "");
+  }
+  window.addEventListener("mousedown", function (evt) {
     var target = evt.target, button = target instanceof Element ? target.closest(".call-actions button") : null;
     var row = button && button.closest("article.call[id]");
+    pressed = row ? { command: commandOf(button), id: row.id } : null;
+  }, true);
+  window.addEventListener("click", function (evt) {
+    var target = evt.target, button = target instanceof Element ? target.closest(".call-actions button") : null;
+    var row = button && button.closest("article.call[id]");
+    var wasPressed = pressed;
+    pressed = null;
+    if (button && button.getAttribute("aria-disabled") === "true") { // its row's command is out
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+      return;
+    }
+    if (evt.detail === 0) return; // from the keyboard: the focus moved with its row
+    if (wasPressed && !(row && row.id === wasPressed.id && commandOf(button) === wasPressed.command)) {
+      // went down on a command, came up elsewhere: what was under the pointer moved
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+      showOutcome(wasPressed.id, false, MOVED_WORDS);
+      return;
+    }
     if (!row || !justMoved(row)) return;
     evt.preventDefault();
     evt.stopImmediatePropagation();
-    showOutcome(row.id, false, "The list moved as you clicked, so nothing was done: click again if this is the call.");
+    showOutcome(row.id, false, MOVED_WORDS);
   }, true);
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -65,6 +65,12 @@ class Callbacks:
                 entries.append(ToCallBack(key, row_to_call(rows[0]), int(attempts)))
         return entries
 
+    def count(self, since: datetime, scope: Scope | None = None) -> int:
+        """How many numbers the worklist holds (its length, however many are shown)."""
+        to_return, params = _to_return(since, scope)
+        sql = f"SELECT COUNT(DISTINCT m.number_key) FROM calls m WHERE {to_return}"
+        return int(self.store.db.execute(sql, params).fetchone()[0])
+
     def may_mark(self, number_key: str, since: datetime, scope: Scope | None) -> bool:
         """Whether this number is on the user's list (an agent's: their own extension's)."""
         to_return, params = _to_return(since, scope)

@@ -123,8 +123,9 @@ class Pushes:
             return None
         scope, group = audience.scope, audience.group
         counters = once(("counters", scope, group), lambda: self.counters(scope, group, oob=True))
-        if scope is not None:  # an agent's board has no grid
-            return calls + counters + popups
+        if scope is not None:  # an agent's board has no grid: its own extension's tile
+            tile = once(("agent tile", scope), lambda: self.agent_tile(scope, oob=True))
+            return calls + counters + popups + tile
         grid = once(("grid", group), lambda: self._grid_push(touched, group, whole))
         return calls + counters + popups + grid
 
@@ -214,8 +215,10 @@ class Pushes:
         return render
 
     def whole_grid(self, audience: Audience) -> str | None:
-        if audience.popups_only or audience.extension is not None:
+        if audience.popups_only:
             return None
+        if audience.scope is not None:  # a name changed: the agent's tile shows theirs
+            return self.agent_tile(audience.scope, oob=True)
         return self._pushed_grid(audience.group)
 
     def new_day(self, audience: Audience) -> str | None:
@@ -233,7 +236,7 @@ class Pushes:
             return popups
         view = self.view(audience)
         calls = self.fragments.live_calls(view.calls, controls=audience.controls, oob=True)
-        grid = self._pushed_grid(audience.group) if scope is None else ""
+        grid = self._grid_or_tile(audience)
         return calls + self.counters(scope, audience.group, oob=True) + popups + grid
 
     def view(self, audience: Audience) -> BoardView:
@@ -256,8 +259,23 @@ class Pushes:
         scope = audience.scope
         view = self.view(audience)
         calls = self.fragments.live_calls(view.calls, controls=audience.controls, oob=True)
-        grid = self._pushed_grid(audience.group) if scope is None else ""
+        grid = self._grid_or_tile(audience)
         return calls + self.counters(scope, audience.group, oob=True) + grid
+
+    def _grid_or_tile(self, audience: Audience) -> str:
+        """A whole board's grid: every tile (of its group), or an agent's own tile alone."""
+        if audience.scope is not None:
+            return self.agent_tile(audience.scope, oob=True)
+        return self._pushed_grid(audience.group)
+
+    def agent_tile(self, scope: Scope, *, oob: bool = False) -> str:
+        """The tile of an agent's extension, as the grid shows it, from that agent's calls
+        alone (its extension's at its PBX); the same element, by id, in page and push."""
+        today = self.today
+        tile = self.grid.tile(
+            scope.extension, self.board, today.by_extension, today.everyone, scope
+        )
+        return self.fragments.tile(tile, self.clock(), oob=oob)
 
     def grid_html(self, group: str | None = None, *, oob: bool = False) -> str:
         tiles = self._tiles(group)

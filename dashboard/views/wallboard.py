@@ -17,8 +17,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from dashboard.audience import CloseCode
 from dashboard.errors import Refusal
 from dashboard.hub import FrameSink, Hub, Subscriber
+from dashboard.scope import Scope
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.state import parts
+from dashboard.views import missed
 from dashboard.views.pages import page
 from dashboard.websocket_protocol import FRAMES_EXTENSION
 
@@ -50,6 +52,8 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
     group = None if agent else board_group(request)  # an agent: their own calls
     state.ingestor.refresh_names()  # a user added since: its name on its tile
     view = state.publisher.pushes.view(audience.of_group(group))
+    scope = auth.user.scope
+    agent_panel = agent_view(request, scope, controls) if scope is not None else {}
     socket_query = [("view", "tv")] if tv else []
     socket_query += [("group", group)] if group else []
     return page(
@@ -69,7 +73,25 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
         grid="" if agent else Markup(state.publisher.pushes.grid_html(group)),
         linger=state.settings.finished_linger_seconds,
         timezone=state.settings.synapse_timezone,
+        agent=agent_panel,
     )
+
+
+AGENT_LIST_LENGTH = 5  # missed callers and recent calls an agent's board lists
+
+
+def agent_view(request: Request, scope: Scope, controls: bool) -> dict[str, Any]:
+    """What an agent's board shows beside their calls: their extension's tile (live), their
+    missed callers to return and their last finished calls (as of the page's loading)."""
+    state = parts(request)
+    since = state.clock() - missed.LOOK_BACK
+    return {
+        "tile": Markup(state.publisher.pushes.agent_tile(scope)),
+        "to_return": state.callbacks.worklist(since, scope, AGENT_LIST_LENGTH),
+        "to_return_count": state.callbacks.count(since, scope),
+        "recent": state.history.recent(scope, AGENT_LIST_LENGTH),
+        "controls": controls,
+    }
 
 
 def board_group(connection: Request | WebSocket) -> str | None:

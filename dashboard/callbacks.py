@@ -9,7 +9,7 @@ extension's at their PBX, `Scope`): the number stays on the other extensions' li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
@@ -22,6 +22,7 @@ from dashboard.store import Store, _iso, row_to_call
 # "*"). A supervisor's "done" is kept as ("*", "*"), an agent's as (extension, host), or
 # (extension, "*") when its extension's calls come from any host.
 EVERY = "*"
+LOOK_BACK = timedelta(days=14)  # how far back the worklist reaches
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar, cast
 
+from dashboard.agent_lists import AgentLists
 from dashboard.audience import Audience
 from dashboard.calls import Call, Change, DayCounters
 from dashboard.fragments import Fragments
@@ -74,8 +75,10 @@ class Pushes:
         live: Live,
         clock: Callable[[], datetime],
         popups: Popups | None = None,
+        agent_lists: AgentLists | None = None,
     ) -> None:
         self.fragments = fragments
+        self.agent_lists = agent_lists
         self.board = live.board  # read only: live state changes in `Live.apply` alone
         self.grid = live.grid
         self.today = live.today
@@ -210,7 +213,13 @@ class Pushes:
                 if (scope is None or scope.covers(call.host, call.extension))
                 and (members is None or call.extension in members)
             ]
-            return "".join(visible) or None
+            if not visible:
+                return None
+            if scope is not None and self.agent_lists is not None:
+                # The agent's own call left: stored by now, it may change their lists.
+                lists = self.agent_lists.render(scope, controls=audience.controls, oob=True)
+                return "".join(visible) + lists
+            return "".join(visible)
 
         return render
 

@@ -181,7 +181,7 @@ def agent_board(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
 
 def agent_rows(page: str, section: str) -> list[tuple[str, str]]:
     """Each row of an agent's list (`section`: missed, recent): its link and its words."""
-    html = page.split(f'<section class="agent-list agent-{section}"')[1].split("</section>")[0]
+    html = page.split(f'<section id="agent-{section}"')[1].split("</section>")[0]
     rows = re.findall(r'<li class="agent-row">(.*?)</li>', html, re.S)
     return [
         (
@@ -230,10 +230,22 @@ def test_an_agents_lists_say_when_they_were_loaded_and_when_they_are_empty(
         ("missed", "Nothing to return. Well done."),
         ("recent", "No calls yet."),
     ):
-        html = page.split(f'<section class="agent-list agent-{section}"')[1].split("</section>")[0]
+        html = page.split(f'<section id="agent-{section}"')[1].split("</section>")[0]
         assert '<span class="agent-as-of">as of 15:30</span>' in html
         assert f'<li class="agent-row agent-none">{empty}</li>' in html
     assert 'href="/missed">All' not in page
+
+
+def ringing_at_70(host: str, uniqueid: str) -> dict[str, str]:
+    return {
+        "event": "CallStart",
+        "asteriskhost": host,
+        "uniqueid": uniqueid,
+        "direction": "Incoming",
+        "number": "9855555555",
+        "extension": "70",
+        "hangupchannel": "SIP/70-1",
+    }
 
 
 def tile_of(html: str) -> str:
@@ -244,17 +256,15 @@ def tile_of(html: str) -> str:
 def test_an_agents_tile_is_their_own_pbxs_and_is_pushed_live(agent_board: TestClient) -> None:
     idle = '<article id="ext-70" class="tile is-idle" data-group="">'
     assert tile_of(agent_board.get("/").text) == idle
-    ringing = {"event": "CallStart", "direction": "Incoming", "number": "9855555555"}
-    ringing |= {"extension": "70", "hangupchannel": "SIP/70-1"}
     with agent_board.websocket_connect("/ws") as viewer:
         assert tile_of(viewer.receive_text()) == (
             '<article id="ext-70" class="tile is-idle" hx-swap-oob="true" data-group="">'
         )
         # Another PBX's call at 70 rings another phone: nothing of it is pushed to the agent.
-        watched = {"asteriskhost": WATCHED, "uniqueid": "333.3", "number": "9866666666"}
-        send(agent_board, ringing | watched)
+        watched = {"number": "9866666666"}
+        send(agent_board, ringing_at_70(WATCHED, "333.3") | watched)
         assert tile_of(agent_board.get("/").text) == idle
-        send(agent_board, ringing | {"asteriskhost": HEAD.host, "uniqueid": "111.9"})
+        send(agent_board, ringing_at_70(HEAD.host, "111.9"))
         pushed = viewer.receive_text()
     assert "111.9" in pushed and "333.3" not in pushed
     assert tile_of(pushed) == (
@@ -270,3 +280,63 @@ def test_a_supervisors_board_has_the_grid_and_no_agent_view(agent_board: TestCli
     page = agent_board.get("/").text
     assert 'class="agent-panel"' not in page and "agent-list" not in page
     assert '<section id="grid" class="grid-section"' in page
+
+
+def test_an_agents_lists_are_pushed_when_their_call_leaves_the_board(
+    agent_board: TestClient, clock: FakeClock, settings: Settings
+) -> None:
+    wired = parts_of(agent_board).settings
+    sweep = parts_of(agent_board).ingestor.sweep
+    with (
+        agent_board.websocket_connect("/ws") as viewer,
+        agent_board.websocket_connect("/ws?only=popups") as other_page,
+    ):
+        viewer.receive_text(), other_page.receive_text()
+        clock.advance(60)
+        send(agent_board, finished_call(clock, wired, "111.9", "9855555555", **UNANSWERED))
+        finished = viewer.receive_text()
+        assert "agent-missed" not in finished  # not stored yet when it is pushed
+        clock.advance(settings.finished_linger_seconds + 1)
+        agent_board.portal.call(sweep)  # type: ignore[union-attr]
+        left = viewer.receive_text()
+    assert left.startswith('<div id="call-') and 'hx-swap-oob="delete"></div>' in left
+    assert '<section id="agent-missed" class="agent-list agent-missed" hx-swap-oob="true"' in left
+    assert '<section id="agent-recent" class="agent-list agent-recent" hx-swap-oob="true"' in left
+    assert agent_rows(left, "missed")[0] == (
+        "/calls/111.9?host=10.0.0.1",
+        "15:39 98555 55555 1 try Mark done",
+    )
+    assert agent_rows(left, "recent")[0] == (
+        "/calls/111.9?host=10.0.0.1",
+        "15:39 Incoming 98555 55555 Missed",
+    )
+    assert '<a href="/missed">All 7 on Missed calls</a>' in left
+    assert '<span class="agent-as-of">as of 15:40</span>' in left
+
+
+def test_another_extensions_call_leaving_pushes_no_lists_to_the_agent(
+    agent_board: TestClient, clock: FakeClock, settings: Settings
+) -> None:
+    wired = parts_of(agent_board).settings
+    sweep = parts_of(agent_board).ingestor.sweep
+    clock.advance(settings.finished_linger_seconds + 1)
+    agent_board.portal.call(sweep)  # type: ignore[union-attr]  # the agent's calls leave
+    with agent_board.websocket_connect("/ws") as agent:
+        agent.receive_text()
+        sign_in(agent_board)  # a supervisor
+        with agent_board.websocket_connect("/ws") as supervisor:
+            supervisor.receive_text()
+            clock.advance(60)
+            send(
+                agent_board,
+                finished_call(clock, wired, "111.10", "9866666666", extension="71", **UNANSWERED),
+            )
+            supervisor.receive_text()
+            clock.advance(settings.finished_linger_seconds + 1)
+            agent_board.portal.call(sweep)  # type: ignore[union-attr]
+            left = supervisor.receive_text()
+            assert left.endswith('hx-swap-oob="delete"></div>') and "agent-" not in left
+        send(agent_board, ringing_at_70(HEAD.host, "111.11"))
+        pushed = agent.receive_text()  # the first push since: its own call's, nothing of 71's
+    assert pushed.startswith('<div hx-swap-oob="afterbegin:#live-calls"><article id="call-')
+    assert "98555 55555" in pushed and "98666" not in pushed and "agent-missed" not in pushed

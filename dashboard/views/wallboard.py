@@ -20,7 +20,6 @@ from dashboard.hub import FrameSink, Hub, Subscriber
 from dashboard.scope import Scope
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.state import parts
-from dashboard.views import missed
 from dashboard.views.pages import page
 from dashboard.websocket_protocol import FRAMES_EXTENSION
 
@@ -77,20 +76,15 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
     )
 
 
-AGENT_LIST_LENGTH = 5  # missed callers and recent calls an agent's board lists
-
-
 def agent_view(request: Request, scope: Scope, controls: bool) -> dict[str, Any]:
-    """What an agent's board shows beside their calls: their extension's tile (live), their
-    missed callers to return and their last finished calls (as of the page's loading)."""
-    state = parts(request)
-    since = state.clock() - missed.LOOK_BACK
+    """What an agent's board shows beside their calls: their extension's tile and their
+    lists (missed callers to return, recent calls), each pushed when it changes."""
+    pushes = parts(request).publisher.pushes
+    lists = pushes.agent_lists
+    assert lists is not None
     return {
-        "tile": Markup(state.publisher.pushes.agent_tile(scope)),
-        "to_return": state.callbacks.worklist(since, scope, AGENT_LIST_LENGTH),
-        "to_return_count": state.callbacks.count(since, scope),
-        "recent": state.history.recent(scope, AGENT_LIST_LENGTH),
-        "controls": controls,
+        "tile": Markup(pushes.agent_tile(scope)),
+        "lists": Markup(lists.render(scope, controls=controls)),
     }
 
 

@@ -12,6 +12,8 @@ that several audiences show alike is rendered once for all of them (`Once`).
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,6 +29,7 @@ from dashboard.popup import Popups
 from dashboard.scope import Scope
 from dashboard.urgency import most_urgent_first
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Render = Callable[[Audience], str | None]  # audience -> its message, or None: nothing for it
 
@@ -215,13 +218,22 @@ class Pushes:
             ]
             if not visible:
                 return None
-            if scope is not None and self.agent_lists is not None:
-                # The agent's own call left: stored by now, it may change their lists.
-                lists = self.agent_lists.render(scope, controls=audience.controls, oob=True)
-                return "".join(visible) + lists
+            if scope is not None:  # the agent's own call left: stored by now, it may change
+                return "".join(visible) + self._agent_lists(scope, audience.controls)
             return "".join(visible)
 
         return render
+
+    def _agent_lists(self, scope: Scope, controls: bool) -> str:
+        """An agent's lists, pushed; without them (logged) if the database cannot be read:
+        the removals still go to every board."""
+        if self.agent_lists is None:
+            return ""
+        try:
+            return self.agent_lists.render(scope, controls=controls, oob=True)
+        except sqlite3.Error:
+            log.exception("could not read the lists of extension %s", scope.extension)
+            return ""
 
     def whole_grid(self, audience: Audience) -> str | None:
         if audience.popups_only:

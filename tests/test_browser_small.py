@@ -299,6 +299,11 @@ def test_an_agents_board_shows_their_tile_missed_callers_and_recent_calls_on_scr
         scrolls = panel.evaluate("(el) => el.scrollHeight > el.clientHeight")
         assert not scrolls, "the agent's lists do not fit beside the calls"
         assert page.evaluate("document.documentElement.scrollHeight") <= size["height"]
+    first_missed = panel.locator(".agent-missed .agent-row").first
+    expect(first_missed).to_contain_text("98123 45675")
+    first_missed.get_by_role("button", name="Mark done").click()
+    expect(panel.locator(".agent-missed .agent-row")).to_have_count(4, timeout=EXPECT_MS)
+    expect(panel.locator(".agent-missed")).not_to_contain_text("98123 45675")
     send(dashboard, events("Incoming", "9844444444", "70", "answered")["CallStart"])
     expect(tile).to_have_class(re.compile(r"\bis-ringing\b"), timeout=EXPECT_MS)
     expect(tile.locator(".tile-party")).to_have_text("98444 44444")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
@@ -340,3 +341,14 @@ def test_another_extensions_call_leaving_pushes_no_lists_to_the_agent(
         pushed = agent.receive_text()  # the first push since: its own call's, nothing of 71's
     assert pushed.startswith('<div hx-swap-oob="afterbegin:#live-calls"><article id="call-')
     assert "98555 55555" in pushed and "98666" not in pushed and "agent-missed" not in pushed
+
+
+def test_an_agents_call_of_another_day_says_which_day(settings: Settings, clock: FakeClock) -> None:
+    with TestClient(create_app(settings, clock=clock)) as client:
+        ended = just_finished(clock.now - timedelta(days=2), settings.timezone, extension="70")
+        send(client, ended | {"direction": "Incoming", "uniqueid": "9.1", **UNANSWERED})
+        sign_in(client, "agent", extension="70")
+        page = client.get("/").text
+    assert [text for _, text in agent_rows(page, "recent")] == [
+        "25 Nov 15:29 Incoming 9876543XXX Missed"
+    ]

@@ -47,11 +47,11 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
     auth = current_auth(request)
     assert auth is not None
     audience = auth.user.audience
-    agent = audience.scope is not None
+    scope = audience.scope
+    agent = scope is not None
     group = None if agent else board_group(request)  # an agent: their own calls
     state.ingestor.refresh_names()  # a user added since: its name on its tile
     view = state.publisher.pushes.view(audience.of_group(group))
-    scope = auth.user.scope
     agent_panel = agent_view(request, scope, controls) if scope is not None else {}
     socket_query = [("view", "tv")] if tv else []
     socket_query += [("group", group)] if group else []

@@ -9,7 +9,7 @@ extension's at their PBX, `Scope`): the number stays on the other extensions' li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
@@ -22,6 +22,7 @@ from dashboard.store import Store, _iso, row_to_call
 # "*"). A supervisor's "done" is kept as ("*", "*"), an agent's as (extension, host), or
 # (extension, "*") when its extension's calls come from any host.
 EVERY = "*"
+LOOK_BACK = timedelta(days=14)  # how far back the worklist reaches
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,12 @@ class Callbacks:
             if rows:
                 entries.append(ToCallBack(key, row_to_call(rows[0]), int(attempts)))
         return entries
+
+    def count(self, since: datetime, scope: Scope | None = None) -> int:
+        """How many numbers the worklist holds (its length, however many are shown)."""
+        to_return, params = _to_return(since, scope)
+        sql = f"SELECT COUNT(DISTINCT m.number_key) FROM calls m WHERE {to_return}"
+        return int(self.store.db.execute(sql, params).fetchone()[0])
 
     def may_mark(self, number_key: str, since: datetime, scope: Scope | None) -> bool:
         """Whether this number is on the user's list (an agent's: their own extension's)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dashboard.calls import Board, Call, DayCounters, Status
+from dashboard.scope import Scope
 from dashboard.settings import Settings
 
 IDLE, RINGING, TALKING = "idle", "ringing", "talking"
@@ -75,9 +76,21 @@ class Grid:
         return [self.tile(ext, board, days, today) for ext in shown]
 
     def tile(
-        self, extension: str, board: Board, days: Mapping[str, DayCounters], today: DayCounters
+        self,
+        extension: str,
+        board: Board,
+        days: Mapping[str, DayCounters],
+        today: DayCounters,
+        scope: Scope | None = None,
     ) -> Tile:
-        calls = [call for call in board.live.values() if call.extension == extension]
+        """An extension's tile; `scope`: from its agent's calls alone (the same extension
+        number on another PBX is someone else's phone)."""
+        calls = [
+            call
+            for call in board.live.values()
+            if call.extension == extension
+            and (scope is None or scope.covers(call.host, call.extension))
+        ]
         talking = [call for call in calls if call.status is Status.CONNECTED]
         ringing = [call for call in calls if call.status is Status.RINGING]
         day = days.get(extension) or DayCounters(today.day)

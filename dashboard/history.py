@@ -358,6 +358,16 @@ class History:
         sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM calls WHERE {where} LIMIT ?)"
         return int(self.store.db.execute(sql, [*params, most + 1]).fetchone()[0])
 
+    def recent(self, scope: Scope, limit: int = 5) -> list[Call]:
+        """An agent's last finished calls, the latest to end first (in idx_calls_finished_ends)."""
+        condition, params = scope.sql()
+        rows = self.store.db.query(
+            f"SELECT * FROM calls WHERE status = 'finished' AND {condition}"
+            " ORDER BY ended_at DESC, host DESC, uniqueid DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [row_to_call(row) for row in rows]
+
     def every(self, filters: Filters, scope: Scope | None, chunk: int = 1000) -> Iterator[Call]:
         """Every call the filters match, page by page (for the export)."""
         after: str | None = None

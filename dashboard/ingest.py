@@ -31,12 +31,15 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from dashboard import calls
+from dashboard.agent_lists import AgentLists
 from dashboard.audience import Audience
+from dashboard.callbacks import Callbacks
 from dashboard.calls import Board, Call
 from dashboard.event_summary import EventTally
 from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
 from dashboard.fragments import Fragments
 from dashboard.grid import Grid
+from dashboard.history import History
 from dashboard.hub import Hub
 from dashboard.live import CallChange, Live, StoredState
 from dashboard.metrics import Timings
@@ -332,7 +335,8 @@ def assemble(
         settings.timezone,
         stored_state(store, today, settings.timezone),
     )
-    publisher = Publisher(hub, Pushes(fragments, live, clock, popups))
+    agent_lists = AgentLists(Callbacks(store), History(store), fragments, clock)
+    publisher = Publisher(hub, Pushes(fragments, live, clock, popups, agent_lists))
     ingestor = Ingestor(settings, store, live, publisher, clock, timings, names)
     ingestor.refresh_names()
     return ingestor

@@ -12,11 +12,14 @@ that several audiences show alike is rendered once for all of them (`Once`).
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar, cast
 
+from dashboard.agent_lists import AgentLists
 from dashboard.audience import Audience
 from dashboard.calls import Call, Change, DayCounters
 from dashboard.fragments import Fragments
@@ -26,6 +29,7 @@ from dashboard.popup import Popups
 from dashboard.scope import Scope
 from dashboard.urgency import most_urgent_first
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Render = Callable[[Audience], str | None]  # audience -> its message, or None: nothing for it
 
@@ -74,8 +78,10 @@ class Pushes:
         live: Live,
         clock: Callable[[], datetime],
         popups: Popups | None = None,
+        agent_lists: AgentLists | None = None,
     ) -> None:
         self.fragments = fragments
+        self.agent_lists = agent_lists
         self.board = live.board  # read only: live state changes in `Live.apply` alone
         self.grid = live.grid
         self.today = live.today
@@ -123,8 +129,9 @@ class Pushes:
             return None
         scope, group = audience.scope, audience.group
         counters = once(("counters", scope, group), lambda: self.counters(scope, group, oob=True))
-        if scope is not None:  # an agent's board has no grid
-            return calls + counters + popups
+        if scope is not None:  # an agent's board has no grid: its own extension's tile
+            tile = once(("agent tile", scope), lambda: self.agent_tile(scope, oob=True))
+            return calls + counters + popups + tile
         grid = once(("grid", group), lambda: self._grid_push(touched, group, whole))
         return calls + counters + popups + grid
 
@@ -209,13 +216,30 @@ class Pushes:
                 if (scope is None or scope.covers(call.host, call.extension))
                 and (members is None or call.extension in members)
             ]
-            return "".join(visible) or None
+            if not visible:
+                return None
+            if scope is not None:  # the agent's own call left: stored by now, it may change
+                return "".join(visible) + self._agent_lists(scope, audience.controls)
+            return "".join(visible)
 
         return render
 
+    def _agent_lists(self, scope: Scope, controls: bool) -> str:
+        """An agent's lists, pushed; without them (logged) if the database cannot be read:
+        the removals still go to every board."""
+        if self.agent_lists is None:
+            return ""
+        try:
+            return self.agent_lists.render(scope, controls=controls, oob=True)
+        except sqlite3.Error:
+            log.exception("could not read the lists of extension %s", scope.extension)
+            return ""
+
     def whole_grid(self, audience: Audience) -> str | None:
-        if audience.popups_only or audience.extension is not None:
+        if audience.popups_only:
             return None
+        if audience.scope is not None:  # a name changed: the agent's tile shows theirs
+            return self.agent_tile(audience.scope, oob=True)
         return self._pushed_grid(audience.group)
 
     def new_day(self, audience: Audience) -> str | None:
@@ -233,7 +257,7 @@ class Pushes:
             return popups
         view = self.view(audience)
         calls = self.fragments.live_calls(view.calls, controls=audience.controls, oob=True)
-        grid = self._pushed_grid(audience.group) if scope is None else ""
+        grid = self._grid_or_tile(audience)
         return calls + self.counters(scope, audience.group, oob=True) + popups + grid
 
     def view(self, audience: Audience) -> BoardView:
@@ -256,8 +280,23 @@ class Pushes:
         scope = audience.scope
         view = self.view(audience)
         calls = self.fragments.live_calls(view.calls, controls=audience.controls, oob=True)
-        grid = self._pushed_grid(audience.group) if scope is None else ""
+        grid = self._grid_or_tile(audience)
         return calls + self.counters(scope, audience.group, oob=True) + grid
+
+    def _grid_or_tile(self, audience: Audience) -> str:
+        """A whole board's grid: every tile (of its group), or an agent's own tile alone."""
+        if audience.scope is not None:
+            return self.agent_tile(audience.scope, oob=True)
+        return self._pushed_grid(audience.group)
+
+    def agent_tile(self, scope: Scope, *, oob: bool = False) -> str:
+        """The tile of an agent's extension, as the grid shows it, from that agent's calls
+        alone (its extension's at its PBX); the same element, by id, in page and push."""
+        today = self.today
+        tile = self.grid.tile(
+            scope.extension, self.board, today.by_extension, today.everyone, scope
+        )
+        return self.fragments.tile(tile, self.clock(), oob=oob)
 
     def grid_html(self, group: str | None = None, *, oob: bool = False) -> str:
         tiles = self._tiles(group)

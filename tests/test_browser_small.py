@@ -260,3 +260,62 @@ def test_the_call_page_reads_as_a_summary_with_its_tables_apart(
     page.screenshot(
         path=str(ARTIFACTS / "call-page-1366.png"), full_page=True, animations="disabled"
     )
+
+
+def inside_the_screen(locator: Locator, size: ViewportSize) -> None:
+    """Every element `locator` matches lies across the screen's width (nothing runs off)."""
+    for element in locator.all():
+        box = laid_out(element)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"], (element, box)
+
+
+@pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["1366", "390"])
+def test_an_agents_board_shows_their_tile_missed_callers_and_recent_calls_on_screen(
+    browser: Browser, dashboard: DashboardProcess, size: ViewportSize
+) -> None:
+    for n in range(6):  # six callers missed at 70, one answered, one missed at 71
+        for event in events("Incoming", f"981234567{n}", "70", "no_answer").values():
+            send(dashboard, event)
+    for event in events("Incoming", "9876543210", "70", "answered").values():
+        send(dashboard, event)
+    for event in events("Incoming", "9833333333", "71", "no_answer").values():
+        send(dashboard, event)
+    page = open_board(browser, dashboard, "asha", size)
+    panel = page.locator(".agent-panel")
+    expect(panel.locator(".agent-missed .agent-row")).to_have_count(5)
+    expect(panel.locator(".agent-recent .agent-row")).to_have_count(5)
+    expect(panel.get_by_role("link", name="All 6 on Missed calls")).to_be_visible()
+    expect(panel).not_to_contain_text("98333 33333")
+    tile = panel.locator("#ext-70")
+    expect(tile).to_have_class(re.compile(r"\bis-idle\b"))
+    width: int = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= size["width"], "the agent's board scrolls sideways"
+    inside_the_screen(
+        panel.locator(".agent-row > :not(.sr-only):visible, .tile, .agent-more a"), size
+    )
+    if size == LAPTOP:  # beside the calls, whole on the screen: no scrolling
+        box = laid_out(panel)
+        assert box["x"] > size["width"] / 2 - 50 and box["y"] + box["height"] <= size["height"]
+        scrolls = panel.evaluate("(el) => el.scrollHeight > el.clientHeight")
+        assert not scrolls, "the agent's lists do not fit beside the calls"
+        assert page.evaluate("document.documentElement.scrollHeight") <= size["height"]
+    first_missed = panel.locator(".agent-missed .agent-row").first
+    expect(first_missed).to_contain_text("98123 45675")
+    first_missed.get_by_role("button", name="Mark done").click()
+    expect(panel.locator(".agent-missed .agent-row")).to_have_count(4, timeout=EXPECT_MS)
+    expect(panel.locator(".agent-missed")).not_to_contain_text("98123 45675")
+    send(dashboard, events("Incoming", "9844444444", "70", "answered")["CallStart"])
+    expect(tile).to_have_class(re.compile(r"\bis-ringing\b"), timeout=EXPECT_MS)
+    expect(tile.locator(".tile-party")).to_have_text("98444 44444")
+    popup = page.locator("[data-popup]", has_text="Ringing · extension 70")
+    expect(popup).to_have_count(1, timeout=EXPECT_MS)
+    box = laid_out(popup)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"], box
+    assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], box
+    assert on_top(popup.get_by_role("button", name="Hide the caller's details")) is True
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(
+        path=str(ARTIFACTS / f"agent-board-{size['width']}.png"),
+        full_page=True,
+        animations="disabled",
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from datetime import datetime
 
+import pytest
 from starlette.testclient import TestClient
 
+from dashboard.agent_lists import AgentLists
 from dashboard.audience import Audience
 from dashboard.calls import Board, Call, Change, DayCounters
 from dashboard.fragments import Fragments
@@ -83,6 +86,7 @@ def test_a_push_renders_a_part_once_for_every_audience_that_shows_it(
         "counters of None": 1,
         "counters of 70": 1,
         "grid": 1,  # the boards of every call's (a grid on screen lacks the extension)
+        "tile": 1,  # the agent's own tile, on the agent's board alone
     }
     assert pushed[Audience().wall_screen()] is pushed[Audience(controls=False)]
     # Each as it is when rendered for that audience alone.
@@ -95,7 +99,9 @@ def test_a_push_renders_a_part_once_for_every_audience_that_shows_it(
     assert 'id="popup-' in (pushed[Audience(extension="70").popups()] or "")
 
 
-def test_an_agents_push_renders_no_grid(client: TestClient, clock: FakeClock) -> None:
+def test_an_agents_push_renders_its_own_tile_and_no_grid(
+    client: TestClient, clock: FakeClock
+) -> None:
     send(client, json.loads(CALL_START) | {"direction": "Incoming"})
     parts = parts_of(client)
     call = parts.live.board.get(("192.168.1.51", "1430819361.25418"))
@@ -105,4 +111,23 @@ def test_an_agents_push_renders_no_grid(client: TestClient, clock: FakeClock) ->
     pushes = Pushes(fragments, parts.live, clock, parts.popups)
     render = pushes.changes([(call, Change(call, added=False, finished_now=False))])
     assert 'id="call-' in (render(Audience(extension="70")) or "")
-    assert fragments.rendered == {"row, controls True": 1, "counters of 70": 1}
+    assert fragments.rendered == {"row, controls True": 1, "counters of 70": 1, "tile": 1}
+
+
+class UnreadableLists(AgentLists):
+    def render(self, scope: Scope, *, controls: bool, oob: bool = False) -> str:
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_call_leaves_the_agents_board_even_when_their_lists_cannot_be_read(
+    client: TestClient, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    send(client, json.loads(CALL_START) | {"direction": "Incoming"})
+    parts = parts_of(client)
+    call = parts.live.board.get(("192.168.1.51", "1430819361.25418"))
+    assert call is not None
+    lists = UnreadableLists(parts.callbacks, parts.history, parts.fragments, clock)
+    pushes = Pushes(parts.fragments, parts.live, clock, parts.popups, lists)
+    removal = parts.fragments.call_removed(call)
+    assert pushes.removals([call])(Audience(extension="70")) == removal
+    assert "could not read the lists of extension 70" in caplog.text

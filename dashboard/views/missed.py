@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dashboard.callbacks import Callbacks, for_whom
+from dashboard.callbacks import LOOK_BACK, Callbacks, for_whom
 from dashboard.errors import Refusal
 from dashboard.security import STAFF, client_ip, current_auth, require
 from dashboard.state import parts
 from dashboard.views.pages import page
 
-LOOK_BACK = timedelta(days=14)
+__all__ = ["LOOK_BACK", "mark_done", "missed_page"]
 
 
 @require(*STAFF)

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from dashboard.audience import CloseCode
 from dashboard.errors import Refusal
 from dashboard.hub import FrameSink, Hub, Subscriber
+from dashboard.scope import Scope
 from dashboard.security import EVERYONE, current_auth, origin_allowed, require
 from dashboard.state import parts
 from dashboard.views.pages import page
@@ -46,10 +47,12 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
     auth = current_auth(request)
     assert auth is not None
     audience = auth.user.audience
-    agent = audience.scope is not None
+    scope = audience.scope
+    agent = scope is not None
     group = None if agent else board_group(request)  # an agent: their own calls
     state.ingestor.refresh_names()  # a user added since: its name on its tile
     view = state.publisher.pushes.view(audience.of_group(group))
+    agent_panel = agent_view(request, scope, controls) if scope is not None else {}
     socket_query = [("view", "tv")] if tv else []
     socket_query += [("group", group)] if group else []
     return page(
@@ -69,7 +72,20 @@ def board_page(request: Request, *, tv: bool, controls: bool) -> Response:
         grid="" if agent else Markup(state.publisher.pushes.grid_html(group)),
         linger=state.settings.finished_linger_seconds,
         timezone=state.settings.synapse_timezone,
+        agent=agent_panel,
     )
+
+
+def agent_view(request: Request, scope: Scope, controls: bool) -> dict[str, Any]:
+    """What an agent's board shows beside their calls: their extension's tile and their
+    lists (missed callers to return, recent calls), each pushed when it changes."""
+    pushes = parts(request).publisher.pushes
+    lists = pushes.agent_lists
+    assert lists is not None
+    return {
+        "tile": Markup(pushes.agent_tile(scope)),
+        "lists": Markup(lists.render(scope, controls=controls)),
+    }
 
 
 def board_group(connection: Request | WebSocket) -> str | None:

@@ -4,12 +4,14 @@ agent's pop-up, the dial box, the extension and the call actions are on screen a
 enough for a thumb. Every screenshot lands in test-artifacts/, named by page and size.
 
 One dashboard (seeded history, contacts, live calls) and one browser serve the whole module;
-the pop-up test adds a live call, which no other test counts on."""
+the pop-up test adds a live call, which no other test counts on. A typical office's board (20
+live calls, 60 extensions) has a dashboard of its own."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
@@ -392,3 +394,109 @@ def test_a_long_name_keeps_its_row_to_two_lines(
     shoot(page, f"long-name-{board}-{size}")
     if board == "tv":
         page.context.close()
+
+
+# -- a typical office's board: 20 live calls and 60 extensions on one screen ---------------
+
+OFFICE_CALLS = 20
+OFFICE_EXTENSIONS = 60
+
+# The board at a glance: the page's scroll size; each live row and tile that is not wholly
+# on the screen and inside its panel, or that cuts its text (a box of its own running out of
+# it, content wider than its box: only a name may be cut, with an ellipsis); the tiles'
+# heights; the panels that scroll; and the "+N more" line, if shown.
+OFFICE_BOARD = """() => {
+  const NAMES = ".call-name, .tile-caller, .tile-name";
+  const within = (b, c) => b.top >= c.top - 0.5 && b.bottom <= c.bottom + 0.5
+    && b.left >= c.left - 0.5 && b.right <= c.right + 0.5;
+  const screen = {top: 0, left: 0, bottom: innerHeight, right: innerWidth};
+  const shown = (e) => e.getClientRects().length > 0
+    && getComputedStyle(e).visibility === "visible";
+  const cut = (holder) => [...holder.querySelectorAll("*")]
+    .filter((e) => shown(e) && !e.closest(".sr-only"))
+    .filter((e) => !within(e.getBoundingClientRect(), holder.getBoundingClientRect())
+      || (e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0 && !e.matches(NAMES)))
+    .map((e) => e.className + " " + JSON.stringify(e.textContent.trim().slice(0, 30)));
+  const misplaced = (items, panel) => items.flatMap((item) => {
+    const box = item.getBoundingClientRect();
+    if (!shown(item)) return [item.id + ": not shown"];
+    if (!within(box, screen)) return [item.id + ": off the screen"];
+    if (!within(box, panel.getBoundingClientRect())) return [item.id + ": out of its panel"];
+    return cut(item).map((what) => item.id + ": cuts " + what);
+  });
+  const rows = [...document.querySelectorAll("#live-calls > article.call")];
+  const tiles = [...document.querySelectorAll("#grid article.tile")];
+  const more = document.querySelector("[data-more-calls]");
+  return {
+    scroll: [document.scrollingElement.scrollWidth, document.scrollingElement.scrollHeight],
+    rows: rows.length, tiles: tiles.length,
+    misplaced: [...misplaced(rows, document.querySelector("section.live")),
+                ...misplaced(tiles, document.querySelector("#grid"))],
+    heights: [...new Set(tiles.map((t) => Math.round(t.getBoundingClientRect().height * 2) / 2))],
+    scrolling: [...document.querySelectorAll("#grid, #grid .grid, #live-calls")]
+      .filter((e) => e.scrollHeight > e.clientHeight + 1).map((e) => e.id || e.className),
+    more: more.hidden ? null : more.textContent,
+  };
+}"""
+
+
+def pbx_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d%H:%M:%S")
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProcess]:
+    """60 extensions in three groups (a user's name on one), today's calls behind their
+    figures, and 20 live calls: ringing and talking, one for 2:15:07 with the longest name."""
+    workdir = tmp_path_factory.mktemp("office")
+    process = DashboardProcess(
+        workdir,
+        DASHBOARD_EXTENSIONS="40-99",
+        DASHBOARD_GROUPS="Sales: 40-59; Support: 60-79; Service: 80-99",
+    )
+    process.cli("seed", "--calls", "600", "--days", "2", "--seed", "16")
+    process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
+    process.cli(
+        "user", "add", "asha", "--role", "agent", "--extension", "41", "--password", PASSWORD
+    )
+    (workdir / "contacts.csv").write_text(CONTACTS)
+    process.cli("contacts", "import", str(workdir / "contacts.csv"))
+    process.start()
+    since = pbx_time(datetime.now(UTC) - timedelta(hours=2, minutes=15, seconds=7))
+    ring(process, "9811122233", "41", answered=True, starttime=since, answertime=since)
+    for n in range(OFFICE_CALLS - 1):
+        extension = str(42 + n * 3 % 58)
+        ring(process, f"98{n:02}5512345", extension, answered=n % 3 != 0)
+    try:
+        yield process
+    finally:
+        process.stop()
+        print("--- office dashboard ---", process.log(), sep="\n")
+
+
+@pytest.mark.parametrize("size", DESKTOPS)
+def test_a_typical_office_fits_the_desk_wallboard(
+    browser: Browser, office: DashboardProcess, size: str
+) -> None:
+    """ui.md: 20 live calls and 60 extensions on one screen, from 1366x768 to 1920x1080: no
+    scrolling, every row and tile whole, inside the screen and its panel, none counted in
+    "+N more", and every tile as tall as every other, whatever its state and figures."""
+    context = new_context(browser, size)
+    page = context.new_page()
+    page.goto(office.base_url + "/login?next=/")
+    sign_in(page, "sup", PASSWORD)
+    expect(page.locator("body")).to_have_class(LIVE, timeout=EXPECT_MS)
+    expect(page.locator("#live-calls > article.call")).to_have_count(OFFICE_CALLS)
+    expect(page.locator("#ext-41")).to_have_class(re.compile(r"\bis-talking\b"))
+    expect(page.locator("#ext-41 .tile-timer")).to_have_text(re.compile(r"^2:15:"))
+    expect(page.locator("[data-more-calls]")).to_be_hidden()
+    shoot(page, f"wallboard-office-{size}")
+    board = page.evaluate(OFFICE_BOARD)
+    width, height = SIZES[size]["width"], SIZES[size]["height"]
+    assert board["scroll"] == [width, height], f"the page scrolls: {board['scroll']}"
+    assert (board["rows"], board["tiles"]) == (OFFICE_CALLS, OFFICE_EXTENSIONS)
+    assert board["misplaced"] == [], "\n".join(board["misplaced"])
+    assert board["scrolling"] == [], f"a panel scrolls: {board['scrolling']}"
+    assert board["more"] is None, board["more"]
+    assert len(board["heights"]) == 1, f"tiles of different heights: {board['heights']}"
+    context.close()

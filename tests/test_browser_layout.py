@@ -13,9 +13,11 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
+from dashboard.simulator.traffic import event_url
 from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, chromium, ring, sign_in
 from tests.servers import DashboardProcess
 
@@ -444,24 +446,47 @@ def pbx_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H:%M:%S")
 
 
+def finished_call(process: DashboardProcess, extension: str, talk: timedelta | None) -> None:
+    """A call to `extension` over a moment ago: answered and talked `talk`, or missed."""
+    end = datetime.now(UTC) - timedelta(seconds=30)
+    start = end - (talk or timedelta(seconds=20)) - timedelta(seconds=10)
+    times = {"starttime": pbx_time(start), "endtime": pbx_time(end)}
+    if talk:
+        times["answertime"] = pbx_time(end - talk)
+    uniqueid = ring(process, "9822233344", extension, answered=bool(talk), **times)
+    finish = {"event": "CallFinish", "asteriskhost": "127.0.0.1", "uniqueid": uniqueid}
+    seconds = str(int(talk.total_seconds())) if talk else "0"
+    ends = {"duration": str(int((end - start).total_seconds())), "billableseconds": seconds}
+    disposition = {"disposition": "ANSWERED" if talk else "NO ANSWER"}
+    for event in (
+        finish | {"extension": extension, "number": "9822233344"} | times,
+        finish | ends | disposition,
+    ):
+        response = httpx.get(event_url(process.events_url, event))
+        assert response.status_code == 200, response.text
+
+
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProcess]:
-    """60 extensions in three groups (a user's name on one), today's calls behind their
-    figures, and 20 live calls: ringing and talking, one for 2:15:07 with the longest name."""
+    """60 extensions in three groups, an agent's name on an idle one, long figures today on
+    another (12 answered, 3 missed, 1:02:36 talked), and 20 live calls: ringing and talking,
+    one for 2:15:07 with the longest name. Finished calls leave the board at once."""
     workdir = tmp_path_factory.mktemp("office")
     process = DashboardProcess(
         workdir,
         DASHBOARD_EXTENSIONS="40-99",
         DASHBOARD_GROUPS="Sales: 40-59; Support: 60-79; Service: 80-99",
+        DASHBOARD_FINISHED_LINGER="0",
     )
-    process.cli("seed", "--calls", "600", "--days", "2", "--seed", "16")
     process.cli("user", "add", "sup", "--role", "supervisor", "--password", PASSWORD)
     process.cli(
-        "user", "add", "asha", "--role", "agent", "--extension", "41", "--password", PASSWORD
+        "user", "add", "asha", "--role", "agent", "--extension", "44", "--password", PASSWORD
     )
     (workdir / "contacts.csv").write_text(CONTACTS)
     process.cli("contacts", "import", str(workdir / "contacts.csv"))
     process.start()
+    for talk in [timedelta(seconds=313)] * 12 + [None] * 3:
+        finished_call(process, "43", talk)
     since = pbx_time(datetime.now(UTC) - timedelta(hours=2, minutes=15, seconds=7))
     ring(process, "9811122233", "41", answered=True, starttime=since, answertime=since)
     for n in range(OFFICE_CALLS - 1):
@@ -489,6 +514,9 @@ def test_a_typical_office_fits_the_desk_wallboard(
     expect(page.locator("#live-calls > article.call")).to_have_count(OFFICE_CALLS)
     expect(page.locator("#ext-41")).to_have_class(re.compile(r"\bis-talking\b"))
     expect(page.locator("#ext-41 .tile-timer")).to_have_text(re.compile(r"^2:15:"))
+    longest = page.locator("#live-calls > article.call", has_text="98111 22233")
+    expect(longest.locator(".call-timer")).to_have_text(re.compile(r"^2:15:"))
+    expect(page.locator("#ext-43 .tile-day")).to_have_text("12 answered 3 missed 1:02:36 talk")
     expect(page.locator("[data-more-calls]")).to_be_hidden()
     shoot(page, f"wallboard-office-{size}")
     board = page.evaluate(OFFICE_BOARD)

@@ -22,6 +22,7 @@ from dashboard.calls import Call, Status
 from dashboard.history import SORTS, FilterError, History, parse_filters
 from dashboard.results import RESULTS, result_of, result_word
 from dashboard.seed import seed
+from dashboard.views.history import spreadsheet_safe
 from tests.conftest import (
     CALL_FINISH,
     CALL_START,
@@ -673,3 +674,19 @@ def test_a_call_page_goes_back_to_the_history_it_came_from(
         r'<p class="call-back"><a href="([^"]*)">← Back to the call history</a>', page
     )
     assert found is not None and html.unescape(found[1]) == link
+
+
+@pytest.mark.parametrize(
+    ("cell", "exported"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("\uff1d1+1", "'\uff1d1+1"),  # a fullwidth equals sign: read as "=" too
+        ("\uff0b1+1", "'\uff0b1+1"),  # a fullwidth plus sign
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("+919876543210", "+919876543210"),  # a number stays as it is
+        ("Ravi", "Ravi"),
+        ("", ""),
+    ],
+)
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(cell: str, exported: str) -> None:
+    assert spreadsheet_safe(cell) == exported

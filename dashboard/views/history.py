@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import AsyncIterator
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -154,9 +155,13 @@ def _export_row(call: Call, tz: ZoneInfo, name: str | None) -> list[str]:
 def spreadsheet_safe(value: str) -> str:
     """A cell a spreadsheet will not run as a formula (a caller ID is attacker-controlled);
     a phone number like +919876543210 stays as it is."""
-    if value[:1] in ("=", "+", "-", "@") and not value[1:].isdigit():
+    # NFKC: a spreadsheet reads a fullwidth equals sign (U+FF1D) as "=" too.
+    if unicodedata.normalize("NFKC", value[:1]) in FORMULA_STARTS and not value[1:].isdigit():
         return "'" + value
     return value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 @require(*STAFF)

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import httpx
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from dashboard.audience import wall_frame_interval
 from dashboard.audit import AuditLog
@@ -31,7 +33,7 @@ from dashboard.checkpoints import Checkpointer
 from dashboard.coalesce import coalesce
 from dashboard.contacts import Contacts
 from dashboard.control import Controls
-from dashboard.errors import Refusal
+from dashboard.errors import Refusal, internal_error
 from dashboard.event_summary import log_summaries
 from dashboard.events import redact_secrets
 from dashboard.fragments import Fragments, make_environment
@@ -135,21 +137,31 @@ def create_app(
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
-    middleware = [
-        Middleware(EventsEntrance, allowed_hosts=settings.allowed_hosts),  # first: every event
-        Middleware(SecurityHeadersMiddleware),
-    ]
+    middleware = [Middleware(SecurityHeadersMiddleware)]
     if settings.allowed_hosts:
         middleware.append(
             Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
         )
     middleware.append(Middleware(AuthMiddleware, clock=clock, refuse=error_page))
-    return Starlette(
+    return Dashboard(
+        settings.allowed_hosts,
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
         exception_handlers={Refusal: refused, HTTPException: http_error, Exception: server_error},
     )
+
+
+class Dashboard(Starlette):
+    """Starlette, with the PBX's endpoint answered before everything else, Starlette's own
+    error middleware included (see EventsEntrance)."""
+
+    def __init__(self, allowed_hosts: Sequence[str], **options: Any) -> None:
+        self.allowed_hosts = allowed_hosts
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return EventsEntrance(super().build_middleware_stack(), self.allowed_hosts)
 
 
 async def open_parts(
@@ -311,7 +323,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     path = redact_secrets(request.url.path)
     log.error("unexpected error on %s %s", request.method, path, exc_info=exc)
-    refusal = Refusal(500, "internal", "the dashboard could not handle this request; see its log")
+    refusal = internal_error()
     try:
         return error_page(request, refusal)
     except Exception:  # the page itself could not be rendered: the JSON says as much

@@ -94,3 +94,8 @@ def sentence(text: str) -> str:
 def machine_read(path: str) -> bool:
     """Whether answers at this path are read by programs (JSON), not people (HTML)."""
     return path.startswith(MACHINE_PATHS) or path.endswith(".csv")
+
+
+def internal_error() -> Refusal:
+    """The answer to a request the dashboard failed on (why is in its log)."""
+    return Refusal(500, "internal", "the dashboard could not handle this request; see its log")

@@ -62,8 +62,9 @@ UPDATED_AT = list(CALL_COLUMNS).index("updated_at")
 CallRow = tuple[Any, ...]  # in CALL_COLUMNS order
 REMEMBERED_ROWS = 4096  # calls whose last row is kept, to compare their next event's with
 # An event's row, its call's, which of the call's columns changed (None: write them all,
-# the call as stored not known) and whether the call as known before the event had finished.
-EventRows = tuple[tuple[Any, ...], CallRow, tuple[int, ...] | None, bool]
+# the call as stored not known), whether the call as known before the event had finished,
+# and whether it was known not to be stored.
+EventRows = tuple[tuple[Any, ...], CallRow, tuple[int, ...] | None, bool, bool]
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ class Store:
             changed = _changed(self._old_row(old, received_at), row) if old else None
             self._remember_row(call, row)
             event = (_iso(received_at), call.host, call.uniqueid, kind, payload)
-            rows.append((event, row, changed, bool(old and old.status is Status.FINISHED)))
+            was_finished = bool(old and old.status is Status.FINISHED)
+            rows.append((event, row, changed, was_finished, before is not None and old is None))
         return rows
 
     def _old_row(self, call: Call, received_at: datetime) -> CallRow:
@@ -160,10 +162,21 @@ class Store:
         ids = []
         conn = self.db.conn
         with self.db.atomic():
-            for event, call, changed, was_finished in rows:
+            for event, call, changed, was_finished, new in rows:
                 ids.append(int(conn.execute(INSERT_EVENT, event).lastrowid or 0))
-                self._write_call(call, changed, was_finished)
+                if not (new and self._inserted(call)):
+                    self._write_call(call, changed, was_finished)
         return ids
+
+    def _inserted(self, row: CallRow) -> bool:
+        """The row of a call not stored when its event was applied, inserted; False if it is
+        stored after all (another process stored it since: it is then updated)."""
+        present = tuple(n for n, value in enumerate(row) if value is not None)
+        try:
+            self.db.conn.execute(_insert_sql(present), [row[n] for n in present])
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     def _write_call(
         self, row: CallRow, changed: tuple[int, ...] | None, was_finished: bool
@@ -433,6 +446,15 @@ def _changed(old: CallRow, new: CallRow) -> tuple[int, ...]:
     return tuple(itertools.compress(range(len(new)), differ))
 
 
+@functools.lru_cache(maxsize=128)  # a few shapes: which columns a new call has
+def _insert_sql(present: tuple[int, ...]) -> str:
+    """The insert of a call's row with only those columns (the others are NULL): binding a
+    None costs the sqlite3 module an adapter lookup that fails, several times a text's."""
+    columns = list(CALL_COLUMNS)
+    names = ", ".join(columns[n] for n in present)
+    return f"INSERT INTO calls ({names}) VALUES ({', '.join('?' * len(present))})"
+
+
 @functools.lru_cache(maxsize=128)  # a few shapes: what each kind of event changes
 def _update_sql(changed: tuple[int, ...], unfinished: bool = False) -> str:
     """The update of those columns of a call (`unfinished`: only if it has not finished)."""
@@ -502,6 +524,7 @@ def call_row(call: Call, updated_at: datetime, number_key: str | None = None) ->
         values.insert(position, known_here[name])
     for position, convert in _CONVERTED:
         values[position] = convert(values[position])
+    values[STATUS] = values[STATUS].value  # plain text: the module binds an enum as None's
     return tuple(values)
 
 

@@ -106,7 +106,12 @@ def store_calls(store: Store, calls: list[Call], rnd: random.Random) -> None:
     for call in calls:
         (finished_now if rnd.random() < 0.4 else rung_first).append(call)
     ringing = [replace(call, status=Status.RINGING, disposition=None) for call in rung_first]
-    store.record_events([(NOW, "CallStart", "{}", call) for call in ringing])
+    third = len(ringing) // 3  # known not to be stored (ingest's new calls), and not known
+    new: list[Call | None] = [None] * third
+    store.write_event_rows(
+        store.event_rows([(NOW, "CallStart", "{}", call) for call in ringing[:third]], new)
+    )
+    store.record_events([(NOW, "CallStart", "{}", call) for call in ringing[third:]])
     half = len(rung_first) // 2
     store.record_events([(NOW, "CallFinish", "{}", call) for call in rung_first[:half]])
     before: list[Call | None] = list(ringing[half:])
@@ -229,6 +234,24 @@ def test_a_call_another_writer_finished_meanwhile_is_counted_once() -> None:
     ]
     rows = store.event_rows([(NOW, "CallFinish", "{}", call) for call in changed], ringing)
     store.write_event_rows(rows)
+    for tz in ZONES:
+        assert differences(store, tz, time(0)) == []
+
+
+def test_a_call_another_writer_stored_while_ingest_knew_none_is_counted_once() -> None:
+    rnd = random.Random(24)
+    store = new_store()
+    calls = random_calls(rnd, "n")[:600]
+    store.record_events([(NOW, "CallFinish", "{}", call) for call in calls])
+    # Ingest knew none of them stored: its insert finds each there, and it updates it.
+    changed = [replace(call, extension=rnd.choice(EXTENSIONS)) for call in calls]
+    unknown: list[Call | None] = [None] * len(changed)
+    store.write_event_rows(
+        store.event_rows([(NOW, "CallFinish", "{}", call) for call in changed], unknown)
+    )
+    assert {call.key: call.extension for call in store.all_calls()} == {
+        call.key: call.extension for call in changed
+    }
     for tz in ZONES:
         assert differences(store, tz, time(0)) == []
 

@@ -196,6 +196,30 @@ def test_a_call_said_to_be_stored_but_not_is_stored_whole() -> None:
     assert store.all_calls() == [connected]
 
 
+def test_a_call_said_not_to_be_stored_but_stored_since_is_updated() -> None:
+    """A new call's row is inserted without a look first; another process may have stored
+    the call meanwhile (a CDR sync): its row is then updated, in the same transaction."""
+    store = memory_store()
+    ringing = apply(None, START)
+    store.write_event_rows(store.event_rows([(START.received_at, "CallStart", "{}", ringing)]))
+    connected = apply(ringing, CONNECT)
+    rows = store.event_rows([(CONNECT.received_at, "CallConnect", "{}", connected)], [None])
+    store.write_event_rows(rows)
+    assert store.all_calls() == [connected]
+    assert store.count("events") == 2
+
+
+def test_a_new_call_is_stored_whole_with_its_empty_columns_null() -> None:
+    whole, inserted = memory_store(), memory_store()
+    ringing = apply(None, START)
+    whole.write_event_rows(whole.event_rows([(START.received_at, "CallStart", "{}", ringing)]))
+    inserted.write_event_rows(
+        inserted.event_rows([(START.received_at, "CallStart", "{}", ringing)], [None])
+    )
+    assert stored_rows(inserted) == stored_rows(whole)
+    assert None in stored_rows(inserted)[0]
+
+
 def calls_of_extensions() -> list[Call]:
     """Finished and live calls of some extensions (and of none), ending at different times;
     the longest call of 41 started first and ended last."""

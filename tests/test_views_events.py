@@ -196,6 +196,28 @@ def test_an_event_that_cannot_be_stored_is_not_acknowledged(client: TestClient) 
     assert parts_of(client).store.count("calls") == 0
 
 
+def test_a_fault_in_the_dashboard_is_a_json_500_with_the_usual_headers(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The endpoint is answered outside Starlette's error middleware: its own fault is
+    answered as that middleware's handler would, and logged with its traceback."""
+
+    class BrokenTally:
+        def note_accepted(self, seconds: float) -> None:
+            raise RuntimeError("a defect")
+
+    ingestor = parts_of(client).ingestor
+    working, ingestor.tally = ingestor.tally, BrokenTally()  # type: ignore[assignment]
+    response = client.get("/synapse/events?data=" + quote(CALL_START, safe=""))
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal"
+    expected = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    assert {name: response.headers.get(name) for name in expected} == expected
+    assert "RuntimeError: a defect" in caplog.text
+    ingestor.tally = working
+    assert send(client, CALL_CONNECT)["ok"] is True  # and the next event is taken
+
+
 def test_the_endpoint_tallies_every_answer_for_the_log_summary(
     settings: Settings, clock: FakeClock
 ) -> None:

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.calls import Call
-from dashboard.errors import Refusal
+from dashboard.errors import Refusal, internal_error
 from dashboard.events import TOKEN_PARAM, EventError
 from dashboard.ingest import Accepted, Ingestor
 from dashboard.pbxs import PBXs
@@ -36,11 +36,12 @@ ACCEPTED_HEADERS = secured([(b"content-type", b"application/json")])
 
 
 class EventsEntrance:
-    """The PBX's endpoint answered before the middleware and routing of every other URL:
-    they were a tenth of an event's cost, and do nothing for it (it has senders, not
-    users, and no CSRF). What they do for it is done here too: the security headers, the
-    allowed hosts (Starlette's own check), a refusal answered as one. Anything else (another
-    path or method, a root path) goes on to the app unchanged."""
+    """The PBX's endpoint answered before the middleware and routing of every other URL,
+    Starlette's error middleware included (the app puts this outside it): they were a tenth
+    of an event's cost, and do nothing for it (it has senders, not users, and no CSRF). What
+    they do for it is done here too: the security headers, the allowed hosts (Starlette's own
+    check), a refusal answered as one, a fault answered as a 500. Anything else (another path
+    or method, a root path) goes on to the app unchanged."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] = ()) -> None:
         self.app = app
@@ -60,6 +61,9 @@ class EventsEntrance:
             answer = await take_event(request)
         except Refusal as refusal:  # as the app's handler would answer it
             answer = error_page(request, refusal)
+        except Exception:  # as the app's last handler would, Starlette's middleware not run
+            log.exception("unexpected error on %s %s", request.method, EVENTS_PATH)
+            answer = internal_error().json()
         if isinstance(answer, Response):
             answer.raw_headers = secured(answer.raw_headers)
             await answer(scope, receive, send)

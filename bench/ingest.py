@@ -12,7 +12,11 @@ Three servers take turns, several rounds, and the medians give the ratios:
   once committed: the least a receiver that never loses an acknowledged event can do;
 - `GET /bare` of the dashboard's process, a handler returning {"ok": true}: stores nothing
   (a route like any other but the PBX's, it logs an access line per request).
-A separate load-generator process (bench/loadgen.py) measures each. The second scenario
+A separate load-generator process (bench/loadgen.py) measures each. Its calls' uniqueids
+are one sequence, as Asterisk numbers a PBX's calls; --scattered-uniqueids numbers each
+connection's calls after a prefix of its own, as this bench did before 2026-12-02: no PBX
+does, and it put each connection's calls in a place of their own in every index by uniqueid
+(about three times the pages each commit writes). The second scenario
 repeats this while a third process (bench/viewers.py) keeps 100 WebSocket viewers connected
 to /ws, reading every message (--viewers 0: not). Each ratio is to a baseline measured in the
 same rounds; on a shared machine the server CPU per request is the steadier figure. The exit
@@ -48,6 +52,7 @@ SWEEP_INTERVAL = 1.0  # Ingestor.run_sweeper's default
 SETTLE = LINGER + SWEEP_INTERVAL + 0.5
 STARTUP_TIMEOUT = 20.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+UNIQUEIDS = {False: "in one sequence, as a PBX numbers its calls", True: "one prefix a connection"}
 
 
 class BenchError(RuntimeError):
@@ -62,6 +67,7 @@ class Options:
     connections: int
     viewers: int
     profile: Path | None
+    scattered_uniqueids: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,6 +324,7 @@ def run_loadgen(
         *(sys.executable, str(BENCH / "loadgen.py"), "--host", HOST, "--port", str(server.port)),
         *("--target", target, "--connections", str(options.connections), "--run-id", run_id),
         *("--warmup", str(options.warmup), "--duration", str(options.duration)),
+        *(("--scattered-uniqueids",) if options.scattered_uniqueids else ()),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -486,9 +493,16 @@ def parse_options() -> Options:
     parser.add_argument(
         "--profile", type=Path, help="cProfile the server into this file (slows it down)"
     )
+    parser.add_argument(
+        "--scattered-uniqueids",
+        action="store_true",
+        help="each connection's calls numbered after a prefix of its own, as before 2026-12-02"
+        " (no PBX does: its calls are one sequence)",
+    )
     args = parser.parse_args()
     return Options(
-        args.rounds, args.warmup, args.duration, args.connections, args.viewers, args.profile
+        *(args.rounds, args.warmup, args.duration, args.connections, args.viewers),
+        *(args.profile, args.scattered_uniqueids),
     )
 
 
@@ -554,7 +568,9 @@ def main() -> None:
         log_lines = len(server.log.read_text().splitlines()) if server.log else 0
     print(
         f"\nIngest path (as `dashboard serve` runs it) vs the durable bare receiver and the bare"
-        f" endpoint, {options.connections} keep-alive connections, medians of {options.rounds}"
+        f" endpoint, {options.connections} keep-alive connections, uniqueids"
+        f" {UNIQUEIDS[options.scattered_uniqueids]},"
+        f" medians of {options.rounds}"
         f" x {options.duration:g} s runs, each measured in turn within every round"
         f" ({time.perf_counter() - started:.0f} s in all; {os.cpu_count()} CPUs, load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n"

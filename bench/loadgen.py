@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -110,33 +112,45 @@ class BareRequests:
 
 
 class EventRequests:
-    """Request bytes for one connection: a new call every three requests."""
+    """Request bytes for one connection: a new call every three requests. Its uniqueid is
+    the next of `numbers`, shared by every connection, as Asterisk numbers its calls
+    ("epoch.sequence", here after a name for the run), or (scattered) a number of this
+    connection's own, after a prefix of its own: an order no PBX makes, each connection's
+    calls in a place of their own in every index by uniqueid."""
 
-    def __init__(self, head: bytes, tail: bytes, prefix: str) -> None:
+    def __init__(
+        self, head: bytes, tail: bytes, prefix: str, numbers: Iterator[int] | None = None
+    ) -> None:
         now = datetime.now(UTC)
         self.templates = [
             head + b"?data=" + quote_plus(json.dumps(event)).encode() + tail
             for event in call_events(now)
         ]
         self.prefix = prefix
+        self.numbers = numbers if numbers is not None else itertools.count()
         self.sent = 0
+        self.uniqueid = b""
 
     def __call__(self) -> bytes:
-        call, step = divmod(self.sent, 3)
+        step = self.sent % 3
         self.sent += 1
-        return self.templates[step].replace(PLACEHOLDER.encode(), f"{self.prefix}{call}".encode())
+        if step == 0:
+            self.uniqueid = f"{self.prefix}{next(self.numbers):08d}".encode()
+        return self.templates[step].replace(PLACEHOLDER.encode(), self.uniqueid)
 
     @property
     def in_call(self) -> bool:
         return self.sent % 3 != 0
 
 
-def request_source(target: str, host: str, port: int, prefix: str) -> RequestSource:
+def request_source(
+    target: str, host: str, port: int, prefix: str, numbers: Iterator[int] | None
+) -> RequestSource:
     head = f"GET {PATHS[target]}".encode()
     tail = f" HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     if target == "bare":
         return BareRequests(head + tail)
-    return EventRequests(head, tail, prefix)
+    return EventRequests(head, tail, prefix, numbers)
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -199,11 +213,19 @@ async def run_load(
     warmup: float,
     duration: float,
     run_id: str,
+    scattered: bool = False,
 ) -> dict[str, Any]:
     now = time.perf_counter()
     window = Window(now + warmup, now + warmup + duration)
     tally = Tally()
-    sources = [request_source(target, host, port, f"{run_id}-{n}-") for n in range(connections)]
+    if scattered:
+        sources = [
+            request_source(target, host, port, f"{run_id}-{n}-", None) for n in range(connections)
+        ]
+    else:
+        numbers = itertools.count()
+        prefix = f"{run_id}-{int(time.time())}."
+        sources = [request_source(target, host, port, prefix, numbers) for _ in range(connections)]
     cpu = asyncio.create_task(cpu_share(window))
     await asyncio.gather(*(connection(host, port, source, window, tally) for source in sources))
     p50, p99 = percentile(tally.latencies, 0.50), percentile(tally.latencies, 0.99)
@@ -239,6 +261,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--run-id", default="r", help="makes uniqueids distinct across runs")
+    parser.add_argument(
+        "--scattered-uniqueids",
+        action="store_true",
+        help="each connection numbers its calls after a prefix of its own (no PBX does)",
+    )
     args = parser.parse_args()
     result = run(
         run_load(
@@ -249,6 +276,7 @@ def main() -> None:
             args.warmup,
             args.duration,
             args.run_id,
+            args.scattered_uniqueids,
         )
     )
     print(json.dumps(result))

@@ -1,5 +1,7 @@
 """How long things are kept: raw events, refused events, the audit log (and calls, only when
-a setting says so), purged in small batches that never hold the write lock long.
+a setting says so), purged in small batches that never hold the write lock long. A missed
+caller's "done" goes once it is older than the worklist reaches back: it can no longer hide
+any call the worklist shows.
 
 Each of those tables grows in time order with its rowid, so the first row to keep is found
 by a binary search over rowids (a few point reads, no scan), and the rows before it are
@@ -16,7 +18,11 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 
+from dashboard.callbacks import LOOK_BACK
+
 BATCH = 500
+# Kept past the worklist's reach by a margin: another process's clock may be a little behind.
+DONE_MARGIN = timedelta(days=1)
 Yield = Callable[[], Awaitable[None]]
 
 
@@ -65,7 +71,20 @@ class Retention:
                 deleted += self._older(table, column, now - timedelta(days=days))
         if self.keep.calls_days > 0:
             deleted += self._calls(now - timedelta(days=self.keep.calls_days))
+        if "callbacks_done" in present:
+            deleted += self._stale_done(now - LOOK_BACK - DONE_MARGIN)
         return deleted
+
+    def _stale_done(self, cutoff: datetime) -> int:
+        """A "done" hides a missed call that started before it; the worklist shows only calls
+        since LOOK_BACK ago, so one older than that hides nothing (the table is small: one
+        row a number marked, and scope)."""
+        cursor = self.conn.execute(
+            "DELETE FROM callbacks_done WHERE rowid IN (SELECT rowid FROM callbacks_done"
+            " WHERE done_at < ? LIMIT ?)",
+            [_iso(cutoff), self.batch],
+        )
+        return cursor.rowcount
 
     def _older(self, table: str, column: str, cutoff: datetime) -> int:
         first_kept = self._first_id_at_or_after(table, column, _iso(cutoff))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.audit import AuditLog
+from dashboard.callbacks import LOOK_BACK, Callbacks
 from dashboard.calls import Call, Status
 from dashboard.retention import Keep, Retention
 from dashboard.settings import Settings
@@ -65,6 +66,31 @@ async def test_calls_go_only_when_a_setting_says_so(store: Store) -> None:
     assert await Retention(store.db.conn, Keep(calls_days=730)).purge(NOW) >= 1
     calls = {row[0] for row in store.db.execute("SELECT uniqueid FROM calls")}
     assert calls == {"ancient.live", "recent"}
+
+
+async def test_a_done_older_than_the_worklist_reaches_goes_and_no_list_changes(
+    store: Store,
+) -> None:
+    callbacks = Callbacks(store)
+    for number, (missed_days_ago, done_days_ago) in {
+        "9876500001": (20, 19),  # both past the reach: the done hides nothing shown
+        "9876500002": (10, 9),  # within it: kept, still hiding its call
+        "9876500003": (1, 16),  # a miss after an old done: on the list either way
+        "9876500004": (14.5, 14.2),  # past the reach, the done within its day's margin
+    }.items():
+        started = NOW - timedelta(days=missed_days_ago)
+        missed = Call(
+            host="pbx", uniqueid=f"m.{number}", status=Status.FINISHED, direction="incoming",
+            number=number, extension="70", start_time=started, end_time=started,
+        )  # fmt: skip
+        store.record_event(started, "CallFinish", "{}", missed)
+        callbacks.mark_done(number, "sam", NOW - timedelta(days=done_days_ago), None)
+    shown = [entry.number_key for entry in callbacks.worklist(NOW - LOOK_BACK)]
+    assert await Retention(store.db.conn, Keep(), batch=1).purge(NOW) == 2
+    assert [entry.number_key for entry in callbacks.worklist(NOW - LOOK_BACK)] == shown
+    assert shown == ["9876500003"]
+    left = {row[0] for row in store.db.execute("SELECT number_key FROM callbacks_done")}
+    assert left == {"9876500002", "9876500004"}
 
 
 async def test_nothing_to_purge_in_an_empty_database(store: Store) -> None:

@@ -24,6 +24,9 @@ CDR_PATH = "/SukamAsteriskAPI/asteriskapi/cdr.php"
 # An extension no PBX has: asking cdr.php for its records is a harmless probe of the API.
 PROBE_EXTENSION = "0"
 CONNECT_TIMEOUT = 2.0
+# An idle connection is dropped before the PBX's web server drops it (Apache's and uvicorn's
+# default: 5 s): a command sent on one it was closing failed as "Could not reach the PBX".
+KEEPALIVE_SECONDS = 2.0
 TOTAL_TIMEOUT = 5.0
 
 
@@ -71,7 +74,10 @@ class Synapse:
     @staticmethod
     def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
         timeout = httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT)
-        return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+        return httpx.AsyncClient(
+            timeout=timeout, limits=limits, transport=transport, follow_redirects=False
+        )
 
     @property
     def shown_url(self) -> str:

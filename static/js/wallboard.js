@@ -587,26 +587,38 @@
   // A frame's work is cut into slices of about SLICE_MS, one per animation frame, so that no
   // task runs long (a busy TV's frame of a hundred changes took 60-90 ms): what is left waits
   // for the next frame, where a later version of one of its elements still wins. A slice's
-  // time is its script and arrange()'s, which reads the layout back: its own part, and the
-  // styling and layout of what the slice changed (as much as the script or more), learnt per
-  // operation from the slices before.
+  // time is its script and arrange()'s, which reads the layout back: a part of its own (the
+  // list laid out as it is) and the styling and layout of what the slice changed (as much as
+  // the script or more), both learnt from every slice before. Operations get at least
+  // OPERATIONS_MIN_MS of a slice however long arrange() takes, and a backlog is applied within
+  // DRAIN_FRAMES frames whatever the slices cost: on a page whose layout was slow (a big TV, a
+  // slow stick, a busy machine) one change a frame fell ten seconds behind a burst of calls.
   // htmx:wsAfterMessage is triggered once every operation of its message is applied.
-  var SLICE_MS = 8;
+  var SLICE_MS = 8, OPERATIONS_MIN_MS = 4, DRAIN_FRAMES = 30;
   var arrangeMs = 2, layoutMsPerOperation = 0.3;
 
   function arrangeTimed(operations) {
     var started = performance.now();
     arrange();
     var ms = performance.now() - started;
-    if (!operations) arrangeMs = 0.7 * arrangeMs + 0.3 * ms;
-    else layoutMsPerOperation = 0.7 * layoutMsPerOperation + 0.3 * Math.max(0, ms - arrangeMs) / operations;
+    // ms is about arrangeMs + operations * layoutMsPerOperation: each learns what the other leaves.
+    arrangeMs = 0.7 * arrangeMs + 0.3 * Math.max(0, ms - operations * layoutMsPerOperation);
+    if (operations) layoutMsPerOperation = 0.7 * layoutMsPerOperation + 0.3 * Math.max(0, ms - arrangeMs) / operations;
+  }
+
+  function operationsBudget(frameTime) {
+    // A timeout: all at once. A page in the background gets no frames; one in view whose
+    // frames come more than a second apart would fall far behind a slice a frame.
+    if (typeof frameTime !== "number") return Infinity;
+    return Math.max(SLICE_MS - arrangeMs, OPERATIONS_MIN_MS);
   }
   var pending = new Map(); // operations not yet applied, in the order they are to be
   var pendingSocket = null;
   var appliedMessages = []; // messages whose operations are pending, or applied in this slice
+  var leastPerSlice = 1; // operations each slice applies whatever its time, until none are pending
 
   function applyQueued(frameTime) {
-    var budget = typeof frameTime === "number" ? SLICE_MS : Infinity; // a timeout: all at once
+    var budget = operationsBudget(frameTime);
     cancelAnimationFrame(frameRequest);
     clearTimeout(frameTimeout);
     frameRequest = frameTimeout = null;
@@ -623,6 +635,7 @@
       Array.from(fragment.children).forEach(function (el) { coalesce(pending, operationOf(el, plain)); });
       pendingSocket = messages[messages.length - 1].socket;
       appliedMessages = appliedMessages.concat(messages);
+      leastPerSlice = Math.max(leastPerSlice, Math.ceil(pending.size / DRAIN_FRAMES));
     }
     if (!pending.size) return;
     tickTimers(); // if a tick is due: before the slice's operations, its time in their budget
@@ -633,7 +646,7 @@
       pending.delete(entry.value[0]);
       apply(entry.value[1], settleInfo, added);
       applied += 1;
-      if (performance.now() - started + arrangeMs + applied * layoutMsPerOperation > budget) break;
+      if (applied >= leastPerSlice && performance.now() - started + applied * layoutMsPerOperation > budget) break;
     }
     htmxApi.settleImmediately(settleInfo.tasks);
     readServerTime();
@@ -643,6 +656,7 @@
       scheduleFrame();
       return;
     }
+    leastPerSlice = 1;
     var done = appliedMessages;
     appliedMessages = [];
     done.forEach(function (m) { // as htmx's ws extension does for each message it applies

@@ -54,6 +54,9 @@ def running_dashboard(
 def chromium() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install it (apt-get install chromium)")
+    # Playwright's 5 s default was too short on a loaded machine (the suite's two workers)
+    # for a page to show what a test had sent it: every expectation waits EXPECT_MS.
+    expect.set_options(timeout=EXPECT_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -92,6 +92,10 @@ class Publisher:
                 return
             self.push_now()
 
+    def agent_lists(self) -> None:
+        """Every agent's lists again, read from the database (a missed caller marked done)."""
+        self.hub.publish(self.pushes.agent_lists_again)
+
     def show_banner(self, html: str) -> None:
         """Every board, whatever its audience, shows the PBXs' problems (or no longer)."""
         self.banner = html

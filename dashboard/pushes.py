@@ -224,6 +224,13 @@ class Pushes:
 
         return render
 
+    def agent_lists_again(self, audience: Audience) -> str | None:
+        """An agent's lists again, on each of their boards (a missed caller was marked done:
+        by them, or by a supervisor for everyone)."""
+        if audience.popups_only or audience.scope is None:
+            return None
+        return self._agent_lists(audience.scope, audience.controls) or None
+
     def _agent_lists(self, scope: Scope, controls: bool) -> str:
         """An agent's lists, pushed; without them (logged) if the database cannot be read:
         the removals still go to every board."""

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
 from dashboard.pbx_config import PBXConfig
@@ -313,6 +314,33 @@ def test_an_agents_lists_are_pushed_when_their_call_leaves_the_board(
     )
     assert '<a href="/missed">All 7 on Missed calls</a>' in left
     assert '<span class="agent-as-of">as of 15:40</span>' in left
+
+
+def test_a_caller_marked_done_leaves_the_agents_lists_on_every_board_of_theirs(
+    agent_board: TestClient,
+) -> None:
+    page = agent_board.get("/").text
+    csrf = re.findall(r'"X-CSRF-Token": "([^"]+)"', page)[0]
+    key = re.findall(r'name="number_key" value="([^"]+)"', page)[0]  # 98111 11116's
+    with (
+        agent_board.websocket_connect("/ws") as board,
+        agent_board.websocket_connect("/ws?only=popups") as other_page,
+    ):
+        board.receive_text(), other_page.receive_text()
+        done = agent_board.post(
+            "/missed/done", data={"number_key": key}, headers={"x-csrf-token": csrf}
+        )
+        assert (done.status_code, done.text) == (200, "")
+        pushed = board.receive_text()
+        agent_board.post("/logout", headers={"x-csrf-token": csrf})
+        with pytest.raises(WebSocketDisconnect):  # closed with the session: nothing before it
+            other_page.receive_text()
+    assert pushed.startswith('<section id="agent-missed" class="agent-list agent-missed" hx-swap')
+    assert [words for _, words in agent_rows(pushed, "missed")] == [
+        f"15:3{n} 98111 1111{n + 1} 1 try Mark done" for n in range(4, -1, -1)
+    ]  # the sixth caller is on the list now, and the count is one less
+    assert '<a href="/missed">All 5 on Missed calls</a>' in pushed
+    assert '<section id="agent-recent"' in pushed
 
 
 def test_another_extensions_call_leaving_pushes_no_lists_to_the_agent(

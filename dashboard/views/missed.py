@@ -54,4 +54,5 @@ async def mark_done(request: Request) -> Response:
         remote=remote,
         detail=for_whom(scope),
     )
+    state.publisher.agent_lists()  # an agent's board shows its next caller, and the count
     return HTMLResponse("")  # htmx removes the row

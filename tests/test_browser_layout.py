@@ -244,6 +244,21 @@ def test_the_menu_opens_on_a_phone(pages: Pages) -> None:
     assert_thumb_sized(page.get_by_role("link", name="History"), "the History link")
 
 
+@pytest.mark.parametrize("path", ["/", "/calls?period=all"])
+def test_the_first_tab_shows_a_skip_link_past_the_header(pages: Pages, path: str) -> None:
+    page = pages.open("admin", "1366", path)
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).not_to_be_in_viewport()
+    page.keyboard.press("Tab")
+    expect(skip).to_be_focused()
+    assert_in_viewport(page, skip, "the focused skip link")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # the next stop is the page's own, not the header's
+    inside = "() => document.querySelector('main').contains(document.activeElement)"
+    assert page.evaluate(inside), page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+    expect(skip).not_to_be_in_viewport()
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize(
     ("name", "path"),

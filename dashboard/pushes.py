@@ -265,7 +265,9 @@ class Pushes:
         view = self.view(audience)
         calls = self.fragments.live_calls(view.calls, controls=audience.controls, oob=True)
         grid = self._grid_or_tile(audience)
-        return calls + self.counters(scope, audience.group, oob=True) + popups + grid
+        # An agent's lists too: what changed while the socket was down (a reconnection).
+        lists = self._agent_lists(scope, audience.controls) if scope is not None else ""
+        return calls + self.counters(scope, audience.group, oob=True) + popups + grid + lists
 
     def view(self, audience: Audience) -> BoardView:
         """An audience's board: its calls, most urgent first, and its counters."""

@@ -343,6 +343,22 @@ def test_a_caller_marked_done_leaves_the_agents_lists_on_every_board_of_theirs(
     assert '<section id="agent-recent"' in pushed
 
 
+def test_an_agent_reconnecting_gets_their_lists_as_they_are_now(
+    agent_board: TestClient, clock: FakeClock
+) -> None:
+    """What changed while the socket was down (here a supervisor's "done" for everyone) is
+    on the board again with the snapshot, not at the agent's next call."""
+    parts_of(agent_board).callbacks.mark_done("9811111116", "sup", clock.now, None)
+    with agent_board.websocket_connect("/ws") as board:
+        snapshot = board.receive_text()
+    assert [link for link, _ in agent_rows(snapshot, "missed")] == [
+        f"/calls/111.{n}?host=10.0.0.1" for n in range(5, 0, -1)
+    ]
+    assert '<a href="/missed">All 5 on Missed calls</a>' in snapshot
+    assert agent_rows(snapshot, "recent")[0][0] == "/calls/111.7?host=10.0.0.1"
+    assert 'id="agent-missed" class="agent-list agent-missed" hx-swap-oob="true"' in snapshot
+
+
 def test_another_extensions_call_leaving_pushes_no_lists_to_the_agent(
     agent_board: TestClient, clock: FakeClock, settings: Settings
 ) -> None:

@@ -116,7 +116,17 @@
     // Every mark before the first read, so that the tiles and the rows read one layout.
     markFar(rows, rowsLaid); // rows that came or moved down there stay out of it
     var shown = fitTiles().concat(fitLiveCalls(list, rows));
+    countsLater.forEach(function (count) { count[0].textContent = count[1]; });
+    countsLater = [];
     if (shown.length) updateTimers(timersIn(shown), Date.now() + clockOffset);
+  }
+
+  // "+N more" lines changed, written once both fits have read the layout: a line's new text
+  // written between them made the second read lay the page out again (a quarter of arrange()).
+  var countsLater = [];
+
+  function countLater(line, text) {
+    if (line.textContent !== text) countsLater.push([line, text]);
   }
 
   var DAY = 86400;
@@ -283,7 +293,7 @@
     });
     var hidden = rows.length - first;
     var text = "+" + hidden + " more " + (hidden === 1 ? "call" : "calls");
-    if (!more.hidden && more.textContent !== text) more.textContent = text;
+    if (!more.hidden) countLater(more, text);
     return shown;
   }
 
@@ -350,7 +360,7 @@
     // A phone ringing where the screen cannot show it is what the room must still see.
     var text = "+" + hidden + " more " + (hidden === 1 ? "extension" : "extensions") +
       (ringing ? ", " + ringing + " ringing" : "");
-    if (!more.hidden && more.textContent !== text) more.textContent = text;
+    if (!more.hidden) countLater(more, text);
     return shown.concat(wasFar.filter(function (tile) { return !tile.classList.contains("is-far") && shown.indexOf(tile) < 0; }));
   }
 

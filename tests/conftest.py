@@ -124,6 +124,24 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+@pytest.fixture(autouse=True)
+def pages_closed_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The pages a browser test opens close when it ends. A browser lives for its module, and
+    a page left open there goes on ticking and reconnecting to a stopped dashboard: dozens of
+    them kept Chromium's compositor busy and slowed every later test. Pages a module's own
+    fixtures opened before the test stay; a module marked `pages_kept` opens its pages on
+    first use and keeps them for its other tests."""
+    if "browser" not in request.fixturenames or request.node.get_closest_marker("pages_kept"):
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    before = set(browser.contexts)
+    yield
+    if browser.is_connected():  # a test's own browser has closed already
+        for context in set(browser.contexts) - before:
+            context.close()
+
+
 @pytest.fixture
 def moment(request: pytest.FixtureRequest) -> Moment:
     """The usual moment, or each edge for a test marked `at_edges`."""

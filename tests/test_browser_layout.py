@@ -21,7 +21,7 @@ from dashboard.simulator.traffic import event_url
 from tests.browser import ARTIFACTS, EXPECT_MS, LIVE, chromium, ring, sign_in
 from tests.servers import DashboardProcess
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.pages_kept]
 PASSWORD = "a long test password"
 FIRST_CALL = "1796000000.1"  # the first call the server rings: its page is laid out too
 SIZES: dict[str, ViewportSize] = {

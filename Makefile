@@ -47,8 +47,11 @@ system-packages:
 		exit 1; \
 	fi
 
+# Two workers for the tests without a browser (each module stays on one worker); the browser
+# tests after them, one at a time: Chromium on a loaded two-core machine misses its deadlines.
 test: install system-packages
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadscope -m "not browser"
+	$(PY) -m pytest -q -m browser
 
 # A wheel and an sdist in dist/, carrying the templates, the static files and htmx.
 dist: install

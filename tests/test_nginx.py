@@ -179,6 +179,7 @@ def test_the_live_board_and_a_recording_through_nginx(proxied: Proxied) -> None:
             ssl=context,
             origin=proxied.https,  # type: ignore[arg-type]
             additional_headers={"Cookie": f"dashboard_session={cookie}"},
+            open_timeout=30,  # a loaded CI machine was seen to take more than the default 10 s
         ) as board:
             board.recv(timeout=10)  # the snapshot
             start = json.loads(CALL_START) | {"uniqueid": "7.1"}

@@ -74,6 +74,7 @@ GROWTH_LIMIT = 0.10
 LONG_TASK_MS = 50
 HOLD_SECONDS = 15.0  # CPU measured over this long, live and idle
 SENDERS = 8
+LOWEST_PRIORITY = 19  # the server's and the traffic's nice: after Chromium's
 LONG_TASKS = """
 window.__longTasks = [];
 window.__socketCloses = [];
@@ -186,7 +187,11 @@ class Calls:
 
 def lowest_priority() -> None:
     """This thread, and the processes it starts from now on, after everything else."""
-    os.nice(19)
+    os.nice(LOWEST_PRIORITY)
+
+
+def server_priority(nice: bool) -> str:
+    return f"at nice {LOWEST_PRIORITY}" if nice else "at Chromium's priority"
 
 
 @contextmanager
@@ -557,8 +562,7 @@ def growth(before: float, after: float) -> float:
 def report(result: dict[str, Any], calls: int, peak: int, nice: bool) -> None:
     a, m, b = result["after_warmup"], result["at_middle"], result["at_end"]
     print(f"{calls + peak:,} calls ({result['events']:,} events) in {result['seconds']:.0f} s")
-    after = "after Chromium (nice 19)" if nice else "at Chromium's priority"
-    print(f"the server and the traffic {after}")
+    print(f"the server and the traffic {server_priority(nice)}")
     rows = [("JS heap (MB)", a.heap_mb, m.heap_mb, b.heap_mb),
             ("DOM nodes", a.nodes, m.nodes, b.nodes),
             ("event listeners", a.listeners, m.listeners, b.listeners)]  # fmt: skip
@@ -622,7 +626,7 @@ def report(result: dict[str, Any], calls: int, peak: int, nice: bool) -> None:
     summary.record(
         "tv",
         f"TV page main-thread tasks over {LONG_TASK_MS} ms after the warm-up"
-        + (" (server at nice 19)" if nice else " (server at the same priority)"),
+        f" (server {server_priority(nice)})",
         f"{len(after_warmup)} (longest {max(after_warmup, default=0.0):.0f} ms; with the warm-up"
         f" {len(long_tasks)}, longest {worst:.0f} ms); the idle page:"
         f" {len(result['idle_long_tasks'])} in {HOLD_SECONDS:.0f} s",
@@ -669,9 +673,16 @@ def main() -> None:
         serving(Path(where), options.tv_frame_seconds, nice) as port,
     ):
         result = asyncio.run(
-            bench(port, options.calls, options.peak, options.profile, options.heap_diff,
-                  options.trace, nice)
-        )  # fmt: skip
+            bench(
+                port,
+                options.calls,
+                options.peak,
+                options.profile,
+                options.heap_diff,
+                options.trace,
+                nice,
+            )
+        )
     report(result, options.calls, options.peak, nice)
 
 

@@ -1,7 +1,8 @@
 // Wallboard behaviour, wired by data attributes (no inline script: the CSP forbids it).
 // - [data-since] elements show a timer that ticks every second, corrected for the
 //   difference between this browser's clock and the server's (#counters[data-server-now]).
-// - the body's class tells whether the live socket is up: is-live / is-offline / is-connecting.
+// - the body's class tells whether the live socket is up: is-live (once its snapshot is
+//   applied) / is-offline / is-connecting.
 // - the live list is kept most urgent first (as dashboard/urgency.py orders it), and what does
 //   not fit its box is counted in a "+N more" line instead of running off the screen, as are
 //   the tiles that do not fit a TV's grid; rows and tiles well out of sight are not rendered.
@@ -508,7 +509,15 @@
     tick();
     setInterval(tick, 1000);
   });
-  document.addEventListener("htmx:wsOpen", function () { setConnection("live"); });
+  // Live once the socket's first message (the board's snapshot) is applied: what changed
+  // while it was down shows before the board says it is live again.
+  var awaitingSnapshot = false;
+  document.addEventListener("htmx:wsOpen", function () { awaitingSnapshot = true; });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    if (!awaitingSnapshot) return;
+    awaitingSnapshot = false;
+    setConnection("live");
+  });
   document.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail && evt.detail.event && evt.detail.event.code;
     if (code === 1008) { // signed out, or the session was ended: no reconnecting

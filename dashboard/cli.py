@@ -240,6 +240,7 @@ def run_server(app: Any, host: str, port: int, *, every_event: bool) -> None:
     runs the dashboard this way)."""
     import uvicorn
 
+    from dashboard.heap import FreezeAfterStartup
     from dashboard.http_protocol import QuietEventsProtocol
 
     access = logging.getLogger("uvicorn.access")
@@ -248,7 +249,7 @@ def run_server(app: Any, host: str, port: int, *, every_event: bool) -> None:
     options = serving_options()
     if not every_event:
         options["http"] = QuietEventsProtocol
-    uvicorn.run(app, host=host, port=port, log_level="info", **options)
+    uvicorn.run(FreezeAfterStartup(app), host=host, port=port, log_level="info", **options)
 
 
 def access_log_filters(every_event: bool) -> list[logging.Filter]:

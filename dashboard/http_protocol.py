@@ -9,6 +9,10 @@
   system call each, and on loopback each write is a TCP segment the kernel carries to the
   PBX's side there and then, a tenth of what answering an event cost. The head is held and
   leaves with the body.
+
+The cycle and its view of the connection refer to each other until the response is
+whole; then the view lets go, so an answered event is freed at once, not left for the
+garbage collector (a collection held up the next push to every viewer).
 """
 
 from __future__ import annotations
@@ -30,14 +34,14 @@ class HeadWithBody:
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         self._transport = transport
-        self._cycle = cycle
+        self._cycle: RequestResponseCycle | None = cycle
         self._held: bytes | None = None
         self._head_seen = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._held is not None:
             data, self._held = self._held + data, None
-        elif not self._head_seen and self._cycle.response_started:  # uvicorn's head write
+        elif not self._head_seen and self._cycle and self._cycle.response_started:  # the head
             self._head_seen = True
             self._held = bytes(data)
             return
@@ -48,6 +52,11 @@ class HeadWithBody:
         if self._held is not None:
             self._transport.write(self._held)
             self._held = None
+
+    def finish(self) -> None:
+        """The response is whole: send what is held, and let go of the cycle."""
+        self.release()
+        self._cycle = None
 
     def close(self) -> None:
         self.release()
@@ -71,7 +80,7 @@ class QuietEventsProtocol(HttpToolsProtocol):
             completed = cycle.on_response
 
             def on_response() -> None:  # what the cycle calls once its response is whole
-                connection.release()
+                connection.finish()
                 completed()
 
             cycle.on_response = on_response

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -180,3 +182,28 @@ def test_a_held_head_is_sent_before_the_connection_closes() -> None:
     connection.close()
     assert (transport.writes, transport.closed) == ([b"before", b"head"], True)
     assert connection.is_closing()
+
+
+def test_an_answered_event_is_freed_without_the_garbage_collector() -> None:
+    """No reference cycle is left per event: a collection is a pause for every viewer."""
+
+    async def main() -> tuple[list[bytes], weakref.ref[Any]]:
+        protocol, transport = connection()
+        protocol.data_received(b"GET /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n")
+        first = weakref.ref(protocol.cycle)
+        await written(transport, 1)
+        protocol.data_received(b"GET /synapse/events HTTP/1.1\r\nHost: pbx\r\n\r\n")
+        writes = await written(transport, 2)
+        for _ in range(10):  # the first cycle's task finishing, and its done-callbacks
+            await asyncio.sleep(0)
+        protocol.connection_lost(None)
+        return writes, first
+
+    gc.collect()
+    gc.disable()
+    try:
+        writes, first = asyncio.run(main())
+        assert writes == [OK_HEAD + b"ok", OK_HEAD + b"ok"]
+        assert first() is None
+    finally:
+        gc.enable()

@@ -98,15 +98,27 @@
     forgetAnnouncedGone();
     var clock = document.getElementById("clock");
     if (clock) {
-      var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone };
       try {
-        var text = new Date(now).toLocaleTimeString([], options);
+        var text = formatter("clock", [], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(now);
         if (clock.textContent !== text) clock.textContent = text;
       } catch (e) { // an unknown zone name: fall back to the browser's
         timeZone = undefined;
       }
     }
     return true;
+  }
+
+  // Formatters in the PBX's zone, made once (a wall screen asks every second, for weeks).
+  var formatters = new Map();
+
+  function formatter(use, locales, options) {
+    var key = use + " " + timeZone;
+    var made = formatters.get(key);
+    if (!made) {
+      made = new Intl.DateTimeFormat(locales, Object.assign({ timeZone: timeZone }, options));
+      formatters.set(key, made);
+    }
+    return made;
   }
 
   // The list in order, and what does not fit counted; rows and tiles shown again get their
@@ -133,11 +145,10 @@
   var DAY = 86400;
 
   function localDay(ms, now) {
-    var options = { day: "numeric", month: "short", year: "numeric", timeZone: timeZone };
     var parts = {};
     try {
-      new Intl.DateTimeFormat("en-GB", options).formatToParts(new Date(ms)).forEach(function (part) { parts[part.type] = part.value; });
-      var thisYear = new Intl.DateTimeFormat("en-GB", { year: "numeric", timeZone: timeZone }).format(new Date(now));
+      formatter("day", "en-GB", { day: "numeric", month: "short", year: "numeric" }).formatToParts(ms).forEach(function (part) { parts[part.type] = part.value; });
+      var thisYear = formatter("year", "en-GB", { year: "numeric" }).format(now);
       return parts.day + " " + parts.month + (parts.year === thisYear ? "" : " " + parts.year);
     } catch (e) { // an unknown zone name: the browser's
       return new Date(ms).toLocaleDateString();
@@ -174,18 +185,29 @@
     ];
   }
 
-  function compareUrgency(a, b) {
-    for (var i = 0; i < a.key.length; i++) {
-      if (a.key[i] !== b.key[i]) return a.key[i] < b.key[i] ? -1 : 1;
+  function compareKeys(a, b) {
+    for (var i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
     }
-    return a.index - b.index;
+    return 0;
+  }
+
+  function compareUrgency(a, b) {
+    return compareKeys(a.key, b.key) || a.index - b.index;
+  }
+
+  // Most arrangements find the list as it was (every second, for the timers): nothing to sort.
+  function inUrgencyOrder(rows) {
+    for (var i = 1; i < rows.length; i++) {
+      if (compareKeys(urgency(rows[i - 1]), urgency(rows[i])) > 0) return false;
+    }
+    return true;
   }
 
   // Returns the rows in their order now.
   function orderLiveCalls(list, rows) {
-    if (list.contains(document.activeElement)) return rows;
+    if (list.contains(document.activeElement) || inUrgencyOrder(rows)) return rows;
     var sorted = rows.map(function (row, index) { return { row: row, key: urgency(row), index: index }; }).sort(compareUrgency);
-    if (sorted.every(function (item, i) { return item.row === rows[i]; })) return rows;
     // Only the rows out of order move: those outside the longest run already in order.
     var staying = inOrder(sorted.map(function (item) { return item.index; }));
     var next = rows[rows.length - 1].nextSibling; // each row goes before the next in order
@@ -556,14 +578,23 @@
     scheduleFrame();
   });
 
+  // Plain loops, here and in morph(): a TV runs them for every element of every push, and
+  // the arrays and closures they would make are garbage its collector must pause for.
   function wiredByHtmx(el) {
     if (!el) return false;
-    var all = [el].concat(Array.prototype.slice.call(el.querySelectorAll("*")));
-    return all.some(function (node) {
-      return Array.prototype.some.call(node.attributes, function (attribute) {
-        return attribute.name !== "hx-swap-oob" && HTMX_ATTRIBUTE.test(attribute.name);
-      });
-    });
+    if (hasHtmxAttribute(el)) return true;
+    var all = el.getElementsByTagName("*");
+    for (var i = 0; i < all.length; i++) if (hasHtmxAttribute(all[i])) return true;
+    return false;
+  }
+
+  function hasHtmxAttribute(node) {
+    var attributes = node.attributes;
+    for (var i = 0; i < attributes.length; i++) {
+      var name = attributes[i].name;
+      if (name !== "hx-swap-oob" && HTMX_ATTRIBUTE.test(name)) return true;
+    }
+    return false;
   }
 
   function wiredNow(el) {
@@ -754,14 +785,15 @@
   // again, not a whole new subtree (a busy TV's frames took over 50 ms laying out new tiles).
   function morph(into, from) {
     urgencyKeys.delete(into);
-    var names = Object.create(null);
-    Array.prototype.forEach.call(from.attributes, function (attribute) {
-      names[attribute.name] = true;
-      if (into.getAttribute(attribute.name) !== attribute.value) into.setAttribute(attribute.name, attribute.value);
-    });
-    Array.prototype.slice.call(into.attributes).forEach(function (attribute) {
-      if (!names[attribute.name]) into.removeAttribute(attribute.name);
-    });
+    var attributes = from.attributes, i;
+    for (i = 0; i < attributes.length; i++) {
+      var name = attributes[i].name, value = attributes[i].value;
+      if (into.getAttribute(name) !== value) into.setAttribute(name, value);
+    }
+    attributes = into.attributes; // a live list: removing from its end keeps the rest in place
+    for (i = attributes.length - 1; i >= 0; i--) {
+      if (!from.hasAttribute(attributes[i].name)) into.removeAttribute(attributes[i].name);
+    }
     var at = into.firstChild;
     for (var node = from.firstChild; node; ) {
       var next = node.nextSibling;

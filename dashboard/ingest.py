@@ -4,9 +4,9 @@
     CDR sync, reconciliation, expiry ────────┴─ submit ─> GroupCommit (writer.py)
                                                               │ one batch per turn of the loop
                                                               │ (more while they keep coming)
-        commit(batch):  calls.apply each event ─> rows for the store
+        commit(batch):  calls.apply each event
                         Live.apply(changes) ─> Publisher.publish     (push before commit)
-                        Store.write_event_rows ─> the futures, the PBX's 2xx
+                        Store.event_rows, write_event_rows ─> the futures, the PBX's 2xx
                         on failure: live state reloaded from the database, Publisher.reset
     another process's commit ─ Watcher (PRAGMA data_version) ─> Live.apply ─> Publisher
     the sweeper: midnight ─> Live.start_day, lingering calls ─> Live.expire ─> Publisher
@@ -15,8 +15,10 @@
 is not added to their latency. A screen is not an acknowledgement: the PBX's 2xx still
 waits for the commit. If the commit fails, live state is reloaded from the database and
 every viewer reconnects to it, so no screen keeps showing what was not stored. Retried one
-at a time after a failed batch, events are shown only once stored. Nothing in a commit
-awaits: a viewer that subscribes sees all of a batch or none of it.
+at a time after a failed batch, events are shown only once stored. Nothing that can wait
+goes before the push, not even making the rows to store (a value that cannot be stored
+fails there, as a failed write does). Nothing in a commit awaits: a viewer that subscribes
+sees all of a batch or none of it.
 """
 
 from __future__ import annotations
@@ -195,17 +197,17 @@ class Ingestor:
             before = latest.get(event.key) or self.known(event.key)
             call = latest[event.key] = calls.apply(before, event)
             changes.append(CallChange(before, call, event.received_at))
-        rows = self.store.event_rows(  # a value that cannot be stored fails before the push
-            [
-                (change.at, event.kind.value, payload, change.after)
-                for (event, payload), change in zip(items, changes, strict=True)
-            ],
-            [change.before for change in changes],
-        )
-        if push_first:
+        if push_first:  # nothing before it that can wait: the rows are made after it
             self._show(changes)
-        started = time.perf_counter()
-        try:
+        try:  # a value that cannot be stored fails as a failed write does
+            rows = self.store.event_rows(
+                [
+                    (change.at, event.kind.value, payload, change.after)
+                    for (event, payload), change in zip(items, changes, strict=True)
+                ],
+                [change.before for change in changes],
+            )
+            started = time.perf_counter()
             ids = self.store.write_event_rows(rows)
         except Exception:
             if push_first:

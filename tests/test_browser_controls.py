@@ -80,9 +80,12 @@ def test_a_supervisor_hangs_up_a_call_and_it_leaves_the_board(
     expect(page.locator("#toasts")).to_contain_text(
         "Hang-up of the call with 98123 45678 sent to the PBX", timeout=EXPECT_MS
     )
-    expect(call.locator(".call-outcome")).to_have_text(
+    outcome = call.locator(".call-outcome")
+    expect(outcome).to_have_text(
         "Hang-up of the call with 98123 45678 sent to the PBX"
-    )  # in the row clicked too
+    )  # in the row clicked too, read out once: by the toast
+    expect(outcome).to_have_attribute("aria-hidden", "true")
+    expect(page.locator("#toasts .toast").first).to_have_attribute("role", "status")
     expect(call).to_have_class(state_class("finished"), timeout=EXPECT_MS)
     expect(call.locator(".call-state")).to_have_text("Missed")
     assert any("Hangup" in query for query in simulator.commands())
@@ -358,6 +361,8 @@ def test_a_click_on_a_row_that_just_moved_under_the_pointer_does_nothing(
     expect(ringing.locator(".call-outcome")).to_have_text(
         "The list moved as you clicked, so nothing was done: click again if this is the call."
     )
+    # No toast says it: the row's words are read out (a live region, not hidden).
+    expect(ringing.locator(".call-outcome")).not_to_have_attribute("aria-hidden", "true")
     assert asked == []
     assert [query for query in simulator.commands() if "Hangup" in query] == []
     settled(page)

@@ -11,7 +11,8 @@
 // - a row's commands (hang up, transfer; buttons with data-busy): while one is out, the row's
 //   command buttons are disabled and the one pressed says what is happening ("Hanging up…"),
 //   across the pushes that redraw the row; how it went shows in the row for a moment
-//   (.call-outcome) as well as in the toast.
+//   (.call-outcome) as well as in the toast, which alone is read out (the row's copy is
+//   hidden from screen readers: they heard every outcome twice).
 // - a click on a row's command is ignored, and says so in the row, if that row appeared or
 //   moved in the last MOVED_MS (a call ended, came or rose above it): it was aimed at another.
 // - an agent's toasts go in the pop-ups' column (partials/popups_area.html), above its
@@ -187,9 +188,11 @@
     if (row) showSending(row);
   }
 
-  function showOutcome(id, ok, words) {
+  // `inToast`: the words are the toast's too, which is what a screen reader reads out.
+  function showOutcome(id, ok, words, inToast) {
     var out = document.getElementById("out-" + id);
     if (!out) return;
+    if (inToast) out.setAttribute("aria-hidden", "true"); else out.removeAttribute("aria-hidden");
     out.textContent = words;
     out.classList.toggle("is-error", !ok);
     clearTimeout(outcomeTimers.get(id));
@@ -225,7 +228,7 @@
       if (sending.get(id) !== out) return;
       doneSending(id);
       var told = toldIn(xhr);
-      if (told) showOutcome(id, told.ok, told.words);
+      if (told) showOutcome(id, told.ok, told.words, true);
     });
   });
 

@@ -9,6 +9,7 @@
                         Store.event_rows, write_event_rows ─> the futures, the PBX's 2xx
                         on failure: live state reloaded from the database, Publisher.reset
     another process's commit ─ Watcher (PRAGMA data_version) ─> Live.apply ─> Publisher
+                                 (after each batch's push, and each second)
     the sweeper: midnight ─> Live.start_day, lingering calls ─> Live.expire ─> Publisher
 
 "Push before commit" is a policy: viewers are shown a batch before its commit, so its time
@@ -19,6 +20,12 @@ at a time after a failed batch, events are shown only once stored. Nothing that 
 goes before the push, not even making the rows to store (a value that cannot be stored
 fails there, as a failed write does). Nothing in a commit awaits: a viewer that subscribes
 sees all of a batch or none of it.
+
+Another process's news (a `dashboard cdr sync` from a shell) is looked for after the push
+too, and shown after the batch. If it changed one of the batch's calls, the batch was
+applied to what that call no longer is: live state is reloaded and the batch applied again,
+and every viewer reconnects, as after a failed commit. A retried event, and the first batch
+of a new day (counted from the database), come after the news instead.
 """
 
 from __future__ import annotations
@@ -186,19 +193,17 @@ class Ingestor:
         push_first = not retry
         if self._needs_reload:
             self._reload()  # a failed reload: no event is applied to state not known right
-        try:  # another process's news first: these events come after it
-            self.adopt_foreign()
-        except Exception:  # never a reason to refuse the PBX's events
-            log.exception("could not read what other processes stored")
+        # Another process's news comes before a retried event, and before a new day, which
+        # is counted from the database (adopted after it, the news would count twice).
+        news_first = retry or self.local_date() != self.live.today.day
+        if news_first:
+            self._adopt_foreign_logged()
         self._roll_day()  # before storing, so a reloaded day does not count these calls twice
-        latest: dict[tuple[str, str], Call] = {}
-        changes: list[CallChange] = []
-        for event, _ in items:
-            before = latest.get(event.key) or self.known(event.key)
-            call = latest[event.key] = calls.apply(before, event)
-            changes.append(CallChange(before, call, event.received_at))
+        changes = self._changes(items)
         if push_first:  # nothing before it that can wait: the rows are made after it
             self._show(changes)
+            if not news_first:
+                changes = self._adopt_after_push(items, changes)
         try:  # a value that cannot be stored fails as a failed write does
             rows = self.store.event_rows(
                 [
@@ -225,21 +230,72 @@ class Ingestor:
             Accepted(event_id, change.after) for event_id, change in zip(ids, changes, strict=True)
         ]
 
+    def _changes(self, items: list[tuple[CallEvent, str]]) -> list[CallChange]:
+        """Each event applied to its call as the dashboard knows it (not yet to live state)."""
+        latest: dict[tuple[str, str], Call] = {}
+        changes: list[CallChange] = []
+        for event, _ in items:
+            before = latest.get(event.key) or self.known(event.key)
+            call = latest[event.key] = calls.apply(before, event)
+            changes.append(CallChange(before, call, event.received_at))
+        return changes
+
     def _show(self, changes: list[CallChange]) -> None:
         self.publisher.publish(self.live.apply(changes))
+
+    def _adopt_after_push(
+        self, items: list[tuple[CallEvent, str]], changes: list[CallChange]
+    ) -> list[CallChange]:
+        """Another process's news, looked for once the batch is pushed (the look is a read of
+        the database, and nearly always finds none): shown after the batch, unless it changed
+        one of the batch's calls. Then the batch was applied to what that call no longer is:
+        live state is reloaded from the database, the batch applied to it, and every viewer
+        reconnects to a fresh snapshot. Returns the batch's changes, as they are to be stored."""
+        known_before: dict[tuple[str, str], Call | None] = {}
+        for change in changes:
+            known_before.setdefault(change.after.key, change.before)
+
+        def as_known(key: tuple[str, str]) -> Call | None:  # before the batch
+            return known_before[key] if key in known_before else self.live.board.get(key)
+
+        try:
+            news = self.watcher.foreign_changes(as_known, self.clock())
+        except Exception:  # never a reason to refuse the PBX's events
+            log.exception("could not read what other processes stored")
+            return changes
+        if news is None:
+            return changes
+        if any(change.after.key in known_before for change in news):
+            log.info("another process changed a call of this batch: live state reloaded")
+            self._needs_reload = True  # until the reload succeeds
+            self._reload()
+            changes = self._changes(items)
+            self.live.apply(changes)  # no viewer to push to: they reconnect to it
+            return changes
+        self._adopt(news)
+        return changes
+
+    def _adopt_foreign_logged(self) -> None:
+        try:
+            self.adopt_foreign()
+        except Exception:  # never a reason to refuse the PBX's events
+            log.exception("could not read what other processes stored")
 
     def adopt_foreign(self) -> int:
         """What other processes stored (a CDR sync, a user added, from the command line) onto
         live state and every screen, by the same road as events; returns how many calls it
         changed."""
-        changes = self.watcher.foreign_changes(self.live.board, self.clock())
-        if changes is None:
+        news = self.watcher.foreign_changes(self.live.board.get, self.clock())
+        if news is None:
             return 0
+        self._adopt(news)
+        return len(news)
+
+    def _adopt(self, news: list[CallChange]) -> None:
         if self.refresh_names():
             self.publisher.grid()
-        if changes:
-            self._show(changes)
-        return len(changes)
+        if news:
+            self._show(news)
 
     def refresh_names(self) -> bool:
         """The grid's names for extensions (its users'), as stored now; True if they changed."""

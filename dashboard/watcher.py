@@ -11,11 +11,11 @@ events), so counters take back exactly what the call counted for before.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from dashboard import calls
-from dashboard.calls import Board, Call
+from dashboard.calls import Call
 from dashboard.live import CallChange
 from dashboard.settings import Settings
 from dashboard.store import Store, StoredEvent
@@ -42,9 +42,12 @@ class Watcher:
         else:
             self._own.update(ids)
 
-    def foreign_changes(self, board: Board, now: datetime) -> list[CallChange] | None:
-        """The calls other processes changed since the last look, as changes to live state;
-        None when no other process has committed since."""
+    def foreign_changes(
+        self, known: Callable[[tuple[str, str]], Call | None], now: datetime
+    ) -> list[CallChange] | None:
+        """The calls other processes changed since the last look, as changes to live state
+        (`known`: a call as live state knows it, if it is on the board); None when no other
+        process has committed since."""
         version = self.store.data_version()
         if version == self._version:
             return None
@@ -59,7 +62,7 @@ class Watcher:
         changes = []
         for key in touched:
             after = self.store.get_call(key)
-            before = board.get(key) or self._replayed(key, up_to=seen)
+            before = known(key) or self._replayed(key, up_to=seen)
             if after is not None and after != before:
                 changes.append(CallChange(before, after, now))
         return changes

@@ -17,11 +17,22 @@ from starlette.testclient import TestClient
 from websockets.sync.client import connect
 
 from dashboard.app import create_app
+from dashboard.audience import EVERY_CALL
 from dashboard.cdr import StoredOnly
 from dashboard.events import parse_event
+from dashboard.ingest import replay
 from dashboard.settings import Settings
 from dashboard.store import Store
-from tests.conftest import CALL_START, FakeClock, at_edges, just_finished, parts_of, send, sign_in
+from tests.conftest import (
+    CALL_CONNECT,
+    CALL_START,
+    FakeClock,
+    at_edges,
+    just_finished,
+    parts_of,
+    send,
+    sign_in,
+)
 from tests.servers import DashboardProcess, ThreadedServer
 from tests.test_cdr import FakeCdr
 from tests.waiting import wait_until
@@ -123,6 +134,50 @@ def test_news_from_another_process_comes_before_the_next_event(
     send(dashboard, just_finished(clock.now, settings.timezone, uniqueid="7.2"))
     send(dashboard, first)  # the PBX repeats the first call's CDR: nothing new
     assert counters(dashboard) == ("2", "0")
+
+
+def test_news_found_after_a_push_is_shown_after_it_and_no_viewer_reconnects(
+    dashboard: TestClient, shell: Store, settings: Settings, clock: FakeClock
+) -> None:
+    """An event's push goes out before the look for another process's news: the news (about
+    another call) follows it, on the same socket."""
+    for uniqueid in ("8.1", "8.2"):
+        send(dashboard, json.loads(CALL_START) | {"uniqueid": uniqueid, "number": uniqueid})
+    with dashboard.websocket_connect("/ws") as viewer:
+        viewer.receive_text()  # the snapshot
+        clock.advance(10)
+        finish = just_finished(clock.now, settings.timezone, uniqueid="8.2", number="8.2")
+        write_from_the_shell(shell, settings, clock, finish)
+        send(dashboard, json.loads(CALL_CONNECT) | {"uniqueid": "8.1", "number": "8.1"})
+        pushed = viewer.receive_text()
+        while "is-finished" not in pushed:
+            pushed += viewer.receive_text()
+        send(dashboard, json.loads(CALL_CONNECT) | {"uniqueid": "8.3", "number": "8.3"})
+        assert 'data-number="8.3"' in viewer.receive_text()  # still connected
+    assert pushed.index('data-number="8.1"') < pushed.index("is-finished")
+    assert counters(dashboard) == ("1", "0")
+
+
+def test_an_event_for_a_call_another_process_just_changed_is_applied_on_top_of_it(
+    dashboard: TestClient, shell: Store, settings: Settings, clock: FakeClock
+) -> None:
+    """The news, found after the push, is about the batch's own call: the batch was applied
+    to what the call no longer is. It is applied again, to the database's state, and every
+    viewer reconnects to that (as after a failed commit)."""
+    send(dashboard, json.loads(CALL_START) | {"uniqueid": "9.1"})
+    ingestor = parts_of(dashboard).ingestor
+    [key] = ingestor.live.board.live
+    with ingestor.publisher.hub.subscribe(EVERY_CALL) as viewer:
+        clock.advance(10)
+        write_from_the_shell(
+            shell, settings, clock, just_finished(clock.now, settings.timezone, uniqueid="9.1")
+        )
+        send(dashboard, json.loads(CALL_CONNECT) | {"uniqueid": "9.1"})  # late, after the finish
+    assert viewer.evicted.is_set() and viewer.close_code == 1012
+    known, stored = ingestor.known(key), ingestor.store.get_call(key)
+    assert known is not None and known.status.value == "finished"
+    assert stored == known == replay(ingestor.store, settings)[key]
+    assert counters(dashboard) == ("1", "0")
 
 
 def test_the_dashboards_own_writes_are_not_taken_for_news(

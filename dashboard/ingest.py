@@ -21,11 +21,14 @@ goes before the push, not even making the rows to store (a value that cannot be 
 fails there, as a failed write does). Nothing in a commit awaits: a viewer that subscribes
 sees all of a batch or none of it.
 
-Another process's news (a `dashboard cdr sync` from a shell) is looked for after the push
-too, and shown after the batch. If it changed one of the batch's calls, the batch was
-applied to what that call no longer is: live state is reloaded and the batch applied again,
-and every viewer reconnects, as after a failed commit. A retried event, and the first batch
-of a new day (counted from the database), come after the news instead.
+Two reads of the database wait until after the push too, as they nearly always find
+nothing: whether a call not on the board that a CallStart begins is stored already (every
+call not finished is on the board: a stored one is an old call's, sent again), and whether
+another process (a `dashboard cdr sync` from a shell) committed since the last batch; its
+news is shown after the batch. If either finds that the batch was applied to what one of
+its calls is not, live state is reloaded, the batch applied to it, and every viewer
+reconnects, as after a failed commit. A retried event, and the first batch of a new day
+(counted from the database), come after the news instead.
 """
 
 from __future__ import annotations
@@ -45,7 +48,14 @@ from dashboard.audience import Audience
 from dashboard.callbacks import Callbacks
 from dashboard.calls import Board, Call
 from dashboard.event_summary import EventTally
-from dashboard.events import CallEvent, EventError, extract_json, parse_event, redact_secrets
+from dashboard.events import (
+    CallEvent,
+    EventError,
+    EventKind,
+    extract_json,
+    parse_event,
+    redact_secrets,
+)
 from dashboard.fragments import Fragments
 from dashboard.grid import Grid
 from dashboard.history import History
@@ -199,12 +209,13 @@ class Ingestor:
         if news_first:
             self._adopt_foreign_logged()
         self._roll_day()  # before storing, so a reloaded day does not count these calls twice
-        changes = self._changes(items)
+        unread: set[tuple[str, str]] = set()  # calls the push takes for new, unread
+        changes = self._changes(items, unread if push_first else None)
         if push_first:  # nothing before it that can wait: the rows are made after it
             self._show(changes)
-            if not news_first:
-                changes = self._adopt_after_push(items, changes)
-        try:  # a value that cannot be stored fails as a failed write does
+        try:  # a value that cannot be stored fails as a failed write does, and a failed read
+            if push_first:
+                changes = self._checked_after_push(items, changes, unread, news=not news_first)
             rows = self.store.event_rows(
                 [
                     (change.at, event.kind.value, payload, change.after)
@@ -230,50 +241,72 @@ class Ingestor:
             Accepted(event_id, change.after) for event_id, change in zip(ids, changes, strict=True)
         ]
 
-    def _changes(self, items: list[tuple[CallEvent, str]]) -> list[CallChange]:
-        """Each event applied to its call as the dashboard knows it (not yet to live state)."""
+    def _changes(
+        self, items: list[tuple[CallEvent, str]], unread: set[tuple[str, str]] | None = None
+    ) -> list[CallChange]:
+        """Each event applied to its call as the dashboard knows it (not yet to live state).
+        With `unread`, the CallStart of a call not on the board is taken for a new call's
+        without reading the database (every call not finished is on the board), and its key
+        is added to `unread`."""
         latest: dict[tuple[str, str], Call] = {}
         changes: list[CallChange] = []
         for event, _ in items:
-            before = latest.get(event.key) or self.known(event.key)
-            call = latest[event.key] = calls.apply(before, event)
+            key = event.key
+            before = latest.get(key) or self.live.board.get(key)
+            if before is None and unread is not None and event.kind is EventKind.START:
+                unread.add(key)
+            elif before is None:
+                before = self.store.get_call(key)
+            call = latest[key] = calls.apply(before, event)
             changes.append(CallChange(before, call, event.received_at))
         return changes
 
     def _show(self, changes: list[CallChange]) -> None:
         self.publisher.publish(self.live.apply(changes))
 
-    def _adopt_after_push(
-        self, items: list[tuple[CallEvent, str]], changes: list[CallChange]
+    def _checked_after_push(
+        self,
+        items: list[tuple[CallEvent, str]],
+        changes: list[CallChange],
+        unread: set[tuple[str, str]],
+        *,
+        news: bool,
     ) -> list[CallChange]:
-        """Another process's news, looked for once the batch is pushed (the look is a read of
-        the database, and nearly always finds none): shown after the batch, unless it changed
-        one of the batch's calls. Then the batch was applied to what that call no longer is:
-        live state is reloaded from the database, the batch applied to it, and every viewer
-        reconnects to a fresh snapshot. Returns the batch's changes, as they are to be stored."""
+        """What the push took on trust, checked once it is out (reads of the database, which
+        nearly always find nothing): that no call it took for new is stored, and (`news`)
+        that no other process changed one of its calls; their news is shown after the batch.
+        If either is wrong, the batch was applied to what its calls are not: live state is
+        reloaded from the database, the batch applied to it, and every viewer reconnects to a
+        fresh snapshot. Returns the batch's changes, as they are to be stored."""
         known_before: dict[tuple[str, str], Call | None] = {}
         for change in changes:
             known_before.setdefault(change.after.key, change.before)
-
-        def as_known(key: tuple[str, str]) -> Call | None:  # before the batch
-            return known_before[key] if key in known_before else self.live.board.get(key)
-
-        try:
-            news = self.watcher.foreign_changes(as_known, self.clock())
-        except Exception:  # never a reason to refuse the PBX's events
-            log.exception("could not read what other processes stored")
-            return changes
-        if news is None:
-            return changes
-        if any(change.after.key in known_before for change in news):
-            log.info("another process changed a call of this batch: live state reloaded")
+        stale = any(self.store.get_call(key) is not None for key in unread)
+        found = self._news(known_before) if news and not stale else None
+        if found is not None and any(change.after.key in known_before for change in found):
+            stale = True
+        if stale:
+            log.info("a call of this batch was not as live state knew it: live state reloaded")
             self._needs_reload = True  # until the reload succeeds
             self._reload()
             changes = self._changes(items)
             self.live.apply(changes)  # no viewer to push to: they reconnect to it
             return changes
-        self._adopt(news)
+        if found is not None:
+            self._adopt(found)
         return changes
+
+    def _news(self, known_before: dict[tuple[str, str], Call | None]) -> list[CallChange] | None:
+        """Another process's news, as changes to live state before the batch (None: none)."""
+
+        def as_known(key: tuple[str, str]) -> Call | None:
+            return known_before[key] if key in known_before else self.live.board.get(key)
+
+        try:
+            return self.watcher.foreign_changes(as_known, self.clock())
+        except Exception:  # never a reason to refuse the PBX's events
+            log.exception("could not read what other processes stored")
+            return None
 
     def _adopt_foreign_logged(self) -> None:
         try:

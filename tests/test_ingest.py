@@ -15,7 +15,7 @@ from dashboard.app import create_app
 from dashboard.audience import EVERY_CALL
 from dashboard.fragments import Fragments, make_environment
 from dashboard.hub import Hub
-from dashboard.ingest import Accepted, assemble
+from dashboard.ingest import Accepted, assemble, replay
 from dashboard.settings import Settings
 from dashboard.store import Store
 from tests.conftest import (
@@ -157,6 +157,31 @@ def test_a_failed_commit_takes_back_what_viewers_were_shown(client: TestClient) 
     assert ingestor.store.db["events"].count == events_before
     send(client, CONNECTED)  # the PBX sends it again: now it is stored and shown
     assert ingestor.live.board.live[key].status.value == "connected"
+
+
+def test_a_callstart_sent_again_for_a_call_gone_from_the_board_leaves_it_as_stored(
+    client: TestClient, settings: Settings, clock: FakeClock
+) -> None:
+    """A CallStart of a call not on the board is pushed as a new call's, the database read
+    only after the push: it holds the call (finished, and gone from the board), so the call
+    stays as stored and every viewer reconnects to the board as it is."""
+    ingestor = parts_of(client).ingestor
+    send(client, today_finish(clock, settings, uniqueid="3.1"))
+    key = ("192.168.1.51", "3.1")
+    clock.advance(settings.finished_linger_seconds + 1)
+    client.portal.call(ingestor.sweep)  # type: ignore[union-attr]
+    assert ingestor.live.board.get(key) is None
+    finished = ingestor.store.get_call(key)
+    assert finished is not None and finished.status.value == "finished"
+
+    with ingestor.publisher.hub.subscribe(EVERY_CALL) as viewer:
+        send(client, json.loads(CALL_START) | {"uniqueid": "3.1"})
+    assert viewer.evicted.is_set() and viewer.close_code == 1012
+    assert ingestor.live.board.get(key) is None
+    stored = ingestor.store.get_call(key)
+    assert stored == replay(ingestor.store, settings)[key]
+    assert stored is not None and stored.status.value == "finished" and stored.answered
+    assert counters(client) == (1, 0, "0:07")
 
 
 async def test_changes_within_a_frame_are_pushed_together_each_call_once(

@@ -205,10 +205,11 @@ class Ingestor:
             self._reload()  # a failed reload: no event is applied to state not known right
         # Another process's news comes before a retried event, and before a new day, which
         # is counted from the database (adopted after it, the news would count twice).
-        news_first = retry or self.local_date() != self.live.today.day
+        today = self.local_date()
+        news_first = retry or today != self.live.today.day
         if news_first:
             self._adopt_foreign_logged()
-        self._roll_day()  # before storing, so a reloaded day does not count these calls twice
+        self._roll_day(today)  # before storing, so a reloaded day does not count these calls twice
         unread: set[tuple[str, str]] = set()  # calls the push takes for new, unread
         changes = self._changes(items, unread if push_first else None)
         if push_first:  # nothing before it that can wait: the rows are made after it
@@ -399,9 +400,10 @@ class Ingestor:
         self._roll_day()
         return self.publisher.snapshot(audience)
 
-    def _roll_day(self) -> bool:
-        """At midnight (in the PBX's zone) start the new day's counters; True if it did."""
-        today = self.local_date()
+    def _roll_day(self, today: date | None = None) -> bool:
+        """At midnight (in the PBX's zone) start the new day's counters; True if it did.
+        `today`: the PBX's date now, if known."""
+        today = today or self.local_date()
         if today == self.live.today.day:
             return False
         self.live.start_day(*self.store.day_counters(today, self.tz))

@@ -290,6 +290,7 @@ class Ingestor:
             log.info("a call of this batch was not as live state knew it: live state reloaded")
             self._needs_reload = True  # until the reload succeeds
             self._reload()
+            self.refresh_names()  # news of users, too, if that was news: caught up with it
             changes = self._changes(items)
             self.live.apply(changes)  # no viewer to push to: they reconnect to it
             return changes

@@ -26,9 +26,11 @@ import httpx
 
 from dashboard.auth import Accounts, Role
 from dashboard.cli_accounts import accounts_of
+from dashboard.contacts import Contacts
 from dashboard.passwords import verify_password
 from dashboard.pbx_config import PBXConfig
 from dashboard.settings import Settings, parse_extensions
+from dashboard.simulator.traffic import REGULAR_CALLERS
 from dashboard.store import Store
 
 Serve = Callable[[Settings, str, int], int]
@@ -45,6 +47,33 @@ DEMO_GROUPS = (
     ("Sales", DEMO_EXTENSIONS[:10]),
     ("Support", DEMO_EXTENSIONS[10:20]),
     ("Service", DEMO_EXTENSIONS[20:]),
+)
+# Who the simulators' regular callers are (simulator/traffic.py's REGULAR_CALLERS, in order).
+DEMO_CONTACTS = (
+    ("Meera Iyer", "Iyer & Sons Textiles"),
+    ("Rahul Verma", "Verma Logistics"),
+    ("Fatima Sheikh", "Crescent Pharmacy"),
+    ("Arjun Nair", "Nair Builders"),
+    ("Priya Menon", ""),
+    ("Daniel D'Souza", "Coastal Travels"),
+    ("Kavita Rao", "Rao Dental Clinic"),
+    ("Suresh Patel", "Patel Hardware"),
+    ("Anjali Gupta", ""),
+    ("Vikram Singh", "Singh Motors"),
+    ("Lakshmi Krishnan", "Lotus School"),
+    ("Mohammed Ali", "Ali Electricals"),
+    ("Neha Joshi", "Joshi Caterers"),
+    ("Thomas Mathew", "Mathew Insurance"),
+    ("Sneha Kulkarni", ""),
+    ("Ravi Shankar", "Shankar Exports"),
+    ("Pooja Desai", "Desai Opticians"),
+    ("Imran Khan", "Khan Courier"),
+    ("Deepa Pillai", "City Hospital"),
+    ("Karan Mehta", "Mehta Jewellers"),
+    ("Ayesha Siddiqui", ""),
+    ("Gopal Reddy", "Reddy Farms"),
+    ("Nisha Bose", "Bose Printers"),
+    ("Sanjay Kapoor", "Kapoor Realty"),
 )
 SIGN_INS_TABLE = (
     "CREATE TABLE IF NOT EXISTS demo_sign_ins (name TEXT PRIMARY KEY, password TEXT NOT NULL)"
@@ -85,6 +114,7 @@ def demo(args: argparse.Namespace, settings: Settings, serve: Serve) -> int:
             )
         )
     _demo_history(settings)
+    demo_contacts(settings)
     sign_ins = demo_sign_ins(accounts_of(settings))
     for pbx in settings.pbxs:
         print(f"The simulated Synapse {pbx.name} answers on {pbx.url}; calls start in a moment.")
@@ -262,6 +292,24 @@ def _demo_history(settings: Settings) -> None:
                     seed=None,
                     recording_base=pbx.url,
                 )
+    finally:
+        store.close()
+
+
+def demo_contacts(settings: Settings) -> int:
+    """Names for the simulators' regular callers, so that calls on the board, in pop-ups and
+    in the history show who is calling; only into a demo with no contacts yet (one's own
+    changes are kept). Returns how many it added."""
+    store = Store.open(settings.db_path, settings.db_synchronous, settings.phone_match_digits)
+    try:
+        contacts = Contacts(store.db, settings.phone_match_digits)
+        if contacts.count():
+            return 0
+        rows = "".join(
+            f'{number},"{name}",{company}\n'
+            for number, (name, company) in zip(REGULAR_CALLERS, DEMO_CONTACTS, strict=True)
+        )
+        return contacts.import_csv("number,name,company\n" + rows).added
     finally:
         store.close()
 

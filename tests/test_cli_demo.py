@@ -9,8 +9,17 @@ import pytest
 
 from dashboard.auth import Accounts, Role
 from dashboard.cli import main
-from dashboard.cli_demo import demo_sign_ins, repoint_recordings, sign_ins_text
+from dashboard.cli_demo import (
+    DEMO_CONTACTS,
+    demo_contacts,
+    demo_sign_ins,
+    repoint_recordings,
+    sign_ins_text,
+)
+from dashboard.contacts import Contacts
 from dashboard.passwords import verify_password
+from dashboard.settings import Settings
+from dashboard.simulator.traffic import REGULAR_CALLERS
 from dashboard.store import Store
 
 
@@ -97,3 +106,22 @@ def test_recording_links_follow_the_simulator_to_its_new_port(db: Path) -> None:
         ("d", None),
         ("e", f"http://127.0.0.1:8001{path}"),
     ]
+
+
+def test_the_demo_names_the_simulators_regular_callers_and_keeps_ones_own_changes(
+    db: Path,
+) -> None:
+    settings = Settings(db_path=str(db))
+    assert demo_contacts(settings) == len(REGULAR_CALLERS) == len(DEMO_CONTACTS)
+
+    def names() -> list[str | None]:
+        contacts = Contacts(Store.open(str(db)).db, settings.phone_match_digits)
+        return [contacts.name_of(number, {}) for number in REGULAR_CALLERS]
+
+    assert names() == [name for name, _ in DEMO_CONTACTS]
+    first = REGULAR_CALLERS[0]
+    Contacts(Store.open(str(db)).db, settings.phone_match_digits).import_csv(
+        f"number,name\n{first},Meera Iyer (new office)\n"
+    )
+    assert demo_contacts(settings) == 0  # the next start of the demo
+    assert names()[:2] == ["Meera Iyer (new office)", "Rahul Verma"]

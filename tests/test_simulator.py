@@ -10,7 +10,7 @@ from dashboard.calls import Call, Status, apply
 from dashboard.events import EventKind, extract_json, parse_event
 from dashboard.simulator.pbx import SimulatedPBX
 from dashboard.simulator.state import SimulatorState
-from dashboard.simulator.traffic import PlannedCall, Traffic, event_url
+from dashboard.simulator.traffic import REGULAR_CALLERS, PlannedCall, Traffic, event_url
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -72,6 +72,17 @@ def live_pbx(
 
     pbx = SimulatedPBX(record, tz=KOLKATA, traffic=traffic, state=state)
     return pbx, sent
+
+
+def test_regular_callers_call_again_and_again_and_everyone_else_once() -> None:
+    traffic = Traffic(seed=5)
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    numbers = [traffic.plan_call(now).number for _ in range(400)]
+    regular = [number for number in numbers if number in REGULAR_CALLERS]
+    others = [number for number in numbers if number not in REGULAR_CALLERS]
+    assert 100 < len(regular) < 180  # about 35 % of the calls
+    assert len(set(regular)) > len(REGULAR_CALLERS) * 3 // 4
+    assert len(set(others)) == len(others)
 
 
 def test_live_calls_never_share_a_channel_so_a_transfer_moves_one_call() -> None:

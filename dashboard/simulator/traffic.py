@@ -42,6 +42,10 @@ class PlannedCall:
     redirectchannel: str
 
 
+# Customers who call again and again (a share of the calls; the demo knows them as contacts),
+# and everyone else, a new number each time.
+REGULAR_CALLERS = tuple(f"98450{n:05d}" for n in range(11, 35))
+REGULAR_SHARE = 0.35
 TRUNK_CHANNELS = 30  # an E1 trunk's voice channels: DAHDI/1 to DAHDI/30
 TRUNK_CHANNEL = re.compile(r"DAHDI/([0-9]+)-[0-9]+")
 
@@ -93,7 +97,7 @@ class Traffic:
         return PlannedCall(
             uniqueid=f"{int(now.timestamp())}.{next(self._sequence)}",
             direction=rnd.choice(("Incoming", "Incoming", "Outgoing")),
-            number=rnd.choice(("98", "97", "96", "88", "70")) + f"{rnd.randrange(10**8):08d}",
+            number=self._caller_number(),
             extension=extension,
             outcome=outcome,
             ring_seconds=min(ring, 600) / self.speed,
@@ -101,6 +105,12 @@ class Traffic:
             hangupchannel=self.sip_channel(extension),
             redirectchannel=self.trunk_channel(busy_trunks),
         )
+
+    def _caller_number(self) -> str:
+        rnd = self.random
+        if rnd.random() < REGULAR_SHARE:
+            return rnd.choice(REGULAR_CALLERS)
+        return rnd.choice(("98", "97", "96", "88", "70")) + f"{rnd.randrange(10**8):08d}"
 
     def call_events(
         self, call: PlannedCall, start: datetime, tz: ZoneInfo

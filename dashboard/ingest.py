@@ -282,8 +282,12 @@ class Ingestor:
         known_before: dict[tuple[str, str], Call | None] = {}
         for change in changes:
             known_before.setdefault(change.after.key, change.before)
+
+        def as_known(key: tuple[str, str]) -> Call | None:  # as live state knew it before
+            return known_before[key] if key in known_before else self.live.board.get(key)
+
         stale = any(self.store.get_call(key) is not None for key in unread)
-        found = self._news(known_before) if news and not stale else None
+        found = self._news(as_known) if news and not stale else None
         if found is not None and any(change.after.key in known_before for change in found):
             stale = True
         if stale:
@@ -295,17 +299,17 @@ class Ingestor:
             self.live.apply(changes)  # no viewer to push to: they reconnect to it
             return changes
         if found is not None:
-            self._adopt(found)
+            try:
+                self._adopt(found)
+            except Exception:  # never a reason to refuse the PBX's events
+                log.exception("could not show what other processes stored")
         return changes
 
-    def _news(self, known_before: dict[tuple[str, str], Call | None]) -> list[CallChange] | None:
-        """Another process's news, as changes to live state before the batch (None: none)."""
-
-        def as_known(key: tuple[str, str]) -> Call | None:
-            return known_before[key] if key in known_before else self.live.board.get(key)
-
+    def _news(self, known: Callable[[tuple[str, str]], Call | None]) -> list[CallChange] | None:
+        """Another process's news, as changes to the calls as `known` (None: none, or it
+        could not be read, which is logged)."""
         try:
-            return self.watcher.foreign_changes(as_known, self.clock())
+            return self.watcher.foreign_changes(known, self.clock())
         except Exception:  # never a reason to refuse the PBX's events
             log.exception("could not read what other processes stored")
             return None
